@@ -1,0 +1,52 @@
+/**
+ * strata's runtime-agnostic core: the migrator, sources, version table and lock, and the
+ * database drivers' wrappers. No node: built-ins, no Deno, no process: this entry bundles
+ * for edge runtimes (Cloudflare Workers) as well as Node and Deno.
+ *
+ * @example
+ * ```ts ignore
+ * import postgres from "postgres";
+ * import { memorySource, Migrator, postgresDatabase } from "strata/core";
+ * const db = postgresDatabase(postgres(env.DATABASE_URL));
+ * const run = await new Migrator(db, { source: memorySource(files) }).up();
+ * if (run.error) throw run.error;
+ * ```
+ * @module
+ */
+export type { Database, Queryable, Row, Session } from "./lib/db/database.ts";
+export { ScriptError, serverErrorFields } from "./lib/db/database.ts";
+export { type DatabaseUrl, DEFAULT_PGLITE_PATH, maskUrl, parseDatabaseUrl } from "./lib/db/database_url.ts";
+export { type PgliteDatabaseOptions, pgliteDatabase } from "./lib/db/pglite_database.ts";
+export { postgresDatabase, type PostgresDatabaseOptions } from "./lib/db/postgres_database.ts";
+export { quoteIdent } from "./lib/db/quote_ident.ts";
+export {
+  FileError,
+  type FileLocation,
+  isStrataError,
+  type ServerErrorFields,
+  StrataError,
+  type StrataErrorCode,
+} from "./lib/db/strata_error.ts";
+export { crc32, lockIdFor, migrationLockId } from "./lib/migrate/advisory_lock.ts";
+export { type DroppedObject } from "./lib/migrate/drop_schema.ts";
+export { type MigrationFileName, parseMigrationFileName } from "./lib/migrate/file_name.ts";
+export { memorySource, type MigrationSource } from "./lib/migrate/migration_source.ts";
+export { findMigration, type IgnoredFile, loadMigrationSet, type Migration, type MigrationSet } from "./lib/migrate/migration_set.ts";
+export {
+  dirtyHint,
+  type MigrateRun,
+  type MigrationResult,
+  Migrator,
+  type MigratorEvent,
+  type MigratorOptions,
+} from "./lib/migrate/migrator.ts";
+export { type Plan, planDown, planGoto, planUp, type Step } from "./lib/migrate/planner.ts";
+export { loadParser, NO_TRANSACTION_ANNOTATION, parseSqlScript, type SqlScript, type SqlStatement } from "./lib/migrate/sql_script.ts";
+export {
+  DEFAULT_TABLE,
+  parseTableName,
+  readVersion,
+  type ResolvedTable,
+  type TableName,
+  type VersionState,
+} from "./lib/migrate/version_table.ts";

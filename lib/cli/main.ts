@@ -1,0 +1,25 @@
+/**
+ * The CLI process entry: runs one command with the real process's IO and sets the exit code.
+ */
+import process from "node:process";
+import { nodeIo } from "./node_io.ts";
+import { runCli } from "./run_cli.ts";
+
+/**
+ * Runs strata's CLI with `process.argv` and sets `process.exitCode` (never calls exit, so
+ * output is flushed and connections close).
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./main.ts";
+ * await main(["version"]);
+ * ```
+ */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const io = nodeIo();
+  try {
+    process.exitCode = await runCli(argv, io);
+  } finally {
+    io.dispose();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The CLI's runtime adapter for Node and Deno (through its node: compatibility): streams,
+ * environment with `.env`, stdin prompts, and SIGINT that lets the running migration finish.
+ */
+import { existsSync } from "node:fs";
+import process from "node:process";
+import { createInterface } from "node:readline";
+import type { CliIo } from "./run_cli.ts";
+
+/**
+ * Builds the CLI's IO from `process`. Loads `.env` from the working directory when there
+ * is one (variables already set win). The first SIGINT aborts `signal` (the running
+ * migration finishes, nothing new starts); a second one exits at once with 130.
+ *
+ * @example
+ * ```ts ignore
+ * import process from "node:process";
+ * import { nodeIo } from "./node_io.ts";
+ * import { runCli } from "./run_cli.ts";
+ * process.exitCode = await runCli(process.argv.slice(2), nodeIo());
+ * ```
+ */
+export function nodeIo(): CliIo & { dispose(): void } {
+  loadDotEnv();
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write("\nInterrupted: finishing the running migration, then stopping (Ctrl-C again to abort it now)\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  let lines: AsyncIterator<string> | undefined;
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    env: process.env,
+    cwd: process.cwd(),
+    stdinIsTTY: process.stdin.isTTY === true,
+    async readLine() {
+      lines ??= createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
+      const next = await lines.next();
+      return next.done ? null : next.value;
+    },
+    signal: controller.signal,
+    dispose() {
+      process.off("SIGINT", onSigint);
+      process.stdin.unref?.();
+    },
+  };
+}
+
+function loadDotEnv(): void {
+  const loader = (process as unknown as { loadEnvFile?: (path: string) => void }).loadEnvFile;
+  if (typeof loader === "function" && existsSync(".env")) loader(".env");
+}

@@ -1,0 +1,414 @@
+/**
+ * strata's command line: golang-migrate's verbs and flags, human output on stderr (one line
+ * per migration, as golang-migrate prints), one JSON document on stdout with -json.
+ * Exit codes: 0 done (including "no change"), 1 failed, 2 usage error.
+ */
+import type { Database } from "../db/database.ts";
+import { maskUrl } from "../db/database_url.ts";
+import { FileError, StrataError } from "../db/strata_error.ts";
+import { createMigration } from "../io/create_migration.ts";
+import { directorySource } from "../io/directory_source.ts";
+import { openDatabase } from "../io/open_database.ts";
+import type { MigrationSource } from "../migrate/migration_source.ts";
+import { type MigrateRun, type MigrationResult, Migrator, type MigratorEvent } from "../migrate/migrator.ts";
+import { parseTableName, type TableName, type VersionState } from "../migrate/version_table.ts";
+import { booleanFlag, type FlagSpec, parseArgs, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
+import { toJson } from "./json.ts";
+
+/** What the CLI needs from its runtime; lib/cli/node_io.ts builds it from `process`. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  /** Whether stdin is a terminal (prompts need one). */
+  stdinIsTTY: boolean;
+  /** One line from stdin, or null at end of input. */
+  readLine(): Promise<string | null>;
+  /** Aborted on the first SIGINT: the running migration finishes, then strata stops. */
+  signal?: AbortSignal;
+}
+
+/** strata's version, printed by -version. */
+export const VERSION = "0.1.0";
+
+const GLOBAL_FLAGS: FlagSpec = {
+  path: "string",
+  source: "string",
+  database: "string",
+  "lock-timeout": "string",
+  "lock-name": "string",
+  prefetch: "string",
+  verbose: "boolean",
+  json: "boolean",
+  help: "boolean",
+  h: "boolean",
+  version: "boolean",
+};
+
+const COMMAND_FLAGS: Record<string, FlagSpec> = {
+  create: { ext: "string", dir: "string", seq: "boolean", digits: "string", format: "string", tz: "string" },
+  up: {},
+  down: { all: "boolean" },
+  goto: {},
+  force: {},
+  version: {},
+  drop: { f: "boolean" },
+};
+
+const ALL_FLAGS: FlagSpec = Object.assign({}, GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS));
+
+/** The usage text. */
+export const USAGE = `Usage: strata [-path DIR | -source URL] [-database URL] [-lock-timeout SECONDS] [-verbose] [-json] COMMAND [ARGS]
+
+Commands:
+  create [-ext sql] [-dir DIR] [-seq] [-digits 6] [-format LAYOUT] [-tz TZ] NAME
+                   Create a pair of empty up/down files (timestamp version, or -seq)
+  up [N]           Apply all pending migrations, or the next N
+  down [N]         Revert the last N migrations; without N, all of them (asks [y/N])
+  down -all        Revert all migrations without asking
+  goto V           Migrate up or down to version V
+  force V          Set the version to V (-1: none) without running anything; clears dirty
+  version          Print the current version
+  drop [-f]        Drop everything in the current schema (asks [y/N] unless -f)
+
+Flags (one or two dashes; -flag value or -flag=value):
+  -path DIR            Migrations folder (default: migrations); -source file://DIR is the same
+  -database URL        postgres://user:pass@host:5432/db?sslmode=disable (default: $DATABASE_URL;
+                       none: the embedded PGlite database in .strata/pglite; pglite://DIR, pglite://memory)
+                       golang-migrate's x-migrations-table, x-migrations-table-quoted,
+                       x-statement-timeout and x-multi-statement parameters are honoured
+  -lock-timeout N      Seconds to wait for the migration lock, counted from opening the database (default 15)
+  -lock-name NAME      Database name in the advisory lock id (default: the URL path, /db, as golang-migrate's CLI)
+  -verbose             Say more: database, source, lock, statements per file, server notices
+  -json                Print one JSON document on stdout
+  -version             Print strata's version
+
+Exit codes: 0 done (also "no change"), 1 failed, 2 usage error.`;
+
+/**
+ * Runs one strata command and returns its exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import process from "node:process";
+ * import { runCli } from "./run_cli.ts";
+ * import { nodeIo } from "./node_io.ts";
+ * process.exitCode = await runCli(process.argv.slice(2), nodeIo());
+ * ```
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let args: ParsedArgs;
+  let json = false;
+  try {
+    args = parseArgs(argv, ALL_FLAGS);
+    json = booleanFlag(args, "json");
+    if (booleanFlag(args, "help") || booleanFlag(args, "h")) {
+      io.stdout(USAGE + "\n");
+      return 0;
+    }
+    if (booleanFlag(args, "version")) {
+      io.stdout(`${VERSION}\n`);
+      return 0;
+    }
+    const [command, ...rest] = args.positionals;
+    if (command === undefined) {
+      io.stderr(USAGE + "\n");
+      return 2;
+    }
+    const allowed = COMMAND_FLAGS[command];
+    if (allowed === undefined) throw new StrataError("USAGE", `Unknown command: ${command}`, { hint: "Run 'strata -help' for the list of commands" });
+    for (const name of Object.keys(args.flags)) {
+      if (!(name in GLOBAL_FLAGS) && !(name in allowed)) {
+        throw new StrataError("USAGE", `Flag -${name} does not apply to ${command}`);
+      }
+    }
+    return await runCommand(command, rest, args, io);
+  } catch (error) {
+    return reportError(error, io, json);
+  }
+}
+
+async function runCommand(command: string, rest: string[], args: ParsedArgs, io: CliIo): Promise<number> {
+  const json = booleanFlag(args, "json");
+  const verbose = booleanFlag(args, "verbose");
+  const path = migrationsPath(args);
+  if (command === "create") return await runCreate(rest, args, io, path);
+
+  const lockTimeout = stringFlag(args, "lock-timeout");
+  const lockTimeoutMs = lockTimeout === undefined ? 15_000 : parseWholeNumber(lockTimeout, "-lock-timeout", { min: 0 }) * 1000;
+  const argument = parseCommandArguments(command, rest, args);
+
+  const startedAt = Date.now();
+  const rawUrl = stringFlag(args, "database") ?? nonEmpty(io.env.DATABASE_URL);
+  if (rawUrl === undefined && !json) {
+    io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
+  }
+  const { db, url } = await openDatabase(rawUrl, {
+    deadline: startedAt + lockTimeoutMs,
+    cwd: io.cwd,
+    ...(verbose ? { onNotice: (message: string) => io.stderr(`notice: ${message}\n`) } : {}),
+  });
+  try {
+    if (verbose) io.stderr(`database: ${url.label}\nsource: ${path}\n`);
+    const table: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
+    const source: MigrationSource = directorySource(resolvePath(io.cwd, path));
+    const lockName = stringFlag(args, "lock-name");
+    const migrator = new Migrator(db, {
+      source,
+      table,
+      lockTimeoutMs,
+      startedAt,
+      ...(lockName === undefined ? {} : { lockName }),
+      ...(url.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: url.statementTimeoutMs }),
+      ...(io.signal ? { signal: io.signal } : {}),
+      onEvent: (event) => printEvent(event, io, { json, verbose }),
+    });
+    return await dispatch(command, argument, migrator, db, io, { json, verbose });
+  } finally {
+    await db.close();
+  }
+}
+
+type Argument = { limit?: number; all?: boolean; version?: bigint; force?: boolean };
+
+function parseCommandArguments(command: string, rest: string[], args: ParsedArgs): Argument {
+  const extra = (max: number) => {
+    if (rest.length > max) throw new StrataError("USAGE", `Too many arguments for ${command}: ${rest.slice(max).join(" ")}`);
+  };
+  switch (command) {
+    case "up":
+      extra(1);
+      return rest[0] === undefined ? {} : { limit: parseWholeNumber(rest[0], "N", { min: 1 }) };
+    case "down": {
+      extra(1);
+      const all = booleanFlag(args, "all");
+      if (all && rest[0] !== undefined) throw new StrataError("USAGE", "down: -all and N cannot be used together");
+      return rest[0] === undefined ? { all } : { limit: parseWholeNumber(rest[0], "N", { min: 1 }) };
+    }
+    case "goto":
+    case "force": {
+      extra(1);
+      if (rest[0] === undefined) throw new StrataError("USAGE", `${command} needs a version: strata ${command} V`);
+      if (!/^-?[0-9]+$/.test(rest[0])) throw new StrataError("USAGE", `Version must be a whole number, got ${JSON.stringify(rest[0])}`);
+      const version = BigInt(rest[0]);
+      if (version < (command === "force" ? -1n : 0n)) {
+        throw new StrataError("USAGE", `Version must be ${command === "force" ? "-1" : "0"} or more, got ${rest[0]}`);
+      }
+      return { version };
+    }
+    case "drop":
+      extra(0);
+      return { force: booleanFlag(args, "f") };
+    default:
+      extra(0);
+      return {};
+  }
+}
+
+async function dispatch(
+  command: string,
+  argument: Argument,
+  migrator: Migrator,
+  db: Database,
+  io: CliIo,
+  mode: { json: boolean; verbose: boolean },
+): Promise<number> {
+  switch (command) {
+    case "up":
+      return finishRun("up", await migrator.up(argument), io, mode, db);
+    case "down": {
+      if (argument.limit === undefined && !argument.all) {
+        const confirmed = await confirm(io, "Are you sure you want to apply all down migrations? [y/N]");
+        if (!confirmed) return 1;
+      }
+      return finishRun("down", await migrator.down(argument), io, mode, db);
+    }
+    case "goto":
+      return finishRun("goto", await migrator.goto(argument.version!), io, mode, db);
+    case "force": {
+      const state = await migrator.force(argument.version!);
+      if (mode.json) io.stdout(toJson({ command: "force", database: db.label, version: versionJson(state) }) + "\n");
+      else if (mode.verbose) io.stderr(`version set to ${state.version ?? -1}\n`);
+      return 0;
+    }
+    case "version": {
+      const state = await migrator.version();
+      if (mode.json) {
+        io.stdout(toJson({ command: "version", database: db.label, version: versionJson(state) }) + "\n");
+        return state.version === null && !state.dirty ? 1 : 0;
+      }
+      if (state.version === null && !state.dirty) throw new StrataError("NO_MIGRATION", "no migration");
+      io.stdout(`${state.version ?? -1}${state.dirty ? " (dirty)" : ""}\n`);
+      return 0;
+    }
+    case "drop": {
+      if (!argument.force && !(await confirm(io, "Are you sure you want to drop the entire database schema? [y/N]"))) return 1;
+      const dropped = await migrator.drop();
+      if (mode.json) io.stdout(toJson({ command: "drop", database: db.label, dropped }) + "\n");
+      else if (mode.verbose || dropped.length === 0) {
+        io.stderr(dropped.length === 0 ? "Nothing to drop\n" : dropped.map((o) => `dropped ${o.kind} ${o.name}\n`).join(""));
+      }
+      return 0;
+    }
+  }
+  throw new StrataError("USAGE", `Unknown command: ${command}`);
+}
+
+async function confirm(io: CliIo, question: string): Promise<boolean> {
+  if (!io.stdinIsTTY) {
+    throw new StrataError("ABORTED", `${question.replace(/ \[y\/N\]$/, "")} No terminal to ask on, so nothing was done`, {
+      hint: "Pass -all (down) or -f (drop) to run it without asking, or a number: down 1",
+    });
+  }
+  io.stderr(`${question} `);
+  const answer = (await io.readLine())?.trim().toLowerCase();
+  if (answer === "y" || answer === "yes") return true;
+  io.stderr("Aborted: nothing was done\n");
+  return false;
+}
+
+function finishRun(command: string, run: MigrateRun, io: CliIo, mode: { json: boolean }, db: Database): number {
+  if (mode.json) {
+    io.stdout(toJson({
+      command,
+      database: db.label,
+      from: versionJson(run.from),
+      to: versionJson(run.to),
+      noChange: run.noChange,
+      migrations: run.results.map(resultJson),
+      error: run.error ? errorJson(run.error) : null,
+    }) + "\n");
+    return run.error ? exitCodeOf(run.error) : 0;
+  }
+  if (run.noChange && !run.error) io.stderr("no change\n");
+  if (run.error) {
+    const notRun = run.results.filter((r) => r.status === "not run").length;
+    printError(run.error, io);
+    if (notRun > 0) io.stderr(`${notRun} later migration(s) not run; the database is at version ${run.to.version ?? -1}${run.to.dirty ? " (dirty)" : ""}\n`);
+    return exitCodeOf(run.error);
+  }
+  return 0;
+}
+
+function printEvent(event: MigratorEvent, io: CliIo, mode: { json: boolean; verbose: boolean }): void {
+  if (mode.json) return;
+  switch (event.type) {
+    case "lock-wait":
+      io.stderr(`Waiting for the migration lock (advisory lock ${event.lockId}): another migration is running\n`);
+      return;
+    case "warning":
+      io.stderr(`warning: ${event.message}\n`);
+      return;
+    case "migration": {
+      const r = event.result;
+      if (r.status !== "applied") return;
+      const extra = mode.verbose ? ` [${r.statements ?? 0} statement(s)${r.transactional ? "" : ", no transaction"}]` : "";
+      io.stderr(`${r.version}/${r.direction === "up" ? "u" : "d"} ${r.name} (${formatDuration(r.durationMs ?? 0)})${extra}\n`);
+    }
+  }
+}
+
+/** Go's time.Duration style: 812.5µs, 12.345ms, 1.204s. */
+export function formatDuration(ms: number): string {
+  if (ms < 1) return `${(ms * 1000).toFixed(1)}µs`;
+  if (ms < 1000) return `${ms.toFixed(3)}ms`;
+  return `${(ms / 1000).toFixed(3)}s`;
+}
+
+function printError(error: unknown, io: CliIo): void {
+  const e = error instanceof StrataError ? error : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr(`error: ${maskUrl(message)}\n`);
+  if (error instanceof FileError && error.excerpt !== undefined && error.line !== undefined) {
+    const gutter = `${error.line} | `;
+    io.stderr(`  ${gutter}${error.excerpt}\n`);
+    if (error.column !== undefined) io.stderr(`  ${" ".repeat(gutter.length + error.column - 1)}^\n`);
+  }
+  if (e?.hint) io.stderr(`hint: ${e.hint}\n`);
+  if (!e) {
+    const stack = error instanceof Error ? error.stack : undefined;
+    if (stack) io.stderr(`${stack}\n`);
+  }
+}
+
+function reportError(error: unknown, io: CliIo, json: boolean): number {
+  if (json) io.stdout(toJson({ error: errorJson(error) }) + "\n");
+  else printError(error, io);
+  return exitCodeOf(error);
+}
+
+function exitCodeOf(error: unknown): number {
+  return error instanceof StrataError && error.code === "USAGE" ? 2 : 1;
+}
+
+function versionJson(state: VersionState): { version: bigint | null; dirty: boolean } {
+  return { version: state.version, dirty: state.dirty };
+}
+
+function resultJson(r: MigrationResult): Record<string, unknown> {
+  return {
+    version: r.version,
+    name: r.name,
+    direction: r.direction,
+    file: r.file ?? null,
+    status: r.status,
+    transactional: r.transactional,
+    statements: r.statements ?? 0,
+    durationMs: r.durationMs === undefined ? null : Math.round(r.durationMs * 1000) / 1000,
+    ...(r.warning ? { warning: r.warning } : {}),
+  };
+}
+
+function errorJson(error: unknown): Record<string, unknown> {
+  if (!(error instanceof StrataError)) return { code: "INTERNAL", message: maskUrl(error instanceof Error ? error.message : String(error)) };
+  const out: Record<string, unknown> = { code: error.code, message: maskUrl(error.message) };
+  if (error.hint) out.hint = error.hint;
+  if (error instanceof FileError) {
+    Object.assign(out, { file: error.file, statement: error.statement ?? null, line: error.line ?? null, column: error.column ?? null });
+    if (error.server?.code) out.sqlstate = error.server.code;
+  }
+  return out;
+}
+
+async function runCreate(rest: string[], args: ParsedArgs, io: CliIo, path: string): Promise<number> {
+  if (rest.length !== 1) {
+    throw new StrataError("USAGE", rest.length === 0 ? "create needs a NAME: strata create [-ext sql] [-dir DIR] [-seq] NAME" : `Too many arguments for create: ${rest.join(" ")}`);
+  }
+  const digits = stringFlag(args, "digits");
+  const ext = stringFlag(args, "ext");
+  const format = stringFlag(args, "format");
+  const tz = stringFlag(args, "tz");
+  const created = await createMigration(rest[0], {
+    dir: resolvePath(io.cwd, stringFlag(args, "dir") ?? path),
+    seq: booleanFlag(args, "seq"),
+    ...(ext === undefined ? {} : { ext }),
+    ...(digits === undefined ? {} : { digits: parseWholeNumber(digits, "-digits", { min: 1 }) }),
+    ...(format === undefined ? {} : { format }),
+    ...(tz === undefined ? {} : { tz }),
+  });
+  if (booleanFlag(args, "json")) io.stdout(toJson({ command: "create", version: created.version, up: created.up, down: created.down }) + "\n");
+  else io.stdout(`${created.up}\n${created.down}\n`);
+  return 0;
+}
+
+function migrationsPath(args: ParsedArgs): string {
+  const path = stringFlag(args, "path");
+  const source = stringFlag(args, "source");
+  if (path !== undefined && source !== undefined) throw new StrataError("USAGE", "Use -path or -source, not both");
+  if (source !== undefined) {
+    if (!source.startsWith("file://")) {
+      throw new StrataError("USAGE", `Unsupported -source ${source}: strata reads folders (file://DIR); for embedded migrations use the library's bundle`);
+    }
+    return decodeURIComponent(source.slice("file://".length));
+  }
+  return path ?? "migrations";
+}
+
+function resolvePath(cwd: string, path: string): string {
+  return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}

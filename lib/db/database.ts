@@ -1,0 +1,107 @@
+/**
+ * The one interface the core talks to. Two drivers implement it: postgres.js for a
+ * PostgreSQL server and PGlite for the embedded default. The core never sees which.
+ */
+import type { ServerErrorFields } from "./strata_error.ts";
+
+/** A result row: column name to value. */
+export type Row = Record<string, unknown>;
+
+/** Something that runs SQL. */
+export interface Queryable {
+  /**
+   * Runs one statement with `$1`-style parameters (values never go into the text) and
+   * returns its rows.
+   */
+  query<T = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs SQL text through the simple-query protocol: no parameters, several statements allowed. */
+  exec(text: string): Promise<void>;
+}
+
+/** One connection held by one caller: session state (locks, SET, transactions) stays on it. */
+export interface Session extends Queryable {
+  /**
+   * Runs each statement as its own simple query, in order, stopping at the first failure.
+   * Drivers that can pipeline send them together. A failure throws {@linkcode ScriptError}
+   * naming the statement's index.
+   */
+  execScript(statements: readonly string[]): Promise<void>;
+}
+
+/** A database strata can migrate: a pool (or a single embedded instance) plus its identity. */
+export interface Database extends Queryable {
+  /** Which driver runs it. */
+  readonly dialect: "postgres" | "pglite";
+  /** How to name it to people: a URL with its password masked, or `pglite://PATH`. */
+  readonly label: string;
+  /**
+   * The database name as golang-migrate's CLI sees it, for the advisory lock id: the URL's
+   * path with its leading slash (`/mydb`). Undefined means "ask the server for
+   * current_database()".
+   */
+  readonly lockName?: string;
+  /** Runs `fn` on one session held for the whole call. */
+  withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
+  /** Closes every connection (or the embedded instance). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Thrown by {@linkcode Session.execScript}: which statement failed, and the server's error.
+ *
+ * @example
+ * ```ts
+ * import { ScriptError } from "./database.ts";
+ * const error = new ScriptError(2, { message: "division by zero", code: "22012" }, undefined);
+ * console.log(error.index, error.server.code); // 2 "22012"
+ * ```
+ */
+export class ScriptError extends Error {
+  /** 0-based index of the statement that failed. */
+  readonly index: number;
+  /** The server's error, normalised. */
+  readonly server: ServerErrorFields;
+
+  constructor(index: number, server: ServerErrorFields, cause: unknown) {
+    super(server.message, cause === undefined ? undefined : { cause });
+    this.name = "ScriptError";
+    this.index = index;
+    this.server = server;
+  }
+}
+
+/**
+ * Reads the fields a server error carries, whichever driver raised it (postgres.js uses
+ * snake_case names, PGlite camelCase). Undefined when `error` did not come from the server.
+ *
+ * @example
+ * ```ts
+ * import { serverErrorFields } from "./database.ts";
+ * const fields = serverErrorFields({ severity: "ERROR", code: "42P01", message: "relation \"t\" does not exist", position: "15" });
+ * console.log(fields?.position); // 15
+ * ```
+ */
+export function serverErrorFields(error: unknown): ServerErrorFields | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const e = error as Record<string, unknown>;
+  if (typeof e.severity !== "string" || typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code)) {
+    return undefined;
+  }
+  const text = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
+  const fields: ServerErrorFields = { message: String(e.message ?? "") };
+  const assign = (key: keyof ServerErrorFields, value: unknown) => {
+    if (value !== undefined) (fields as unknown as Record<string, unknown>)[key] = value;
+  };
+  assign("code", e.code);
+  assign("severity", text(e.severity));
+  assign("detail", text(e.detail));
+  assign("hint", text(e.hint));
+  const position = Number(e.position);
+  if (Number.isInteger(position) && position > 0) fields.position = position;
+  assign("where", text(e.where));
+  assign("schema", text(e.schema_name ?? e.schema));
+  assign("table", text(e.table_name ?? e.table));
+  assign("column", text(e.column_name ?? e.column));
+  assign("constraint", text(e.constraint_name ?? e.constraint));
+  return fields;
+}

@@ -1,0 +1,159 @@
+/**
+ * Database URLs as strata reads them: which backend, golang-migrate's `x-*` parameters
+ * (removed before connecting), and a masked form for every log line and error.
+ */
+import { StrataError } from "./strata_error.ts";
+
+/** What a database URL says, once golang-migrate's parameters are taken out. */
+export interface DatabaseUrl {
+  /** Which driver: `postgres` for postgres:// and postgresql://, `pglite` for the embedded one. */
+  kind: "postgres" | "pglite";
+  /** The URL to connect with: `x-*` parameters removed. */
+  connectUrl: string;
+  /** The URL with its password masked, for people. */
+  label: string;
+  /** For pglite: a folder path, or `memory`. */
+  pglitePath?: string;
+  /** `x-migrations-table`, verbatim. */
+  migrationsTable?: string;
+  /** `x-migrations-table-quoted`: the table value is already quoted (`"schema"."table"`). */
+  migrationsTableQuoted: boolean;
+  /** `x-statement-timeout` in milliseconds. */
+  statementTimeoutMs?: number;
+  /** `x-multi-statement`: accepted; strata splits with the parser either way. */
+  multiStatement: boolean;
+  /** golang-migrate's database name for the lock id: the URL path with its slash, decoded. */
+  lockName?: string;
+}
+
+/** The folder the embedded default persists to, relative to the working directory. */
+export const DEFAULT_PGLITE_PATH = ".strata/pglite";
+
+const TRUE_VALUES = new Set(["1", "t", "true", "T", "TRUE", "True"]);
+const FALSE_VALUES = new Set(["0", "f", "false", "F", "FALSE", "False"]);
+
+/**
+ * Parses a database URL. No URL means the embedded default (`pglite://.strata/pglite`).
+ *
+ * @throws {StrataError} INVALID_URL when the URL cannot be read or a parameter is malformed.
+ * @example
+ * ```ts
+ * import { parseDatabaseUrl } from "./database_url.ts";
+ * const url = parseDatabaseUrl("postgres://app:s3cret@db:5432/app?sslmode=disable&x-migrations-table=migrations.app");
+ * console.log(url.label); // postgres://app:***@db:5432/app?sslmode=disable&x-migrations-table=migrations.app
+ * console.log(url.connectUrl); // postgres://app:s3cret@db:5432/app?sslmode=disable
+ * console.log(url.migrationsTable, url.lockName); // migrations.app /app
+ * ```
+ */
+export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
+  const text = raw?.trim() ?? "";
+  if (text === "") return pgliteUrl(DEFAULT_PGLITE_PATH);
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();
+  if (scheme === "pglite") {
+    const rest = text.slice("pglite:".length).replace(/^\/\//, "");
+    const [path, query = ""] = splitOnce(rest, "?");
+    const parsed = pgliteUrl(path === "" || path === "memory" ? "memory" : decodeURIComponent(path));
+    return applyParameters(parsed, new URLSearchParams(query), text);
+  }
+  if (scheme !== "postgres" && scheme !== "postgresql") {
+    throw new StrataError(
+      "INVALID_URL",
+      `Unsupported database URL: ${maskUrl(text)}`,
+      { hint: "Use postgres://user:password@host:5432/db, pglite://DIR or pglite://memory, or no URL for the embedded default" },
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (cause) {
+    throw new StrataError("INVALID_URL", `Cannot parse database URL: ${maskUrl(text)}`, { cause });
+  }
+  const params = new URLSearchParams(url.search);
+  const result: DatabaseUrl = {
+    kind: "postgres",
+    connectUrl: "",
+    label: maskUrl(text),
+    migrationsTableQuoted: false,
+    multiStatement: false,
+  };
+  const path = url.pathname;
+  if (path && path !== "/") result.lockName = safeDecode(path);
+  applyParameters(result, params, text);
+  for (const key of [...params.keys()]) if (key.startsWith("x-")) params.delete(key);
+  url.search = params.toString();
+  result.connectUrl = url.toString();
+  return result;
+}
+
+function pgliteUrl(path: string): DatabaseUrl {
+  return {
+    kind: "pglite",
+    connectUrl: `pglite://${path}`,
+    label: `pglite://${path}`,
+    pglitePath: path,
+    migrationsTableQuoted: false,
+    multiStatement: false,
+    lockName: "/postgres",
+  };
+}
+
+function applyParameters(result: DatabaseUrl, params: URLSearchParams, text: string): DatabaseUrl {
+  const table = params.get("x-migrations-table");
+  if (table !== null && table !== "") result.migrationsTable = table;
+  const quoted = params.get("x-migrations-table-quoted");
+  if (quoted !== null && quoted !== "") result.migrationsTableQuoted = parseBool("x-migrations-table-quoted", quoted, text);
+  const timeout = params.get("x-statement-timeout");
+  if (timeout !== null && timeout !== "") {
+    if (!/^[0-9]+$/.test(timeout)) {
+      throw new StrataError("INVALID_URL", `x-statement-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeout)}: ${maskUrl(text)}`);
+    }
+    result.statementTimeoutMs = Number(timeout);
+  }
+  const multi = params.get("x-multi-statement");
+  if (multi !== null && multi !== "") result.multiStatement = parseBool("x-multi-statement", multi, text);
+  return result;
+}
+
+function parseBool(name: string, value: string, text: string): boolean {
+  if (TRUE_VALUES.has(value)) return true;
+  if (FALSE_VALUES.has(value)) return false;
+  throw new StrataError("INVALID_URL", `${name} must be true or false, got ${JSON.stringify(value)}: ${maskUrl(text)}`);
+}
+
+/**
+ * Masks the password in a URL or a `key=value` connection string, and any `password`
+ * query parameter. Text that is not a URL comes back with password-looking parts masked.
+ *
+ * @example
+ * ```ts
+ * import { maskUrl } from "./database_url.ts";
+ * console.log(maskUrl("postgres://app:s3cret@db/app")); // postgres://app:***@db/app
+ * console.log(maskUrl("host=db password=s3cret")); // host=db password=***
+ * ```
+ */
+export function maskUrl(text: string): string {
+  return text
+    .replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^:/?#@]*):([^@/?#]*)@/, (_m, head) => `${head}:***@`)
+    .replace(/([?&](?:password|sslpassword)=)[^&#]*/gi, "$1***")
+    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
+}
+
+/** Replaces every occurrence of a known secret in a text (for child process output). */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret && secret.length >= 3) out = out.split(secret).join("***");
+  return out;
+}
+
+function splitOnce(text: string, separator: string): [string, string?] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

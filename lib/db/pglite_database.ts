@@ -1,0 +1,78 @@
+/**
+ * The PGlite driver: real PostgreSQL compiled to WASM, in this process. It wraps an
+ * instance the caller opened (lib/io opens folders and guards them against a second
+ * process).
+ */
+import type { PGlite } from "@electric-sql/pglite";
+import { type Database, type Row, ScriptError, type Session, serverErrorFields } from "./database.ts";
+
+/** Options for {@linkcode pgliteDatabase}. */
+export interface PgliteDatabaseOptions {
+  /** How to name the database to people (default `pglite://memory`). */
+  label?: string;
+  /** Called after the instance is closed, e.g. to release a folder lock. */
+  onClose?: () => Promise<void> | void;
+  /** Whether close() also closes the instance (default true). */
+  ownsInstance?: boolean;
+}
+
+/**
+ * Wraps a PGlite instance as a strata {@linkcode Database}.
+ *
+ * @example
+ * ```ts ignore
+ * import { PGlite } from "@electric-sql/pglite";
+ * import { pgliteDatabase } from "./pglite_database.ts";
+ * const db = pgliteDatabase(new PGlite());
+ * console.log(await db.query("select 1 as one")); // [{ one: 1 }]
+ * await db.close();
+ * ```
+ */
+export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}): Database {
+  let closed = false;
+  // PGlite is one backend: every caller shares its single session. A queue keeps one
+  // withSession() caller's statements (and its transaction) from interleaving with another's.
+  let tail: Promise<unknown> = Promise.resolve();
+  const session: Session = {
+    query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(pg, text, params),
+    exec: (text: string) => runExec(pg, text),
+    async execScript(statements: readonly string[]) {
+      for (let index = 0; index < statements.length; index++) {
+        try {
+          await pg.exec(statements[index]);
+        } catch (error) {
+          const server = serverErrorFields(error);
+          if (!server) throw error;
+          throw new ScriptError(index, server, error);
+        }
+      }
+    },
+  };
+  return {
+    dialect: "pglite",
+    label: options.label ?? "pglite://memory",
+    lockName: "/postgres",
+    query: session.query,
+    exec: session.exec,
+    withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+      const run = tail.then(() => fn(session));
+      tail = run.catch(() => {});
+      return run;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (options.ownsInstance !== false) await pg.close();
+      await options.onClose?.();
+    },
+  };
+}
+
+async function runQuery<T>(pg: PGlite, text: string, params: readonly unknown[]): Promise<T[]> {
+  const result = await pg.query<T>(text, params as unknown[]);
+  return result.rows;
+}
+
+async function runExec(pg: PGlite, text: string): Promise<void> {
+  await pg.exec(text);
+}

@@ -1,0 +1,154 @@
+/**
+ * Opens a {@linkcode Database} from a URL: postgres:// through postgres.js (libpq URL
+ * semantics by pg-connection-string, sslmode honoured), pglite:// and the embedded default
+ * through PGlite, guarded by a folder lock. Errors name the URL with its password masked.
+ */
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Database } from "../db/database.ts";
+import { type DatabaseUrl, parseDatabaseUrl } from "../db/database_url.ts";
+import { StrataError } from "../db/strata_error.ts";
+import { lockFolder } from "./folder_lock.ts";
+
+/** Options for {@linkcode openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** Give up connecting (and waiting for a PGlite folder) at this time; default 15 s from now. */
+  deadline?: number;
+  /** Folder that relative pglite paths are resolved against (default: the working directory). */
+  cwd?: string;
+  /** Server notices (e.g. "table does not exist, skipping"); default: dropped. */
+  onNotice?: (message: string) => void;
+  /** Pool size for postgres:// (default 2: one session for the migration lock, one spare). */
+  max?: number;
+}
+
+/** An open database and what its URL said. */
+export interface OpenedDatabase {
+  db: Database;
+  url: DatabaseUrl;
+}
+
+/**
+ * Opens the database a URL names; no URL opens the embedded default in `.strata/pglite`.
+ * The connection is checked before returning, so a wrong host, password or database name
+ * fails here with a clear message.
+ *
+ * @throws {StrataError} INVALID_URL, CONNECTION_FAILED, AUTH_FAILED, DATABASE_BUSY
+ * @example
+ * ```ts ignore
+ * import { openDatabase } from "./open_database.ts";
+ * const { db } = await openDatabase("postgres://postgres@127.0.0.1:5432/test");
+ * console.log(await db.query("select 1 as one"));
+ * await db.close();
+ * ```
+ */
+export async function openDatabase(rawUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<OpenedDatabase> {
+  const url = parseDatabaseUrl(rawUrl);
+  const deadline = options.deadline ?? Date.now() + 15_000;
+  const db = url.kind === "pglite" ? await openPglite(url, deadline, options) : await openPostgres(url, deadline, options);
+  return { db, url };
+}
+
+async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDatabaseOptions): Promise<Database> {
+  const [{ default: postgres }, { parse }, { postgresDatabase }] = await Promise.all([
+    import("postgres"),
+    import("pg-connection-string"),
+    import("../db/postgres_database.ts"),
+  ]);
+  const config = parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>;
+  const host = typeof config.host === "string" && config.host !== "" ? config.host : "localhost";
+  const port = Number(config.port ?? 5432) || 5432;
+  const connection: Record<string, string> = { application_name: "strata" };
+  for (const key of ["application_name", "search_path", "options"]) {
+    if (typeof config[key] === "string") connection[key] = config[key] as string;
+  }
+  const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+  const sql = postgres({
+    ...(host.startsWith("/") ? { path: `${host}/.s.PGSQL.${port}` } : { host, port }),
+    ...(typeof config.user === "string" && config.user !== "" ? { user: config.user } : {}),
+    ...(typeof config.password === "string" ? { password: config.password } : {}),
+    ...(typeof config.database === "string" && config.database !== "" ? { database: config.database } : {}),
+    ssl: sslOption(config.ssl),
+    max: options.max ?? 2,
+    connect_timeout: seconds,
+    idle_timeout: 0,
+    connection,
+    onnotice: (notice: { message?: string }) => options.onNotice?.(String(notice.message ?? "")),
+    // A migration tool must not turn a bigint into a lossy number.
+    types: {},
+  });
+  const db = postgresDatabase(sql, { label: url.label, ...(url.lockName === undefined ? {} : { lockName: url.lockName }) });
+  try {
+    await db.query("SELECT 1");
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw connectError(error, url);
+  }
+  return db;
+}
+
+function sslOption(ssl: unknown): boolean | "prefer" | "require" | "verify-full" | Record<string, unknown> {
+  if (ssl === undefined || ssl === null) return "prefer";
+  if (ssl === false) return false;
+  if (ssl === true) return "verify-full";
+  if (typeof ssl === "object") return ssl as Record<string, unknown>;
+  return "prefer";
+}
+
+function connectError(error: unknown, url: DatabaseUrl): StrataError {
+  const e = error as { code?: string; message?: string; errno?: string };
+  const code = e.code ?? e.errno ?? "";
+  const message = String(e.message ?? error);
+  const where = url.label;
+  if (code === "28P01" || code === "28000") {
+    return new StrataError("AUTH_FAILED", `Cannot log in to ${where}: ${message}`, {
+      cause: error,
+      hint: "Check the user and password in the URL (or PGPASSWORD); the password is never printed",
+    });
+  }
+  if (code === "3D000") {
+    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
+      cause: error,
+      hint: "Create the database first (createdb NAME), or fix the database name in the URL",
+    });
+  }
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "CONNECT_TIMEOUT" || code === "EHOSTUNREACH") {
+    const reason = code === "ECONNREFUSED"
+      ? "connection refused"
+      : code === "CONNECT_TIMEOUT"
+      ? "timed out"
+      : code === "ENOTFOUND" || code === "EAI_AGAIN"
+      ? "unknown host"
+      : "host unreachable";
+    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${reason}`, {
+      cause: error,
+      hint: "Is the server running and the host and port right? Try: psql \"$DATABASE_URL\" -c 'SELECT 1'",
+    });
+  }
+  return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, { cause: error });
+}
+
+let pgliteModule: Promise<typeof import("@electric-sql/pglite")> | undefined;
+
+async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatabaseOptions): Promise<Database> {
+  pgliteModule ??= import("@electric-sql/pglite");
+  const [{ PGlite }, { pgliteDatabase }] = await Promise.all([pgliteModule, import("../db/pglite_database.ts")]);
+  if (url.pglitePath === "memory") {
+    const pg = new PGlite();
+    await pg.waitReady;
+    return pgliteDatabase(pg, { label: url.label });
+  }
+  const folder = resolve(options.cwd ?? ".", url.pglitePath ?? ".strata/pglite");
+  await mkdir(resolve(folder, ".."), { recursive: true });
+  const lock = await lockFolder(folder, { deadline, label: url.label });
+  try {
+    const pg = new PGlite(folder);
+    await pg.waitReady;
+    return pgliteDatabase(pg, { label: url.label, onClose: () => lock.release() });
+  } catch (error) {
+    await lock.release();
+    throw new StrataError("CONNECTION_FAILED", `Cannot open the embedded database ${url.label}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

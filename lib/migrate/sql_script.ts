@@ -1,0 +1,229 @@
+/**
+ * Splits a SQL file into statements with the real PostgreSQL parser (libpg-query), and
+ * decides whether the file can run inside one transaction.
+ */
+import { loadModule, parseSync } from "libpg-query";
+import { FileError } from "../db/strata_error.ts";
+
+/** One statement of a file, with where it stands. */
+export interface SqlStatement {
+  /** The statement's text, without its terminating semicolon. */
+  sql: string;
+  /** UTF-16 offset of its first character in the file. */
+  start: number;
+  /** 1-based line of its first character. */
+  line: number;
+  /** 1-based column of its first character. */
+  column: number;
+  /** The parse node's name, e.g. `CreateStmt`, `IndexStmt`. */
+  kind: string;
+}
+
+/** A parsed file: its statements and how it must run. */
+export interface SqlScript {
+  /** The file's text, as given. */
+  text: string;
+  /** Statements to run, in order (a wrapping BEGIN/COMMIT removed). */
+  statements: SqlStatement[];
+  /** Whether the file runs in one transaction with its version update. */
+  transactional: boolean;
+  /** Why it does not (the statement or annotation that prevents it). */
+  reason?: string;
+  /** True when the file's own BEGIN ... COMMIT was taken off, because strata supplies the transaction. */
+  unwrapped?: boolean;
+}
+
+/** The annotation that makes a file run outside a transaction. */
+export const NO_TRANSACTION_ANNOTATION = "-- strata:no-transaction";
+
+let loading: Promise<void> | undefined;
+
+/** Loads the parser's WASM module once. */
+export function loadParser(): Promise<void> {
+  loading ??= loadModule();
+  return loading;
+}
+
+/**
+ * Parses a SQL file. Statement boundaries come from the parser, so semicolons inside
+ * dollar-quoted bodies, strings and comments never split a statement.
+ *
+ * @param text the file's text
+ * @param file the file's name, for errors
+ * @throws {FileError} PARSE_ERROR naming the file, line and column of a syntax error.
+ * @example
+ * ```ts
+ * import { parseSqlScript } from "./sql_script.ts";
+ * const script = await parseSqlScript("CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);", "1_a.up.sql");
+ * console.log(script.statements.length, script.transactional, script.reason);
+ * // 2 false "statement 2 (line 2): CREATE INDEX CONCURRENTLY cannot run inside a transaction block"
+ * ```
+ */
+export async function parseSqlScript(text: string, file: string): Promise<SqlScript> {
+  await loadParser();
+  const offsets = byteOffsets(text);
+  let stmts: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }>;
+  try {
+    stmts = parseSync(text).stmts ?? [];
+  } catch (error) {
+    const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
+    const at = details?.cursorPosition === undefined ? undefined : offsets.toChar(details.cursorPosition);
+    const where = at === undefined ? {} : lineColumn(text, at);
+    const reason = (details?.message ?? (error as Error).message ?? String(error)).replace(/\s+$/, "");
+    throw new FileError("PARSE_ERROR", reason, { file, ...where }, { cause: error, hint: "Fix the SQL; nothing was run" });
+  }
+  const statements: SqlStatement[] = stmts.map((s) => {
+    const startByte = s.stmt_location ?? 0;
+    const start = offsets.toChar(startByte);
+    const end = s.stmt_len ? offsets.toChar(startByte + s.stmt_len) : text.length;
+    const sql = text.slice(start, end).replace(/\s+$/, "").replace(/;$/, "");
+    const { line, column } = lineColumn(text, start);
+    return { sql, start, line, column, kind: Object.keys(s.stmt ?? {})[0] ?? "Unknown" };
+  });
+  const nodes = stmts.map((s) => (s.stmt ?? {}) as Record<string, Record<string, unknown>>);
+
+  if (firstLine(text).trim().toLowerCase() === NO_TRANSACTION_ANNOTATION) {
+    return { text, statements, transactional: false, reason: `annotated ${NO_TRANSACTION_ANNOTATION}` };
+  }
+  // A file that brings its own BEGIN ... COMMIT (a habit golang-migrate users have): take
+  // them off and supply the transaction, so the version update commits with the file.
+  const txKinds = nodes.map((n) => transactionKind(n));
+  const txCount = txKinds.filter((k) => k !== undefined).length;
+  if (
+    txCount === 2 && statements.length >= 2 && txKinds[0] === "begin" &&
+    txKinds[txKinds.length - 1] === "commit"
+  ) {
+    const inner = statements.slice(1, -1);
+    const blocker = findBlocker(nodes.slice(1, -1), inner);
+    return blocker
+      ? { text, statements, transactional: false, reason: blocker }
+      : { text, statements: inner, transactional: true, unwrapped: true };
+  }
+  if (txCount > 0) {
+    const index = txKinds.findIndex((k) => k !== undefined);
+    return {
+      text,
+      statements,
+      transactional: false,
+      reason: `statement ${index + 1} (line ${statements[index].line}) controls transactions itself`,
+    };
+  }
+  const blocker = findBlocker(nodes, statements);
+  return blocker ? { text, statements, transactional: false, reason: blocker } : { text, statements, transactional: true };
+}
+
+function findBlocker(nodes: Array<Record<string, Record<string, unknown>>>, statements: SqlStatement[]): string | undefined {
+  for (let i = 0; i < nodes.length; i++) {
+    const what = cannotRunInTransaction(nodes[i]);
+    if (what) return `statement ${i + 1} (line ${statements[i].line}): ${what} cannot run inside a transaction block`;
+  }
+  return undefined;
+}
+
+function transactionKind(node: Record<string, Record<string, unknown>>): string | undefined {
+  const tx = node.TransactionStmt;
+  if (!tx) return undefined;
+  const kind = String(tx.kind ?? "");
+  // BEGIN with options (an isolation level) keeps the file's own transaction.
+  if ((kind === "TRANS_STMT_BEGIN" || kind === "TRANS_STMT_START") && !(tx.options as unknown[] | undefined)?.length) {
+    return "begin";
+  }
+  if (kind === "TRANS_STMT_COMMIT") return "commit";
+  return "other";
+}
+
+/** The statements PostgreSQL refuses inside a transaction block. */
+function cannotRunInTransaction(node: Record<string, Record<string, unknown>>): string | undefined {
+  const [kind, body] = Object.entries(node)[0] ?? [];
+  if (!kind || !body) return undefined;
+  switch (kind) {
+    case "IndexStmt":
+      return body.concurrent ? "CREATE INDEX CONCURRENTLY" : undefined;
+    case "DropStmt":
+      return body.concurrent ? "DROP INDEX CONCURRENTLY" : undefined;
+    case "ReindexStmt": {
+      const params = (body.params ?? []) as Array<{ DefElem?: { defname?: string } }>;
+      if (params.some((p) => p.DefElem?.defname === "concurrently")) return "REINDEX CONCURRENTLY";
+      return body.kind === "REINDEX_OBJECT_SYSTEM" || body.kind === "REINDEX_OBJECT_DATABASE"
+        ? "REINDEX SYSTEM/DATABASE"
+        : undefined;
+    }
+    case "VacuumStmt":
+      return body.is_vacuumcmd ? "VACUUM" : undefined;
+    case "AlterSystemStmt":
+      return "ALTER SYSTEM";
+    case "CreatedbStmt":
+      return "CREATE DATABASE";
+    case "DropdbStmt":
+      return "DROP DATABASE";
+    case "CreateTableSpaceStmt":
+      return "CREATE TABLESPACE";
+    case "DropTableSpaceStmt":
+      return "DROP TABLESPACE";
+    case "ClusterStmt":
+      return body.relation ? undefined : "CLUSTER without a table";
+    case "AlterTableStmt": {
+      const cmds = (body.cmds ?? []) as Array<{ AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }>;
+      return cmds.some((c) => c.AlterTableCmd?.subtype === "AT_DetachPartition" && c.AlterTableCmd.def?.PartitionCmd?.concurrent)
+        ? "DETACH PARTITION CONCURRENTLY"
+        : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Where a server error points: the file's line and column for a 1-based character
+ * position (as PostgreSQL counts, in code points) inside one statement.
+ */
+export function locateInScript(script: SqlScript, statementIndex: number, position?: number): { line: number; column: number } {
+  const statement = script.statements[statementIndex];
+  if (!statement) return { line: 1, column: 1 };
+  if (!position || position < 1) return { line: statement.line, column: statement.column };
+  let offset = statement.start;
+  // PostgreSQL counts characters; JavaScript strings count UTF-16 units.
+  for (let seen = 1; seen < position && offset < script.text.length; seen++) {
+    offset += (script.text.codePointAt(offset) ?? 0) > 0xffff ? 2 : 1;
+  }
+  return lineColumn(script.text, offset);
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+function firstLine(text: string): string {
+  const end = text.indexOf("\n");
+  return (end < 0 ? text : text.slice(0, end)).replace(/^\uFEFF/, "");
+}
+
+/** libpg-query reports UTF-8 byte offsets; JavaScript slices UTF-16 units. */
+function byteOffsets(text: string): { toChar(byte: number): number } {
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return { toChar: (byte) => Math.min(byte, text.length) };
+  const map: number[] = [];
+  let index = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    const bytes = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    for (let b = 0; b < bytes; b++) map.push(index);
+    index += ch.length;
+  }
+  map.push(index);
+  return { toChar: (byte) => map[Math.min(Math.max(byte, 0), map.length - 1)] };
+}

@@ -1,0 +1,166 @@
+/**
+ * golang-migrate's version table: one row (version bigint, dirty boolean), changed by
+ * TRUNCATE then INSERT in one transaction. strata reads and writes it the same way so a Go
+ * service and strata can take turns on one database.
+ */
+import type { Queryable } from "../db/database.ts";
+import { StrataError } from "../db/strata_error.ts";
+import { quoteIdent } from "../db/quote_ident.ts";
+
+/** Where the version table lives. An undefined schema means current_schema(). */
+export interface TableName {
+  schema?: string;
+  table: string;
+}
+
+/** A version table whose schema is known. */
+export interface ResolvedTable {
+  schema: string;
+  table: string;
+  /** `"schema"."table"`, ready for SQL. */
+  sql: string;
+}
+
+/** The version as the table holds it: -1 (as `null`) means nothing applied. */
+export interface VersionState {
+  /** The applied version, or null when the table is empty or missing. */
+  version: bigint | null;
+  dirty: boolean;
+}
+
+/** golang-migrate's default table name. */
+export const DEFAULT_TABLE = "schema_migrations";
+
+/**
+ * Reads golang-migrate's table parameters: `x-migrations-table` verbatim, or, with
+ * `x-migrations-table-quoted`, one or two double-quoted parts (`"schema"."table"`).
+ *
+ * @throws {StrataError} INVALID_TABLE when a quoted value is malformed.
+ * @example
+ * ```ts
+ * import { parseTableName } from "./version_table.ts";
+ * console.log(parseTableName("migrations.app", false)); // { table: "migrations.app" }
+ * console.log(parseTableName('"migrations"."app"', true)); // { schema: "migrations", table: "app" }
+ * ```
+ */
+export function parseTableName(value: string | undefined, quoted: boolean): TableName {
+  if (value === undefined || value === "") return { table: DEFAULT_TABLE };
+  if (!quoted) return { table: value };
+  if (!value.startsWith('"') || !value.endsWith('"')) {
+    throw new StrataError(
+      "INVALID_TABLE",
+      `x-migrations-table must be quoted ("schema"."table") when x-migrations-table-quoted is set, got ${value}`,
+    );
+  }
+  const parts: string[] = [];
+  let i = 0;
+  while (i < value.length) {
+    if (value[i] !== '"') throw new StrataError("INVALID_TABLE", `Cannot read quoted table name ${value}: expected " at character ${i + 1}`);
+    let part = "";
+    i++;
+    for (;;) {
+      if (i >= value.length) throw new StrataError("INVALID_TABLE", `Cannot read quoted table name ${value}: unterminated quote`);
+      if (value[i] === '"') {
+        if (value[i + 1] === '"') {
+          part += '"';
+          i += 2;
+          continue;
+        }
+        i++;
+        break;
+      }
+      part += value[i++];
+    }
+    parts.push(part);
+    if (i < value.length) {
+      if (value[i] !== ".") throw new StrataError("INVALID_TABLE", `Cannot read quoted table name ${value}: expected . at character ${i + 1}`);
+      i++;
+    }
+  }
+  if (parts.length > 2) {
+    throw new StrataError("INVALID_TABLE", `x-migrations-table has more than two parts: ${value}`);
+  }
+  return parts.length === 2 ? { schema: parts[0], table: parts[1] } : { table: parts[0] };
+}
+
+/**
+ * Fills in the schema from current_schema() when the name has none.
+ *
+ * @throws {StrataError} SCHEMA_MISSING when there is no current schema (the search_path names none that exists).
+ */
+export async function resolveTable(db: Queryable, name: TableName): Promise<ResolvedTable> {
+  let schema = name.schema;
+  if (schema === undefined) {
+    const [row] = await db.query<{ schema: string | null }>("SELECT current_schema() AS schema");
+    if (!row?.schema) {
+      throw new StrataError("SCHEMA_MISSING", "No current schema: the search_path names no schema that exists", {
+        hint: "Create the schema, fix search_path in the URL, or name the table's schema with x-migrations-table-quoted",
+      });
+    }
+    schema = row.schema;
+  }
+  return { schema, table: name.table, sql: `${quoteIdent(schema)}.${quoteIdent(name.table)}` };
+}
+
+/** True when the table exists (checked in information_schema, as golang-migrate does). */
+export async function versionTableExists(db: Queryable, table: ResolvedTable): Promise<boolean> {
+  const rows = await db.query(
+    "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2 LIMIT 1",
+    [table.schema, table.table],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Creates the version table when it is missing, with golang-migrate's DDL.
+ *
+ * @throws {StrataError} SCHEMA_MISSING when the table's schema does not exist.
+ */
+export async function ensureVersionTable(db: Queryable, table: ResolvedTable): Promise<void> {
+  if (await versionTableExists(db, table)) return;
+  const schemaRows = await db.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", [table.schema]);
+  if (schemaRows.length === 0) {
+    throw new StrataError(
+      "SCHEMA_MISSING",
+      `Schema ${quoteIdent(table.schema)} does not exist, so the migrations table ${table.sql} cannot be created`,
+      { hint: `Create it first (CREATE SCHEMA ${quoteIdent(table.schema)}), or choose another table with x-migrations-table` },
+    );
+  }
+  await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (version bigint not null primary key, dirty boolean not null)`);
+}
+
+/** Reads the version; a missing or empty table means nothing applied. */
+export async function readVersion(db: Queryable, table: ResolvedTable): Promise<VersionState> {
+  if (!(await versionTableExists(db, table))) return { version: null, dirty: false };
+  const rows = await db.query<{ version: string; dirty: boolean }>(
+    `SELECT version::text AS version, dirty FROM ${table.sql} LIMIT 1`,
+  );
+  if (rows.length === 0) return { version: null, dirty: false };
+  const version = BigInt(rows[0].version);
+  return { version: version < 0n ? null : version, dirty: rows[0].dirty === true };
+}
+
+/**
+ * The statements that set the version, golang-migrate's way: TRUNCATE then INSERT. A null
+ * version leaves the table empty, except when dirty (golang-migrate writes -1, dirty).
+ * The version is a bigint we parsed, so it is written as a literal and the statements can
+ * travel in one pipeline with the migration they record.
+ */
+export function setVersionStatements(table: ResolvedTable, version: bigint | null, dirty: boolean): string[] {
+  const statements = [`TRUNCATE ${table.sql}`];
+  if (version !== null || dirty) {
+    statements.push(`INSERT INTO ${table.sql} (version, dirty) VALUES (${(version ?? -1n).toString()}, ${dirty ? "true" : "false"})`);
+  }
+  return statements;
+}
+
+/** Sets the version in its own transaction. */
+export async function writeVersion(db: Queryable, table: ResolvedTable, version: bigint | null, dirty: boolean): Promise<void> {
+  try {
+    await db.exec(["BEGIN", ...setVersionStatements(table, version, dirty), "COMMIT"].join(";\n"));
+  } catch (error) {
+    // A failed multi-statement query leaves the session inside the aborted transaction.
+    await db.exec("ROLLBACK").catch(() => {});
+    throw error;
+  }
+}

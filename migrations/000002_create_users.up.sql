@@ -1,0 +1,20 @@
+CREATE TYPE user_role AS ENUM ('owner', 'admin', 'member');
+
+CREATE TABLE users (
+  id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  organisation_id  bigint NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
+  email            text NOT NULL,
+  name             text NOT NULL DEFAULT '',
+  password_hash    text NOT NULL,
+  role             user_role NOT NULL DEFAULT 'member',
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  updated_at       timestamptz NOT NULL DEFAULT now()
+);
+
+-- Emails are unique regardless of case.
+CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+CREATE INDEX users_organisation_id_idx ON users (organisation_id);
+
+CREATE TRIGGER users_set_updated_at
+  BEFORE UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION set_updated_at();

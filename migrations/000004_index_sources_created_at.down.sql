@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS sources_created_at_idx;

@@ -1,0 +1,45 @@
+/**
+ * strata: PostgreSQL migrations for TypeScript, a golang-migrate drop-in. This entry is the
+ * whole API (the core plus the runtime-bound parts: URLs, folders, the CLI); run directly
+ * (`deno run -A mod.ts up`, `tsx mod.ts up`) it is the CLI.
+ *
+ * @example
+ * ```ts ignore
+ * import { directorySource, Migrator, openDatabase } from "strata";
+ * const { db } = await openDatabase(process.env.DATABASE_URL);
+ * try {
+ *   const run = await new Migrator(db, { source: directorySource("migrations") }).up();
+ *   if (run.error) throw run.error;
+ * } finally {
+ *   await db.close();
+ * }
+ * ```
+ * @module
+ */
+import { realpathSync } from "node:fs";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+
+export * from "./core.ts";
+export { createMigration, type CreateMigrationOptions, type CreatedMigration } from "./lib/io/create_migration.ts";
+export { directorySource } from "./lib/io/directory_source.ts";
+export { type OpenDatabaseOptions, type OpenedDatabase, openDatabase } from "./lib/io/open_database.ts";
+export { type CliIo, runCli, USAGE, VERSION } from "./lib/cli/run_cli.ts";
+export { main } from "./lib/cli/main.ts";
+
+function isMainModule(): boolean {
+  const meta = import.meta as ImportMeta & { main?: boolean };
+  if (typeof meta.main === "boolean") return meta.main;
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  const { main } = await import("./lib/cli/main.ts");
+  await main();
+}
