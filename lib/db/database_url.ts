@@ -132,10 +132,11 @@ function parseBool(name: string, value: string, text: string): boolean {
  * ```
  */
 export function maskUrl(text: string): string {
-  return text
-    .replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^:/?#@]*):([^@/?#]*)@/, (_m, head) => `${head}:***@`)
-    .replace(/([?&](?:password|sslpassword)=)[^&#]*/gi, "$1***")
-    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
+  const masked = text
+    .replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^:/?#@\s]*):([^@/?#\s]*)@/g, (_m, head) => `${head}:***@`)
+    .replace(/([?&](?:password|sslpassword)=)[^&#\s]*/gi, "$1***");
+  // key=value connection strings (libpq's other form)
+  return /:\/\//.test(masked) ? masked : masked.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
 }
 
 /** Replaces every occurrence of a known secret in a text (for child process output). */

@@ -61,13 +61,15 @@ export function loadParser(): Promise<void> {
  */
 export async function parseSqlScript(text: string, file: string): Promise<SqlScript> {
   await loadParser();
+  if (text.trim() === "") return { text, statements: [], transactional: true };
   const offsets = byteOffsets(text);
   let stmts: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }>;
   try {
     stmts = parseSync(text).stmts ?? [];
   } catch (error) {
     const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
-    const at = details?.cursorPosition === undefined ? undefined : offsets.toChar(details.cursorPosition);
+    // Unlike statement locations (UTF-8 bytes), the error cursor counts code points.
+    const at = details?.cursorPosition === undefined ? undefined : codePointToIndex(text, details.cursorPosition);
     const where = at === undefined ? {} : lineColumn(text, at);
     const reason = (details?.message ?? (error as Error).message ?? String(error)).replace(/\s+$/, "");
     throw new FileError("PARSE_ERROR", reason, { file, ...where }, { cause: error, hint: "Fix the SQL; nothing was run" });
@@ -181,11 +183,8 @@ export function locateInScript(script: SqlScript, statementIndex: number, positi
   const statement = script.statements[statementIndex];
   if (!statement) return { line: 1, column: 1 };
   if (!position || position < 1) return { line: statement.line, column: statement.column };
-  let offset = statement.start;
-  // PostgreSQL counts characters; JavaScript strings count UTF-16 units.
-  for (let seen = 1; seen < position && offset < script.text.length; seen++) {
-    offset += (script.text.codePointAt(offset) ?? 0) > 0xffff ? 2 : 1;
-  }
+  // PostgreSQL counts characters (code points); JavaScript strings count UTF-16 units.
+  const offset = statement.start + codePointToIndex(script.text.slice(statement.start), position - 1);
   return lineColumn(script.text, offset);
 }
 
@@ -204,6 +203,14 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
 function firstLine(text: string): string {
   const end = text.indexOf("\n");
   return (end < 0 ? text : text.slice(0, end)).replace(/^\uFEFF/, "");
+}
+
+function codePointToIndex(text: string, codePoints: number): number {
+  let index = 0;
+  for (let seen = 0; seen < codePoints && index < text.length; seen++) {
+    index += (text.codePointAt(index) ?? 0) > 0xffff ? 2 : 1;
+  }
+  return index;
 }
 
 /** libpg-query reports UTF-8 byte offsets; JavaScript slices UTF-16 units. */

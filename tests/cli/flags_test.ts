@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseArgs, parseWholeNumber } from "../../lib/cli/flags.ts";
+
+const SPEC = { path: "string", database: "string", verbose: "boolean", f: "boolean", all: "boolean" } as const;
+
+test("flags take one or two dashes and -flag value or -flag=value, like Go's flag package", () => {
+  const args = parseArgs(["-path", "db/migrations", "--database=postgres://u@h/db?x=1", "--verbose", "up", "2"], SPEC);
+  assert.deepEqual(args.flags, { path: "db/migrations", database: "postgres://u@h/db?x=1", verbose: true });
+  assert.deepEqual(args.positionals, ["up", "2"]);
+});
+
+test("flags may follow the command, and boolean flags accept =false", () => {
+  const args = parseArgs(["drop", "-f", "-verbose=false"], SPEC);
+  assert.deepEqual(args.flags, { f: true, verbose: false });
+  assert.deepEqual(args.positionals, ["drop"]);
+});
+
+test("negative numbers are positionals, so force -1 needs no --", () => {
+  assert.deepEqual(parseArgs(["force", "-1"], SPEC).positionals, ["force", "-1"]);
+  assert.deepEqual(parseArgs(["force", "--", "-1"], SPEC).positionals, ["force", "-1"]);
+});
+
+test("unknown flags, missing values and bad booleans are usage errors", () => {
+  assert.throws(() => parseArgs(["-nope"], SPEC), { code: "USAGE", message: "Unknown flag: -nope" });
+  assert.throws(() => parseArgs(["-path"], SPEC), { code: "USAGE", message: "Flag needs a value: -path" });
+  assert.throws(() => parseArgs(["-f=maybe"], SPEC), { code: "USAGE" });
+});
+
+test("parseWholeNumber rejects fractions, words and values below the minimum", () => {
+  assert.equal(parseWholeNumber("15", "-lock-timeout", { min: 0 }), 15);
+  assert.throws(() => parseWholeNumber("1.5", "N"), { code: "USAGE" });
+  assert.throws(() => parseWholeNumber("two", "N"), { code: "USAGE" });
+  assert.throws(() => parseWholeNumber("0", "N", { min: 1 }), { code: "USAGE", message: "N must be 1 or more, got 0" });
+});

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { maskUrl, parseDatabaseUrl, redact } from "../../lib/db/database_url.ts";
+import { StrataError } from "../../lib/db/strata_error.ts";
+
+test("no URL selects the embedded PGlite default in .strata/pglite", () => {
+  for (const raw of [undefined, "", "  "]) {
+    const url = parseDatabaseUrl(raw);
+    assert.equal(url.kind, "pglite");
+    assert.equal(url.pglitePath, ".strata/pglite");
+  }
+  assert.equal(parseDatabaseUrl("pglite://memory").pglitePath, "memory");
+  assert.equal(parseDatabaseUrl("pglite:///var/data/db").pglitePath, "/var/data/db");
+  assert.equal(parseDatabaseUrl("pglite://./local/db").pglitePath, "./local/db");
+});
+
+test("golang-migrate's x- parameters are read and removed before connecting", () => {
+  const url = parseDatabaseUrl(
+    "postgres://app:pw@db:5432/app?sslmode=disable&x-migrations-table=%22migrations%22.%22app%22&x-migrations-table-quoted=1&x-statement-timeout=30000&x-multi-statement=true&search_path=tenant",
+  );
+  assert.equal(url.kind, "postgres");
+  assert.equal(url.migrationsTable, '"migrations"."app"');
+  assert.equal(url.migrationsTableQuoted, true);
+  assert.equal(url.statementTimeoutMs, 30000);
+  assert.equal(url.multiStatement, true);
+  assert.equal(url.connectUrl, "postgres://app:pw@db:5432/app?sslmode=disable&search_path=tenant");
+  assert.equal(url.lockName, "/app");
+});
+
+test("the lock's database name is the URL path with its slash, percent-decoded", () => {
+  assert.equal(parseDatabaseUrl("postgresql://u@h/my%20db").lockName, "/my db");
+  assert.equal(parseDatabaseUrl("postgres://u@h").lockName, undefined);
+});
+
+test("malformed parameters and unknown schemes are INVALID_URL errors that never show the password", () => {
+  const bad = [
+    "postgres://u:hunter22@h/db?x-statement-timeout=soon",
+    "postgres://u:hunter22@h/db?x-migrations-table-quoted=maybe",
+    "mysql://u:hunter22@h/db",
+  ];
+  for (const raw of bad) {
+    assert.throws(() => parseDatabaseUrl(raw), (error: unknown) => {
+      assert.ok(error instanceof StrataError);
+      assert.equal(error.code, "INVALID_URL");
+      assert.doesNotMatch(error.message, /hunter22/);
+      return true;
+    });
+  }
+});
+
+test("maskUrl hides passwords in URLs, query parameters and key=value strings", () => {
+  assert.equal(maskUrl("postgres://app:s3cr%40t@db:5432/app"), "postgres://app:***@db:5432/app");
+  assert.equal(maskUrl("postgres://app@db/app?password=s3cret&sslmode=require"), "postgres://app@db/app?password=***&sslmode=require");
+  assert.equal(maskUrl("host=db user=app password='s3 cret' dbname=app"), "host=db user=app password=*** dbname=app");
+  assert.equal(maskUrl("postgres://db/app"), "postgres://db/app");
+  assert.equal(parseDatabaseUrl("postgres://app:s3cret@db/app").label, "postgres://app:***@db/app");
+});
+
+test("redact removes every occurrence of a secret from child process output", () => {
+  assert.equal(redact("FATAL: password s3cret rejected (s3cret)", ["s3cret"]), "FATAL: password *** rejected (***)");
+  assert.equal(redact("nothing here", [undefined, ""]), "nothing here");
+});
