@@ -1,0 +1,353 @@
+/**
+ * The CLI, run as a real process, given bad input: broken migration folders, failing SQL,
+ * wrong commands and flags, unreachable or missing databases. Every case checks the exit
+ * code, that stderr says what is wrong (naming the file where there is one), and that the
+ * database was left as it was.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { Database } from "../../lib/db/database.ts";
+import { openDatabase } from "../../lib/io/open_database.ts";
+import { BACKENDS, tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
+
+const TSX = import.meta.resolve("tsx");
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
+const UNREACHABLE = "postgres://postgres@127.0.0.1:1/x";
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node --import tsx mod.ts ...args` in `cwd` with stdin a pipe (not a terminal) that is closed at once. */
+function runStrata(args: readonly string[], cwd: string): Promise<Finished> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, ["--import", TSX, MOD, ...args], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+  child.stdin.end();
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * What a test checks: the version row and the tables the migrations made (golang-migrate's
+ * version table and strata's history table beside it are bookkeeping, not the schema).
+ */
+interface State {
+  version: string | null;
+  dirty: boolean | null;
+  tables: string[];
+}
+
+interface Harness {
+  backend: "postgres" | "pglite";
+  url: string;
+  /** The working directory; migrations go in `migrations/`. */
+  dir: string;
+  files(files: Record<string, string>): Promise<void>;
+  strata(...args: string[]): Promise<Finished>;
+  state(): Promise<State>;
+}
+
+async function readState(db: Database): Promise<State> {
+  const tables = await db.query<{ name: string }>(
+    "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'schema_migrations_history') ORDER BY 1",
+  );
+  const [exists] = await db.query<{ found: string | null }>("SELECT to_regclass('public.schema_migrations')::text AS found");
+  const rows = exists?.found == null
+    ? []
+    : await db.query<{ version: string; dirty: boolean }>("SELECT version::text AS version, dirty FROM schema_migrations");
+  return { version: rows[0]?.version ?? null, dirty: rows[0]?.dirty ?? null, tables: tables.map((r) => r.name) };
+}
+
+const NOTHING: State = { version: null, dirty: null, tables: [] };
+
+/**
+ * A fresh database (a PGlite folder for pglite, so the CLI process can open it) and a
+ * working folder. The PGlite handle is closed first: the folder serves one process at a time.
+ */
+async function withHarness(
+  t: { skip(message?: string): void },
+  backend: "postgres" | "pglite",
+  fn: (h: Harness) => Promise<void>,
+): Promise<void> {
+  await withDatabase(t, backend, async (test: TestDatabase) => {
+    if (backend === "pglite") await test.db.close();
+    const dir = await tempDir("strata-cli-bad-input-");
+    try {
+      await mkdir(join(dir.path, "migrations"));
+      await fn({
+        backend,
+        url: test.url,
+        dir: dir.path,
+        async files(files) {
+          for (const [name, text] of Object.entries(files)) await writeFile(join(dir.path, "migrations", name), text);
+        },
+        strata: (...args) => runStrata(["-database", test.url, ...args], dir.path),
+        async state() {
+          if (backend === "postgres") return await readState(test.db);
+          const { db } = await openDatabase(test.url);
+          try {
+            return await readState(db);
+          } finally {
+            await db.close();
+          }
+        },
+      });
+    } finally {
+      await dir.remove();
+    }
+  }, { folder: backend === "pglite" });
+}
+
+function assertExit(out: Finished, code: number): void {
+  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
+}
+
+/**
+ * Cases that go through backend-specific code (the drivers' error positions, the version
+ * writes, the catalog queries) run on both backends; the ones decided from the file names or
+ * the parser alone run on PostgreSQL only, since a PGlite folder costs seconds per process.
+ */
+function backendsFor(kind: "both" | "files"): readonly ("postgres" | "pglite")[] {
+  return kind === "both" ? BACKENDS : ["postgres"];
+}
+
+for (const backend of backendsFor("files")) {
+  test(`[${backend}] up warns about a file whose name is not VERSION_NAME and applies the rest without it`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "1-create.up.sql": "THIS IS NOT SQL;\n" });
+      const out = await h.strata("up");
+      assertExit(out, 0);
+      assert.match(out.stderr, /warning: .*1-create\.up\.sql/);
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+    });
+  });
+
+  test(`[${backend}] up refuses two up files with one version and names the duplicate`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "1_b.up.sql": "CREATE TABLE b (id int);\n" });
+      const out = await h.strata("up");
+      assertExit(out, 1);
+      assert.match(out.stderr, /Duplicate migration file: 1_b\.up\.sql/);
+      assert.deepEqual(await h.state(), NOTHING);
+    });
+  });
+
+  test(`[${backend}] down 1 over a version with no down file warns and moves the version without running anything`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "1_a.down.sql": "DROP TABLE a;\n",
+        "2_b.up.sql": "CREATE TABLE b (id int);\n",
+      });
+      assertExit(await h.strata("up"), 0);
+      const out = await h.strata("down", "1");
+      assertExit(out, 0);
+      assert.match(out.stderr, /No down file for version 2/);
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a", "b"] });
+    });
+  });
+
+  test(`[${backend}] a syntax error in the second of three pending files stops up before anything runs`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "2_b.up.sql": "CREATE TABLE b (id int);\n\nCREATE TABLE c (id int) WITH OOPS (;\n",
+        "3_d.up.sql": "CREATE TABLE d (id int);\n",
+      });
+      const out = await h.strata("up");
+      assertExit(out, 1);
+      assert.match(out.stderr, /2_b\.up\.sql.*line 3/);
+      assert.doesNotMatch(out.stderr, /^1\/u /m);
+      assert.deepEqual(await h.state(), NOTHING);
+    });
+  });
+}
+
+for (const backend of backendsFor("both")) {
+  test(`[${backend}] up over an empty up file warns that it is empty and moves the version`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "2_nothing.up.sql": "" });
+      const out = await h.strata("up");
+      assertExit(out, 0);
+      assert.match(out.stderr, /2_nothing\.up\.sql is empty/);
+      assert.deepEqual(await h.state(), { version: "2", dirty: false, tables: ["a"] });
+    });
+  });
+
+  test(`[${backend}] up on a database at a version the files lack fails with no migration found`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+      assertExit(await h.strata("force", "99"), 0);
+      const out = await h.strata("up");
+      assertExit(out, 1);
+      assert.match(out.stderr, /No migration found for version 99/);
+      assert.deepEqual(await h.state(), { version: "99", dirty: false, tables: [] });
+    });
+  });
+
+  test(`[${backend}] a statement failing mid-file names the file, statement and line and keeps nothing of that file`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "2_b.up.sql": "CREATE TABLE b (id int);\nINSERT INTO b VALUES (1);\n\nINSERT INTO b VALUES (1 / 0);\n",
+        "3_c.up.sql": "CREATE TABLE c (id int);\n",
+      });
+      assertExit(await h.strata("up", "1"), 0);
+      const out = await h.strata("up");
+      assertExit(out, 1);
+      assert.match(out.stderr, /2_b\.up\.sql, statement 3, line 4/);
+      assert.match(out.stderr, /division by zero/);
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+    });
+  });
+
+  test(`[${backend}] up with the version table in a schema that does not exist says so and creates nothing`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+      const url = `${h.url}?x-migrations-table="nope"."t"&x-migrations-table-quoted=1`;
+      const out = await runStrata(["-database", url, "up"], h.dir);
+      assertExit(out, 1);
+      assert.match(out.stderr, /Schema "nope" does not exist/);
+      assert.deepEqual(await h.state(), NOTHING);
+    });
+  });
+}
+
+test("an unknown command and an unknown flag are usage errors (exit 2) that change nothing", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+    const command = await h.strata("bogus");
+    assertExit(command, 2);
+    assert.match(command.stderr, /Unknown command: bogus/);
+    const flag = await h.strata("-bogus", "up");
+    assertExit(flag, 2);
+    assert.match(flag.stderr, /Unknown flag: -bogus/);
+    const misplaced = await h.strata("up", "-f");
+    assertExit(misplaced, 2);
+    assert.match(misplaced.stderr, /-f does not apply to up/);
+    assert.deepEqual(await h.state(), NOTHING);
+  });
+});
+
+test("down without N refuses to revert anything when stdin is not a terminal", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      "1_a.up.sql": "CREATE TABLE a (id int);\n",
+      "1_a.down.sql": "DROP TABLE a;\n",
+      "2_b.up.sql": "CREATE TABLE b (id int);\n",
+      "2_b.down.sql": "DROP TABLE b;\n",
+    });
+    assertExit(await h.strata("up"), 0);
+    const out = await h.strata("down");
+    assertExit(out, 1);
+    assert.match(out.stderr, /No terminal/);
+    assert.deepEqual(await h.state(), { version: "2", dirty: false, tables: ["a", "b"] });
+  });
+});
+
+test("drop without -f refuses to drop anything when stdin is not a terminal", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+    assertExit(await h.strata("up"), 0);
+    const out = await h.strata("drop");
+    assertExit(out, 1);
+    assert.match(out.stderr, /No terminal/);
+    assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+  });
+});
+
+test("an unreachable server fails with connection refused", async () => {
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    const out = await runStrata(["-database", UNREACHABLE, "up"], dir.path);
+    assertExit(out, 1);
+    assert.match(out.stderr, /connection refused/);
+    assert.match(out.stderr, /127\.0\.0\.1:1/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("a database that does not exist fails with its name and is not created", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+    const name = `strata_missing_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const url = new URL(h.url);
+    url.pathname = `/${name}`;
+    const out = await runStrata(["-database", url.toString(), "up"], h.dir);
+    assertExit(out, 1);
+    assert.match(out.stderr, new RegExp(`database "${name}" does not exist`));
+    const { db } = await openDatabase(h.url);
+    try {
+      assert.deepEqual(await db.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]), []);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+test("the password in the database URL is never printed", async () => {
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    const cases: [string[], RegExp][] = [
+      [["-database", "postgres://app:s3cretpw@127.0.0.1:1/x", "up"], /s3cretpw/],
+      [["-verbose", "-database", "postgres://app:s3cretpw@127.0.0.1:1/x?sslmode=disable", "version"], /s3cretpw/],
+      [["-json", "-database", "postgres://app:s3cretpw@127.0.0.1:1/x", "up"], /s3cretpw/],
+      [["-database", "postgres://app:s3cretpw@127.0.0.1:notaport/x", "up"], /s3cretpw/],
+      [["-database", "postgres://127.0.0.1:1/x?password=s3cretpw", "up"], /s3cretpw/],
+      // URL parsers take the last "@" as the end of the user info, so this password is "s3cr@tpw".
+      [["-database", "postgres://app:s3cr@tpw@127.0.0.1:1/x", "up"], /s3cr|tpw/],
+    ];
+    for (const [args, secret] of cases) {
+      const out = await runStrata(args, dir.path);
+      assertExit(out, 1);
+      assert.doesNotMatch(out.stderr + out.stdout, secret, args.join(" "));
+      assert.match(out.stderr + out.stdout, /127\.0\.0\.1/, args.join(" "));
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("with -json every failure is one JSON document on stdout with error.code", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      "1_a.up.sql": "CREATE TABLE a (id int);\n",
+      "2_b.up.sql": "CREATE TABLE b (id int);\n\nINSERT INTO b VALUES (1 / 0);\n",
+    });
+    const cases: [string[], number, string][] = [
+      [["-json", "bogus"], 2, "USAGE"],
+      [["-json", "-database", UNREACHABLE, "up"], 1, "CONNECTION_FAILED"],
+      [["-json", "-database", h.url, "up"], 1, "MIGRATION_FAILED"],
+    ];
+    const documents: Record<string, Record<string, unknown>> = {};
+    for (const [args, code, errorCode] of cases) {
+      const out = await runStrata(args, h.dir);
+      assertExit(out, code);
+      assert.equal(out.stdout.trim().split("\n").length, 1, `one line of JSON expected:\n${out.stdout}`);
+      const document = JSON.parse(out.stdout) as { error: Record<string, unknown> };
+      assert.equal(document.error.code, errorCode, out.stdout);
+      assert.equal(typeof document.error.message, "string");
+      documents[errorCode] = document.error;
+    }
+    assert.equal(documents.MIGRATION_FAILED.file, "2_b.up.sql");
+    assert.equal(documents.MIGRATION_FAILED.statement, 2);
+    assert.equal(documents.MIGRATION_FAILED.line, 3);
+    assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+  });
+});
