@@ -13,10 +13,10 @@
  * ```
  * @module
  */
-export type { Database, Queryable, Row, Session } from "./lib/db/database.ts";
+export type { Database, Queryable, Row, ScriptItem, Session } from "./lib/db/database.ts";
 export { ScriptError, serverErrorFields } from "./lib/db/database.ts";
 export { type DatabaseUrl, DEFAULT_PGLITE_PATH, maskUrl, parseDatabaseUrl } from "./lib/db/database_url.ts";
-export { type PgliteDatabaseOptions, pgliteDatabase } from "./lib/db/pglite_database.ts";
+export { pgliteDatabase, type PgliteDatabaseOptions } from "./lib/db/pglite_database.ts";
 export { postgresDatabase, type PostgresDatabaseOptions } from "./lib/db/postgres_database.ts";
 export { quoteIdent } from "./lib/db/quote_ident.ts";
 export {
@@ -31,7 +31,13 @@ export { crc32, lockIdFor, migrationLockId } from "./lib/migrate/advisory_lock.t
 export { type DroppedObject } from "./lib/migrate/drop_schema.ts";
 export { type MigrationFileName, parseMigrationFileName } from "./lib/migrate/file_name.ts";
 export { memorySource, type MigrationSource } from "./lib/migrate/migration_source.ts";
-export { findMigration, type IgnoredFile, loadMigrationSet, type Migration, type MigrationSet } from "./lib/migrate/migration_set.ts";
+export {
+  findMigration,
+  type IgnoredFile,
+  loadMigrationSet,
+  type Migration,
+  type MigrationSet,
+} from "./lib/migrate/migration_set.ts";
 export {
   dirtyHint,
   type MigrateRun,
@@ -41,7 +47,13 @@ export {
   type MigratorOptions,
 } from "./lib/migrate/migrator.ts";
 export { type Plan, planDown, planGoto, planUp, type Step } from "./lib/migrate/planner.ts";
-export { loadParser, NO_TRANSACTION_ANNOTATION, parseSqlScript, type SqlScript, type SqlStatement } from "./lib/migrate/sql_script.ts";
+export {
+  loadParser,
+  NO_TRANSACTION_ANNOTATION,
+  parseSqlScript,
+  type SqlScript,
+  type SqlStatement,
+} from "./lib/migrate/sql_script.ts";
 export {
   DEFAULT_TABLE,
   parseTableName,

@@ -21,9 +21,9 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 
 export * from "./core.ts";
-export { createMigration, type CreateMigrationOptions, type CreatedMigration } from "./lib/io/create_migration.ts";
+export { type CreatedMigration, createMigration, type CreateMigrationOptions } from "./lib/io/create_migration.ts";
 export { directorySource } from "./lib/io/directory_source.ts";
-export { type OpenDatabaseOptions, type OpenedDatabase, openDatabase } from "./lib/io/open_database.ts";
+export { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from "./lib/io/open_database.ts";
 export { type CliIo, runCli, USAGE, VERSION } from "./lib/cli/run_cli.ts";
 export { main } from "./lib/cli/main.ts";
 

@@ -91,9 +91,13 @@ export function booleanFlag(args: ParsedArgs, name: string): boolean {
  * @throws {StrataError} USAGE
  */
 export function parseWholeNumber(value: string, what: string, options: { min?: number } = {}): number {
-  if (!/^-?[0-9]+$/.test(value)) throw new StrataError("USAGE", `${what} must be a whole number, got ${JSON.stringify(value)}`);
+  if (!/^-?[0-9]+$/.test(value)) {
+    throw new StrataError("USAGE", `${what} must be a whole number, got ${JSON.stringify(value)}`);
+  }
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new StrataError("USAGE", `${what} is too large: ${value}`);
-  if (options.min !== undefined && n < options.min) throw new StrataError("USAGE", `${what} must be ${options.min} or more, got ${value}`);
+  if (options.min !== undefined && n < options.min) {
+    throw new StrataError("USAGE", `${what} must be ${options.min} or more, got ${value}`);
+  }
   return n;
 }

@@ -25,7 +25,9 @@ export function nodeIo(): CliIo & { dispose(): void } {
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write("\nInterrupted: finishing the running migration, then stopping (Ctrl-C again to abort it now)\n");
+    process.stderr.write(
+      "\nInterrupted: finishing the running migration, then stopping (Ctrl-C again to abort it now)\n",
+    );
     controller.abort();
   };
   process.on("SIGINT", onSigint);

@@ -59,7 +59,8 @@ const COMMAND_FLAGS: Record<string, FlagSpec> = {
 const ALL_FLAGS: FlagSpec = Object.assign({}, GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS));
 
 /** The usage text. */
-export const USAGE = `Usage: strata [-path DIR | -source URL] [-database URL] [-lock-timeout SECONDS] [-verbose] [-json] COMMAND [ARGS]
+export const USAGE =
+  `Usage: strata [-path DIR | -source URL] [-database URL] [-lock-timeout SECONDS] [-verbose] [-json] COMMAND [ARGS]
 
 Commands:
   create [-ext sql] [-dir DIR] [-seq] [-digits 6] [-format LAYOUT] [-tz TZ] NAME
@@ -117,7 +118,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return 2;
     }
     const allowed = COMMAND_FLAGS[command];
-    if (allowed === undefined) throw new StrataError("USAGE", `Unknown command: ${command}`, { hint: "Run 'strata -help' for the list of commands" });
+    if (allowed === undefined) {
+      throw new StrataError("USAGE", `Unknown command: ${command}`, {
+        hint: "Run 'strata -help' for the list of commands",
+      });
+    }
     for (const name of Object.keys(args.flags)) {
       if (!(name in GLOBAL_FLAGS) && !(name in allowed)) {
         throw new StrataError("USAGE", `Flag -${name} does not apply to ${command}`);
@@ -136,7 +141,9 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
   if (command === "create") return await runCreate(rest, args, io, path);
 
   const lockTimeout = stringFlag(args, "lock-timeout");
-  const lockTimeoutMs = lockTimeout === undefined ? 15_000 : parseWholeNumber(lockTimeout, "-lock-timeout", { min: 0 }) * 1000;
+  const lockTimeoutMs = lockTimeout === undefined
+    ? 15_000
+    : parseWholeNumber(lockTimeout, "-lock-timeout", { min: 0 }) * 1000;
   const argument = parseCommandArguments(command, rest, args);
 
   const startedAt = Date.now();
@@ -174,7 +181,9 @@ type Argument = { limit?: number; all?: boolean; version?: bigint; force?: boole
 
 function parseCommandArguments(command: string, rest: string[], args: ParsedArgs): Argument {
   const extra = (max: number) => {
-    if (rest.length > max) throw new StrataError("USAGE", `Too many arguments for ${command}: ${rest.slice(max).join(" ")}`);
+    if (rest.length > max) {
+      throw new StrataError("USAGE", `Too many arguments for ${command}: ${rest.slice(max).join(" ")}`);
+    }
   };
   switch (command) {
     case "up":
@@ -190,7 +199,9 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
     case "force": {
       extra(1);
       if (rest[0] === undefined) throw new StrataError("USAGE", `${command} needs a version: strata ${command} V`);
-      if (!/^-?[0-9]+$/.test(rest[0])) throw new StrataError("USAGE", `Version must be a whole number, got ${JSON.stringify(rest[0])}`);
+      if (!/^-?[0-9]+$/.test(rest[0])) {
+        throw new StrataError("USAGE", `Version must be a whole number, got ${JSON.stringify(rest[0])}`);
+      }
       const version = BigInt(rest[0]);
       if (version < (command === "force" ? -1n : 0n)) {
         throw new StrataError("USAGE", `Version must be ${command === "force" ? "-1" : "0"} or more, got ${rest[0]}`);
@@ -243,11 +254,15 @@ async function dispatch(
       return 0;
     }
     case "drop": {
-      if (!argument.force && !(await confirm(io, "Are you sure you want to drop the entire database schema? [y/N]"))) return 1;
+      if (!argument.force && !(await confirm(io, "Are you sure you want to drop the entire database schema? [y/N]"))) {
+        return 1;
+      }
       const dropped = await migrator.drop();
       if (mode.json) io.stdout(toJson({ command: "drop", database: db.label, dropped }) + "\n");
       else if (mode.verbose || dropped.length === 0) {
-        io.stderr(dropped.length === 0 ? "Nothing to drop\n" : dropped.map((o) => `dropped ${o.kind} ${o.name}\n`).join(""));
+        io.stderr(
+          dropped.length === 0 ? "Nothing to drop\n" : dropped.map((o) => `dropped ${o.kind} ${o.name}\n`).join(""),
+        );
       }
       return 0;
     }
@@ -257,9 +272,13 @@ async function dispatch(
 
 async function confirm(io: CliIo, question: string): Promise<boolean> {
   if (!io.stdinIsTTY) {
-    throw new StrataError("ABORTED", `${question.replace(/ \[y\/N\]$/, "")} No terminal to ask on, so nothing was done`, {
-      hint: "Pass -all (down) or -f (drop) to run it without asking, or a number: down 1",
-    });
+    throw new StrataError(
+      "ABORTED",
+      `${question.replace(/ \[y\/N\]$/, "")} No terminal to ask on, so nothing was done`,
+      {
+        hint: "Pass -all (down) or -f (drop) to run it without asking, or a number: down 1",
+      },
+    );
   }
   io.stderr(`${question} `);
   const answer = (await io.readLine())?.trim().toLowerCase();
@@ -270,22 +289,30 @@ async function confirm(io: CliIo, question: string): Promise<boolean> {
 
 function finishRun(command: string, run: MigrateRun, io: CliIo, mode: { json: boolean }, db: Database): number {
   if (mode.json) {
-    io.stdout(toJson({
-      command,
-      database: db.label,
-      from: versionJson(run.from),
-      to: versionJson(run.to),
-      noChange: run.noChange,
-      migrations: run.results.map(resultJson),
-      error: run.error ? errorJson(run.error) : null,
-    }) + "\n");
+    io.stdout(
+      toJson({
+        command,
+        database: db.label,
+        from: versionJson(run.from),
+        to: versionJson(run.to),
+        noChange: run.noChange,
+        migrations: run.results.map(resultJson),
+        error: run.error ? errorJson(run.error) : null,
+      }) + "\n",
+    );
     return run.error ? exitCodeOf(run.error) : 0;
   }
   if (run.noChange && !run.error) io.stderr("no change\n");
   if (run.error) {
     const notRun = run.results.filter((r) => r.status === "not run").length;
     printError(run.error, io);
-    if (notRun > 0) io.stderr(`${notRun} later migration(s) not run; the database is at version ${run.to.version ?? -1}${run.to.dirty ? " (dirty)" : ""}\n`);
+    if (notRun > 0) {
+      io.stderr(
+        `${notRun} later migration(s) not run; the database is at version ${run.to.version ?? -1}${
+          run.to.dirty ? " (dirty)" : ""
+        }\n`,
+      );
+    }
     return exitCodeOf(run.error);
   }
   return 0;
@@ -303,8 +330,12 @@ function printEvent(event: MigratorEvent, io: CliIo, mode: { json: boolean; verb
     case "migration": {
       const r = event.result;
       if (r.status !== "applied") return;
-      const extra = mode.verbose ? ` [${r.statements ?? 0} statement(s)${r.transactional ? "" : ", no transaction"}]` : "";
-      io.stderr(`${r.version}/${r.direction === "up" ? "u" : "d"} ${r.name} (${formatDuration(r.durationMs ?? 0)})${extra}\n`);
+      const extra = mode.verbose
+        ? ` [${r.statements ?? 0} statement(s)${r.transactional ? "" : ", no transaction"}]`
+        : "";
+      io.stderr(
+        `${r.version}/${r.direction === "up" ? "u" : "d"} ${r.name} (${formatDuration(r.durationMs ?? 0)})${extra}\n`,
+      );
     }
   }
 }
@@ -361,11 +392,18 @@ function resultJson(r: MigrationResult): Record<string, unknown> {
 }
 
 function errorJson(error: unknown): Record<string, unknown> {
-  if (!(error instanceof StrataError)) return { code: "INTERNAL", message: maskUrl(error instanceof Error ? error.message : String(error)) };
+  if (!(error instanceof StrataError)) {
+    return { code: "INTERNAL", message: maskUrl(error instanceof Error ? error.message : String(error)) };
+  }
   const out: Record<string, unknown> = { code: error.code, message: maskUrl(error.message) };
   if (error.hint) out.hint = error.hint;
   if (error instanceof FileError) {
-    Object.assign(out, { file: error.file, statement: error.statement ?? null, line: error.line ?? null, column: error.column ?? null });
+    Object.assign(out, {
+      file: error.file,
+      statement: error.statement ?? null,
+      line: error.line ?? null,
+      column: error.column ?? null,
+    });
     if (error.server?.code) out.sqlstate = error.server.code;
   }
   return out;
@@ -373,7 +411,12 @@ function errorJson(error: unknown): Record<string, unknown> {
 
 async function runCreate(rest: string[], args: ParsedArgs, io: CliIo, path: string): Promise<number> {
   if (rest.length !== 1) {
-    throw new StrataError("USAGE", rest.length === 0 ? "create needs a NAME: strata create [-ext sql] [-dir DIR] [-seq] NAME" : `Too many arguments for create: ${rest.join(" ")}`);
+    throw new StrataError(
+      "USAGE",
+      rest.length === 0
+        ? "create needs a NAME: strata create [-ext sql] [-dir DIR] [-seq] NAME"
+        : `Too many arguments for create: ${rest.join(" ")}`,
+    );
   }
   const digits = stringFlag(args, "digits");
   const ext = stringFlag(args, "ext");
@@ -387,8 +430,9 @@ async function runCreate(rest: string[], args: ParsedArgs, io: CliIo, path: stri
     ...(format === undefined ? {} : { format }),
     ...(tz === undefined ? {} : { tz }),
   });
-  if (booleanFlag(args, "json")) io.stdout(toJson({ command: "create", version: created.version, up: created.up, down: created.down }) + "\n");
-  else io.stdout(`${created.up}\n${created.down}\n`);
+  if (booleanFlag(args, "json")) {
+    io.stdout(toJson({ command: "create", version: created.version, up: created.up, down: created.down }) + "\n");
+  } else io.stdout(`${created.up}\n${created.down}\n`);
   return 0;
 }
 
@@ -398,7 +442,10 @@ function migrationsPath(args: ParsedArgs): string {
   if (path !== undefined && source !== undefined) throw new StrataError("USAGE", "Use -path or -source, not both");
   if (source !== undefined) {
     if (!source.startsWith("file://")) {
-      throw new StrataError("USAGE", `Unsupported -source ${source}: strata reads folders (file://DIR); for embedded migrations use the library's bundle`);
+      throw new StrataError(
+        "USAGE",
+        `Unsupported -source ${source}: strata reads folders (file://DIR); for embedded migrations use the library's bundle`,
+      );
     }
     return decodeURIComponent(source.slice("file://".length));
   }

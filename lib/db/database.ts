@@ -18,14 +18,18 @@ export interface Queryable {
   exec(text: string): Promise<void>;
 }
 
+/** One item of a script: SQL text alone (simple protocol), or text with `$1` parameters. */
+export type ScriptItem = string | { readonly text: string; readonly params: readonly unknown[] };
+
 /** One connection held by one caller: session state (locks, SET, transactions) stays on it. */
 export interface Session extends Queryable {
   /**
-   * Runs each statement as its own simple query, in order, stopping at the first failure.
+   * Runs each item as its own query, in order, stopping at the first failure: text alone
+   * through the simple-query protocol, text with parameters through the extended one.
    * Drivers that can pipeline send them together. A failure throws {@linkcode ScriptError}
-   * naming the statement's index.
+   * naming the item's index.
    */
-  execScript(statements: readonly string[]): Promise<void>;
+  execScript(items: readonly ScriptItem[]): Promise<void>;
 }
 
 /** A database strata can migrate: a pool (or a single embedded instance) plus its identity. */

@@ -59,7 +59,10 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
     throw new StrataError(
       "INVALID_URL",
       `Unsupported database URL: ${maskUrl(text)}`,
-      { hint: "Use postgres://user:password@host:5432/db, pglite://DIR or pglite://memory, or no URL for the embedded default" },
+      {
+        hint:
+          "Use postgres://user:password@host:5432/db, pglite://DIR or pglite://memory, or no URL for the embedded default",
+      },
     );
   }
   let url: URL;
@@ -101,11 +104,16 @@ function applyParameters(result: DatabaseUrl, params: URLSearchParams, text: str
   const table = params.get("x-migrations-table");
   if (table !== null && table !== "") result.migrationsTable = table;
   const quoted = params.get("x-migrations-table-quoted");
-  if (quoted !== null && quoted !== "") result.migrationsTableQuoted = parseBool("x-migrations-table-quoted", quoted, text);
+  if (quoted !== null && quoted !== "") {
+    result.migrationsTableQuoted = parseBool("x-migrations-table-quoted", quoted, text);
+  }
   const timeout = params.get("x-statement-timeout");
   if (timeout !== null && timeout !== "") {
     if (!/^[0-9]+$/.test(timeout)) {
-      throw new StrataError("INVALID_URL", `x-statement-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeout)}: ${maskUrl(text)}`);
+      throw new StrataError(
+        "INVALID_URL",
+        `x-statement-timeout must be a whole number of milliseconds, got ${JSON.stringify(timeout)}: ${maskUrl(text)}`,
+      );
     }
     result.statementTimeoutMs = Number(timeout);
   }
@@ -133,8 +141,13 @@ function parseBool(name: string, value: string, text: string): boolean {
  */
 export function maskUrl(text: string): string {
   const masked = text
-    .replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^:/?#@\s]*):([^@/?#\s]*)@/g, (_m, head) => `${head}:***@`)
-    .replace(/([?&](?:password|sslpassword)=)[^&#\s]*/gi, "$1***");
+    // userinfo runs to the authority's last "@", as URL parsers read it (a password may hold "@")
+    .replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\s]*)@/g, (match, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(":");
+      return colon < 0 ? match : `${scheme}${userinfo.slice(0, colon)}:***@`;
+    })
+    // a password may hold ":", but ": " ends it (the URL sits inside an error message)
+    .replace(/([?&](?:password|sslpassword)=)(?:[^&#\s:]|:(?! ))*/gi, "$1***");
   // key=value connection strings (libpq's other form)
   return /:\/\//.test(masked) ? masked : masked.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
 }

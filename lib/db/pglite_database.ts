@@ -4,7 +4,7 @@
  * process).
  */
 import type { PGlite } from "@electric-sql/pglite";
-import { type Database, type Row, ScriptError, type Session, serverErrorFields } from "./database.ts";
+import { type Database, type Row, ScriptError, type ScriptItem, serverErrorFields, type Session } from "./database.ts";
 
 /** Options for {@linkcode pgliteDatabase}. */
 export interface PgliteDatabaseOptions {
@@ -36,10 +36,12 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
   const session: Session = {
     query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(pg, text, params),
     exec: (text: string) => runExec(pg, text),
-    async execScript(statements: readonly string[]) {
-      for (let index = 0; index < statements.length; index++) {
+    async execScript(items: readonly ScriptItem[]) {
+      for (let index = 0; index < items.length; index++) {
+        const item = items[index];
         try {
-          await pg.exec(statements[index]);
+          if (typeof item === "string") await pg.exec(item);
+          else await pg.query(item.text, item.params as unknown[]);
         } catch (error) {
           const server = serverErrorFields(error);
           if (!server) throw error;

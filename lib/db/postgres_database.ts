@@ -3,7 +3,7 @@
  * postgres.js runs (Node, Deno, Bun, Cloudflare Workers) and never parses URLs itself.
  */
 import type { ReservedSql, Sql } from "postgres";
-import { type Database, type Row, ScriptError, type Session, serverErrorFields } from "./database.ts";
+import { type Database, type Row, ScriptError, type ScriptItem, serverErrorFields, type Session } from "./database.ts";
 
 /** Options for {@linkcode postgresDatabase}. */
 export interface PostgresDatabaseOptions {
@@ -71,10 +71,17 @@ function reservedSession(reserved: ReservedSql): Session {
   return {
     query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(reserved, text, params),
     exec: (text: string) => runExec(reserved, text),
-    async execScript(statements: readonly string[]) {
-      // Sent together (postgres.js pipelines simple queries on one connection); the server
-      // runs them in order, so the first rejection is the statement that failed.
-      const settled = await Promise.allSettled(statements.map((s) => reserved.unsafe(s).simple()));
+    async execScript(items: readonly ScriptItem[]) {
+      // Sent together (postgres.js pipelines queries on one connection); the server runs
+      // them in order, so the first rejection is the item that failed.
+      const settled = await Promise.allSettled(
+        items.map((item) =>
+          typeof item === "string"
+            ? reserved.unsafe(item).simple()
+            // deno-lint-ignore no-explicit-any
+            : reserved.unsafe(item.text, item.params as any[], { prepare: false })
+        ),
+      );
       const index = settled.findIndex((r) => r.status === "rejected");
       if (index < 0) return;
       const reason = (settled[index] as PromiseRejectedResult).reason;

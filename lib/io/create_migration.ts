@@ -111,7 +111,10 @@ export async function createMigration(name: string, options: CreateMigrationOpti
   const downName = `${version}_${name}.down${suffix}`;
   const taken = existing.find((file) => file.startsWith(`${version}_`) && file !== upName && file !== downName);
   if (taken !== undefined) {
-    throw new StrataError("COMMAND_FAILED", `Cannot create ${join(dir, upName)}: version ${version} is already used by ${taken}`);
+    throw new StrataError(
+      "COMMAND_FAILED",
+      `Cannot create ${join(dir, upName)}: version ${version} is already used by ${taken}`,
+    );
   }
 
   try {
@@ -228,7 +231,9 @@ function formattersFor(timeZone: string): { fields: Intl.DateTimeFormat; names: 
         second: "numeric",
       }),
       // en-US names American zones (EST), en-GB European ones (CET, BST); neither knows all.
-      names: ["en-US", "en-GB"].map((locale) => new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: "short" })),
+      names: ["en-US", "en-GB"].map((locale) =>
+        new Intl.DateTimeFormat(locale, { timeZone: zone, timeZoneName: "short" })
+      ),
     };
   } catch (error) {
     throw new StrataError("USAGE", `Unknown time zone: ${timeZone}`, { cause: error });

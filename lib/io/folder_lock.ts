@@ -60,9 +60,12 @@ export async function lockFolder(folder: string, options: { deadline: number; la
     if (left <= 0) {
       throw new StrataError(
         "DATABASE_BUSY",
-        `The embedded database ${options.label ?? folder} is in use by another process (pid ${holder.pid} on ${holder.host}, since ${holder.since})`,
+        `The embedded database ${
+          options.label ?? folder
+        } is in use by another process (pid ${holder.pid} on ${holder.host}, since ${holder.since})`,
         {
-          hint: "PGlite serves one process at a time: wait for that process to finish or stop it, raise -lock-timeout, " +
+          hint:
+            "PGlite serves one process at a time: wait for that process to finish or stop it, raise -lock-timeout, " +
             "or use a PostgreSQL server (-database postgres://...)",
         },
       );

@@ -42,10 +42,15 @@ export interface OpenedDatabase {
  * await db.close();
  * ```
  */
-export async function openDatabase(rawUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<OpenedDatabase> {
+export async function openDatabase(
+  rawUrl: string | undefined,
+  options: OpenDatabaseOptions = {},
+): Promise<OpenedDatabase> {
   const url = parseDatabaseUrl(rawUrl);
   const deadline = options.deadline ?? Date.now() + 15_000;
-  const db = url.kind === "pglite" ? await openPglite(url, deadline, options) : await openPostgres(url, deadline, options);
+  const db = url.kind === "pglite"
+    ? await openPglite(url, deadline, options)
+    : await openPostgres(url, deadline, options);
   return { db, url };
 }
 
@@ -77,7 +82,10 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     // A migration tool must not turn a bigint into a lossy number.
     types: {},
   });
-  const db = postgresDatabase(sql, { label: url.label, ...(url.lockName === undefined ? {} : { lockName: url.lockName }) });
+  const db = postgresDatabase(sql, {
+    label: url.label,
+    ...(url.lockName === undefined ? {} : { lockName: url.lockName }),
+  });
   try {
     await db.query("SELECT 1");
   } catch (error) {
@@ -112,7 +120,10 @@ function connectError(error: unknown, url: DatabaseUrl): StrataError {
       hint: "Create the database first (createdb NAME), or fix the database name in the URL",
     });
   }
-  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "CONNECT_TIMEOUT" || code === "EHOSTUNREACH") {
+  if (
+    code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "CONNECT_TIMEOUT" ||
+    code === "EHOSTUNREACH"
+  ) {
     const reason = code === "ECONNREFUSED"
       ? "connection refused"
       : code === "CONNECT_TIMEOUT"
@@ -147,8 +158,12 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
     return pgliteDatabase(pg, { label: url.label, onClose: () => lock.release() });
   } catch (error) {
     await lock.release();
-    throw new StrataError("CONNECTION_FAILED", `Cannot open the embedded database ${url.label}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new StrataError(
+      "CONNECTION_FAILED",
+      `Cannot open the embedded database ${url.label}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }

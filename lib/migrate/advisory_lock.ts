@@ -67,7 +67,9 @@ export async function acquireLock(session: Queryable, id: bigint, options: Acqui
   let delay = 25;
   let waited = false;
   for (;;) {
-    const [row] = await session.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [id.toString()]);
+    const [row] = await session.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [
+      id.toString(),
+    ]);
     if (row?.locked) return;
     if (!waited) {
       waited = true;
@@ -81,8 +83,11 @@ export async function acquireLock(session: Queryable, id: bigint, options: Acqui
           ? "Interrupted while waiting for the migration lock"
           : `Timeout: can't acquire database lock (advisory lock ${id} is held by another session)`,
         {
-          hint: "Another migration is running. Wait for it, or find the holder with: SELECT pid, state, query FROM pg_stat_activity " +
-            `WHERE pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ${id % 4294967296n}); raise -lock-timeout to wait longer`,
+          hint:
+            "Another migration is running. Wait for it, or find the holder with: SELECT pid, state, query FROM pg_stat_activity " +
+            `WHERE pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ${
+              id % 4294967296n
+            }); raise -lock-timeout to wait longer`,
         },
       );
     }

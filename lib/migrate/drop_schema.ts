@@ -4,7 +4,8 @@
  * so that `drop -f` followed by `up` rebuilds a clean schema; objects that belong to an
  * extension are left to the extension.
  */
-import type { Queryable } from "../db/database.ts";
+import type { Session } from "../db/database.ts";
+import { inTransaction } from "./version_table.ts";
 
 /** One dropped object. */
 export interface DroppedObject {
@@ -54,14 +55,9 @@ ORDER BY rank, name`;
  * console.log(dropped.map((o) => `${o.kind} ${o.name}`));
  * ```
  */
-export async function dropCurrentSchema(session: Queryable): Promise<DroppedObject[]> {
+export async function dropCurrentSchema(session: Session): Promise<DroppedObject[]> {
   const rows = await session.query<{ kind: DroppedObject["kind"]; name: string; ddl: string }>(LIST_OBJECTS);
   if (rows.length === 0) return [];
-  try {
-    await session.exec(["BEGIN", ...rows.map((r) => r.ddl), "COMMIT"].join(";\n"));
-  } catch (error) {
-    await session.exec("ROLLBACK").catch(() => {});
-    throw error;
-  }
+  await inTransaction(session, rows.map((r) => r.ddl));
   return rows.map(({ kind, name }) => ({ kind, name }));
 }

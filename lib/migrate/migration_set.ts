@@ -68,7 +68,10 @@ export async function loadMigrationSet(source: MigrationSource): Promise<Migrati
     migration[parsed.direction] = file;
     if (parsed.direction === "up") migration.name = parsed.name;
   }
-  const migrations = [...byVersion.values()].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  const migrations = [...byVersion.values()].sort((
+    a,
+    b,
+  ) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
   return { source, migrations, ignored };
 }
 

@@ -3,6 +3,8 @@
  * (lib/io), a bundle (a generated module) or a plain object in memory.
  */
 
+import type { SqlScript } from "./sql_script.ts";
+
 /** A set of files: names and their text. */
 export interface MigrationSource {
   /** How to name this source to people, e.g. `migrations/` or `bundle`. */
@@ -11,6 +13,12 @@ export interface MigrationSource {
   list(): Promise<string[]>;
   /** The text of one file. */
   read(fileName: string): Promise<string>;
+  /**
+   * Splits a file into statements. Optional: the default is the PostgreSQL parser
+   * (libpg-query, WASM). Bundles carry statements split ahead of time, so an edge runtime
+   * never loads the parser.
+   */
+  parse?(text: string, fileName: string): Promise<SqlScript>;
 }
 
 /**

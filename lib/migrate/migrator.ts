@@ -1,24 +1,37 @@
 /**
  * The migrator: golang-migrate's operations (up, down, goto, force, version, drop) on a
  * {@linkcode Database}, with a transaction per file, parser-exact statements, a polled
- * advisory lock and results per migration instead of a throw half-way.
+ * advisory lock, a history with checksums, and results per migration instead of a throw
+ * half-way.
  */
-import { type Database, ScriptError, type Session } from "../db/database.ts";
+import { type Database, ScriptError, type ScriptItem, type Session } from "../db/database.ts";
 import { FileError, type ServerErrorFields, StrataError } from "../db/strata_error.ts";
 import { acquireLock, migrationLockId, releaseLock } from "./advisory_lock.ts";
-import { type DroppedObject, dropCurrentSchema } from "./drop_schema.ts";
+import { dropCurrentSchema, type DroppedObject } from "./drop_schema.ts";
+import {
+  ensureHistoryTable,
+  historyTableFor,
+  readHistory,
+  recordApplied,
+  recordFailure,
+  recordReverted,
+  sha256Hex,
+} from "./history.ts";
 import type { MigrationSource } from "./migration_source.ts";
 import { loadMigrationSet, type MigrationSet } from "./migration_set.ts";
+import { computeStatus, type DirtyExplanation, type MigrationStatus, type StatusEntry } from "./migration_status.ts";
 import { type Plan, planDown, planGoto, planUp, type Step } from "./planner.ts";
 import { locateInScript, parseSqlScript, type SqlScript } from "./sql_script.ts";
 import {
   ensureVersionTable,
+  inTransaction,
   readVersion,
   type ResolvedTable,
   resolveTable,
   setVersionStatements,
   type TableName,
   type VersionState,
+  versionTableExists,
   writeVersion,
 } from "./version_table.ts";
 
@@ -43,6 +56,12 @@ export interface MigratorOptions {
   signal?: AbortSignal;
   /** Progress, for logs. */
   onEvent?: (event: MigratorEvent) => void;
+  /** Who or where is migrating, recorded in the history (e.g. `strata 0.1.0 on host, pid 12`). */
+  client?: string;
+  /** `up` goes on even when applied files changed since they were applied. */
+  allowChanged?: boolean;
+  /** `up` applies pending versions below the current one (golang-migrate skips them silently). */
+  allowOutOfOrder?: boolean;
 }
 
 /** What happened to one migration file. */
@@ -59,6 +78,8 @@ export interface MigrationResult {
   durationMs?: number;
   /** Number of statements in the file. */
   statements?: number;
+  /** A version below the current one, applied with `allowOutOfOrder`. */
+  outOfOrder?: boolean;
   /** A note for people: empty file, no down file, unwrapped BEGIN/COMMIT. */
   warning?: string;
 }
@@ -77,6 +98,37 @@ export interface MigrateRun {
   error?: StrataError;
 }
 
+/** One step of a dry run: the file, how it would run, its statements. */
+export interface PlannedStep {
+  version: bigint;
+  name: string;
+  direction: "up" | "down";
+  file?: string;
+  from: bigint | null;
+  to: bigint | null;
+  transactional: boolean;
+  /** Why not in a transaction. */
+  reason?: string;
+  outOfOrder?: boolean;
+  checksum?: string;
+  statements: Array<{ sql: string; line: number; kind: string }>;
+}
+
+/** A dry run: what up / down / goto would do, changing nothing. */
+export interface PlannedRun {
+  from: VersionState;
+  steps: PlannedStep[];
+  /** golang-migrate's "limit N short". */
+  short: number;
+  noChange: boolean;
+}
+
+/** Which operation to plan. */
+export type PlanRequest =
+  | { command: "up"; limit?: number }
+  | { command: "down"; limit?: number }
+  | { command: "goto"; version: bigint };
+
 /** Progress events. */
 export type MigratorEvent =
   | { type: "lock-wait"; lockId: bigint }
@@ -86,6 +138,17 @@ export type MigratorEvent =
 interface Context {
   session: Session;
   table: ResolvedTable;
+  history: ResolvedTable;
+}
+
+interface Prepared {
+  set: MigrationSet;
+  from: VersionState;
+  status: MigrationStatus;
+  plan: Plan;
+  outOfOrder: Step[];
+  scripts: Map<string, SqlScript>;
+  checksums: Map<string, string>;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
@@ -93,9 +156,13 @@ const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
 /**
  * Runs golang-migrate's operations against one database and one source.
  *
+ * `up`, `down` and `goto` throw only when nothing has run (lock timeout, dirty database,
+ * parse error, changed files); once a file has run, a failure comes back in the run's
+ * `error`, with each file marked applied / failed / not run.
+ *
  * @example
  * ```ts ignore
- * import { Migrator, memorySource } from "strata/core";
+ * import { memorySource, Migrator } from "strata/core";
  * const migrator = new Migrator(db, { source: memorySource({ "1_users.up.sql": "CREATE TABLE users (id int)" }) });
  * const run = await migrator.up();
  * if (run.error) throw run.error;
@@ -113,6 +180,11 @@ export class Migrator {
     this.#startedAt = options.startedAt ?? Date.now();
   }
 
+  /** The source this migrator reads. */
+  get source(): MigrationSource {
+    return this.#options.source;
+  }
+
   /** Loads the source's migration set (file names only). */
   loadSet(): Promise<MigrationSet> {
     return loadMigrationSet(this.#options.source);
@@ -121,69 +193,141 @@ export class Migrator {
   /**
    * Applies every pending migration, or the next `limit` of them.
    *
-   * @returns the run; `error` is set on failure (MIGRATION_FAILED, DIRTY, LIMIT_SHORT, VERSION_MISSING, ...).
+   * @throws {StrataError} DIRTY, CHECKSUM_MISMATCH, OUT_OF_ORDER, VERSION_MISSING, PARSE_ERROR, LOCK_TIMEOUT (nothing ran)
    */
   up(options: { limit?: number } = {}): Promise<MigrateRun> {
-    return this.#migrate((set, state) => planUp(set, state.version, options.limit));
+    return this.#migrate({ command: "up", ...options });
   }
 
   /** Reverts the applied migrations, or the last `limit` of them. */
   down(options: { limit?: number } = {}): Promise<MigrateRun> {
-    return this.#migrate((set, state) => planDown(set, state.version, options.limit));
+    return this.#migrate({ command: "down", ...options });
   }
 
   /** Moves up or down to `version`; both it and the current version must have files. */
   goto(version: bigint): Promise<MigrateRun> {
-    return this.#migrate((set, state) => planGoto(set, state.version, version));
+    return this.#migrate({ command: "goto", version });
+  }
+
+  /**
+   * What `up` / `down` / `goto` would do, file by file and statement by statement, without
+   * changing anything: no lock, no table created. Throws what the real run would refuse
+   * with (dirty, changed files, out of order, parse errors).
+   */
+  async plan(request: PlanRequest): Promise<PlannedRun> {
+    return await this.#db.withSession(async (session) => {
+      const table = await this.#resolve(session);
+      const prepared = await this.#prepare(session, table, historyTableFor(table), request, false);
+      const steps = [...prepared.outOfOrder, ...prepared.plan.steps].map((step): PlannedStep => {
+        const script = step.file === undefined ? undefined : prepared.scripts.get(step.file);
+        const checksum = step.file === undefined ? undefined : prepared.checksums.get(step.file);
+        return {
+          version: step.migration.version,
+          name: step.migration.name,
+          direction: step.direction,
+          ...(step.file === undefined ? {} : { file: step.file }),
+          from: step.from,
+          to: step.to,
+          transactional: script?.transactional ?? true,
+          ...(script?.reason === undefined ? {} : { reason: script.reason }),
+          ...(prepared.outOfOrder.includes(step) ? { outOfOrder: true } : {}),
+          ...(checksum === undefined ? {} : { checksum }),
+          statements: (script?.statements ?? []).map((s) => ({ sql: s.sql, line: s.line, kind: s.kind })),
+        };
+      });
+      return { from: prepared.from, steps, short: prepared.plan.short, noChange: steps.length === 0 };
+    });
+  }
+
+  /**
+   * Every migration's state (applied, pending, missing file, changed, out of order, failed)
+   * with when it was applied and how long it took, and, when the database is dirty, how to
+   * get out. Reads only: no lock, nothing created or written.
+   */
+  async status(): Promise<MigrationStatus> {
+    return await this.#db.withSession(async (session) => {
+      const table = await this.#resolve(session);
+      const set = await this.loadSet();
+      const from = await readVersion(session, table);
+      const history = await readHistory(session, historyTableFor(table));
+      const checksums = await this.#checksums(set, new Map());
+      return computeStatus(set, checksums, from, history);
+    });
   }
 
   /**
    * Sets the version without running anything and clears dirty (`force -1` empties the
-   * table). Allowed on a dirty database: it is the way out.
+   * table). Allowed on a dirty database: it is the way out. The history follows.
    *
    * @throws {StrataError} USAGE when version < -1.
    */
   async force(version: bigint): Promise<VersionState> {
     if (version < -1n) throw new StrataError("USAGE", `Version must be -1 or more, got ${version}`);
-    return await this.#withLock(async ({ session, table }) => {
+    return await this.#withLock(async ({ session, table, history }) => {
       await ensureVersionTable(session, table);
+      await ensureHistoryTable(session, history);
       const target = version < 0n ? null : version;
-      await writeVersion(session, table, target, false);
-      return { version: target, dirty: false };
+      const state: VersionState = { version: target, dirty: false };
+      let extra: ScriptItem[] = [];
+      const set = await this.loadSet().catch(() => undefined);
+      if (set) {
+        const status = computeStatus(
+          set,
+          await this.#checksums(set, new Map()),
+          state,
+          await readHistory(session, history),
+        );
+        extra = this.#reconcileItems(history, status, "recorded by force");
+      } else {
+        extra = [{ text: `DELETE FROM ${history.sql} WHERE version > $1`, params: [(target ?? -1n).toString()] }];
+      }
+      await writeVersion(session, table, target, false, extra);
+      return state;
     });
   }
 
   /** Reads the version without taking the lock or creating the table. */
   async version(): Promise<VersionState> {
-    return await this.#db.withSession(async (session) => {
-      const table = await resolveTable(session, this.#options.table ?? { table: "schema_migrations" });
-      return await readVersion(session, table);
-    });
+    return await this.#db.withSession(async (session) => await readVersion(session, await this.#resolve(session)));
   }
 
   /**
    * Drops every object of the current schema (golang-migrate's `drop`, extended to views,
-   * sequences, routines and types), and empties the version table if it lives elsewhere.
+   * sequences, routines and types), and empties the version and history tables if they
+   * live elsewhere.
    */
   async drop(): Promise<DroppedObject[]> {
-    return await this.#withLock(async ({ session, table }) => {
+    return await this.#withLock(async ({ session, table, history }) => {
       const dropped = await dropCurrentSchema(session);
       const [row] = await session.query<{ schema: string }>("SELECT current_schema() AS schema");
-      if (row?.schema !== table.schema) {
-        const { version } = await readVersion(session, table);
-        if (version !== null) await writeVersion(session, table, null, false);
+      if (row?.schema !== table.schema && (await versionTableExists(session, table))) {
+        await ensureHistoryTable(session, history);
+        await writeVersion(session, table, null, false, [`DELETE FROM ${history.sql}`]);
       }
       return dropped;
     });
   }
 
+  #resolve(session: Session): Promise<ResolvedTable> {
+    return resolveTable(session, this.#options.table ?? { table: "schema_migrations" });
+  }
+
   async #withLock<T>(fn: (context: Context) => Promise<T>): Promise<T> {
     const deadline = this.#startedAt + (this.#options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
     return await this.#db.withSession(async (session) => {
-      if (this.#options.statementTimeoutMs !== undefined) {
-        await session.query("SELECT set_config('statement_timeout', $1, false)", [String(this.#options.statementTimeoutMs)]);
+      if (this.#db.dialect === "postgres") {
+        // A migrator killed mid-statement (SIGKILL, a lost pod) must not keep the lock until
+        // the server next writes to the dead socket: have it check the client every second.
+        await session.query(
+          "SELECT set_config('client_connection_check_interval', '1000', false) WHERE current_setting('server_version_num')::int >= 140000",
+        );
       }
-      const table = await resolveTable(session, this.#options.table ?? { table: "schema_migrations" });
+      if (this.#options.statementTimeoutMs !== undefined) {
+        await session.query("SELECT set_config('statement_timeout', $1, false)", [
+          String(this.#options.statementTimeoutMs),
+        ]);
+      }
+      const table = await this.#resolve(session);
       let lockName = this.#options.lockName ?? this.#db.lockName;
       if (lockName === undefined) {
         const [row] = await session.query<{ name: string }>("SELECT current_database() AS name");
@@ -196,49 +340,141 @@ export class Migrator {
         onWait: () => this.#options.onEvent?.({ type: "lock-wait", lockId: id }),
       });
       try {
-        return await fn({ session, table });
+        return await fn({ session, table, history: historyTableFor(table) });
       } finally {
         await releaseLock(session, id).catch(() => {});
       }
     });
   }
 
-  #migrate(plan: (set: MigrationSet, state: VersionState) => Plan): Promise<MigrateRun> {
-    return this.#withLock(async ({ session, table }) => {
-      await ensureVersionTable(session, table);
-      const from = await readVersion(session, table);
-      const set = await this.loadSet();
-      for (const ignored of set.ignored) {
-        this.#warn(`Ignored ${ignored.file}: ${ignored.reason}`);
+  async #checksums(set: MigrationSet, texts: Map<string, string>): Promise<Map<string, string>> {
+    const checksums = new Map<string, string>();
+    for (const m of set.migrations) {
+      if (m.up === undefined) continue;
+      let text = texts.get(m.up);
+      if (text === undefined) {
+        text = await this.#options.source.read(m.up);
+        texts.set(m.up, text);
       }
-      if (from.dirty) {
-        throw new StrataError("DIRTY", `Dirty database version ${from.version ?? -1}. Fix and force version.`, {
-          hint: dirtyHint(from.version, previousVersion(set, from.version)),
+      checksums.set(m.up, await sha256Hex(text));
+    }
+    return checksums;
+  }
+
+  /** Reads everything, reconciles (when writing), checks the refusals, plans and parses. */
+  async #prepare(
+    session: Session,
+    table: ResolvedTable,
+    history: ResolvedTable,
+    request: PlanRequest,
+    write: boolean,
+  ): Promise<Prepared> {
+    if (write) {
+      await ensureVersionTable(session, table);
+      await ensureHistoryTable(session, history);
+    }
+    const from = await readVersion(session, table);
+    const set = await this.loadSet();
+    for (const ignored of set.ignored) this.#warn(`Ignored ${ignored.file}: ${ignored.reason}`);
+    const texts = new Map<string, string>();
+    const checksums = await this.#checksums(set, texts);
+    const status = computeStatus(set, checksums, from, await readHistory(session, history));
+    if (from.dirty) {
+      throw new StrataError("DIRTY", `Dirty database version ${from.version ?? -1}. Fix and force version.`, {
+        hint: describeDirty(status.dirty!),
+      });
+    }
+    const { record, remove, settle } = status.reconcile;
+    if (record.length + remove.length + settle.length > 0) {
+      if (write) await inTransaction(session, this.#reconcileItems(history, status, "applied outside strata"));
+      const parts: string[] = [];
+      if (record.length) {
+        parts.push(
+          `${
+            listVersions(record.map((r) => r.version))
+          } applied outside strata (recorded with the checksums of the current files)`,
+        );
+      }
+      if (remove.length) parts.push(`${listVersions(remove)} reverted outside strata (removed from the history)`);
+      if (settle.length) {
+        parts.push(`${listVersions(settle.map((r) => r.version))} forced past a failure (recorded as applied)`);
+      }
+      this.#warn(`The version table (${from.version ?? -1}) moved without strata: ${parts.join("; ")}`);
+    }
+
+    const plan = request.command === "up"
+      ? planUp(set, from.version, request.limit)
+      : request.command === "down"
+      ? planDown(set, from.version, request.limit)
+      : planGoto(set, from.version, request.version);
+    let outOfOrder: Step[] = [];
+    if (request.command === "up") {
+      if (status.changed.length > 0 && !this.#options.allowChanged) throw changedError(status.changed);
+      if (status.outOfOrder.length > 0) {
+        if (!this.#options.allowOutOfOrder) throw outOfOrderError(status.outOfOrder, from.version);
+        outOfOrder = status.outOfOrder.map((entry) => {
+          const migration = set.migrations.find((m) => m.version === entry.version)!;
+          return {
+            migration,
+            direction: "up" as const,
+            ...(migration.up === undefined ? {} : { file: migration.up }),
+            from: from.version,
+            to: from.version,
+          };
         });
       }
-      const { steps, short } = plan(set, from);
+    }
+    // Every file is read and parsed before the first one runs: a syntax error in the third
+    // file stops the run before the first has changed anything.
+    const scripts = new Map<string, SqlScript>();
+    for (const step of [...outOfOrder, ...plan.steps]) {
+      if (step.file === undefined) continue;
+      const text = texts.get(step.file) ?? (await this.#options.source.read(step.file));
+      const parse = this.#options.source.parse ?? parseSqlScript;
+      scripts.set(step.file, await parse(text, step.file));
+    }
+    return { set, from, status, plan, outOfOrder, scripts, checksums };
+  }
+
+  #reconcileItems(history: ResolvedTable, status: MigrationStatus, note: string): ScriptItem[] {
+    const { record, remove, settle } = status.reconcile;
+    const client = this.#options.client ?? null;
+    return [
+      ...remove.flatMap((version) => recordReverted(history, version)),
+      ...record.flatMap((r) =>
+        recordApplied(history, { ...r, durationMs: null, client, transactional: null, note, appliedNow: false })
+      ),
+      ...settle.map((r): ScriptItem => ({
+        text:
+          `UPDATE ${history.sql} SET status = 'applied', checksum = $2, note = 'forced after a failure' WHERE version = $1`,
+        params: [r.version.toString(), r.checksum],
+      })),
+    ];
+  }
+
+  #migrate(request: PlanRequest): Promise<MigrateRun> {
+    return this.#withLock(async ({ session, table, history }) => {
+      const prepared = await this.#prepare(session, table, history, request, true);
+      const { from, plan, outOfOrder, scripts, checksums } = prepared;
+      const steps = [...outOfOrder, ...plan.steps];
       if (steps.length === 0) {
         const run: MigrateRun = { from, to: from, results: [], noChange: true };
-        if (short > 0) run.error = new StrataError("LIMIT_SHORT", `limit ${short} short`);
+        if (plan.short > 0) run.error = new StrataError("LIMIT_SHORT", `limit ${plan.short} short`);
         return run;
       }
-      // Every file is read and parsed before the first one runs: a syntax error in the third
-      // file stops the run before the first has changed anything.
-      const scripts = new Map<string, SqlScript>();
-      for (const step of steps) {
-        if (step.file === undefined) continue;
-        const text = await this.#options.source.read(step.file);
-        scripts.set(step.file, await parseSqlScript(text, step.file));
-      }
-      const results: MigrationResult[] = steps.map((step) => ({
-        version: step.migration.version,
-        name: step.migration.name,
-        direction: step.direction,
-        ...(step.file === undefined ? {} : { file: step.file }),
-        status: "not run",
-        transactional: step.file === undefined ? true : scripts.get(step.file)!.transactional,
-        ...(step.file === undefined ? {} : { statements: scripts.get(step.file)!.statements.length }),
-      }));
+      const results: MigrationResult[] = steps.map((step) => {
+        const script = step.file === undefined ? undefined : scripts.get(step.file)!;
+        return {
+          version: step.migration.version,
+          name: step.migration.name,
+          direction: step.direction,
+          ...(step.file === undefined ? {} : { file: step.file }),
+          status: "not run",
+          transactional: script?.transactional ?? true,
+          ...(script === undefined ? {} : { statements: script.statements.length }),
+          ...(outOfOrder.includes(step) ? { outOfOrder: true } : {}),
+        };
+      });
       let to = from;
       for (let i = 0; i < steps.length; i++) {
         if (this.#options.signal?.aborted) {
@@ -247,15 +483,25 @@ export class Migrator {
             to,
             results,
             noChange: false,
-            error: new StrataError("INTERRUPTED", `Interrupted: stopped at version ${to.version ?? -1}, ${steps.length - i} migration(s) not run`),
+            error: new StrataError(
+              "INTERRUPTED",
+              `Interrupted: stopped at version ${to.version ?? -1}, ${steps.length - i} migration(s) not run`,
+            ),
           };
         }
         const step = steps[i];
         const result = results[i];
         const script = step.file === undefined ? undefined : scripts.get(step.file)!;
+        const checksum = step.migration.up === undefined ? null : checksums.get(step.migration.up) ?? null;
         const started = performance.now();
         try {
-          const warning = await this.#runStep(session, table, step, script);
+          const warning = await this.#runStep(
+            { session, table, history },
+            step,
+            script,
+            checksum,
+            outOfOrder.includes(step),
+          );
           if (warning) {
             result.warning = warning;
             this.#warn(warning);
@@ -274,22 +520,46 @@ export class Migrator {
         }
       }
       const run: MigrateRun = { from, to, results, noChange: false };
-      if (short > 0) run.error = new StrataError("LIMIT_SHORT", `limit ${short} short`);
+      if (plan.short > 0) run.error = new StrataError("LIMIT_SHORT", `limit ${plan.short} short`);
       return run;
     });
   }
 
-  async #runStep(session: Session, table: ResolvedTable, step: Step, script: SqlScript | undefined): Promise<string | undefined> {
+  async #runStep(
+    { session, table, history }: Context,
+    step: Step,
+    script: SqlScript | undefined,
+    checksum: string | null,
+    outOfOrder: boolean,
+  ): Promise<string | undefined> {
     const label = `${step.migration.version}_${step.migration.name}`;
+    const client = this.#options.client ?? null;
+    const transactional = script?.transactional ?? true;
+    const historyItems = (durationMs: number | null): ScriptItem[] =>
+      step.direction === "up"
+        ? recordApplied(history, {
+          version: step.migration.version,
+          name: step.migration.name,
+          checksum,
+          durationMs,
+          client,
+          transactional,
+        })
+        : recordReverted(history, step.migration.version);
+    // An out-of-order version is applied below the current one: the version row stays.
+    const versionItems = outOfOrder ? [] : setVersionStatements(table, step.to, false);
+
     if (script === undefined || script.statements.length === 0) {
-      await writeVersion(session, table, step.to, false);
+      await inTransaction(session, [...versionItems, ...historyItems(null)]);
       return script === undefined
-        ? `No ${step.direction} file for version ${step.migration.version} (${label}): version moved to ${step.to ?? -1} without running anything`
+        ? `No ${step.direction} file for version ${step.migration.version} (${label}): version moved to ${
+          step.to ?? -1
+        } without running anything`
         : `${step.file} is empty: version moved to ${step.to ?? -1} without running anything`;
     }
     if (script.transactional) {
       const statements = script.statements.map((s) => s.sql);
-      const batch = ["BEGIN", ...statements, ...setVersionStatements(table, step.to, false), "COMMIT"];
+      const batch: ScriptItem[] = ["BEGIN", ...statements, ...versionItems, ...historyItems(null), "COMMIT"];
       try {
         await session.execScript(batch);
       } catch (error) {
@@ -299,7 +569,9 @@ export class Migrator {
         if (index >= 0 && index < statements.length) {
           throw statementError(step, script, index, error.server, error, "transaction");
         }
-        const what = index < 0 ? "could not start its transaction" : error.index === batch.length - 1
+        const what = index < 0
+          ? "could not start its transaction"
+          : error.index === batch.length - 1
           ? "could not commit (a deferred constraint or trigger failed at COMMIT)"
           : "ran, but the version table could not be updated";
         throw new FileError("MIGRATION_FAILED", `${what}: ${error.server.message}`, { file: step.file! }, {
@@ -308,27 +580,101 @@ export class Migrator {
           hint: `Nothing of ${step.file} was kept; the database is still at version ${step.from ?? -1}`,
         });
       }
-      return script.unwrapped ? `${step.file}: its own BEGIN/COMMIT were taken off; it ran in strata's transaction` : undefined;
+      return script.unwrapped
+        ? `${step.file}: its own BEGIN/COMMIT were taken off; it ran in strata's transaction`
+        : undefined;
     }
     // Statements that cannot run in a transaction block: golang-migrate's dirty protocol,
-    // one statement at a time so a failure names its statement.
-    await writeVersion(session, table, step.to, true);
+    // one statement at a time so a failure names its statement (and the history keeps it).
+    const started = performance.now();
+    if (!outOfOrder) await writeVersion(session, table, step.to, true);
     for (let i = 0; i < script.statements.length; i++) {
       try {
         await session.exec(script.statements[i].sql);
       } catch (error) {
         const server = serverFieldsOf(error);
         if (!server) throw connectionLost(error, step);
+        await inTransaction(
+          session,
+          recordFailure(history, {
+            version: step.migration.version,
+            name: step.migration.name,
+            checksum,
+            direction: step.direction,
+            client,
+            failedStatement: i + 1,
+            error: server.message,
+          }),
+        ).catch(() => {});
         throw statementError(step, script, i, server, error, "dirty");
       }
     }
-    await writeVersion(session, table, step.to, false);
+    await inTransaction(session, [
+      ...(outOfOrder ? [] : setVersionStatements(table, step.to, false)),
+      ...historyItems(performance.now() - started),
+    ]);
     return undefined;
   }
 
   #warn(message: string): void {
     this.#options.onEvent?.({ type: "warning", message });
   }
+}
+
+function listVersions(versions: readonly bigint[]): string {
+  return `${versions.length === 1 ? "version" : "versions"} ${versions.join(", ")}`;
+}
+
+function changedError(changed: readonly StatusEntry[]): StrataError {
+  const files = changed.map((e) =>
+    `${e.up} (applied ${e.appliedAt ?? "outside strata"}; checksum was ${e.recordedChecksum?.slice(0, 12)}, now ${
+      e.checksum?.slice(0, 12)
+    })`
+  );
+  return new StrataError(
+    "CHECKSUM_MISMATCH",
+    `Applied migration${changed.length === 1 ? "" : "s"} changed since applied: ${files.join("; ")}`,
+    {
+      hint:
+        "Never edit an applied migration: restore the file (git checkout) and write a new migration for the change, " +
+        "or pass -allow-changed to migrate anyway",
+    },
+  );
+}
+
+function outOfOrderError(entries: readonly StatusEntry[], current: bigint | null): StrataError {
+  const files = entries.map((e) => e.up ?? `${e.version}_${e.name}`);
+  return new StrataError(
+    "OUT_OF_ORDER",
+    `Pending migration${files.length === 1 ? "" : "s"} below the current version ${current ?? -1}: ${
+      files.join(", ")
+    } (golang-migrate would skip ${files.length === 1 ? "it" : "them"} silently)`,
+    {
+      hint: `Renumber ${files.length === 1 ? "it" : "them"} above ${
+        current ?? -1
+      } ('create' makes a new version), or pass -allow-out-of-order to apply ${files.length === 1 ? "it" : "them"} now`,
+    },
+  );
+}
+
+/** A dirty database explained, with the exact way out in each case. */
+export function describeDirty(dirty: DirtyExplanation): string {
+  const parts: string[] = [];
+  if (dirty.file) {
+    parts.push(
+      `${dirty.file} (${dirty.direction ?? "up"}) failed${
+        dirty.failedStatement ? ` at statement ${dirty.failedStatement}` : ""
+      }` +
+        `${dirty.transactional === false ? " outside a transaction, so the statements before it stay applied" : ""}` +
+        `${dirty.error ? `: ${dirty.error}` : ""}.`,
+    );
+  } else {
+    parts.push(
+      `Version ${dirty.version ?? -1} was left dirty by a migration strata did not run (golang-migrate, or a crash).`,
+    );
+  }
+  parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone));
+  return parts.join(" ");
 }
 
 function serverFieldsOf(error: unknown): ServerErrorFields | undefined {
@@ -360,9 +706,13 @@ function statementError(
   if (server.where && !server.position) reason += ` (${server.where.split("\n")[0]})`;
   const version = step.to ?? -1;
   const hint = mode === "transaction"
-    ? `Nothing of ${step.file} was kept: the database is still at version ${step.from ?? -1}, clean. Fix the file and run the command again`
+    ? `Nothing of ${step.file} was kept: the database is still at version ${
+      step.from ?? -1
+    }, clean. Fix the file and run the command again`
     : `${step.file} runs outside a transaction: statements before ${index + 1} stay applied and the database is ` +
-      `dirty at version ${version}. ${dirtyHint(step.to, step.from)}`;
+      `dirty at version ${version}. ${
+        dirtyHint(step.to, step.direction === "up" ? step.from : step.migration.version)
+      }`;
   return new FileError("MIGRATION_FAILED", `migration failed: ${reason}`, {
     file: step.file!,
     statement: index + 1,
@@ -378,7 +728,8 @@ function connectionLost(error: unknown, step: Step): StrataError {
   const message = error instanceof Error ? error.message : String(error);
   return new StrataError("MIGRATION_FAILED", `${step.file ?? step.migration.name}: ${message}`, {
     cause: error,
-    hint: "The connection failed while the migration ran; a transactional file was rolled back by the server. Run 'version' to see where the database stands",
+    hint:
+      "The connection failed while the migration ran; a transactional file was rolled back by the server. Run 'version' to see where the database stands",
   });
 }
 
@@ -393,15 +744,8 @@ function asStrataError(error: unknown): StrataError {
  * changes are all in place, `force OTHER` when they are all undone.
  */
 export function dirtyHint(version: bigint | null, other: bigint | null): string {
-  return `Repair the database by hand, then run 'force ${version ?? -1}' if the failed migration's changes are all in place, ` +
+  return `Repair the database by hand, then run 'force ${
+    version ?? -1
+  }' if the failed migration's changes are all in place, ` +
     `or 'force ${other ?? -1}' if none of them are, and run 'up' again`;
-}
-
-function previousVersion(set: MigrationSet, version: bigint | null): bigint | null {
-  let previous: bigint | null = null;
-  for (const m of set.migrations) {
-    if (version !== null && m.version >= version) break;
-    previous = m.version;
-  }
-  return previous;
 }

@@ -32,7 +32,8 @@ function indexOfVersion(set: MigrationSet, version: bigint | null): number {
       "VERSION_MISSING",
       `No migration found for version ${version}: the database is at ${version} but ${set.source.label} has no file for it`,
       {
-        hint: `Restore the missing files (e.g. check out the branch that added version ${version}), or point -path at the right folder; ` +
+        hint:
+          `Restore the missing files (e.g. check out the branch that added version ${version}), or point -path at the right folder; ` +
           `'force' to a version the files have only if you know the schema matches it`,
       },
     );

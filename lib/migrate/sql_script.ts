@@ -2,7 +2,6 @@
  * Splits a SQL file into statements with the real PostgreSQL parser (libpg-query), and
  * decides whether the file can run inside one transaction.
  */
-import { loadModule, parseSync } from "libpg-query";
 import { FileError } from "../db/strata_error.ts";
 
 /** One statement of a file, with where it stands. */
@@ -36,11 +35,21 @@ export interface SqlScript {
 /** The annotation that makes a file run outside a transaction. */
 export const NO_TRANSACTION_ANNOTATION = "-- strata:no-transaction";
 
-let loading: Promise<void> | undefined;
+type ParseFn = (
+  sql: string,
+) => { stmts?: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }> };
 
-/** Loads the parser's WASM module once. */
-export function loadParser(): Promise<void> {
-  loading ??= loadModule();
+let loading: Promise<ParseFn> | undefined;
+
+/**
+ * Loads the parser's WASM module once. It is imported lazily: a run with nothing pending,
+ * or a bundle with statements split ahead of time, never loads it.
+ */
+export function loadParser(): Promise<ParseFn> {
+  loading ??= import("libpg-query").then(async (module) => {
+    await module.loadModule();
+    return module.parseSync as unknown as ParseFn;
+  });
   return loading;
 }
 
@@ -60,10 +69,10 @@ export function loadParser(): Promise<void> {
  * ```
  */
 export async function parseSqlScript(text: string, file: string): Promise<SqlScript> {
-  await loadParser();
   if (text.trim() === "") return { text, statements: [], transactional: true };
+  const parseSync = await loadParser();
   const offsets = byteOffsets(text);
-  let stmts: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }>;
+  let stmts: ReturnType<ParseFn>["stmts"] & object;
   try {
     stmts = parseSync(text).stmts ?? [];
   } catch (error) {
@@ -72,7 +81,10 @@ export async function parseSqlScript(text: string, file: string): Promise<SqlScr
     const at = details?.cursorPosition === undefined ? undefined : codePointToIndex(text, details.cursorPosition);
     const where = at === undefined ? {} : lineColumn(text, at);
     const reason = (details?.message ?? (error as Error).message ?? String(error)).replace(/\s+$/, "");
-    throw new FileError("PARSE_ERROR", reason, { file, ...where }, { cause: error, hint: "Fix the SQL; nothing was run" });
+    throw new FileError("PARSE_ERROR", reason, { file, ...where }, {
+      cause: error,
+      hint: "Fix the SQL; nothing was run",
+    });
   }
   const statements: SqlStatement[] = stmts.map((s) => {
     const startByte = s.stmt_location ?? 0;
@@ -111,10 +123,15 @@ export async function parseSqlScript(text: string, file: string): Promise<SqlScr
     };
   }
   const blocker = findBlocker(nodes, statements);
-  return blocker ? { text, statements, transactional: false, reason: blocker } : { text, statements, transactional: true };
+  return blocker
+    ? { text, statements, transactional: false, reason: blocker }
+    : { text, statements, transactional: true };
 }
 
-function findBlocker(nodes: Array<Record<string, Record<string, unknown>>>, statements: SqlStatement[]): string | undefined {
+function findBlocker(
+  nodes: Array<Record<string, Record<string, unknown>>>,
+  statements: SqlStatement[],
+): string | undefined {
   for (let i = 0; i < nodes.length; i++) {
     const what = cannotRunInTransaction(nodes[i]);
     if (what) return `statement ${i + 1} (line ${statements[i].line}): ${what} cannot run inside a transaction block`;
@@ -165,8 +182,12 @@ function cannotRunInTransaction(node: Record<string, Record<string, unknown>>): 
     case "ClusterStmt":
       return body.relation ? undefined : "CLUSTER without a table";
     case "AlterTableStmt": {
-      const cmds = (body.cmds ?? []) as Array<{ AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }>;
-      return cmds.some((c) => c.AlterTableCmd?.subtype === "AT_DetachPartition" && c.AlterTableCmd.def?.PartitionCmd?.concurrent)
+      const cmds = (body.cmds ?? []) as Array<
+        { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }
+      >;
+      return cmds.some((c) =>
+          c.AlterTableCmd?.subtype === "AT_DetachPartition" && c.AlterTableCmd.def?.PartitionCmd?.concurrent
+        )
         ? "DETACH PARTITION CONCURRENTLY"
         : undefined;
     }
@@ -179,7 +200,11 @@ function cannotRunInTransaction(node: Record<string, Record<string, unknown>>): 
  * Where a server error points: the file's line and column for a 1-based character
  * position (as PostgreSQL counts, in code points) inside one statement.
  */
-export function locateInScript(script: SqlScript, statementIndex: number, position?: number): { line: number; column: number } {
+export function locateInScript(
+  script: SqlScript,
+  statementIndex: number,
+  position?: number,
+): { line: number; column: number } {
   const statement = script.statements[statementIndex];
   if (!statement) return { line: 1, column: 1 };
   if (!position || position < 1) return { line: statement.line, column: statement.column };

@@ -3,7 +3,7 @@
  * TRUNCATE then INSERT in one transaction. strata reads and writes it the same way so a Go
  * service and strata can take turns on one database.
  */
-import type { Queryable } from "../db/database.ts";
+import type { Queryable, ScriptItem, Session } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 
@@ -55,11 +55,18 @@ export function parseTableName(value: string | undefined, quoted: boolean): Tabl
   const parts: string[] = [];
   let i = 0;
   while (i < value.length) {
-    if (value[i] !== '"') throw new StrataError("INVALID_TABLE", `Cannot read quoted table name ${value}: expected " at character ${i + 1}`);
+    if (value[i] !== '"') {
+      throw new StrataError(
+        "INVALID_TABLE",
+        `Cannot read quoted table name ${value}: expected " at character ${i + 1}`,
+      );
+    }
     let part = "";
     i++;
     for (;;) {
-      if (i >= value.length) throw new StrataError("INVALID_TABLE", `Cannot read quoted table name ${value}: unterminated quote`);
+      if (i >= value.length) {
+        throw new StrataError("INVALID_TABLE", `Cannot read quoted table name ${value}: unterminated quote`);
+      }
       if (value[i] === '"') {
         if (value[i + 1] === '"') {
           part += '"';
@@ -73,7 +80,12 @@ export function parseTableName(value: string | undefined, quoted: boolean): Tabl
     }
     parts.push(part);
     if (i < value.length) {
-      if (value[i] !== ".") throw new StrataError("INVALID_TABLE", `Cannot read quoted table name ${value}: expected . at character ${i + 1}`);
+      if (value[i] !== ".") {
+        throw new StrataError(
+          "INVALID_TABLE",
+          `Cannot read quoted table name ${value}: expected . at character ${i + 1}`,
+        );
+      }
       i++;
     }
   }
@@ -94,7 +106,8 @@ export async function resolveTable(db: Queryable, name: TableName): Promise<Reso
     const [row] = await db.query<{ schema: string | null }>("SELECT current_schema() AS schema");
     if (!row?.schema) {
       throw new StrataError("SCHEMA_MISSING", "No current schema: the search_path names no schema that exists", {
-        hint: "Create the schema, fix search_path in the URL, or name the table's schema with x-migrations-table-quoted",
+        hint:
+          "Create the schema, fix search_path in the URL, or name the table's schema with x-migrations-table-quoted",
       });
     }
     schema = row.schema;
@@ -123,10 +136,16 @@ export async function ensureVersionTable(db: Queryable, table: ResolvedTable): P
     throw new StrataError(
       "SCHEMA_MISSING",
       `Schema ${quoteIdent(table.schema)} does not exist, so the migrations table ${table.sql} cannot be created`,
-      { hint: `Create it first (CREATE SCHEMA ${quoteIdent(table.schema)}), or choose another table with x-migrations-table` },
+      {
+        hint: `Create it first (CREATE SCHEMA ${
+          quoteIdent(table.schema)
+        }), or choose another table with x-migrations-table`,
+      },
     );
   }
-  await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (version bigint not null primary key, dirty boolean not null)`);
+  await db.exec(
+    `CREATE TABLE IF NOT EXISTS ${table.sql} (version bigint not null primary key, dirty boolean not null)`,
+  );
 }
 
 /** Reads the version; a missing or empty table means nothing applied. */
@@ -143,24 +162,36 @@ export async function readVersion(db: Queryable, table: ResolvedTable): Promise<
 /**
  * The statements that set the version, golang-migrate's way: TRUNCATE then INSERT. A null
  * version leaves the table empty, except when dirty (golang-migrate writes -1, dirty).
- * The version is a bigint we parsed, so it is written as a literal and the statements can
- * travel in one pipeline with the migration they record.
+ * They travel in one pipeline with the migration they record.
  */
-export function setVersionStatements(table: ResolvedTable, version: bigint | null, dirty: boolean): string[] {
-  const statements = [`TRUNCATE ${table.sql}`];
+export function setVersionStatements(table: ResolvedTable, version: bigint | null, dirty: boolean): ScriptItem[] {
+  const statements: ScriptItem[] = [`TRUNCATE ${table.sql}`];
   if (version !== null || dirty) {
-    statements.push(`INSERT INTO ${table.sql} (version, dirty) VALUES (${(version ?? -1n).toString()}, ${dirty ? "true" : "false"})`);
+    statements.push({
+      text: `INSERT INTO ${table.sql} (version, dirty) VALUES ($1, $2)`,
+      params: [(version ?? -1n).toString(), dirty],
+    });
   }
   return statements;
 }
 
-/** Sets the version in its own transaction. */
-export async function writeVersion(db: Queryable, table: ResolvedTable, version: bigint | null, dirty: boolean): Promise<void> {
+/** Runs items in one transaction on a session; rolls back and rethrows on failure. */
+export async function inTransaction(session: Session, items: readonly ScriptItem[]): Promise<void> {
   try {
-    await db.exec(["BEGIN", ...setVersionStatements(table, version, dirty), "COMMIT"].join(";\n"));
+    await session.execScript(["BEGIN", ...items, "COMMIT"]);
   } catch (error) {
-    // A failed multi-statement query leaves the session inside the aborted transaction.
-    await db.exec("ROLLBACK").catch(() => {});
+    await session.exec("ROLLBACK").catch(() => {});
     throw error;
   }
+}
+
+/** Sets the version in its own transaction, with any extra items (history) alongside. */
+export async function writeVersion(
+  session: Session,
+  table: ResolvedTable,
+  version: bigint | null,
+  dirty: boolean,
+  extra: readonly ScriptItem[] = [],
+): Promise<void> {
+  await inTransaction(session, [...setVersionStatements(table, version, dirty), ...extra]);
 }

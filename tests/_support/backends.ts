@@ -128,7 +128,9 @@ let template: Promise<Blob> | undefined;
 /** A fresh PGlite data folder as a tarball, made once and cached on disk for every test process. */
 function pgliteTemplate(): Promise<Blob> {
   template ??= (async () => {
-    const version = JSON.parse(await readFile(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url), "utf8")).version;
+    const version = JSON.parse(
+      await readFile(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url), "utf8"),
+    ).version;
     const cache = join(tmpdir(), `strata-pglite-template-${version}.tar`);
     if (existsSync(cache)) return new Blob([await readFile(cache)]);
     const pg = new PGlite();

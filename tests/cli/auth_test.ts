@@ -30,7 +30,9 @@ interface Cluster {
 
 /** Why this machine cannot run a private cluster, or undefined when it can. */
 function whyUnavailable(): string | undefined {
-  if (typeof process.getuid !== "function" || process.getuid() !== 0) return "needs root to run PostgreSQL as the postgres user (runuser)";
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+    return "needs root to run PostgreSQL as the postgres user (runuser)";
+  }
   if (!existsSync("/usr/sbin/runuser") && !existsSync("/usr/bin/runuser")) return "runuser is not installed";
   return undefined;
 }
@@ -51,7 +53,9 @@ async function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(
+        () => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))),
+      );
     });
   });
 }
@@ -60,7 +64,10 @@ function asPostgres(command: string, args: readonly string[]): Promise<{ stdout:
   return run("runuser", ["-u", "postgres", "--", command, ...args], { timeout: 120_000 });
 }
 
-function runStrata(args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runStrata(
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.DATABASE_URL;
   delete env.NODE_TEST_CONTEXT;
@@ -94,7 +101,16 @@ before(async () => {
   const pwfile = join(dir, "pwfile");
   await writeFile(pwfile, `${RIGHT_PASSWORD}\n`, { mode: 0o600 });
   await chown(pwfile, Number(uid), Number(gid));
-  await asPostgres(`${bin}/initdb`, ["-D", join(dir, "data"), "-A", "scram-sha-256", `--pwfile=${pwfile}`, "-U", "postgres", "--no-sync"]);
+  await asPostgres(`${bin}/initdb`, [
+    "-D",
+    join(dir, "data"),
+    "-A",
+    "scram-sha-256",
+    `--pwfile=${pwfile}`,
+    "-U",
+    "postgres",
+    "--no-sync",
+  ]);
   cluster.started = true;
   await asPostgres(`${bin}/pg_ctl`, [
     "-D",
@@ -123,7 +139,9 @@ before(async () => {
 after(async () => {
   if (!cluster) return;
   if (cluster.started) {
-    await asPostgres(`${cluster.bin}/pg_ctl`, ["-D", join(cluster.dir, "data"), "-m", "immediate", "stop"]).catch(() => {});
+    await asPostgres(`${cluster.bin}/pg_ctl`, ["-D", join(cluster.dir, "data"), "-m", "immediate", "stop"]).catch(
+      () => {},
+    );
   }
   await rm(cluster.dir, { recursive: true, force: true });
 });

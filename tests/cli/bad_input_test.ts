@@ -66,10 +66,12 @@ async function readState(db: Database): Promise<State> {
   const tables = await db.query<{ name: string }>(
     "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'schema_migrations_history') ORDER BY 1",
   );
-  const [exists] = await db.query<{ found: string | null }>("SELECT to_regclass('public.schema_migrations')::text AS found");
-  const rows = exists?.found == null
-    ? []
-    : await db.query<{ version: string; dirty: boolean }>("SELECT version::text AS version, dirty FROM schema_migrations");
+  const [exists] = await db.query<{ found: string | null }>(
+    "SELECT to_regclass('public.schema_migrations')::text AS found",
+  );
+  const rows = exists?.found == null ? [] : await db.query<{ version: string; dirty: boolean }>(
+    "SELECT version::text AS version, dirty FROM schema_migrations",
+  );
   return { version: rows[0]?.version ?? null, dirty: rows[0]?.dirty ?? null, tables: tables.map((r) => r.name) };
 }
 

@@ -72,7 +72,8 @@ async function writeMigrations(dir: string, files: Record<string, string>): Prom
 /** Migration 1 makes `applied_log`; every migration logs its own version there once. */
 function loggingMigrations(count: number): Record<string, string> {
   const files: Record<string, string> = {
-    "1_applied_log.up.sql": "CREATE TABLE applied_log (version int NOT NULL);\nCREATE TABLE t1 (id int);\nINSERT INTO applied_log VALUES (1);\n",
+    "1_applied_log.up.sql":
+      "CREATE TABLE applied_log (version int NOT NULL);\nCREATE TABLE t1 (id int);\nINSERT INTO applied_log VALUES (1);\n",
     "1_applied_log.down.sql": "DROP TABLE t1;\nDROP TABLE applied_log;\n",
   };
   for (let n = 2; n <= count; n++) {
@@ -83,9 +84,13 @@ function loggingMigrations(count: number): Record<string, string> {
 }
 
 async function versionRow(db: Database): Promise<{ version: string; dirty: boolean } | undefined> {
-  const [exists] = await db.query<{ found: string | null }>("SELECT to_regclass('public.schema_migrations')::text AS found");
+  const [exists] = await db.query<{ found: string | null }>(
+    "SELECT to_regclass('public.schema_migrations')::text AS found",
+  );
   if (exists?.found == null) return undefined;
-  const [row] = await db.query<{ version: string; dirty: boolean }>("SELECT version::text AS version, dirty FROM schema_migrations");
+  const [row] = await db.query<{ version: string; dirty: boolean }>(
+    "SELECT version::text AS version, dirty FROM schema_migrations",
+  );
   return row;
 }
 
@@ -107,8 +112,14 @@ async function assertAppliedOnce(db: Database, count: number): Promise<void> {
 
 /** How many processes printed `N/u` for each version N. */
 function upLinesPerVersion(outputs: readonly Finished[], count: number): number[] {
-  return Array.from({ length: count }, (_, i) =>
-    outputs.reduce((sum, out) => sum + out.stderr.split("\n").filter((line) => line.startsWith(`${i + 1}/u `)).length, 0));
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      outputs.reduce(
+        (sum, out) => sum + out.stderr.split("\n").filter((line) => line.startsWith(`${i + 1}/u `)).length,
+        0,
+      ),
+  );
 }
 
 function describeRuns(outputs: readonly Finished[]): string {
@@ -241,7 +252,9 @@ test("SIGINT during a run of slow migrations finishes the running one and stops 
   await withDatabase(t, "postgres", async (test: TestDatabase) => {
     await withFolder(async (dir) => {
       const files: Record<string, string> = {};
-      for (let n = 1; n <= 5; n++) files[`${n}_slow${n}.up.sql`] = `CREATE TABLE m${n} (id int);\nSELECT pg_sleep(1);\n`;
+      for (let n = 1; n <= 5; n++) {
+        files[`${n}_slow${n}.up.sql`] = `CREATE TABLE m${n} (id int);\nSELECT pg_sleep(1);\n`;
+      }
       await writeMigrations(join(dir, "migrations"), files);
       const run = startStrata(["-database", test.url, "up"], dir);
       try {
@@ -260,7 +273,10 @@ test("SIGINT during a run of slow migrations finishes the running one and stops 
       assert.ok(row, `no version after the interrupted run:\n${out.stderr}`);
       assert.equal(row.dirty, false);
       const version = Number(row.version);
-      assert.ok(version >= 1 && version < 5, `expected the run to stop before version 5, got ${version}:\n${out.stderr}`);
+      assert.ok(
+        version >= 1 && version < 5,
+        `expected the run to stop before version 5, got ${version}:\n${out.stderr}`,
+      );
       for (let n = 1; n <= 5; n++) {
         assert.equal(await tableExists(test.db, `m${n}`), n <= version, `table m${n} at version ${version}`);
       }

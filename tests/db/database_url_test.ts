@@ -50,7 +50,10 @@ test("malformed parameters and unknown schemes are INVALID_URL errors that never
 
 test("maskUrl hides passwords in URLs, query parameters and key=value strings", () => {
   assert.equal(maskUrl("postgres://app:s3cr%40t@db:5432/app"), "postgres://app:***@db:5432/app");
-  assert.equal(maskUrl("postgres://app@db/app?password=s3cret&sslmode=require"), "postgres://app@db/app?password=***&sslmode=require");
+  assert.equal(
+    maskUrl("postgres://app@db/app?password=s3cret&sslmode=require"),
+    "postgres://app@db/app?password=***&sslmode=require",
+  );
   assert.equal(maskUrl("host=db user=app password='s3 cret' dbname=app"), "host=db user=app password=*** dbname=app");
   assert.equal(maskUrl("postgres://db/app"), "postgres://db/app");
   assert.equal(parseDatabaseUrl("postgres://app:s3cret@db/app").label, "postgres://app:***@db/app");

@@ -192,7 +192,10 @@ test("formatGoTime formats an RFC 3339 layout with milliseconds and a Z offset",
     formatGoTime(date, "2006-01-02T15:04:05.000Z07:00", "America/New_York"),
     "2024-03-05T02:08:09.120-05:00",
   );
-  assert.equal(formatGoTime(date, "2006-01-02 15:04:05.999999999 -0700", "Asia/Kolkata"), "2024-03-05 12:38:09.12 +0530");
+  assert.equal(
+    formatGoTime(date, "2006-01-02 15:04:05.999999999 -0700", "Asia/Kolkata"),
+    "2024-03-05 12:38:09.12 +0530",
+  );
 });
 
 test("formatGoTime formats the kitchen-style tokens with padded day and 12-hour clock", () => {
@@ -211,5 +214,8 @@ test("formatGoTime drops an all-zero 9 fraction and keeps the rest literal", () 
 });
 
 test("formatGoTime rejects an unknown time zone", () => {
-  assert.throws(() => formatGoTime(NOW, "2006", "Nowhere/City"), strataError("USAGE", /^Unknown time zone: Nowhere\/City$/));
+  assert.throws(
+    () => formatGoTime(NOW, "2006", "Nowhere/City"),
+    strataError("USAGE", /^Unknown time zone: Nowhere\/City$/),
+  );
 });

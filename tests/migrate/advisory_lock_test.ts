@@ -14,5 +14,8 @@ test("lock ids match golang-migrate's test vectors", () => {
 test("crc32 is CRC-32/IEEE over UTF-8 bytes", () => {
   assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
   assert.equal(crc32(new Uint8Array()), 0);
-  assert.notEqual(lockIdFor(["public", "schema_migrations", "/café"]), lockIdFor(["public", "schema_migrations", "/cafe"]));
+  assert.notEqual(
+    lockIdFor(["public", "schema_migrations", "/café"]),
+    lockIdFor(["public", "schema_migrations", "/cafe"]),
+  );
 });

@@ -7,11 +7,30 @@ import { loadMigrationSet } from "../../lib/migrate/migration_set.ts";
 import { planDown, planGoto, planUp } from "../../lib/migrate/planner.ts";
 
 test("parseMigrationFileName follows golang-migrate's pattern", () => {
-  assert.deepEqual(parseMigrationFileName("000001_create_users.up.sql"), { version: 1n, name: "create_users", direction: "up", ext: "sql" });
-  assert.deepEqual(parseMigrationFileName("20240101120000_a.b.down.sql"), { version: 20240101120000n, name: "a.b", direction: "down", ext: "sql" });
+  assert.deepEqual(parseMigrationFileName("000001_create_users.up.sql"), {
+    version: 1n,
+    name: "create_users",
+    direction: "up",
+    ext: "sql",
+  });
+  assert.deepEqual(parseMigrationFileName("20240101120000_a.b.down.sql"), {
+    version: 20240101120000n,
+    name: "a.b",
+    direction: "down",
+    ext: "sql",
+  });
   assert.deepEqual(parseMigrationFileName("1_.up.txt"), { version: 1n, name: "", direction: "up", ext: "txt" });
   assert.equal(parseMigrationFileName("1700000000000000000_nano.up.sql")?.version, 1700000000000000000n);
-  for (const bad of ["create.up.sql", "1-create.up.sql", "1_create.sql", "x1_a.up.sql", "1_a.up", "99999999999999999999_big.up.sql"]) {
+  for (
+    const bad of [
+      "create.up.sql",
+      "1-create.up.sql",
+      "1_create.sql",
+      "x1_a.up.sql",
+      "1_a.up",
+      "99999999999999999999_big.up.sql",
+    ]
+  ) {
     assert.equal(parseMigrationFileName(bad), null, bad);
   }
 });
@@ -44,10 +63,18 @@ test("two up files for one version are a DUPLICATE_MIGRATION error naming both",
 });
 
 test("planners give golang-migrate's steps for up N, down N, down all and goto", async () => {
-  const set = await loadMigrationSet(memorySource({ "1_a.up.sql": "", "1_a.down.sql": "", "3_b.up.sql": "", "7_c.up.sql": "", "7_c.down.sql": "" }));
+  const set = await loadMigrationSet(
+    memorySource({ "1_a.up.sql": "", "1_a.down.sql": "", "3_b.up.sql": "", "7_c.up.sql": "", "7_c.down.sql": "" }),
+  );
   assert.deepEqual(planUp(set, null).steps.map((s) => [s.from, s.to]), [[null, 1n], [1n, 3n], [3n, 7n]]);
-  assert.deepEqual(planUp(set, 3n, 2), { steps: [{ migration: set.migrations[2], direction: "up", file: "7_c.up.sql", from: 3n, to: 7n }], short: 1 });
-  assert.deepEqual(planDown(set, 7n).steps.map((s) => [s.file ?? null, s.to]), [["7_c.down.sql", 3n], [null, 1n], ["1_a.down.sql", null]]);
+  assert.deepEqual(planUp(set, 3n, 2), {
+    steps: [{ migration: set.migrations[2], direction: "up", file: "7_c.up.sql", from: 3n, to: 7n }],
+    short: 1,
+  });
+  assert.deepEqual(planDown(set, 7n).steps.map((s) => [s.file ?? null, s.to]), [["7_c.down.sql", 3n], [null, 1n], [
+    "1_a.down.sql",
+    null,
+  ]]);
   assert.equal(planDown(set, null, 1).short, 1);
   assert.deepEqual(planGoto(set, 7n, 1n).steps.map((s) => s.to), [3n, 1n]);
   assert.deepEqual(planGoto(set, null, 3n).steps.map((s) => s.to), [1n, 3n]);

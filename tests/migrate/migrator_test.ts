@@ -10,7 +10,8 @@ import { BACKENDS, withDatabase } from "../_support/backends.ts";
 const APP = {
   "1_orgs.up.sql": "CREATE TABLE orgs (id int PRIMARY KEY, name text NOT NULL);",
   "1_orgs.down.sql": "DROP TABLE orgs;",
-  "2_users.up.sql": "CREATE TABLE users (id int PRIMARY KEY, org_id int REFERENCES orgs (id));\nCREATE INDEX users_org ON users (org_id);",
+  "2_users.up.sql":
+    "CREATE TABLE users (id int PRIMARY KEY, org_id int REFERENCES orgs (id));\nCREATE INDEX users_org ON users (org_id);",
   "2_users.down.sql": "DROP TABLE users;",
   "3_audit.up.sql": `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -26,15 +27,19 @@ function migrator(db: Database, files: Record<string, string>, options: Partial<
   return new Migrator(db, { source: memorySource(files), lockTimeoutMs: 5000, ...options });
 }
 
+/** The schema's tables, leaving out strata's history tables (tests/migrate/history_test.ts covers them). */
 async function tables(db: Database, schema = "public"): Promise<string[]> {
   const rows = await db.query<{ name: string }>(
-    "SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+    "SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND tablename NOT LIKE '%\\_history' ORDER BY 1",
     [schema],
   );
   return rows.map((r) => r.name);
 }
 
-async function versionRows(db: Database, table = '"public"."schema_migrations"'): Promise<Array<{ version: string; dirty: boolean }>> {
+async function versionRows(
+  db: Database,
+  table = '"public"."schema_migrations"',
+): Promise<Array<{ version: string; dirty: boolean }>> {
   return await db.query(`SELECT version::text AS version, dirty FROM ${table}`);
 }
 
@@ -44,7 +49,10 @@ for (const backend of BACKENDS) {
       const events: MigratorEvent[] = [];
       const run = await migrator(db, APP, { onEvent: (e) => events.push(e) }).up();
       assert.equal(run.error, undefined);
-      assert.deepEqual(run.results.map((r) => [r.version, r.status]), [[1n, "applied"], [2n, "applied"], [3n, "applied"]]);
+      assert.deepEqual(run.results.map((r) => [r.version, r.status]), [[1n, "applied"], [2n, "applied"], [
+        3n,
+        "applied",
+      ]]);
       assert.deepEqual(run.to, { version: 3n, dirty: false });
       assert.deepEqual(await versionRows(db), [{ version: "3", dirty: false }]);
       assert.deepEqual(await tables(db), ["orgs", "schema_migrations", "users"]);
@@ -61,7 +69,8 @@ for (const backend of BACKENDS) {
     await withDatabase(t, backend, async ({ db }) => {
       const files = {
         ...APP,
-        "2_users.up.sql": "CREATE TABLE users (id int PRIMARY KEY);\nCREATE INDEX users_id ON users (id);\n\nINSERT INTO users VALUES (1), (1);",
+        "2_users.up.sql":
+          "CREATE TABLE users (id int PRIMARY KEY);\nCREATE INDEX users_id ON users (id);\n\nINSERT INTO users VALUES (1), (1);",
       };
       const run = await migrator(db, files).up();
       assert.deepEqual(run.results.map((r) => r.status), ["applied", "failed", "not run"]);
@@ -71,7 +80,10 @@ for (const backend of BACKENDS) {
       assert.equal(run.error.statement, 3);
       assert.equal(run.error.line, 4);
       assert.equal(run.error.server?.code, "23505");
-      assert.match(run.error.message, /^2_users\.up\.sql, statement 3, line 4, column \d+: migration failed: duplicate key value/);
+      assert.match(
+        run.error.message,
+        /^2_users\.up\.sql, statement 3, line 4, column \d+: migration failed: duplicate key value/,
+      );
       assert.match(run.error.hint ?? "", /still at version 1, clean/);
       assert.deepEqual(run.to, { version: 1n, dirty: false });
       assert.deepEqual(await versionRows(db), [{ version: "1", dirty: false }]);
@@ -111,7 +123,8 @@ for (const backend of BACKENDS) {
     await withDatabase(t, backend, async ({ db }) => {
       const files = {
         ...APP,
-        "4_index.up.sql": "CREATE INDEX CONCURRENTLY orgs_name ON orgs (name);\nCREATE INDEX CONCURRENTLY users_bad ON users (no_such_column);",
+        "4_index.up.sql":
+          "CREATE INDEX CONCURRENTLY orgs_name ON orgs (name);\nCREATE INDEX CONCURRENTLY users_bad ON users (no_such_column);",
         "4_index.down.sql": "DROP INDEX CONCURRENTLY IF EXISTS orgs_name;",
       };
       const run = await migrator(db, files).up();
@@ -185,7 +198,11 @@ for (const backend of BACKENDS) {
   test(`empty files and missing down files move the version with a warning [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       const warnings: string[] = [];
-      const files = { "1_a.up.sql": "CREATE TABLE a (id int);", "2_placeholder.up.sql": "-- nothing yet\n", "2_placeholder.down.sql": "" };
+      const files = {
+        "1_a.up.sql": "CREATE TABLE a (id int);",
+        "2_placeholder.up.sql": "-- nothing yet\n",
+        "2_placeholder.down.sql": "",
+      };
       const m = migrator(db, files, { onEvent: (e) => e.type === "warning" && warnings.push(e.message) });
       const run = await m.up();
       assert.equal(run.error, undefined);
@@ -205,7 +222,10 @@ for (const backend of BACKENDS) {
       assert.equal(run.error, undefined);
       assert.match(run.results[0].warning ?? "", /own BEGIN\/COMMIT were taken off/);
       assert.deepEqual(await versionRows(db), [{ version: "1", dirty: false }]);
-      const failing = { "1_a.up.sql": files["1_a.up.sql"], "2_b.up.sql": "BEGIN;\nCREATE TABLE b (id int);\nSELECT 1/0;\nCOMMIT;" };
+      const failing = {
+        "1_a.up.sql": files["1_a.up.sql"],
+        "2_b.up.sql": "BEGIN;\nCREATE TABLE b (id int);\nSELECT 1/0;\nCOMMIT;",
+      };
       const run2 = await migrator(db, failing).up();
       assert.equal(run2.error?.code, "MIGRATION_FAILED");
       assert.deepEqual(await tables(db), ["a", "schema_migrations"]);
@@ -216,7 +236,9 @@ for (const backend of BACKENDS) {
   test(`strata takes over a database golang-migrate managed (only its version table present) [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec(APP["1_orgs.up.sql"] + APP["2_users.up.sql"]);
-      await db.exec("CREATE TABLE schema_migrations (version bigint not null primary key, dirty boolean not null); INSERT INTO schema_migrations VALUES (2, false);");
+      await db.exec(
+        "CREATE TABLE schema_migrations (version bigint not null primary key, dirty boolean not null); INSERT INTO schema_migrations VALUES (2, false);",
+      );
       const run = await migrator(db, APP).up();
       assert.equal(run.error, undefined);
       assert.deepEqual(run.results.map((r) => r.version), [3n]);
@@ -227,7 +249,10 @@ for (const backend of BACKENDS) {
   test(`two tracks with quoted tables in another schema live side by side [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec("CREATE SCHEMA migrations");
-      const system = migrator(db, { "1_auth.up.sql": "CREATE TABLE auth_users (id int);", "2_hooks.up.sql": "CREATE TABLE hooks (id int);" }, {
+      const system = migrator(db, {
+        "1_auth.up.sql": "CREATE TABLE auth_users (id int);",
+        "2_hooks.up.sql": "CREATE TABLE hooks (id int);",
+      }, {
         table: parseTableName('"migrations"."fluxbase"', true),
       });
       const user = migrator(db, { "1_products.up.sql": "CREATE TABLE products (id int);" }, {
@@ -268,12 +293,15 @@ for (const backend of BACKENDS) {
     await withDatabase(t, backend, async ({ db }) => {
       const m = migrator(db, {
         ...APP,
-        "4_more.up.sql": "CREATE TYPE mood AS ENUM ('ok');\nCREATE DOMAIN posint AS int CHECK (VALUE > 0);\nCREATE VIEW org_names AS SELECT name FROM orgs;\nCREATE SEQUENCE counter;",
+        "4_more.up.sql":
+          "CREATE TYPE mood AS ENUM ('ok');\nCREATE DOMAIN posint AS int CHECK (VALUE > 0);\nCREATE VIEW org_names AS SELECT name FROM orgs;\nCREATE SEQUENCE counter;",
       });
       await m.up();
       const dropped = await m.drop();
       const kinds = new Set(dropped.map((o) => o.kind));
-      for (const kind of ["table", "view", "routine", "type", "domain", "sequence"]) assert.ok(kinds.has(kind as never), kind);
+      for (const kind of ["table", "view", "routine", "type", "domain", "sequence"]) {
+        assert.ok(kinds.has(kind as never), kind);
+      }
       assert.deepEqual(await tables(db), []);
       assert.deepEqual(await db.query("SELECT 1 FROM pg_type WHERE typname IN ('mood', 'posint')"), []);
       const again = await m.up();
@@ -310,7 +338,9 @@ for (const backend of BACKENDS) {
 
 test("x-statement-timeout cancels a statement that runs too long and leaves the version [postgres]", async (t) => {
   await withDatabase(t, "postgres", async ({ db }) => {
-    const run = await migrator(db, { "1_slow.up.sql": "CREATE TABLE s (id int);\nSELECT pg_sleep(5);" }, { statementTimeoutMs: 200 }).up();
+    const run = await migrator(db, { "1_slow.up.sql": "CREATE TABLE s (id int);\nSELECT pg_sleep(5);" }, {
+      statementTimeoutMs: 200,
+    }).up();
     assert.ok(run.error instanceof FileError);
     assert.equal(run.error.server?.code, "57014");
     assert.equal(run.error.statement, 2);
@@ -327,7 +357,9 @@ test("a session holding golang-migrate's lock makes up fail with LOCK_TIMEOUT [p
       const waits: MigratorEvent[] = [];
       await assert.rejects(
         migrator(db, APP, { lockTimeoutMs: 300, onEvent: (e) => waits.push(e) }).up(),
-        (error: unknown) => error instanceof StrataError && error.code === "LOCK_TIMEOUT" && /can't acquire database lock/.test(error.message),
+        (error: unknown) =>
+          error instanceof StrataError && error.code === "LOCK_TIMEOUT" &&
+          /can't acquire database lock/.test(error.message),
       );
       assert.equal(waits[0]?.type, "lock-wait");
       await holder.query("SELECT pg_advisory_unlock($1::bigint)", [id.toString()]);

@@ -55,7 +55,10 @@ test("parseSqlScript counts positions in characters after multi-byte text", asyn
 
 test("parseSqlScript runs CONCURRENTLY, VACUUM and ALTER SYSTEM outside a transaction and says why", async () => {
   const cases: Array<[string, RegExp]> = [
-    ["CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_i ON a (id);", /statement 2 \(line 2\): CREATE INDEX CONCURRENTLY/],
+    [
+      "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_i ON a (id);",
+      /statement 2 \(line 2\): CREATE INDEX CONCURRENTLY/,
+    ],
     ["DROP INDEX CONCURRENTLY IF EXISTS a_i;", /DROP INDEX CONCURRENTLY/],
     ["REINDEX (CONCURRENTLY) INDEX a_i;", /REINDEX CONCURRENTLY/],
     ["REINDEX INDEX CONCURRENTLY a_i;", /REINDEX CONCURRENTLY/],
@@ -69,7 +72,14 @@ test("parseSqlScript runs CONCURRENTLY, VACUUM and ALTER SYSTEM outside a transa
     assert.equal(script.transactional, false, sql);
     assert.match(script.reason ?? "", reason, sql);
   }
-  for (const sql of ["ANALYZE a;", "CREATE INDEX a_i ON a (id);", "REFRESH MATERIALIZED VIEW CONCURRENTLY m;", "REINDEX INDEX a_i;"]) {
+  for (
+    const sql of [
+      "ANALYZE a;",
+      "CREATE INDEX a_i ON a (id);",
+      "REFRESH MATERIALIZED VIEW CONCURRENTLY m;",
+      "REINDEX INDEX a_i;",
+    ]
+  ) {
     assert.equal((await parseSqlScript(sql, "x.up.sql")).transactional, true, sql);
   }
 });
@@ -83,14 +93,18 @@ test("parseSqlScript honours the no-transaction annotation on the first line", a
 });
 
 test("parseSqlScript takes off a file's own BEGIN/COMMIT so the version update commits with it", async () => {
-  const script = await parseSqlScript("BEGIN;\nCREATE TABLE a (id int);\nCREATE INDEX a_i ON a (id);\nCOMMIT;\n", "x.up.sql");
+  const script = await parseSqlScript(
+    "BEGIN;\nCREATE TABLE a (id int);\nCREATE INDEX a_i ON a (id);\nCOMMIT;\n",
+    "x.up.sql",
+  );
   assert.equal(script.transactional, true);
   assert.equal(script.unwrapped, true);
   assert.deepEqual(script.statements.map((s) => s.sql), ["CREATE TABLE a (id int)", "CREATE INDEX a_i ON a (id)"]);
 });
 
 test("parseSqlScript leaves files with several transactions of their own to run as written", async () => {
-  const text = "BEGIN;\nUPDATE a SET x = 1 WHERE id < 1000;\nCOMMIT;\nBEGIN;\nUPDATE a SET x = 1 WHERE id >= 1000;\nCOMMIT;";
+  const text =
+    "BEGIN;\nUPDATE a SET x = 1 WHERE id < 1000;\nCOMMIT;\nBEGIN;\nUPDATE a SET x = 1 WHERE id >= 1000;\nCOMMIT;";
   const script = await parseSqlScript(text, "x.up.sql");
   assert.equal(script.transactional, false);
   assert.equal(script.statements.length, 6);

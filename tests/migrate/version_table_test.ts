@@ -18,10 +18,11 @@ test("parseTableName rejects quoted values golang-migrate rejects", () => {
 
 test("setVersionStatements truncates then inserts, and writes -1 only when dirty", () => {
   const table = { schema: "public", table: "schema_migrations", sql: '"public"."schema_migrations"' };
+  const insert = 'INSERT INTO "public"."schema_migrations" (version, dirty) VALUES ($1, $2)';
   assert.deepEqual(setVersionStatements(table, 5n, false), [
     'TRUNCATE "public"."schema_migrations"',
-    'INSERT INTO "public"."schema_migrations" (version, dirty) VALUES (5, false)',
+    { text: insert, params: ["5", false] },
   ]);
   assert.deepEqual(setVersionStatements(table, null, false), ['TRUNCATE "public"."schema_migrations"']);
-  assert.equal(setVersionStatements(table, null, true)[1], 'INSERT INTO "public"."schema_migrations" (version, dirty) VALUES (-1, true)');
+  assert.deepEqual(setVersionStatements(table, null, true)[1], { text: insert, params: ["-1", true] });
 });

@@ -1,0 +1,185 @@
+/**
+ * strata's history table, beside golang-migrate's version table: one row per applied
+ * version with its name, the SHA-256 of its up file, when, how long, and who applied it, and
+ * for a failed non-transactional file, which statement failed. The version table stays the
+ * source of truth; the history is reconciled against it.
+ */
+import type { Queryable, ScriptItem } from "../db/database.ts";
+import { quoteIdent } from "../db/quote_ident.ts";
+import type { ResolvedTable } from "./version_table.ts";
+
+/** One row of the history table. */
+export interface HistoryRow {
+  version: bigint;
+  name: string;
+  /** SHA-256 (hex) of the up file as applied; null when the version had no up file. */
+  checksum: string | null;
+  /** `applied`, or `failed` for a non-transactional file that failed part-way (the database is dirty). */
+  status: "applied" | "failed";
+  /** ISO time; null when strata recorded a version another tool applied. */
+  appliedAt: string | null;
+  durationMs: number | null;
+  /** The database role that applied it. */
+  appliedBy: string | null;
+  /** What the caller said about itself (e.g. `strata 0.1.0 on host (pid 123)`). */
+  client: string | null;
+  transactional: boolean | null;
+  /** For `failed`: the direction that failed, the 1-based statement and the server's message. */
+  direction: "up" | "down" | null;
+  failedStatement: number | null;
+  error: string | null;
+  /** Why the row is as it is, e.g. recorded by reconciliation. */
+  note: string | null;
+}
+
+/** The history table for a version table: `<table>_history` in the same schema. */
+export function historyTableFor(versionTable: ResolvedTable): ResolvedTable {
+  const table = `${versionTable.table}_history`;
+  return { schema: versionTable.schema, table, sql: `${quoteIdent(versionTable.schema)}.${quoteIdent(table)}` };
+}
+
+/** Creates the history table when it is missing. */
+export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): Promise<void> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (
+  version bigint PRIMARY KEY,
+  name text NOT NULL,
+  checksum text,
+  status text NOT NULL DEFAULT 'applied' CHECK (status IN ('applied', 'failed')),
+  applied_at timestamptz,
+  duration_ms double precision,
+  applied_by text DEFAULT current_user,
+  client text,
+  transactional boolean,
+  direction text CHECK (direction IN ('up', 'down')),
+  failed_statement integer,
+  error text,
+  note text
+)`);
+}
+
+/** True when the history table exists. */
+export async function historyTableExists(db: Queryable, table: ResolvedTable): Promise<boolean> {
+  const rows = await db.query(
+    "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+    [table.schema, table.table],
+  );
+  return rows.length > 0;
+}
+
+/** Every history row in version order; none when the table does not exist. */
+export async function readHistory(db: Queryable, table: ResolvedTable): Promise<HistoryRow[]> {
+  if (!(await historyTableExists(db, table))) return [];
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT version::text AS version, name, checksum, status,
+            to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS applied_at,
+            duration_ms, applied_by, client, transactional, direction, failed_statement, error, note
+     FROM ${table.sql} ORDER BY version`,
+  );
+  return rows.map((r) => ({
+    version: BigInt(r.version as string),
+    name: r.name as string,
+    checksum: (r.checksum as string | null) ?? null,
+    status: r.status as "applied" | "failed",
+    appliedAt: (r.applied_at as string | null) ?? null,
+    durationMs: r.duration_ms === null || r.duration_ms === undefined ? null : Number(r.duration_ms),
+    appliedBy: (r.applied_by as string | null) ?? null,
+    client: (r.client as string | null) ?? null,
+    transactional: (r.transactional as boolean | null) ?? null,
+    direction: (r.direction as "up" | "down" | null) ?? null,
+    failedStatement: r.failed_statement === null || r.failed_statement === undefined
+      ? null
+      : Number(r.failed_statement),
+    error: (r.error as string | null) ?? null,
+    note: (r.note as string | null) ?? null,
+  }));
+}
+
+/** What to write for an applied version. */
+export interface AppliedRecord {
+  version: bigint;
+  name: string;
+  checksum: string | null;
+  /** Null with `appliedNow`: measured by the server, from the transaction's start. */
+  durationMs: number | null;
+  client: string | null;
+  transactional: boolean | null;
+  note?: string | null;
+  /** False for a version recorded by reconciliation (applied_at unknown). */
+  appliedNow?: boolean;
+}
+
+/** Statements that record a version as applied (replacing any row it had). */
+export function recordApplied(table: ResolvedTable, record: AppliedRecord): ScriptItem[] {
+  return [
+    { text: `DELETE FROM ${table.sql} WHERE version = $1`, params: [record.version.toString()] },
+    {
+      text:
+        `INSERT INTO ${table.sql} (version, name, checksum, status, applied_at, duration_ms, client, transactional, note)
+             VALUES ($1, $2, $3, 'applied', CASE WHEN $4::boolean THEN now() END,
+                     CASE WHEN $4::boolean THEN COALESCE($5::float8, 1000 * extract(epoch FROM clock_timestamp() - now())) END,
+                     $6, $7, $8)`,
+      params: [
+        record.version.toString(),
+        record.name,
+        record.checksum,
+        record.appliedNow !== false,
+        record.durationMs,
+        record.client,
+        record.transactional,
+        record.note ?? null,
+      ],
+    },
+  ];
+}
+
+/** Statements that remove a version (its down ran, or the version table went below it). */
+export function recordReverted(table: ResolvedTable, version: bigint): ScriptItem[] {
+  return [{ text: `DELETE FROM ${table.sql} WHERE version = $1`, params: [version.toString()] }];
+}
+
+/** What to write when a non-transactional file failed part-way. */
+export interface FailureRecord {
+  version: bigint;
+  name: string;
+  checksum: string | null;
+  direction: "up" | "down";
+  client: string | null;
+  failedStatement: number;
+  error: string;
+}
+
+/** Statements that record a failed non-transactional file, so `status` can explain a dirty database. */
+export function recordFailure(table: ResolvedTable, record: FailureRecord): ScriptItem[] {
+  return [
+    { text: `DELETE FROM ${table.sql} WHERE version = $1`, params: [record.version.toString()] },
+    {
+      text:
+        `INSERT INTO ${table.sql} (version, name, checksum, status, applied_at, client, transactional, direction, failed_statement, error)
+             VALUES ($1, $2, $3, 'failed', now(), $4, false, $5, $6, $7)`,
+      params: [
+        record.version.toString(),
+        record.name,
+        record.checksum,
+        record.client,
+        record.direction,
+        record.failedStatement,
+        record.error,
+      ],
+    },
+  ];
+}
+
+/**
+ * SHA-256 of a file's text (UTF-8), as lowercase hex. Web Crypto, so it runs on every
+ * runtime strata supports.
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./history.ts";
+ * console.log(await sha256Hex("")); // e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+ * ```
+ */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

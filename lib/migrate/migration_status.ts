@@ -1,0 +1,214 @@
+/**
+ * What every migration's state is, from four facts: the files, their checksums, the
+ * golang-migrate version row (the source of truth) and strata's history. Also what the
+ * history needs to agree with the version table again. Pure: data in, data out.
+ */
+import type { HistoryRow } from "./history.ts";
+import type { MigrationSet } from "./migration_set.ts";
+import type { VersionState } from "./version_table.ts";
+
+/** The state of one migration. */
+export type MigrationState =
+  | "applied"
+  | "pending"
+  /** Applied (the version table is past it) but its file is gone. */
+  | "missing file"
+  /** Applied, and its up file changed since. */
+  | "changed"
+  /** Pending, but below the current version: golang-migrate would skip it silently. */
+  | "out of order"
+  /** A non-transactional file that failed part-way; the database is dirty. */
+  | "failed";
+
+/** One line of `status`. */
+export interface StatusEntry {
+  version: bigint;
+  name: string;
+  state: MigrationState;
+  up?: string;
+  down?: string;
+  appliedAt: string | null;
+  durationMs: number | null;
+  /** The checksum recorded when it was applied. */
+  recordedChecksum: string | null;
+  /** The up file's checksum now. */
+  checksum: string | null;
+  note: string | null;
+}
+
+/** How to get out of a dirty state. */
+export interface DirtyExplanation {
+  /** The version the table holds, dirty. */
+  version: bigint | null;
+  /** The file that failed, when strata ran it. */
+  file?: string;
+  direction?: "up" | "down";
+  /** Whether it ran in a transaction (strata leaves a database dirty only for files that did not). */
+  transactional?: boolean;
+  failedStatement?: number;
+  error?: string;
+  /** `force V` when the failed file's changes are all in place. */
+  forceIfComplete: bigint | null;
+  /** `force V` when none of them are. */
+  forceIfUndone: bigint | null;
+}
+
+/** What the history must change to agree with the version table. */
+export interface Reconciliation {
+  /** Versions at or below the current one with no history row: applied outside strata. */
+  record: Array<{ version: bigint; name: string; checksum: string | null }>;
+  /** History rows above the current version: reverted outside strata (or by force). */
+  remove: bigint[];
+  /** Failed rows the database is no longer dirty about: someone forced past them. */
+  settle: Array<{ version: bigint; name: string; checksum: string | null }>;
+}
+
+/** The whole picture. */
+export interface MigrationStatus {
+  version: VersionState;
+  entries: StatusEntry[];
+  pending: StatusEntry[];
+  changed: StatusEntry[];
+  outOfOrder: StatusEntry[];
+  missingFiles: StatusEntry[];
+  dirty?: DirtyExplanation;
+  reconcile: Reconciliation;
+}
+
+/**
+ * Computes every migration's state.
+ *
+ * @param checksums SHA-256 of each up file by file name
+ * @example
+ * ```ts ignore
+ * const status = computeStatus(set, checksums, { version: 3n, dirty: false }, history);
+ * console.log(status.pending.length, status.changed.map((e) => e.up));
+ * ```
+ */
+export function computeStatus(
+  set: MigrationSet,
+  checksums: ReadonlyMap<string, string>,
+  version: VersionState,
+  history: readonly HistoryRow[],
+): MigrationStatus {
+  const current = version.version;
+  const rows = new Map(history.map((row) => [row.version, row]));
+  const atOrBelow = (v: bigint) => current !== null && v <= current;
+  // The newest version strata itself knows was applied: anything missing from the history
+  // above it (up to the current version) was applied by another tool; anything missing
+  // below it never ran (out of order).
+  let lastKnown: bigint | null = null;
+  for (const row of history) {
+    if (atOrBelow(row.version) && (lastKnown === null || row.version > lastKnown)) lastKnown = row.version;
+  }
+
+  const reconcile: Reconciliation = { record: [], remove: [], settle: [] };
+  const entries: StatusEntry[] = [];
+  const fileVersions = new Set<bigint>();
+  for (const m of set.migrations) {
+    fileVersions.add(m.version);
+    const row = rows.get(m.version);
+    const checksum = m.up === undefined ? null : checksums.get(m.up) ?? null;
+    const entry: StatusEntry = {
+      version: m.version,
+      name: m.name,
+      state: "pending",
+      ...(m.up === undefined ? {} : { up: m.up }),
+      ...(m.down === undefined ? {} : { down: m.down }),
+      appliedAt: row?.appliedAt ?? null,
+      durationMs: row?.durationMs ?? null,
+      recordedChecksum: row?.checksum ?? null,
+      checksum,
+      note: row?.note ?? null,
+    };
+    if (row?.status === "failed" && version.dirty) {
+      entry.state = "failed";
+    } else if (atOrBelow(m.version)) {
+      if (row?.status === "failed") {
+        reconcile.settle.push({ version: m.version, name: m.name, checksum });
+        entry.state = "applied";
+        entry.note = "forced after a failure";
+      } else if (row) {
+        entry.state = row.checksum !== null && checksum !== null && row.checksum !== checksum ? "changed" : "applied";
+      } else if (lastKnown === null || m.version > lastKnown) {
+        reconcile.record.push({ version: m.version, name: m.name, checksum });
+        entry.state = "applied";
+        entry.note = "applied outside strata";
+      } else {
+        entry.state = "out of order";
+      }
+    } else if (row) {
+      reconcile.remove.push(m.version);
+      entry.appliedAt = null;
+      entry.durationMs = null;
+      entry.recordedChecksum = null;
+      entry.note = null;
+    }
+    entries.push(entry);
+  }
+  for (const row of history) {
+    if (fileVersions.has(row.version)) continue;
+    if (atOrBelow(row.version) || (row.status === "failed" && version.dirty)) {
+      entries.push({
+        version: row.version,
+        name: row.name,
+        state: row.status === "failed" && version.dirty ? "failed" : "missing file",
+        appliedAt: row.appliedAt,
+        durationMs: row.durationMs,
+        recordedChecksum: row.checksum,
+        checksum: null,
+        note: row.note,
+      });
+    } else {
+      reconcile.remove.push(row.version);
+    }
+  }
+  entries.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+
+  const status: MigrationStatus = {
+    version,
+    entries,
+    pending: entries.filter((e) => e.state === "pending" || e.state === "out of order"),
+    changed: entries.filter((e) => e.state === "changed"),
+    outOfOrder: entries.filter((e) => e.state === "out of order"),
+    missingFiles: entries.filter((e) => e.state === "missing file"),
+    reconcile,
+  };
+  if (version.dirty) status.dirty = explainDirty(set, version.version, history);
+  return status;
+}
+
+function explainDirty(set: MigrationSet, version: bigint | null, history: readonly HistoryRow[]): DirtyExplanation {
+  const failed = history.find((row) => row.status === "failed");
+  const previous = (v: bigint | null): bigint | null => {
+    let before: bigint | null = null;
+    for (const m of set.migrations) {
+      if (v === null || m.version >= v) break;
+      before = m.version;
+    }
+    return before;
+  };
+  if (failed?.direction === "down") {
+    const migration = set.migrations.find((m) => m.version === failed.version);
+    return {
+      version,
+      ...(migration?.down === undefined ? {} : { file: migration.down }),
+      direction: "down",
+      transactional: false,
+      ...(failed.failedStatement === null ? {} : { failedStatement: failed.failedStatement }),
+      ...(failed.error === null ? {} : { error: failed.error }),
+      forceIfComplete: version,
+      forceIfUndone: failed.version,
+    };
+  }
+  const migration = set.migrations.find((m) => m.version === (failed?.version ?? version));
+  return {
+    version,
+    ...(migration?.up === undefined ? {} : { file: migration.up }),
+    ...(failed ? { direction: "up" as const, transactional: false } : {}),
+    ...(failed?.failedStatement == null ? {} : { failedStatement: failed.failedStatement }),
+    ...(failed?.error == null ? {} : { error: failed.error }),
+    forceIfComplete: version,
+    forceIfUndone: previous(version),
+  };
+}
