@@ -28,6 +28,7 @@ export {
   type StrataErrorCode,
 } from "./lib/db/strata_error.ts";
 export { crc32, lockIdFor, migrationLockId } from "./lib/migrate/advisory_lock.ts";
+export { type Bundle, type BundledFiles, bundledSource } from "./lib/migrate/bundled_source.ts";
 export { type DroppedObject } from "./lib/migrate/drop_schema.ts";
 export { type MigrationFileName, parseMigrationFileName } from "./lib/migrate/file_name.ts";
 export { memorySource, type MigrationSource } from "./lib/migrate/migration_source.ts";
@@ -39,13 +40,25 @@ export {
   type MigrationSet,
 } from "./lib/migrate/migration_set.ts";
 export {
+  describeDirty,
   dirtyHint,
   type MigrateRun,
   type MigrationResult,
   Migrator,
   type MigratorEvent,
   type MigratorOptions,
+  type PlannedRun,
+  type PlannedStep,
+  type PlanRequest,
 } from "./lib/migrate/migrator.ts";
+export { type HistoryRow, historyTableFor, readHistory, sha256Hex } from "./lib/migrate/history.ts";
+export {
+  computeStatus,
+  type DirtyExplanation,
+  type MigrationState,
+  type MigrationStatus,
+  type StatusEntry,
+} from "./lib/migrate/migration_status.ts";
 export { type Plan, planDown, planGoto, planUp, type Step } from "./lib/migrate/planner.ts";
 export {
   loadParser,

@@ -1,0 +1,60 @@
+/**
+ * Migrations embedded in a module (written by `strata bundle`), for edge functions and
+ * compiled servers with no file system. Statements are split ahead of time, so the
+ * PostgreSQL parser's WASM never has to load where the bundle runs.
+ */
+import { StrataError } from "../db/strata_error.ts";
+import { memorySource, type MigrationSource } from "./migration_source.ts";
+import type { SqlScript } from "./sql_script.ts";
+
+/** A folder's files with their statements split ahead of time. */
+export interface BundledFiles {
+  /** File name to text, every file the folder held. */
+  files: Readonly<Record<string, string>>;
+  /** Migration file name to its parsed form (without the text, which is in `files`). */
+  scripts?: Readonly<Record<string, Omit<SqlScript, "text">>>;
+}
+
+/** What `strata bundle` writes as the module's default export. */
+export interface Bundle {
+  /** Bundle format version. */
+  format: 1;
+  /** The strata version that wrote it. */
+  strata: string;
+  migrations: BundledFiles;
+  seeds?: BundledFiles;
+}
+
+/**
+ * A {@linkcode MigrationSource} over a bundle's migrations. Plans and checksums are the
+ * same as the folder's it was made from: the same names, the same text, the same
+ * statements.
+ *
+ * @throws {StrataError} USAGE when the value is not a strata bundle.
+ * @example
+ * ```ts ignore
+ * import bundle from "./migrations.bundle.js";
+ * import { bundledSource, Migrator } from "strata/core";
+ * await new Migrator(db, { source: bundledSource(bundle) }).up();
+ * ```
+ */
+export function bundledSource(bundle: Bundle | BundledFiles, label = "bundle"): MigrationSource {
+  const files = "format" in bundle ? bundle.migrations : bundle;
+  if (!files || typeof files.files !== "object") {
+    throw new StrataError("USAGE", "Not a strata bundle: expected { format: 1, migrations: { files, scripts } }", {
+      hint: "Write one with: strata bundle -out FILE",
+    });
+  }
+  const source = memorySource(files.files, label);
+  const scripts = files.scripts ?? {};
+  return {
+    ...source,
+    async parse(text: string, fileName: string): Promise<SqlScript> {
+      const script = scripts[fileName];
+      if (script) return { ...script, text };
+      // Not split ahead of time (an older bundle, a hand-made one): parse it here.
+      const { parseSqlScript } = await import("./sql_script.ts");
+      return await parseSqlScript(text, fileName);
+    },
+  };
+}
