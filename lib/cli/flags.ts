@@ -5,15 +5,15 @@
  */
 import { StrataError } from "../db/strata_error.ts";
 
-/** How a flag takes its value. */
-export type FlagKind = "string" | "boolean";
+/** How a flag takes its value: one string, a boolean, or a string that may repeat. */
+export type FlagKind = "string" | "boolean" | "strings";
 
 /** Flags, by name, with their kinds. */
 export type FlagSpec = Readonly<Record<string, FlagKind>>;
 
 /** Parsed arguments: flag values by name and the positional words in order. */
 export interface ParsedArgs {
-  flags: Record<string, string | boolean>;
+  flags: Record<string, string | boolean | string[]>;
   positionals: string[];
 }
 
@@ -35,7 +35,11 @@ const FALSE = new Set(["0", "f", "F", "false", "FALSE", "False"]);
  * ```
  */
 export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
-  const flags: Record<string, string | boolean> = {};
+  const flags: Record<string, string | boolean | string[]> = {};
+  const set = (name: string, value: string) => {
+    if (spec[name] === "strings") flags[name] = [...((flags[name] as string[] | undefined) ?? []), value];
+    else flags[name] = value;
+  };
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -65,11 +69,11 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
       continue;
     }
     if (eq >= 0) {
-      flags[name] = body.slice(eq + 1);
+      set(name, body.slice(eq + 1));
       continue;
     }
     if (i + 1 >= argv.length) throw new StrataError("USAGE", `Flag needs a value: -${name}`);
-    flags[name] = argv[++i];
+    set(name, argv[++i]);
   }
   return { flags, positionals };
 }
@@ -78,6 +82,12 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
 export function stringFlag(args: ParsedArgs, name: string): string | undefined {
   const value = args.flags[name];
   return typeof value === "string" ? value : undefined;
+}
+
+/** A repeatable flag's values (empty when absent). */
+export function stringsFlag(args: ParsedArgs, name: string): string[] {
+  const value = args.flags[name];
+  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
 }
 
 /** A boolean flag's value (false when absent). */

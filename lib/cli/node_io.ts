@@ -3,9 +3,10 @@
  * environment with `.env`, stdin prompts, and SIGINT that lets the running migration finish.
  */
 import { existsSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
 import process from "node:process";
 import { createInterface } from "node:readline";
-import type { CliIo } from "./run_cli.ts";
+import { type CliIo, VERSION } from "./run_cli.ts";
 
 /**
  * Builds the CLI's IO from `process`. Loads `.env` from the working directory when there
@@ -44,6 +45,7 @@ export function nodeIo(): CliIo & { dispose(): void } {
       return next.done ? null : next.value;
     },
     signal: controller.signal,
+    client: `strata ${VERSION} (${safeUser()}@${hostname()}, pid ${process.pid})`,
     dispose() {
       process.off("SIGINT", onSigint);
       process.stdin.unref?.();
@@ -54,4 +56,12 @@ export function nodeIo(): CliIo & { dispose(): void } {
 function loadDotEnv(): void {
   const loader = (process as unknown as { loadEnvFile?: (path: string) => void }).loadEnvFile;
   if (typeof loader === "function" && existsSync(".env")) loader(".env");
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
 }

@@ -9,11 +9,34 @@ import { FileError, StrataError } from "../db/strata_error.ts";
 import { createMigration } from "../io/create_migration.ts";
 import { directorySource } from "../io/directory_source.ts";
 import { openDatabase } from "../io/open_database.ts";
+import { writeBundle } from "../io/write_bundle.ts";
 import type { MigrationSource } from "../migrate/migration_source.ts";
-import { type MigrateRun, type MigrationResult, Migrator, type MigratorEvent } from "../migrate/migrator.ts";
+import type { MigrationStatus } from "../migrate/migration_status.ts";
+import {
+  describeDirty,
+  type MigrateRun,
+  type MigrationResult,
+  Migrator,
+  type MigratorEvent,
+  type MigratorOptions,
+  type PlannedRun,
+  type PlanRequest,
+} from "../migrate/migrator.ts";
+import { parseSqlScript } from "../migrate/sql_script.ts";
+import { migrateTracks, type Track } from "../migrate/tracks.ts";
 import { parseTableName, type TableName, type VersionState } from "../migrate/version_table.ts";
-import { booleanFlag, type FlagSpec, parseArgs, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
+import {
+  booleanFlag,
+  type FlagSpec,
+  parseArgs,
+  type ParsedArgs,
+  parseWholeNumber,
+  stringFlag,
+  stringsFlag,
+} from "./flags.ts";
+import { formatDuration, formatPlan, formatStatus } from "./format_status.ts";
 import { toJson } from "./json.ts";
+import { parseTrackSpec } from "./track_spec.ts";
 
 /** What the CLI needs from its runtime; lib/cli/node_io.ts builds it from `process`. */
 export interface CliIo {
@@ -27,6 +50,8 @@ export interface CliIo {
   readLine(): Promise<string | null>;
   /** Aborted on the first SIGINT: the running migration finishes, then strata stops. */
   signal?: AbortSignal;
+  /** Who and where, for the history table (e.g. `strata 0.1.0 on host, pid 42`). */
+  client?: string;
 }
 
 /** strata's version, printed by -version. */
@@ -48,30 +73,39 @@ const GLOBAL_FLAGS: FlagSpec = {
 
 const COMMAND_FLAGS: Record<string, FlagSpec> = {
   create: { ext: "string", dir: "string", seq: "boolean", digits: "string", format: "string", tz: "string" },
-  up: {},
-  down: { all: "boolean" },
-  goto: {},
+  up: { "dry-run": "boolean", "allow-changed": "boolean", "allow-out-of-order": "boolean", track: "strings" },
+  down: { all: "boolean", "dry-run": "boolean" },
+  goto: { "dry-run": "boolean" },
   force: {},
   version: {},
   drop: { f: "boolean" },
+  status: { "exit-code": "boolean", track: "strings" },
+  validate: { track: "strings" },
+  bundle: { out: "string", seeds: "string" },
 };
 
 const ALL_FLAGS: FlagSpec = Object.assign({}, GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS));
 
 /** The usage text. */
 export const USAGE =
-  `Usage: strata [-path DIR | -source URL] [-database URL] [-lock-timeout SECONDS] [-verbose] [-json] COMMAND [ARGS]
+  `Usage: strata [-path DIR | -source file://DIR] [-database URL] [-lock-timeout SECONDS] [-verbose] [-json] COMMAND [ARGS]
 
 Commands:
   create [-ext sql] [-dir DIR] [-seq] [-digits 6] [-format LAYOUT] [-tz TZ] NAME
                    Create a pair of empty up/down files (timestamp version, or -seq)
-  up [N]           Apply all pending migrations, or the next N
-  down [N]         Revert the last N migrations; without N, all of them (asks [y/N])
+  up [N] [-dry-run] [-allow-changed] [-allow-out-of-order] [-track NAME:DIR[:TABLE] ...]
+                   Apply all pending migrations, or the next N
+  down [N] [-dry-run]  Revert the last N migrations; without N, all of them (asks [y/N])
   down -all        Revert all migrations without asking
-  goto V           Migrate up or down to version V
+  goto V [-dry-run]  Migrate up or down to version V
   force V          Set the version to V (-1: none) without running anything; clears dirty
   version          Print the current version
+  status [-exit-code] [-track ...]
+                   Every migration: applied, pending, changed, out of order, missing file; a dirty database explained
+  validate [-track ...]  Check files, checksums and order without migrating (exit 1 on a problem)
   drop [-f]        Drop everything in the current schema (asks [y/N] unless -f)
+  bundle -out FILE [-seeds DIR]
+                   Write an ES module embedding the migrations (statements split ahead of time) for edge runtimes
 
 Flags (one or two dashes; -flag value or -flag=value):
   -path DIR            Migrations folder (default: migrations); -source file://DIR is the same
@@ -87,6 +121,8 @@ Flags (one or two dashes; -flag value or -flag=value):
 
 Exit codes: 0 done (also "no change"), 1 failed, 2 usage error.`;
 
+type Mode = { json: boolean; verbose: boolean };
+
 /**
  * Runs one strata command and returns its exit code.
  *
@@ -99,10 +135,9 @@ Exit codes: 0 done (also "no change"), 1 failed, 2 usage error.`;
  * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let args: ParsedArgs;
   let json = false;
   try {
-    args = parseArgs(argv, ALL_FLAGS);
+    const args = parseArgs(argv, ALL_FLAGS);
     json = booleanFlag(args, "json");
     if (booleanFlag(args, "help") || booleanFlag(args, "h")) {
       io.stdout(USAGE + "\n");
@@ -135,49 +170,81 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function runCommand(command: string, rest: string[], args: ParsedArgs, io: CliIo): Promise<number> {
-  const json = booleanFlag(args, "json");
-  const verbose = booleanFlag(args, "verbose");
+  const mode: Mode = { json: booleanFlag(args, "json"), verbose: booleanFlag(args, "verbose") };
   const path = migrationsPath(args);
   if (command === "create") return await runCreate(rest, args, io, path);
+  if (command === "bundle") return await runBundle(rest, args, io, path, mode);
 
   const lockTimeout = stringFlag(args, "lock-timeout");
   const lockTimeoutMs = lockTimeout === undefined
     ? 15_000
     : parseWholeNumber(lockTimeout, "-lock-timeout", { min: 0 }) * 1000;
   const argument = parseCommandArguments(command, rest, args);
+  const trackSpecs = stringsFlag(args, "track").map((value) => parseTrackSpec(value, io.env));
+  if (trackSpecs.length > 0 && (stringFlag(args, "path") !== undefined || stringFlag(args, "source") !== undefined)) {
+    throw new StrataError("USAGE", "Use -track or -path, not both: each track names its own folder");
+  }
+  if (trackSpecs.length > 0 && argument.dryRun) {
+    throw new StrataError("USAGE", "-dry-run does not combine with -track yet: run it per folder with -path");
+  }
 
   const startedAt = Date.now();
   const rawUrl = stringFlag(args, "database") ?? nonEmpty(io.env.DATABASE_URL);
-  if (rawUrl === undefined && !json) {
+  if (rawUrl === undefined && !mode.json) {
     io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
   }
   const { db, url } = await openDatabase(rawUrl, {
     deadline: startedAt + lockTimeoutMs,
     cwd: io.cwd,
-    ...(verbose ? { onNotice: (message: string) => io.stderr(`notice: ${message}\n`) } : {}),
+    ...(mode.verbose ? { onNotice: (message: string) => io.stderr(`notice: ${message}\n`) } : {}),
   });
   try {
-    if (verbose) io.stderr(`database: ${url.label}\nsource: ${path}\n`);
-    const table: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
-    const source: MigrationSource = directorySource(resolvePath(io.cwd, path));
+    if (mode.verbose) {
+      io.stderr(
+        `database: ${url.label}\nsource: ${
+          trackSpecs.length ? trackSpecs.map((t) => `${t.name}=${t.dir ?? "(skipped)"}`).join(", ") : path
+        }\n`,
+      );
+    }
     const lockName = stringFlag(args, "lock-name");
-    const migrator = new Migrator(db, {
-      source,
-      table,
+    const base: Omit<MigratorOptions, "source"> = {
       lockTimeoutMs,
       startedAt,
       ...(lockName === undefined ? {} : { lockName }),
       ...(url.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: url.statementTimeoutMs }),
       ...(io.signal ? { signal: io.signal } : {}),
-      onEvent: (event) => printEvent(event, io, { json, verbose }),
-    });
-    return await dispatch(command, argument, migrator, db, io, { json, verbose });
+      ...(io.client ? { client: io.client } : {}),
+      allowChanged: booleanFlag(args, "allow-changed"),
+      allowOutOfOrder: booleanFlag(args, "allow-out-of-order"),
+      onEvent: (event) => printEvent(event, io, mode),
+    };
+    if (trackSpecs.length > 0) {
+      const tracks: Track[] = trackSpecs.map((spec) => ({
+        name: spec.name,
+        source: spec.dir === undefined ? undefined : directorySource(resolvePath(io.cwd, spec.dir)),
+        table: spec.table,
+        ...(spec.skipReason ? { skipReason: spec.skipReason } : {}),
+      }));
+      return await runTracks(command, tracks, db, base, io, mode, argument);
+    }
+    const table: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
+    const source: MigrationSource = directorySource(resolvePath(io.cwd, path));
+    const migrator = new Migrator(db, { ...base, source, table });
+    const again = (cmd: string) => strataCommand(args, cmd);
+    return await dispatch(command, argument, migrator, db, io, mode, again);
   } finally {
     await db.close();
   }
 }
 
-type Argument = { limit?: number; all?: boolean; version?: bigint; force?: boolean };
+type Argument = {
+  limit?: number;
+  all?: boolean;
+  version?: bigint;
+  force?: boolean;
+  dryRun?: boolean;
+  exitCode?: boolean;
+};
 
 function parseCommandArguments(command: string, rest: string[], args: ParsedArgs): Argument {
   const extra = (max: number) => {
@@ -185,15 +252,16 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
       throw new StrataError("USAGE", `Too many arguments for ${command}: ${rest.slice(max).join(" ")}`);
     }
   };
+  const dryRun = booleanFlag(args, "dry-run");
   switch (command) {
     case "up":
       extra(1);
-      return rest[0] === undefined ? {} : { limit: parseWholeNumber(rest[0], "N", { min: 1 }) };
+      return rest[0] === undefined ? { dryRun } : { limit: parseWholeNumber(rest[0], "N", { min: 1 }), dryRun };
     case "down": {
       extra(1);
       const all = booleanFlag(args, "all");
       if (all && rest[0] !== undefined) throw new StrataError("USAGE", "down: -all and N cannot be used together");
-      return rest[0] === undefined ? { all } : { limit: parseWholeNumber(rest[0], "N", { min: 1 }) };
+      return rest[0] === undefined ? { all, dryRun } : { limit: parseWholeNumber(rest[0], "N", { min: 1 }), dryRun };
     }
     case "goto":
     case "force": {
@@ -206,11 +274,14 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
       if (version < (command === "force" ? -1n : 0n)) {
         throw new StrataError("USAGE", `Version must be ${command === "force" ? "-1" : "0"} or more, got ${rest[0]}`);
       }
-      return { version };
+      return { version, dryRun };
     }
     case "drop":
       extra(0);
       return { force: booleanFlag(args, "f") };
+    case "status":
+      extra(0);
+      return { exitCode: booleanFlag(args, "exit-code") };
     default:
       extra(0);
       return {};
@@ -223,8 +294,18 @@ async function dispatch(
   migrator: Migrator,
   db: Database,
   io: CliIo,
-  mode: { json: boolean; verbose: boolean },
+  mode: Mode,
+  again: (cmd: string) => string,
 ): Promise<number> {
+  if (argument.dryRun) {
+    const request: PlanRequest = command === "goto"
+      ? { command: "goto", version: argument.version! }
+      : { command: command as "up" | "down", ...(argument.limit === undefined ? {} : { limit: argument.limit }) };
+    const plan = await migrator.plan(request);
+    if (mode.json) io.stdout(toJson({ command, dryRun: true, database: db.label, ...planJson(plan) }) + "\n");
+    else io.stdout(formatPlan(command, plan));
+    return 0;
+  }
   switch (command) {
     case "up":
       return finishRun("up", await migrator.up(argument), io, mode, db);
@@ -253,6 +334,14 @@ async function dispatch(
       io.stdout(`${state.version ?? -1}${state.dirty ? " (dirty)" : ""}\n`);
       return 0;
     }
+    case "status": {
+      const status = await migrator.status();
+      if (mode.json) io.stdout(toJson({ command: "status", database: db.label, ...statusJson(status, again) }) + "\n");
+      else io.stdout(formatStatus(status, again));
+      return argument.exitCode && !upToDate(status) ? 1 : 0;
+    }
+    case "validate":
+      return await runValidate([{ name: "", migrator }], io, mode, db);
     case "drop": {
       if (!argument.force && !(await confirm(io, "Are you sure you want to drop the entire database schema? [y/N]"))) {
         return 1;
@@ -268,6 +357,133 @@ async function dispatch(
     }
   }
   throw new StrataError("USAGE", `Unknown command: ${command}`);
+}
+
+async function runTracks(
+  command: string,
+  tracks: Track[],
+  db: Database,
+  base: Omit<MigratorOptions, "source">,
+  io: CliIo,
+  mode: Mode,
+  argument: Argument,
+): Promise<number> {
+  if (command === "up") {
+    const runs = await migrateTracks(db, tracks, {
+      ...base,
+      ...(mode.json ? {} : { log: (line) => io.stderr(`${line}\n`) }),
+    });
+    const failed = runs.find((r) => r.run?.error && r.run.error.code !== "LIMIT_SHORT");
+    if (mode.json) {
+      io.stdout(
+        toJson({
+          command: "up",
+          database: db.label,
+          tracks: runs.map((r) => ({
+            name: r.name,
+            skipped: r.skipped,
+            ...(r.run
+              ? {
+                from: versionJson(r.run.from),
+                to: versionJson(r.run.to),
+                noChange: r.run.noChange,
+                migrations: r.run.results.map(resultJson),
+                error: r.run.error ? errorJson(r.run.error) : null,
+              }
+              : {}),
+          })),
+        }) + "\n",
+      );
+    } else if (failed?.run?.error) {
+      printError(failed.run.error, io);
+    }
+    return failed ? exitCodeOf(failed.run!.error) : 0;
+  }
+  const migrators = tracks.filter((t) => t.source).map((t) => ({
+    name: t.name,
+    migrator: new Migrator(db, { ...base, source: t.source!, ...(t.table ? { table: t.table } : {}) }),
+  }));
+  for (const t of tracks) {
+    if (!t.source && !mode.json) io.stderr(`Skipping ${t.name} migrations: ${t.skipReason ?? "no folder"}\n`);
+  }
+  if (command === "validate") return await runValidate(migrators, io, mode, db);
+  if (command === "status") {
+    const statuses = [];
+    for (const { name, migrator } of migrators) statuses.push({ name, status: await migrator.status() });
+    if (mode.json) {
+      io.stdout(
+        toJson({
+          command: "status",
+          database: db.label,
+          tracks: statuses.map(({ name, status }) => ({ name, ...statusJson(status, (c) => `strata ${c}`) })),
+        }) + "\n",
+      );
+    } else {
+      for (const { name, status } of statuses) {
+        io.stdout(`track ${name}\n${formatStatus(status, (c) => `strata -track ... ${c}`)}\n`);
+      }
+    }
+    return argument.exitCode && statuses.some(({ status }) => !upToDate(status)) ? 1 : 0;
+  }
+  throw new StrataError("USAGE", `-track applies to up, status and validate, not ${command}`);
+}
+
+async function runValidate(
+  migrators: Array<{ name: string; migrator: Migrator }>,
+  io: CliIo,
+  mode: Mode,
+  db: Database,
+): Promise<number> {
+  const reports = [];
+  for (const { name, migrator } of migrators) {
+    const problems: string[] = [];
+    const set = await migrator.loadSet();
+    for (const ignored of set.ignored) problems.push(`ignored file ${ignored.file}: ${ignored.reason}`);
+    let parsed = 0;
+    for (const m of set.migrations) {
+      for (const file of [m.up, m.down]) {
+        if (file === undefined) continue;
+        try {
+          const text = await migrator.source.read(file);
+          await (migrator.source.parse ?? parseSqlScript)(text, file);
+          parsed++;
+        } catch (error) {
+          problems.push(error instanceof Error ? error.message : String(error));
+        }
+      }
+    }
+    const status = await migrator.status();
+    for (const e of status.changed) problems.push(`${e.up} changed since it was applied`);
+    for (const e of status.outOfOrder) {
+      problems.push(`${e.up ?? e.version} is pending below the current version ${status.version.version}`);
+    }
+    for (const e of status.missingFiles) {
+      problems.push(`version ${e.version} (${e.name}) is applied but its file is missing`);
+    }
+    if (status.dirty) {
+      problems.push(`the database is dirty at version ${status.dirty.version ?? -1}: ${describeDirty(status.dirty)}`);
+    }
+    reports.push({ name, files: parsed, migrations: set.migrations.length, pending: status.pending.length, problems });
+  }
+  const ok = reports.every((r) => r.problems.length === 0);
+  if (mode.json) io.stdout(toJson({ command: "validate", database: db.label, ok, tracks: reports }) + "\n");
+  else {
+    for (const r of reports) {
+      const prefix = r.name ? `${r.name}: ` : "";
+      for (const p of r.problems) io.stderr(`${prefix}problem: ${p}\n`);
+      io.stderr(
+        `${prefix}${
+          r.problems.length === 0 ? "ok" : `${r.problems.length} problem(s)`
+        }: ${r.migrations} migrations, ${r.files} files parsed, ${r.pending} pending\n`,
+      );
+    }
+  }
+  return ok ? 0 : 1;
+}
+
+function upToDate(status: MigrationStatus): boolean {
+  return status.pending.length === 0 && status.changed.length === 0 && status.missingFiles.length === 0 &&
+    !status.dirty;
 }
 
 async function confirm(io: CliIo, question: string): Promise<boolean> {
@@ -287,7 +503,7 @@ async function confirm(io: CliIo, question: string): Promise<boolean> {
   return false;
 }
 
-function finishRun(command: string, run: MigrateRun, io: CliIo, mode: { json: boolean }, db: Database): number {
+function finishRun(command: string, run: MigrateRun, io: CliIo, mode: Mode, db: Database): number {
   if (mode.json) {
     io.stdout(
       toJson({
@@ -318,7 +534,7 @@ function finishRun(command: string, run: MigrateRun, io: CliIo, mode: { json: bo
   return 0;
 }
 
-function printEvent(event: MigratorEvent, io: CliIo, mode: { json: boolean; verbose: boolean }): void {
+function printEvent(event: MigratorEvent, io: CliIo, mode: Mode): void {
   if (mode.json) return;
   switch (event.type) {
     case "lock-wait":
@@ -334,17 +550,12 @@ function printEvent(event: MigratorEvent, io: CliIo, mode: { json: boolean; verb
         ? ` [${r.statements ?? 0} statement(s)${r.transactional ? "" : ", no transaction"}]`
         : "";
       io.stderr(
-        `${r.version}/${r.direction === "up" ? "u" : "d"} ${r.name} (${formatDuration(r.durationMs ?? 0)})${extra}\n`,
+        `${r.version}/${r.direction === "up" ? "u" : "d"} ${r.name} (${formatDuration(r.durationMs ?? 0)})${
+          r.outOfOrder ? " out of order" : ""
+        }${extra}\n`,
       );
     }
   }
-}
-
-/** Go's time.Duration style: 812.5µs, 12.345ms, 1.204s. */
-export function formatDuration(ms: number): string {
-  if (ms < 1) return `${(ms * 1000).toFixed(1)}µs`;
-  if (ms < 1000) return `${ms.toFixed(3)}ms`;
-  return `${(ms / 1000).toFixed(3)}s`;
 }
 
 function printError(error: unknown, io: CliIo): void {
@@ -359,7 +570,7 @@ function printError(error: unknown, io: CliIo): void {
   if (e?.hint) io.stderr(`hint: ${e.hint}\n`);
   if (!e) {
     const stack = error instanceof Error ? error.stack : undefined;
-    if (stack) io.stderr(`${stack}\n`);
+    if (stack) io.stderr(`${maskUrl(stack)}\n`);
   }
 }
 
@@ -387,7 +598,49 @@ function resultJson(r: MigrationResult): Record<string, unknown> {
     transactional: r.transactional,
     statements: r.statements ?? 0,
     durationMs: r.durationMs === undefined ? null : Math.round(r.durationMs * 1000) / 1000,
+    ...(r.outOfOrder ? { outOfOrder: true } : {}),
     ...(r.warning ? { warning: r.warning } : {}),
+  };
+}
+
+function statusJson(status: MigrationStatus, again: (cmd: string) => string): Record<string, unknown> {
+  return {
+    version: versionJson(status.version),
+    upToDate: upToDate(status),
+    pending: status.pending.length,
+    changed: status.changed.length,
+    outOfOrder: status.outOfOrder.length,
+    missingFiles: status.missingFiles.length,
+    migrations: status.entries.map((e) => ({
+      version: e.version,
+      name: e.name,
+      state: e.state,
+      up: e.up ?? null,
+      down: e.down ?? null,
+      appliedAt: e.appliedAt,
+      durationMs: e.durationMs === null ? null : Math.round(e.durationMs * 1000) / 1000,
+      checksum: e.checksum,
+      recordedChecksum: e.recordedChecksum,
+      note: e.note,
+    })),
+    dirty: status.dirty
+      ? {
+        ...status.dirty,
+        commands: {
+          ifComplete: again(`force ${status.dirty.forceIfComplete ?? -1}`),
+          ifUndone: again(`force ${status.dirty.forceIfUndone ?? -1}`),
+        },
+      }
+      : null,
+  };
+}
+
+function planJson(plan: PlannedRun): Record<string, unknown> {
+  return {
+    from: versionJson(plan.from),
+    noChange: plan.noChange,
+    short: plan.short,
+    steps: plan.steps.map((s) => ({ ...s, file: s.file ?? null })),
   };
 }
 
@@ -436,6 +689,26 @@ async function runCreate(rest: string[], args: ParsedArgs, io: CliIo, path: stri
   return 0;
 }
 
+async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: string, mode: Mode): Promise<number> {
+  if (rest.length > 0) throw new StrataError("USAGE", `Too many arguments for bundle: ${rest.join(" ")}`);
+  const out = stringFlag(args, "out");
+  if (!out) throw new StrataError("USAGE", "bundle needs -out FILE, e.g. strata bundle -out src/migrations.bundle.js");
+  const seeds = stringFlag(args, "seeds");
+  const written = await writeBundle({
+    migrations: resolvePath(io.cwd, path),
+    ...(seeds === undefined ? {} : { seeds: resolvePath(io.cwd, seeds) }),
+    out: resolvePath(io.cwd, out),
+    version: VERSION,
+  });
+  if (mode.json) io.stdout(toJson({ command: "bundle", ...written }) + "\n");
+  else {io.stderr(
+      `Wrote ${out}: ${written.migrations} migration files${
+        seeds ? `, ${written.seeds} seed files` : ""
+      } (${written.bytes} bytes)\n`,
+    );}
+  return 0;
+}
+
 function migrationsPath(args: ParsedArgs): string {
   const path = stringFlag(args, "path");
   const source = stringFlag(args, "source");
@@ -452,6 +725,23 @@ function migrationsPath(args: ParsedArgs): string {
   return path ?? "migrations";
 }
 
+/** A strata command with the flags that locate this database and folder (a URL with a password becomes "$DATABASE_URL"). */
+function strataCommand(args: ParsedArgs, command: string): string {
+  const parts = ["strata"];
+  const path = stringFlag(args, "path");
+  if (path !== undefined) parts.push("-path", shellWord(path));
+  const database = stringFlag(args, "database");
+  if (database !== undefined) {
+    parts.push("-database", maskUrl(database) === database ? shellWord(database) : '"$DATABASE_URL"');
+  }
+  parts.push(command);
+  return parts.join(" ");
+}
+
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:=@-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
 function resolvePath(cwd: string, path: string): string {
   return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
 }
@@ -459,3 +749,5 @@ function resolvePath(cwd: string, path: string): string {
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }
+
+export { formatDuration };

@@ -58,7 +58,10 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     const seeds = await readSeeds(options.seeds);
     if (seeds) bundle.seeds = seeds;
   }
-  const body = `// Written by \`strata bundle\` from ${options.migrations}${options.seeds ? ` and ${options.seeds}` : ""}. Do not edit:\n` +
+  const body =
+    `// Written by \`strata bundle\` from ${options.migrations}${
+      options.seeds ? ` and ${options.seeds}` : ""
+    }. Do not edit:\n` +
     `// run \`strata bundle\` again after changing a migration.\n` +
     `const bundle = ${JSON.stringify(bundle, null, 1)};\nexport default bundle;\n`;
   const partial = `${options.out}.partial`;
@@ -78,14 +81,22 @@ async function readSeeds(dir: string): Promise<BundledFiles | undefined> {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as { code?: string }).code === "ENOENT") return undefined;
-    throw new StrataError("COMMAND_FAILED", `Cannot read seeds folder ${dir}: ${(error as Error).message}`, { cause: error });
+    throw new StrataError("COMMAND_FAILED", `Cannot read seeds folder ${dir}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const files: Record<string, string> = {};
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.isFile()) files[entry.name] = await readFile(join(dir, entry.name), "utf8");
     else if (entry.isDirectory()) {
-      for (const inner of (await readdir(join(dir, entry.name), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-        if (inner.isFile()) files[`${entry.name}/${inner.name}`] = await readFile(join(dir, entry.name, inner.name), "utf8");
+      for (
+        const inner of (await readdir(join(dir, entry.name), { withFileTypes: true })).sort((a, b) =>
+          a.name.localeCompare(b.name)
+        )
+      ) {
+        if (inner.isFile()) {
+          files[`${entry.name}/${inner.name}`] = await readFile(join(dir, entry.name, inner.name), "utf8");
+        }
       }
     }
   }

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseArgs, parseWholeNumber } from "../../lib/cli/flags.ts";
 
-const SPEC = { path: "string", database: "string", verbose: "boolean", f: "boolean", all: "boolean" } as const;
+const SPEC = {
+  path: "string",
+  database: "string",
+  verbose: "boolean",
+  f: "boolean",
+  all: "boolean",
+  track: "strings",
+} as const;
 
 test("flags take one or two dashes and -flag value or -flag=value, like Go's flag package", () => {
   const args = parseArgs(["-path", "db/migrations", "--database=postgres://u@h/db?x=1", "--verbose", "up", "2"], SPEC);
@@ -32,4 +39,9 @@ test("parseWholeNumber rejects fractions, words and values below the minimum", (
   assert.throws(() => parseWholeNumber("1.5", "N"), { code: "USAGE" });
   assert.throws(() => parseWholeNumber("two", "N"), { code: "USAGE" });
   assert.throws(() => parseWholeNumber("0", "N", { min: 1 }), { code: "USAGE", message: "N must be 1 or more, got 0" });
+});
+
+test("a repeatable flag collects every value in order", () => {
+  const args = parseArgs(["up", "-track", "system:a:t1", "--track=user:b:t2"], SPEC);
+  assert.deepEqual(args.flags.track, ["system:a:t1", "user:b:t2"]);
 });
