@@ -6,10 +6,11 @@
  *   tsx scripts/migrate.ts down          make migrate-down    (the last one only)
  *   tsx scripts/migrate.ts down 3        revert three
  *   tsx scripts/migrate.ts create NAME   make migrate-create name=NAME (sequential, 6 digits)
+ *   tsx scripts/migrate.ts status        make migrate-status
  *   tsx scripts/migrate.ts version | goto V | force V | drop
  *
  * DATABASE_URL picks the database (none: the embedded PGlite in .strata/pglite) and
- * MIGRATIONS_PATH the folder (default migrations/); any strata flag may follow.
+ * MIGRATIONS_PATH the folder (default migrations/); any strata flag may follow, e.g. `status -exit-code`.
  */
 import process from "node:process";
 import { main } from "../mod.ts";
