@@ -60,6 +60,7 @@ export {
   type StatusEntry,
 } from "./lib/migrate/migration_status.ts";
 export { type Plan, planDown, planGoto, planUp, type Step } from "./lib/migrate/planner.ts";
+export { migrateTracks, type Track, type TrackRun } from "./lib/migrate/tracks.ts";
 export {
   loadParser,
   NO_TRANSACTION_ANNOTATION,
@@ -67,6 +68,8 @@ export {
   type SqlScript,
   type SqlStatement,
 } from "./lib/migrate/sql_script.ts";
+export { type DataSeed, defineSeed, type SeedContext, type SeedRow } from "./lib/seed/define_seed.ts";
+export { runSeeds, type RunSeedsOptions, type SeedFile, type SeedResult, type SeedRun } from "./lib/seed/seeder.ts";
 export {
   DEFAULT_TABLE,
   parseTableName,

@@ -3,7 +3,8 @@ CREATE TYPE user_role AS ENUM ('owner', 'admin', 'member');
 CREATE TABLE users (
   id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   organisation_id  bigint NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
-  email            text NOT NULL,
+  -- Stored lower-case, so a plain unique constraint covers it (and seeds can key on it).
+  email            text NOT NULL UNIQUE CHECK (email = lower(email)),
   name             text NOT NULL DEFAULT '',
   password_hash    text NOT NULL,
   role             user_role NOT NULL DEFAULT 'member',
@@ -11,8 +12,6 @@ CREATE TABLE users (
   updated_at       timestamptz NOT NULL DEFAULT now()
 );
 
--- Emails are unique regardless of case.
-CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 CREATE INDEX users_organisation_id_idx ON users (organisation_id);
 
 CREATE TRIGGER users_set_updated_at

@@ -9,7 +9,9 @@ import { FileError, StrataError } from "../db/strata_error.ts";
 import { createMigration } from "../io/create_migration.ts";
 import { directorySource } from "../io/directory_source.ts";
 import { openDatabase } from "../io/open_database.ts";
+import { loadSeeds } from "../io/seed_loader.ts";
 import { writeBundle } from "../io/write_bundle.ts";
+import { runSeeds, type SeedResult } from "../seed/seeder.ts";
 import type { MigrationSource } from "../migrate/migration_source.ts";
 import type { MigrationStatus } from "../migrate/migration_status.ts";
 import {
@@ -82,6 +84,7 @@ const COMMAND_FLAGS: Record<string, FlagSpec> = {
   status: { "exit-code": "boolean", track: "strings" },
   validate: { track: "strings" },
   bundle: { out: "string", seeds: "string" },
+  seed: { seeds: "string", env: "string", "batch-size": "string" },
 };
 
 const ALL_FLAGS: FlagSpec = Object.assign({}, GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS));
@@ -106,6 +109,8 @@ Commands:
   drop [-f]        Drop everything in the current schema (asks [y/N] unless -f)
   bundle -out FILE [-seeds DIR]
                    Write an ES module embedding the migrations (statements split ahead of time) for edge runtimes
+  seed [-seeds DIR] [-env NAME]
+                   Run the seeds in DIR (default seeds/), then DIR/NAME/; idempotent: counts inserted / updated / unchanged
 
 Flags (one or two dashes; -flag value or -flag=value):
   -path DIR            Migrations folder (default: migrations); -source file://DIR is the same
@@ -227,6 +232,7 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
       }));
       return await runTracks(command, tracks, db, base, io, mode, argument);
     }
+    if (command === "seed") return await runSeed(args, db, io, mode);
     const table: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
     const source: MigrationSource = directorySource(resolvePath(io.cwd, path));
     const migrator = new Migrator(db, { ...base, source, table });
@@ -479,6 +485,50 @@ async function runValidate(
     }
   }
   return ok ? 0 : 1;
+}
+
+async function runSeed(args: ParsedArgs, db: Database, io: CliIo, mode: Mode): Promise<number> {
+  const dir = stringFlag(args, "seeds") ?? "seeds";
+  const env = stringFlag(args, "env");
+  const batch = stringFlag(args, "batch-size");
+  const files = await loadSeeds(resolvePath(io.cwd, dir), env ? { env } : {});
+  const width = Math.max(0, ...files.map((f) => f.name.length));
+  const tableWidth = Math.max(
+    3,
+    ...files.map((f) => (f.kind === "data" && typeof f.seed?.table === "string" ? f.seed.table.length : 0)),
+  );
+  const run = await runSeeds(db, files, {
+    ...(batch === undefined ? {} : { batchSize: parseWholeNumber(batch, "-batch-size", { min: 1 }) }),
+    onResult: (r) => {
+      if (!mode.json && r.status === "done") io.stderr(`${formatSeedResult(r, width, tableWidth)}\n`);
+    },
+  });
+  if (mode.json) {
+    io.stdout(
+      toJson({
+        command: "seed",
+        database: db.label,
+        seeds: run.results.map((r) => ({
+          ...r,
+          durationMs: r.durationMs === undefined ? null : Math.round(r.durationMs * 1000) / 1000,
+        })),
+        error: run.error ? errorJson(run.error) : null,
+      }) + "\n",
+    );
+  } else if (run.error) {
+    printError(run.error, io);
+  } else if (files.length === 0) {
+    io.stderr(`No seeds in ${dir}\n`);
+  }
+  return run.error ? exitCodeOf(run.error) : 0;
+}
+
+/** `002_users.json  users  3 inserted, 0 updated, 0 unchanged (12.1ms)` */
+function formatSeedResult(r: SeedResult, width: number, tableWidth: number): string {
+  const unchanged = r.unchanged === null ? "" : `, ${r.unchanged} unchanged`;
+  return `${r.file.padEnd(width)}  ${
+    (r.table ?? "sql").padEnd(tableWidth)
+  }  ${r.inserted} inserted, ${r.updated} updated${unchanged} (${formatDuration(r.durationMs ?? 0)})`;
 }
 
 function upToDate(status: MigrationStatus): boolean {

@@ -27,9 +27,10 @@ export interface Session extends Queryable {
    * Runs each item as its own query, in order, stopping at the first failure: text alone
    * through the simple-query protocol, text with parameters through the extended one.
    * Drivers that can pipeline send them together. A failure throws {@linkcode ScriptError}
-   * naming the item's index.
+   * naming the item's index. Resolves to each item's row count (rows inserted, updated,
+   * deleted or returned; 0 for DDL).
    */
-  execScript(items: readonly ScriptItem[]): Promise<void>;
+  execScript(items: readonly ScriptItem[]): Promise<number[]>;
 }
 
 /** A database strata can migrate: a pool (or a single embedded instance) plus its identity. */

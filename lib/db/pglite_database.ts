@@ -37,17 +37,22 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
     query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(pg, text, params),
     exec: (text: string) => runExec(pg, text),
     async execScript(items: readonly ScriptItem[]) {
+      const counts: number[] = [];
       for (let index = 0; index < items.length; index++) {
         const item = items[index];
         try {
-          if (typeof item === "string") await pg.exec(item);
-          else await pg.query(item.text, item.params as unknown[]);
+          const results = typeof item === "string"
+            ? await pg.exec(item)
+            : [await pg.query(item.text, item.params as unknown[])];
+          const last = results[results.length - 1];
+          counts.push(last?.affectedRows ?? last?.rows.length ?? 0);
         } catch (error) {
           const server = serverErrorFields(error);
           if (!server) throw error;
           throw new ScriptError(index, server, error);
         }
       }
+      return counts;
     },
   };
   return {

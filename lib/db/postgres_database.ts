@@ -83,7 +83,9 @@ function reservedSession(reserved: ReservedSql): Session {
         ),
       );
       const index = settled.findIndex((r) => r.status === "rejected");
-      if (index < 0) return;
+      if (index < 0) {
+        return settled.map((r) => Number((r as PromiseFulfilledResult<{ count?: number }>).value?.count ?? 0));
+      }
       const reason = (settled[index] as PromiseRejectedResult).reason;
       const server = serverErrorFields(reason);
       if (!server) throw reason;

@@ -28,7 +28,9 @@ export type StrataErrorCode =
   | "ABORTED"
   | "INTERRUPTED"
   | "COMMAND_FAILED"
-  | "QUERY_FAILED";
+  | "QUERY_FAILED"
+  | "SEED_INVALID"
+  | "SEED_FAILED";
 
 /** Fields a PostgreSQL server (or PGlite) sends with an error, under one set of names. */
 export interface ServerErrorFields {

@@ -21,7 +21,7 @@ import type { MigrationSource } from "./migration_source.ts";
 import { loadMigrationSet, type MigrationSet } from "./migration_set.ts";
 import { computeStatus, type DirtyExplanation, type MigrationStatus, type StatusEntry } from "./migration_status.ts";
 import { type Plan, planDown, planGoto, planUp, type Step } from "./planner.ts";
-import { locateInScript, parseSqlScript, type SqlScript } from "./sql_script.ts";
+import { parseSqlScript, scriptError, type SqlScript } from "./sql_script.ts";
 import {
   ensureVersionTable,
   inTransaction,
@@ -699,28 +699,19 @@ function statementError(
   cause: unknown,
   mode: "transaction" | "dirty",
 ): FileError {
-  const statement = script.statements[index];
-  const { line, column } = locateInScript(script, index, server.position);
-  let reason = server.message;
-  if (server.detail) reason += `, ${server.detail}`;
-  if (server.where && !server.position) reason += ` (${server.where.split("\n")[0]})`;
-  const version = step.to ?? -1;
   const hint = mode === "transaction"
     ? `Nothing of ${step.file} was kept: the database is still at version ${
       step.from ?? -1
     }, clean. Fix the file and run the command again`
     : `${step.file} runs outside a transaction: statements before ${index + 1} stay applied and the database is ` +
-      `dirty at version ${version}. ${
+      `dirty at version ${step.to ?? -1}. ${
         dirtyHint(step.to, step.direction === "up" ? step.from : step.migration.version)
       }`;
-  return new FileError("MIGRATION_FAILED", `migration failed: ${reason}`, {
-    file: step.file!,
-    statement: index + 1,
-    line,
-    column,
-    sql: statement.sql,
-    excerpt: script.text.split("\n")[line - 1] ?? "",
-  }, { cause, server, hint });
+  return scriptError("MIGRATION_FAILED", step.file!, script, index, server, {
+    cause,
+    hint,
+    prefix: "migration failed: ",
+  });
 }
 
 function connectionLost(error: unknown, step: Step): StrataError {

@@ -2,7 +2,7 @@
  * Splits a SQL file into statements with the real PostgreSQL parser (libpg-query), and
  * decides whether the file can run inside one transaction.
  */
-import { FileError } from "../db/strata_error.ts";
+import { FileError, type ServerErrorFields, type StrataErrorCode } from "../db/strata_error.ts";
 
 /** One statement of a file, with where it stands. */
 export interface SqlStatement {
@@ -258,4 +258,32 @@ function byteOffsets(text: string): { toChar(byte: number): number } {
   }
   map.push(index);
   return { toChar: (byte) => map[Math.min(Math.max(byte, 0), map.length - 1)] };
+}
+
+/**
+ * A server error inside one statement of a script, as a {@linkcode FileError}: the file,
+ * the statement number, the line and column the server's position points at, the message
+ * with its detail, and the failing line for a caret display.
+ */
+export function scriptError(
+  code: StrataErrorCode,
+  file: string,
+  script: SqlScript,
+  index: number,
+  server: ServerErrorFields,
+  options: { cause?: unknown; hint?: string; prefix?: string } = {},
+): FileError {
+  const statement = script.statements[index];
+  const { line, column } = locateInScript(script, index, server.position);
+  let reason = server.message;
+  if (server.detail) reason += `, ${server.detail}`;
+  if (server.where && !server.position) reason += ` (${server.where.split("\n")[0]})`;
+  return new FileError(code, `${options.prefix ?? ""}${reason}`, {
+    file,
+    statement: index + 1,
+    line,
+    column,
+    ...(statement ? { sql: statement.sql } : {}),
+    excerpt: script.text.split("\n")[line - 1] ?? "",
+  }, { cause: options.cause, server, ...(options.hint ? { hint: options.hint } : {}) });
 }

@@ -1,0 +1,135 @@
+/**
+ * Loads a seeds folder: `*.sql`, `*.json` and `*.ts` / `*.js` modules in file-name order,
+ * then, with an environment name, the subfolder of that name (dev-only data stays out of
+ * production).
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { FileError, StrataError } from "../db/strata_error.ts";
+import type { DataSeed } from "../seed/define_seed.ts";
+import type { SeedFile } from "../seed/seeder.ts";
+
+const SEED_FILE = /\.(sql|json|ts|mts|js|mjs)$/;
+
+/** Options for {@linkcode loadSeeds}. */
+export interface LoadSeedsOptions {
+  /** Also load the subfolder of this name, after the common files. */
+  env?: string;
+}
+
+/**
+ * Reads every seed in `dir` (and `dir/<env>/`), in order. JSON syntax errors name the line
+ * and column; modules must export a data seed by default.
+ *
+ * @throws {StrataError} SOURCE_NOT_FOUND for a missing folder; {@linkcode FileError} SEED_INVALID for a bad file.
+ * @example
+ * ```ts ignore
+ * const files = await loadSeeds("seeds", { env: "dev" });
+ * const run = await runSeeds(db, files);
+ * ```
+ */
+export async function loadSeeds(dir: string, options: LoadSeedsOptions = {}): Promise<SeedFile[]> {
+  const files = await loadFolder(dir, "", "Seeds folder");
+  if (options.env) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(options.env) || options.env.startsWith(".")) {
+      throw new StrataError("USAGE", `-env must be a folder name, got ${JSON.stringify(options.env)}`);
+    }
+    files.push(
+      ...(await loadFolder(join(dir, options.env), `${options.env}/`, `Seeds folder for -env ${options.env}`)),
+    );
+  }
+  return files;
+}
+
+async function loadFolder(dir: string, prefix: string, what: string): Promise<SeedFile[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (cause) {
+    if ((cause as { code?: string }).code === "ENOENT") {
+      throw new StrataError("SOURCE_NOT_FOUND", `${what} not found: ${dir}`, {
+        cause,
+        hint: "Pass -seeds DIR, or create the folder",
+      });
+    }
+    throw cause;
+  }
+  const names = entries.filter((e) => e.isFile() && SEED_FILE.test(e.name) && !e.name.endsWith(".d.ts")).map((e) =>
+    e.name
+  ).sort();
+  const files: SeedFile[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const label = `${prefix}${name}`;
+    if (name.endsWith(".sql")) files.push({ name: label, kind: "sql", text: await readFile(path, "utf8") });
+    else if (name.endsWith(".json")) {
+      files.push({ name: label, kind: "data", seed: parseJsonSeed(await readFile(path, "utf8"), label) });
+    } else files.push({ name: label, kind: "data", seed: await importSeed(path, label) });
+  }
+  return files;
+}
+
+/**
+ * Parses a JSON seed; a syntax error names the line and column.
+ *
+ * @throws {FileError} SEED_INVALID
+ */
+export function parseJsonSeed(text: string, file: string): DataSeed {
+  try {
+    return JSON.parse(text) as DataSeed;
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /position (\d+)/.exec(message)?.[1];
+    const lineCol = /line (\d+) column (\d+)/.exec(message);
+    let line: number | undefined;
+    let column: number | undefined;
+    if (lineCol) {
+      line = Number(lineCol[1]);
+      column = Number(lineCol[2]);
+    } else if (position !== undefined) {
+      const before = text.slice(0, Number(position));
+      line = before.split("\n").length;
+      column = Number(position) - before.lastIndexOf("\n");
+    }
+    const reason = message.replace(/^JSON\.parse: /, "").replace(/ in JSON at position \d+.*$/s, "").replace(
+      /\s*\(line \d+ column \d+\)$/,
+      "",
+    );
+    throw new FileError("SEED_INVALID", `invalid JSON: ${reason}`, {
+      file,
+      ...(line === undefined ? {} : { line }),
+      ...(column === undefined ? {} : { column }),
+      ...(line === undefined ? {} : { excerpt: text.split("\n")[line - 1] ?? "" }),
+    }, { cause: error });
+  }
+}
+
+async function importSeed(path: string, file: string): Promise<DataSeed> {
+  let module: { default?: unknown };
+  try {
+    module = await import(pathToFileURL(path).href);
+  } catch (error) {
+    const typescript = /\.m?ts$/.test(path);
+    const unknownExtension = (error as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION";
+    throw new FileError(
+      "SEED_INVALID",
+      typescript && unknownExtension
+        ? "cannot load a TypeScript seed under plain node"
+        : `cannot load the module: ${(error as Error).message}`,
+      { file },
+      {
+        cause: error,
+        hint: typescript && unknownExtension
+          ? "Run seeds with tsx (npx tsx scripts/seed.ts) or Deno (deno run -A mod.ts seed), or write the seed as .js"
+          : "Fix the module; it must `export default defineSeed({ table, key, rows })`",
+      },
+    );
+  }
+  if (module.default === undefined) {
+    throw new FileError("SEED_INVALID", "the module has no default export", { file }, {
+      hint: "export default defineSeed({ table, key, rows })",
+    });
+  }
+  return module.default as DataSeed;
+}
