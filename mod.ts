@@ -41,7 +41,10 @@ function isMainModule(): boolean {
   }
 }
 
-if (isMainModule()) {
-  const { main } = await import("./lib/cli/main.ts");
-  await main();
+// Once per process: a seed loaded as CommonJS gets a second copy of this module, which
+// must not run the CLI again. No top-level await, so CommonJS can import this entry.
+const RAN = Symbol.for("strata.cli.ran");
+if (isMainModule() && !(globalThis as Record<symbol, unknown>)[RAN]) {
+  (globalThis as Record<symbol, unknown>)[RAN] = true;
+  void import("./lib/cli/main.ts").then(({ main }) => main());
 }

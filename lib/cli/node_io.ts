@@ -39,6 +39,7 @@ export function nodeIo(): CliIo & { dispose(): void } {
     env: process.env,
     cwd: process.cwd(),
     stdinIsTTY: process.stdin.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
     async readLine() {
       lines ??= createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
       const next = await lines.next();

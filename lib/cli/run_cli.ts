@@ -4,11 +4,14 @@
  * Exit codes: 0 done (including "no change"), 1 failed, 2 usage error.
  */
 import type { Database } from "../db/database.ts";
-import { maskUrl } from "../db/database_url.ts";
+import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
 import { createMigration } from "../io/create_migration.ts";
 import { directorySource } from "../io/directory_source.ts";
 import { openDatabase } from "../io/open_database.ts";
+import { backupDatabase, type BackupFormat, type BackupOptions } from "../io/backup.ts";
+import { deploy } from "../io/deploy.ts";
+import { restoreBackup } from "../io/restore.ts";
 import { loadSeeds } from "../io/seed_loader.ts";
 import { writeBundle } from "../io/write_bundle.ts";
 import { runSeeds, type SeedResult } from "../seed/seeder.ts";
@@ -54,6 +57,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /** Who and where, for the history table (e.g. `strata 0.1.0 on host, pid 42`). */
   client?: string;
+  /** Whether stderr is a terminal (progress lines). */
+  stderrIsTTY?: boolean;
 }
 
 /** strata's version, printed by -version. */
@@ -85,6 +90,9 @@ const COMMAND_FLAGS: Record<string, FlagSpec> = {
   validate: { track: "strings" },
   bundle: { out: "string", seeds: "string" },
   seed: { seeds: "string", env: "string", "batch-size": "string" },
+  backup: { format: "string", out: "string", keep: "string", jobs: "string" },
+  restore: { yes: "boolean", clean: "boolean" },
+  deploy: { format: "string", out: "string", keep: "string", jobs: "string", "restore-on-failure": "boolean" },
 };
 
 const ALL_FLAGS: FlagSpec = Object.assign({}, GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS));
@@ -111,6 +119,12 @@ Commands:
                    Write an ES module embedding the migrations (statements split ahead of time) for edge runtimes
   seed [-seeds DIR] [-env NAME]
                    Run the seeds in DIR (default seeds/), then DIR/NAME/; idempotent: counts inserted / updated / unchanged
+  backup [-format custom|plain|directory] [-out DIR] [-keep N] [-jobs N]
+                   pg_dump to DIR/backup_YYYYmmdd_HHMMSS_DB.EXT (mode 0600) with a .sha256 and a .json manifest
+  restore FILE [-yes] [-clean]
+                   Verify the checksum, then restore in one transaction; asks before writing over tables
+  deploy [-out DIR] [-format F] [-keep N] [-restore-on-failure]
+                   Under the migration lock: stop if nothing is pending, else backup, verify it, migrate up
 
 Flags (one or two dashes; -flag value or -flag=value):
   -path DIR            Migrations folder (default: migrations); -source file://DIR is the same
@@ -233,10 +247,13 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
       return await runTracks(command, tracks, db, base, io, mode, argument);
     }
     if (command === "seed") return await runSeed(args, db, io, mode);
+    if (command === "backup") return await runBackup(args, db, url, io, mode);
+    if (command === "restore") return await runRestore(rest, args, db, url, io, mode);
     const table: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
     const source: MigrationSource = directorySource(resolvePath(io.cwd, path));
     const migrator = new Migrator(db, { ...base, source, table });
     const again = (cmd: string) => strataCommand(args, cmd);
+    if (command === "deploy") return await runDeploy(args, db, url, migrator, io, mode, again);
     return await dispatch(command, argument, migrator, db, io, mode, again);
   } finally {
     await db.close();
@@ -285,6 +302,12 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
     case "drop":
       extra(0);
       return { force: booleanFlag(args, "f") };
+    case "restore":
+      extra(1);
+      if (rest[0] === undefined) {
+        throw new StrataError("USAGE", "restore needs a FILE: strata restore backups/backup_....dump");
+      }
+      return {};
     case "status":
       extra(0);
       return { exitCode: booleanFlag(args, "exit-code") };
@@ -485,6 +508,111 @@ async function runValidate(
     }
   }
   return ok ? 0 : 1;
+}
+
+function backupOptions(args: ParsedArgs, io: CliIo, mode: Mode): BackupOptions {
+  const format = stringFlag(args, "format");
+  if (format !== undefined && !["plain", "custom", "directory"].includes(format)) {
+    throw new StrataError("USAGE", `-format must be plain, custom or directory, got ${JSON.stringify(format)}`);
+  }
+  const keep = stringFlag(args, "keep");
+  const jobs = stringFlag(args, "jobs");
+  const progress = io.stderrIsTTY && !mode.json;
+  return {
+    out: resolvePath(io.cwd, stringFlag(args, "out") ?? "backups"),
+    ...(format === undefined ? {} : { format: format as BackupFormat }),
+    ...(keep === undefined ? {} : { keep: parseWholeNumber(keep, "-keep", { min: 1 }) }),
+    ...(jobs === undefined ? {} : { jobs: parseWholeNumber(jobs, "-jobs", { min: 1 }) }),
+    ...(progress
+      ? {
+        onProgress: (bytes: number, ms: number) =>
+          io.stderr(`\rpg_dump: ${(bytes / 1024 / 1024).toFixed(1)} MB written, ${(ms / 1000).toFixed(1)} s`),
+      }
+      : {}),
+  };
+}
+
+async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: CliIo, mode: Mode): Promise<number> {
+  const backup = await backupDatabase(db, url, backupOptions(args, io, mode));
+  if (mode.json) io.stdout(toJson({ command: "backup", ...backup }) + "\n");
+  else {
+    if (io.stderrIsTTY) io.stderr("\r\x1b[K");
+    io.stderr(
+      `Backup ${backup.path} (${backup.format}, ${backup.bytes} bytes, sha256 ${backup.sha256}) at migration version ${
+        backup.migrationVersion.version ?? "none"
+      }\n`,
+    );
+    io.stdout(`${backup.path}\n`);
+  }
+  return 0;
+}
+
+async function runRestore(
+  rest: string[],
+  args: ParsedArgs,
+  db: Database,
+  url: DatabaseUrl,
+  io: CliIo,
+  mode: Mode,
+): Promise<number> {
+  const file = resolvePath(io.cwd, rest[0]);
+  const result = await restoreBackup(db, url, file, {
+    yes: booleanFlag(args, "yes"),
+    clean: booleanFlag(args, "clean"),
+    ...(io.stdinIsTTY ? { confirm: (question: string) => confirm(io, question) } : {}),
+  });
+  if (mode.json) io.stdout(toJson({ command: "restore", ...result }) + "\n");
+  else {
+    if (!result.checked) {
+      io.stderr(`warning: ${rest[0]} has no recorded checksum (not written by strata backup): it was not verified\n`);
+    }
+    io.stderr(`Restored ${rest[0]} (${result.format}) into ${url.label} in ${formatDuration(result.durationMs)}\n`);
+  }
+  return 0;
+}
+
+async function runDeploy(
+  args: ParsedArgs,
+  db: Database,
+  url: DatabaseUrl,
+  migrator: Migrator,
+  io: CliIo,
+  mode: Mode,
+  again: (cmd: string) => string,
+): Promise<number> {
+  const result = await deploy(db, url, migrator, {
+    backup: backupOptions(args, io, mode),
+    restoreOnFailure: booleanFlag(args, "restore-on-failure"),
+    restoreCommand: (path) => again(`restore ${shellWord(path)} -yes -clean`),
+    ...(mode.json ? {} : { log: (line: string) => io.stderr(`deploy: ${line}\n`) }),
+  });
+  if (mode.json) {
+    io.stdout(
+      toJson({
+        command: "deploy",
+        database: db.label,
+        noChange: result.noChange,
+        backup: result.backup ?? null,
+        migrations: result.run?.results.map(resultJson) ?? [],
+        to: result.run ? versionJson(result.run.to) : versionJson(result.plan.from),
+        restored: result.restored,
+        restoreCommand: result.restoreCommand ?? null,
+        error: result.error ? errorJson(result.error) : null,
+      }) + "\n",
+    );
+  } else if (result.error) {
+    if (result.restored) io.stderr(`error: ${maskUrl(result.error.message)}\n`);
+    else printError(result.error, io);
+    if (result.restoreCommand) {
+      io.stderr(
+        `deploy: failed at version ${result.run?.to.version ?? "none"}${
+          result.run?.to.dirty ? " (dirty)" : ""
+        }. The backup taken before it: ${result.backup?.path}\n`,
+      );
+      io.stderr(`deploy: to put the database back as it was:\n  ${result.restoreCommand}\n`);
+    }
+  }
+  return result.error ? exitCodeOf(result.error) : 0;
 }
 
 async function runSeed(args: ParsedArgs, db: Database, io: CliIo, mode: Mode): Promise<number> {

@@ -45,6 +45,11 @@ export interface Database extends Queryable {
    * current_database()".
    */
   readonly lockName?: string;
+  /**
+   * The driver's own client (the postgres.js `Sql`, the PGlite instance), for runtime-bound
+   * tools such as a PGlite dump. The core never uses it.
+   */
+  readonly raw?: unknown;
   /** Runs `fn` on one session held for the whole call. */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** Closes every connection (or the embedded instance). Safe to call twice. */

@@ -57,6 +57,7 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
   };
   return {
     dialect: "pglite",
+    raw: pg,
     label: options.label ?? "pglite://memory",
     lockName: "/postgres",
     query: session.query,

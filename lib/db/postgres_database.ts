@@ -31,6 +31,7 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
   let closed = false;
   return {
     dialect: "postgres",
+    raw: sql,
     label: options.label ?? "postgres",
     ...(options.lockName === undefined ? {} : { lockName: options.lockName }),
     query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(sql, text, params),

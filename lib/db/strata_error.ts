@@ -29,6 +29,8 @@ export type StrataErrorCode =
   | "INTERRUPTED"
   | "COMMAND_FAILED"
   | "QUERY_FAILED"
+  | "BACKUP_CORRUPT"
+  | "RESTORE_FAILED"
   | "SEED_INVALID"
   | "SEED_FAILED";
 

@@ -173,6 +173,7 @@ export class Migrator {
   readonly #db: Database;
   readonly #options: MigratorOptions;
   readonly #startedAt: number;
+  #held: Context | undefined;
 
   constructor(db: Database, options: MigratorOptions) {
     this.#db = db;
@@ -215,7 +216,7 @@ export class Migrator {
    * with (dirty, changed files, out of order, parse errors).
    */
   async plan(request: PlanRequest): Promise<PlannedRun> {
-    return await this.#db.withSession(async (session) => {
+    return await this.#session(async (session) => {
       const table = await this.#resolve(session);
       const prepared = await this.#prepare(session, table, historyTableFor(table), request, false);
       const steps = [...prepared.outOfOrder, ...prepared.plan.steps].map((step): PlannedStep => {
@@ -245,7 +246,7 @@ export class Migrator {
    * get out. Reads only: no lock, nothing created or written.
    */
   async status(): Promise<MigrationStatus> {
-    return await this.#db.withSession(async (session) => {
+    return await this.#session(async (session) => {
       const table = await this.#resolve(session);
       const set = await this.loadSet();
       const from = await readVersion(session, table);
@@ -288,7 +289,7 @@ export class Migrator {
 
   /** Reads the version without taking the lock or creating the table. */
   async version(): Promise<VersionState> {
-    return await this.#db.withSession(async (session) => await readVersion(session, await this.#resolve(session)));
+    return await this.#session(async (session) => await readVersion(session, await this.#resolve(session)));
   }
 
   /**
@@ -308,11 +309,33 @@ export class Migrator {
     });
   }
 
+  /**
+   * Holds the migration lock while `fn` runs: every call on this migrator inside it (plan,
+   * up, status, ...) uses the locked session, so nothing else can migrate in between (deploy
+   * takes a backup between plan and up).
+   */
+  async hold<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#held) return await fn();
+    return await this.#withLock(async (context) => {
+      this.#held = context;
+      try {
+        return await fn();
+      } finally {
+        this.#held = undefined;
+      }
+    });
+  }
+
+  #session<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    return this.#held ? fn(this.#held.session) : this.#db.withSession(fn);
+  }
+
   #resolve(session: Session): Promise<ResolvedTable> {
     return resolveTable(session, this.#options.table ?? { table: "schema_migrations" });
   }
 
   async #withLock<T>(fn: (context: Context) => Promise<T>): Promise<T> {
+    if (this.#held) return await fn(this.#held);
     const deadline = this.#startedAt + (this.#options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
     return await this.#db.withSession(async (session) => {
       if (this.#db.dialect === "postgres") {

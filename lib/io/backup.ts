@@ -1,0 +1,329 @@
+/**
+ * `strata backup`: pg_dump (or, for the embedded PGlite, pglite-tools' pg_dump in WASM) into
+ * `backups/backup_YYYYmmdd_HHMMSS_<db>.<ext>`, written under a partial name and renamed when
+ * complete, mode 0600, with a SHA-256 file and a manifest beside it.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import process from "node:process";
+import type { Database } from "../db/database.ts";
+import type { DatabaseUrl } from "../db/database_url.ts";
+import { StrataError } from "../db/strata_error.ts";
+import { readVersion, resolveTable, type TableName } from "../migrate/version_table.ts";
+import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
+
+/** pg_dump's output formats strata offers. */
+export type BackupFormat = "plain" | "custom" | "directory";
+
+/** What a backup's manifest (`<file>.json`) records. */
+export interface BackupManifest {
+  /** The backup's file (or folder) name, beside the manifest. */
+  file: string;
+  format: BackupFormat;
+  bytes: number;
+  sha256: string;
+  /** The database, its URL masked. */
+  database: string;
+  databaseName: string;
+  serverVersion: string;
+  /** `pg_dump 15.20`, or `pglite-tools pg_dump` for the embedded database. */
+  dumpedWith: string;
+  /** The golang-migrate version at the time (null: none applied or no table). */
+  migrationVersion: { version: string | null; dirty: boolean };
+  createdAt: string;
+}
+
+/** A finished backup. */
+export interface BackupResult extends BackupManifest {
+  /** Full path of the backup file (or folder). */
+  path: string;
+  manifestPath: string;
+  durationMs: number;
+}
+
+/** Options for {@linkcode backupDatabase}. */
+export interface BackupOptions {
+  /** Folder for backups (default `backups`). */
+  out?: string;
+  /** Default `custom` (compressed, selective restore); the embedded PGlite writes `plain`. */
+  format?: BackupFormat;
+  /** Parallel jobs for the `directory` format. */
+  jobs?: number;
+  /** Keep only the newest N backups of this database in `out`. */
+  keep?: number;
+  /** The version table, to record the migration version (default schema_migrations). */
+  table?: TableName;
+  /** Bytes written so far, every half second while pg_dump runs. */
+  onProgress?: (bytes: number, elapsedMs: number) => void;
+  /** The pg_dump process id, once it runs. */
+  onSpawn?: (pid: number) => void;
+  /** For file names; default now. */
+  now?: Date;
+}
+
+/**
+ * Backs up a database and verifies nothing yet (see {@linkcode verifyBackup}).
+ *
+ * @throws {StrataError} COMMAND_FAILED when pg_dump is missing, too old for the server, or fails (its message, password scrubbed).
+ * @example
+ * ```ts ignore
+ * const { db, url } = await openDatabase(process.env.DATABASE_URL);
+ * const backup = await backupDatabase(db, url, { out: "backups", keep: 7 });
+ * console.log(backup.path, backup.sha256);
+ * ```
+ */
+export async function backupDatabase(
+  db: Database,
+  url: DatabaseUrl,
+  options: BackupOptions = {},
+): Promise<BackupResult> {
+  const started = performance.now();
+  const out = options.out ?? "backups";
+  await mkdir(out, { recursive: true, mode: 0o700 });
+  const [server] = await db.query<{ version: string; num: string; name: string }>(
+    "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_database() AS name",
+  );
+  const serverMajor = Math.floor(Number(server.num) / 10000);
+  // Plain queries, not a session of its own: a deploy calls this while it holds the migration lock.
+  const version = await readVersion(db, await resolveTable(db, options.table ?? { table: "schema_migrations" }));
+  const databaseName = db.dialect === "pglite" ? pgliteName(url) : server.name;
+  const format: BackupFormat = db.dialect === "pglite" ? "plain" : options.format ?? "custom";
+  if (db.dialect === "pglite" && options.format && options.format !== "plain") {
+    throw new StrataError(
+      "USAGE",
+      `The embedded PGlite database is backed up as plain SQL only, not ${options.format}`,
+    );
+  }
+  const stamp = timestamp(options.now ?? new Date());
+  const ext = format === "plain" ? ".sql" : format === "custom" ? ".dump" : ".dir";
+  const name = `backup_${stamp}_${safeName(databaseName)}${ext}`;
+  const path = join(out, name);
+  const partial = `${path}.partial`;
+  await rm(partial, { recursive: true, force: true });
+
+  let dumpedWith: string;
+  try {
+    if (db.dialect === "pglite") {
+      dumpedWith = "pglite-tools pg_dump";
+      await dumpPglite(db, partial);
+    } else {
+      const program = await findPgProgram("pg_dump", serverMajor);
+      dumpedWith = `pg_dump ${program.version}`;
+      await dumpPostgres(program.path, url, format, partial, options);
+    }
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+  const { sha256, bytes } = await checksum(partial);
+  const manifest: BackupManifest = {
+    file: name,
+    format,
+    bytes,
+    sha256,
+    database: url.label,
+    databaseName,
+    serverVersion: server.version,
+    dumpedWith,
+    migrationVersion: { version: version.version === null ? null : version.version.toString(), dirty: version.dirty },
+    createdAt: (options.now ?? new Date()).toISOString(),
+  };
+  const manifestPath = `${path}.json`;
+  await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
+  await writeFile(`${path}.sha256`, `${sha256}  ${name}\n`, { mode: 0o600 });
+  await rename(partial, path);
+  if (options.keep !== undefined) await prune(out, safeName(databaseName), options.keep);
+  return { ...manifest, path, manifestPath, durationMs: performance.now() - started };
+}
+
+async function dumpPostgres(
+  program: string,
+  url: DatabaseUrl,
+  format: BackupFormat,
+  partial: string,
+  options: BackupOptions,
+): Promise<void> {
+  const libpq = await libpqEnvironment(url.connectUrl);
+  const args = [`--format=${format}`, `--file=${partial}`, "--no-password"];
+  // A plain dump replaces what it recreates when restored (psql cannot add --clean later).
+  if (format === "plain") args.push("--clean", "--if-exists");
+  if (format === "directory" && options.jobs && options.jobs > 1) args.push(`--jobs=${options.jobs}`);
+  // The dump exists with mode 0600 before a byte is written (pg_dump keeps the mode of a file it truncates).
+  if (format !== "directory") await (await open(partial, "w", 0o600)).close();
+  const started = performance.now();
+  const timer = options.onProgress
+    ? setInterval(
+      () => void size(partial).then((bytes) => options.onProgress!(bytes, performance.now() - started)),
+      500,
+    )
+    : undefined;
+  const previous = process.umask(0o077);
+  try {
+    const result = await runProgram(program, args, {
+      env: libpq.env,
+      secrets: [libpq.password],
+      ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+    });
+    if (result.code !== 0) {
+      throw new StrataError("COMMAND_FAILED", `pg_dump failed (exit ${result.code}): ${result.stderr.trim()}`, {
+        hint: "Nothing was kept: the partial file was removed",
+      });
+    }
+  } finally {
+    process.umask(previous);
+    if (timer) clearInterval(timer);
+  }
+  if (format === "directory") await chmodTree(partial);
+}
+
+async function dumpPglite(db: Database, partial: string): Promise<void> {
+  const { pgDump } = await import("@electric-sql/pglite-tools/pg_dump");
+  const pg = db.raw as Parameters<typeof pgDump>[0]["pg"];
+  const [{ path: searchPath }] = await db.query<{ path: string }>("SELECT current_setting('search_path') AS path");
+  const file = await pgDump({ pg, args: ["--clean", "--if-exists"] });
+  // Leave the session as it was, whatever the dump changed.
+  await db.query("SELECT set_config('search_path', $1, false)", [searchPath]);
+  await writeFile(partial, new Uint8Array(await file.arrayBuffer()), { mode: 0o600 });
+}
+
+/** SHA-256 and size of a file, or of a folder (its files' hashes, in name order). */
+export async function checksum(path: string): Promise<{ sha256: string; bytes: number }> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return { sha256: await hashFile(path), bytes: info.size };
+  const names = (await readdir(path)).sort();
+  const lines: string[] = [];
+  let bytes = 0;
+  for (const name of names) {
+    const inner = join(path, name);
+    bytes += (await stat(inner)).size;
+    lines.push(`${await hashFile(inner)}  ${name}`);
+  }
+  return { sha256: createHash("sha256").update(lines.join("\n")).digest("hex"), bytes };
+}
+
+function hashFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path).on("data", (chunk) => hash.update(chunk)).on("error", reject).on(
+      "end",
+      () => resolve(hash.digest("hex")),
+    );
+  });
+}
+
+async function size(path: string): Promise<number> {
+  try {
+    const info = await stat(path);
+    if (!info.isDirectory()) return info.size;
+    let total = 0;
+    for (const name of await readdir(path)) total += (await stat(join(path, name)).catch(() => ({ size: 0 }))).size;
+    return total;
+  } catch {
+    return 0;
+  }
+}
+
+async function chmodTree(dir: string): Promise<void> {
+  await chmod(dir, 0o700);
+  for (const name of await readdir(dir)) await chmod(join(dir, name), 0o600);
+}
+
+/** Deletes all but the newest `keep` backups of one database (and their manifests). */
+async function prune(out: string, database: string, keep: number): Promise<void> {
+  const pattern = new RegExp(
+    `^backup_(\\d{8}_\\d{6})_${database.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(sql|dump|dir)$`,
+  );
+  const backups = (await readdir(out)).filter((name) => pattern.test(name)).sort().reverse();
+  for (const name of backups.slice(Math.max(0, keep))) {
+    for (const suffix of ["", ".json", ".sha256"]) {
+      await rm(join(out, `${name}${suffix}`), { recursive: true, force: true });
+    }
+  }
+}
+
+/** What a manifest beside a backup says, or undefined when there is none. */
+export async function readManifest(path: string): Promise<BackupManifest | undefined> {
+  try {
+    return JSON.parse(await readFile(`${path}.json`, "utf8")) as BackupManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The result of {@linkcode verifyBackup}. */
+export interface VerifiedBackup {
+  path: string;
+  format: BackupFormat;
+  /** Whether a recorded checksum was there to compare. */
+  checked: boolean;
+  sha256: string;
+}
+
+/**
+ * Checks a backup before it is trusted: its SHA-256 against the `.sha256` file (or the
+ * manifest), and for custom and directory dumps that pg_restore can read its table of
+ * contents.
+ *
+ * @throws {StrataError} BACKUP_CORRUPT when the checksum differs or pg_restore cannot read it.
+ */
+export async function verifyBackup(path: string, options: { pgRestore?: string } = {}): Promise<VerifiedBackup> {
+  const info = await stat(path).catch((cause) => {
+    throw new StrataError("SOURCE_NOT_FOUND", `Backup not found: ${path}`, { cause });
+  });
+  const manifest = await readManifest(path);
+  const recorded = (await readFile(`${path}.sha256`, "utf8").catch(() => undefined))?.trim().split(/\s+/)[0] ??
+    manifest?.sha256;
+  const { sha256 } = await checksum(path);
+  if (recorded !== undefined && recorded !== sha256) {
+    throw new StrataError(
+      "BACKUP_CORRUPT",
+      `Backup ${
+        basename(path)
+      } is corrupted: its SHA-256 is ${sha256}, but ${recorded} was recorded when it was written`,
+      {
+        hint: "Do not restore it. Use an older backup, or take a new one",
+      },
+    );
+  }
+  const format = manifest?.format ?? (await sniffFormat(path, info.isDirectory()));
+  if (format !== "plain") {
+    const program = options.pgRestore ?? (await findPgProgram("pg_restore", 0)).path;
+    const result = await runProgram(program, ["--list", path]);
+    if (result.code !== 0) {
+      throw new StrataError("BACKUP_CORRUPT", `pg_restore cannot read ${basename(path)}: ${result.stderr.trim()}`);
+    }
+  }
+  return { path, format, checked: recorded !== undefined, sha256 };
+}
+
+/** custom dumps start with "PGDMP"; directory dumps hold toc.dat; anything else is plain SQL. */
+export async function sniffFormat(path: string, isDirectory: boolean): Promise<BackupFormat> {
+  if (isDirectory) return "directory";
+  const handle = await open(path, "r");
+  try {
+    const buffer = new Uint8Array(5);
+    await handle.read(buffer, 0, 5, 0);
+    return new TextDecoder().decode(buffer) === "PGDMP" ? "custom" : "plain";
+  } finally {
+    await handle.close();
+  }
+}
+
+function timestamp(date: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}_${p(date.getUTCHours())}${
+    p(date.getUTCMinutes())
+  }${p(date.getUTCSeconds())}`;
+}
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, "_") || "db";
+}
+
+function pgliteName(url: DatabaseUrl): string {
+  return url.pglitePath === "memory"
+    ? "pglite"
+    : basename(url.pglitePath ?? "pglite") || basename(dirname(url.pglitePath ?? "")) || "pglite";
+}

@@ -1,0 +1,161 @@
+/**
+ * `strata restore FILE`: verifies the backup's checksum, refuses to write over a database
+ * that already has tables unless told to, and restores in one transaction (psql
+ * --single-transaction for plain SQL, pg_restore --single-transaction for custom and
+ * directory dumps; the SQL executed in a transaction for PGlite), so a failure leaves the
+ * target as it was.
+ */
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Database } from "../db/database.ts";
+import type { DatabaseUrl } from "../db/database_url.ts";
+import { StrataError } from "../db/strata_error.ts";
+import { type BackupFormat, verifyBackup } from "./backup.ts";
+import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
+
+/** Options for {@linkcode restoreBackup}. */
+export interface RestoreOptions {
+  /** Restore into a database that already has tables without asking. */
+  yes?: boolean;
+  /** Drop what the dump recreates first (custom and directory dumps; plain dumps by strata always do). */
+  clean?: boolean;
+  /** Asked when the target has tables and `yes` is not set; no function means refuse. */
+  confirm?: (question: string) => Promise<boolean>;
+  /** The psql / pg_restore process id, once it runs. */
+  onSpawn?: (pid: number) => void;
+}
+
+/** What a restore did. */
+export interface RestoreResult {
+  path: string;
+  format: BackupFormat;
+  /** Whether a recorded checksum was verified (backups not written by strata have none). */
+  checked: boolean;
+  /** Tables the target had before. */
+  existingTables: number;
+  durationMs: number;
+}
+
+/**
+ * Restores a backup into the database.
+ *
+ * @throws {StrataError} BACKUP_CORRUPT (checksum), ABORTED (non-empty target, not confirmed), RESTORE_FAILED (the target is unchanged).
+ * @example
+ * ```ts ignore
+ * const { db, url } = await openDatabase(process.env.DATABASE_URL);
+ * await restoreBackup(db, url, "backups/backup_20260101_120000_app.dump", { yes: true, clean: true });
+ * ```
+ */
+export async function restoreBackup(
+  db: Database,
+  url: DatabaseUrl,
+  path: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  const started = performance.now();
+  const verified = await verifyBackup(path);
+  const [{ count }] = await db.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
+  );
+  if (count > 0 && !options.yes) {
+    const question = `${url.label} already has ${count} table(s); restoring ${
+      basename(path)
+    } replaces what the backup contains. Go on? [y/N]`;
+    if (!options.confirm) {
+      throw new StrataError(
+        "ABORTED",
+        `${url.label} already has ${count} table(s): not restoring over them without -yes`,
+        {
+          hint: "Restore into an empty database, or pass -yes (and -clean to drop what the backup recreates)",
+        },
+      );
+    }
+    if (!(await options.confirm(question))) throw new StrataError("ABORTED", "Restore declined: nothing was changed");
+  }
+  if (db.dialect === "pglite") {
+    if (verified.format !== "plain") {
+      throw new StrataError(
+        "USAGE",
+        `The embedded PGlite database restores plain SQL backups only, not ${verified.format}`,
+      );
+    }
+    await restorePglite(db, path);
+  } else {
+    await restorePostgres(db, url, path, verified.format, options);
+  }
+  return {
+    path,
+    format: verified.format,
+    checked: verified.checked,
+    existingTables: count,
+    durationMs: performance.now() - started,
+  };
+}
+
+async function restorePostgres(
+  db: Database,
+  url: DatabaseUrl,
+  path: string,
+  format: BackupFormat,
+  options: RestoreOptions,
+): Promise<void> {
+  const [server] = await db.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
+  const major = Math.floor(Number(server.num) / 10000);
+  const libpq = await libpqEnvironment(url.connectUrl);
+  const run = async (name: "psql" | "pg_restore", args: string[]) => {
+    const program = await findPgProgram(name, name === "psql" ? 0 : major);
+    const result = await runProgram(program.path, args, {
+      env: libpq.env,
+      secrets: [libpq.password],
+      ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+    });
+    if (result.code !== 0) {
+      throw new StrataError(
+        "RESTORE_FAILED",
+        `${name} failed, so nothing was restored (it ran in one transaction): ${firstError(result.stderr)}`,
+        {
+          hint: `The database is as it was before. ${
+            format === "plain" ? "" : "Add -clean to drop what the backup recreates, or "
+          }restore into an empty database`,
+        },
+      );
+    }
+  };
+  if (format === "plain") {
+    await run("psql", ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", path]);
+  } else {
+    const args = ["--no-password", "--single-transaction", "--exit-on-error", `--dbname=${libpq.database}`];
+    if (options.clean) args.push("--clean", "--if-exists");
+    await run("pg_restore", [...args, path]);
+  }
+}
+
+async function restorePglite(db: Database, path: string): Promise<void> {
+  const text = await readFile(path, "utf8");
+  // PGlite is one session: plain queries on it, so a deploy holding the migration lock can restore too.
+  const [{ path: searchPath }] = await db.query<{ path: string }>("SELECT current_setting('search_path') AS path");
+  try {
+    await db.exec("BEGIN");
+    await db.exec(text);
+    await db.exec("COMMIT");
+  } catch (error) {
+    await db.exec("ROLLBACK").catch(() => {});
+    throw new StrataError(
+      "RESTORE_FAILED",
+      `Restoring ${basename(path)} failed, so nothing was restored: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: "The database is as it was before",
+      },
+    );
+  } finally {
+    // The dump empties search_path for its own statements; give the session its own back.
+    await db.query("SELECT set_config('search_path', $1, false)", [searchPath]);
+  }
+}
+
+function firstError(stderr: string): string {
+  const line = stderr.split("\n").find((l) => /ERROR|FATAL|error:/.test(l)) ?? stderr.trim().split("\n")[0] ?? "";
+  return line.trim();
+}
