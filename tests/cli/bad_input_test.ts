@@ -6,41 +6,15 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
+import { type Finished, runStrata } from "../_support/run_strata.ts";
 import { BACKENDS, tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
 
-const TSX = import.meta.resolve("tsx");
-const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 const UNREACHABLE = "postgres://postgres@127.0.0.1:1/x";
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node --import tsx mod.ts ...args` in `cwd` with stdin a pipe (not a terminal) that is closed at once. */
-function runStrata(args: readonly string[], cwd: string): Promise<Finished> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ["--import", TSX, MOD, ...args], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /**
  * What a test checks: the version row and the tables the migrations made (golang-migrate's

@@ -5,55 +5,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { migrationLockId } from "../../lib/migrate/advisory_lock.ts";
 import { tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
-
-const TSX = import.meta.resolve("tsx");
-const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  /** Everything the process wrote to stderr so far. */
-  stderr(): string;
-  done: Promise<Finished>;
-}
-
-/** Starts `node --import tsx mod.ts ...args` in `cwd`, with no DATABASE_URL inherited. */
-function startStrata(args: readonly string[], cwd: string): Running {
-  const env: Record<string, string | undefined> = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ["--import", TSX, MOD, ...args], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin!.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const done = new Promise<Finished>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, stderr: () => stderr, done };
-}
-
-function runStrata(args: readonly string[], cwd: string): Promise<Finished> {
-  return startStrata(args, cwd).done;
-}
+import { type Finished, runStrata, startStrata } from "../_support/run_strata.ts";
 
 /** Polls `check` until it returns true; fails with `what` when `limitMs` pass first (a hang guard, not a speed claim). */
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, limitMs = 30_000): Promise<void> {
