@@ -12,7 +12,8 @@ import type { DataSeed, SeedRow } from "./define_seed.ts";
 /** One seed file, loaded: SQL text, or a data seed. */
 export type SeedFile =
   | { name: string; kind: "sql"; text: string }
-  | { name: string; kind: "data"; seed: DataSeed };
+  // deno-lint-ignore no-explicit-any
+  | { name: string; kind: "data"; seed: DataSeed<any> };
 
 /** What one seed did. */
 export interface SeedResult {
@@ -303,13 +304,15 @@ function upsertStatement(p: PreparedData, columns: Column[]): string {
   const names = columns.map((c) => quoteIdent(c.name));
   const keys = p.key.map(quoteIdent);
   const others = columns.filter((c) => !p.key.includes(c.name));
-  const input = `SELECT ${columns.map((c, i) => `u.c${i}::${c.type} AS ${names[i]}`).join(", ")}
-    FROM unnest(${columns.map((_c, i) => `$${i + 1}::text[]`).join(", ")}) AS u(${
-    columns.map((_c, i) => `c${i}`).join(", ")
-  })`;
+  // WITH ORDINALITY keeps the seed's row order, so generated ids follow it.
+  const casts = columns.map((c, i) => `u.c${i}::${c.type} AS ${names[i]}`).join(", ");
+  const arrays = columns.map((_c, i) => `$${i + 1}::text[]`).join(", ");
+  const aliases = columns.map((_c, i) => `c${i}`).join(", ");
+  const input = `SELECT u.ord, ${casts} FROM unnest(${arrays}) WITH ORDINALITY AS u(${aliases}, ord)`;
   const matches = (a: string, b: string) => keys.map((k) => `${a}.${k} = ${b}.${k}`).join(" AND ");
   const insert = `INSERT INTO ${p.sql} (${names.join(", ")})
     SELECT ${names.join(", ")} FROM input i WHERE NOT EXISTS (SELECT 1 FROM ${p.sql} t WHERE ${matches("t", "i")})
+    ORDER BY i.ord
     ON CONFLICT (${keys.join(", ")}) DO NOTHING RETURNING 1`;
   const ctes = [`input AS (${input})`, `ins AS (${insert})`];
   if (p.update && others.length > 0) {
@@ -327,7 +330,8 @@ function upsertStatement(p: PreparedData, columns: Column[]): string {
 /** A value as PostgreSQL's text input for the column's type. */
 function toText(value: unknown, column: Column): string | null {
   if (value === null || value === undefined) return null;
-  if (column.isJson) return typeof value === "string" && column.type === "json" ? value : JSON.stringify(value);
+  // A string for a json or jsonb column is a JSON string, alike in .json and .ts seeds.
+  if (column.isJson) return JSON.stringify(value);
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "bigint") {
     if (typeof value === "number" && !Number.isFinite(value)) return String(value).replace("Infinity", "infinity");

@@ -1,0 +1,694 @@
+/**
+ * The seeder on both backends: data seeds insert what is missing by natural key, leave or
+ * (with `update`) reset what exists, count what they did, and spend no identity values on
+ * rows that exist; SQL seeds run one transaction each; bad input fails before anything is
+ * written; loadSeeds reads a folder in file-name order, then its -env subfolder.
+ */
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { Database } from "../../lib/db/database.ts";
+import { FileError, StrataError } from "../../lib/db/strata_error.ts";
+import { loadSeeds, parseJsonSeed } from "../../lib/io/seed_loader.ts";
+import { defineSeed, type SeedRow } from "../../lib/seed/define_seed.ts";
+import { runSeeds, type SeedFile, type SeedRun } from "../../lib/seed/seeder.ts";
+import { BACKENDS, tempDir, withDatabase } from "../_support/backends.ts";
+
+/**
+ * updated_at starts at a fixed time and is moved by a trigger on every UPDATE that does not
+ * set it itself, so a test can tell which rows the seeder updated.
+ */
+const SCHEMA = `
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN NEW.updated_at := clock_timestamp(); END IF;
+  RETURN NEW;
+END;
+$$;
+CREATE TABLE orgs (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  slug        text NOT NULL UNIQUE CHECK (slug = lower(slug)),
+  name        text NOT NULL,
+  plan        text NOT NULL DEFAULT 'free',
+  note        text,
+  updated_at  timestamptz NOT NULL DEFAULT '2000-01-01 00:00:00+00'
+);
+CREATE TRIGGER orgs_touch BEFORE UPDATE ON orgs FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TABLE members (
+  id      serial PRIMARY KEY,
+  org_id  bigint NOT NULL REFERENCES orgs (id),
+  email   text NOT NULL,
+  name    text NOT NULL DEFAULT '',
+  UNIQUE (org_id, email)
+);
+CREATE TABLE things (
+  id      serial PRIMARY KEY,
+  code    text NOT NULL UNIQUE,
+  doc     jsonb,
+  raw     json,
+  tags    text[],
+  flag    boolean,
+  amount  numeric,
+  ratio   float8,
+  count   int,
+  at      timestamptz,
+  level   int NOT NULL DEFAULT 5
+);
+CREATE TABLE loose (code text, name text);
+`;
+
+const ORGS: SeedRow[] = [
+  { slug: "acme", name: "Acme", plan: "pro" },
+  { slug: "globex", name: "Globex", plan: "free" },
+  { slug: "initech", name: "Initech", plan: "team" },
+];
+
+function data(name: string, table: string, key: string[], rows: SeedRow[], update = false): SeedFile {
+  return { name, kind: "data", seed: { table, key, rows, ...(update ? { update } : {}) } };
+}
+
+function sql(name: string, text: string): SeedFile {
+  return { name, kind: "sql", text };
+}
+
+async function setup(db: Database): Promise<void> {
+  await db.exec(SCHEMA);
+}
+
+/** An edit made by hand, out of the seeder: the trigger stays off so updated_at keeps its value. */
+async function handEdit(db: Database, text: string): Promise<void> {
+  await db.exec(`ALTER TABLE orgs DISABLE TRIGGER orgs_touch; ${text}; ALTER TABLE orgs ENABLE TRIGGER orgs_touch`);
+}
+
+async function orgs(db: Database): Promise<Array<Record<string, unknown>>> {
+  return await db.query(
+    "SELECT id::int AS id, slug, name, plan, note, updated_at::text AS updated_at FROM orgs ORDER BY slug",
+  );
+}
+
+async function count(db: Database, table: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+  return row.n;
+}
+
+/** [file, status, inserted, updated, unchanged] per seed, and no error. */
+function counts(run: SeedRun): Array<[string, string, number, number, number | null]> {
+  return run.results.map((r) => [r.file, r.status, r.inserted, r.updated, r.unchanged]);
+}
+
+function assertOk(run: SeedRun): void {
+  assert.equal(run.error, undefined, run.error?.message);
+}
+
+const EPOCH = "2000-01-01 00:00:00+00";
+
+for (const backend of BACKENDS) {
+  test(`running the same seeds twice gives the same rows and the second run inserts nothing [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const files = [
+        data("001_orgs.json", "orgs", ["slug"], ORGS),
+        data("002_things.json", "things", ["code"], [{ code: "a", count: 1 }, { code: "b", count: 2 }]),
+      ];
+      const first = await runSeeds(db, files);
+      assertOk(first);
+      assert.deepEqual(counts(first), [
+        ["001_orgs.json", "done", 3, 0, 0],
+        ["002_things.json", "done", 2, 0, 0],
+      ]);
+      assert.equal(first.results[0].table, "orgs");
+      const before = { orgs: await orgs(db), things: await db.query("SELECT * FROM things ORDER BY code") };
+      const second = await runSeeds(db, files);
+      assertOk(second);
+      assert.deepEqual(counts(second), [
+        ["001_orgs.json", "done", 0, 0, 3],
+        ["002_things.json", "done", 0, 0, 2],
+      ]);
+      assert.deepEqual({ orgs: await orgs(db), things: await db.query("SELECT * FROM things ORDER BY code") }, before);
+    });
+  });
+
+  test(`re-runs spend no identity or serial values on rows that exist [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const things = [{ code: "a" }, { code: "b" }, { code: "c" }];
+      for (let i = 0; i < 3; i++) {
+        assertOk(await runSeeds(db, [data("orgs.json", "orgs", ["slug"], ORGS, i === 2)]));
+        assertOk(await runSeeds(db, [data("things.json", "things", ["code"], things, i === 2)]));
+      }
+      const more = await runSeeds(db, [
+        data("orgs.json", "orgs", ["slug"], [...ORGS, { slug: "umbrella", name: "Umbrella" }]),
+        data("things.json", "things", ["code"], [...things, { code: "d" }]),
+      ]);
+      assert.deepEqual(counts(more), [["orgs.json", "done", 1, 0, 3], ["things.json", "done", 1, 0, 3]]);
+      // identity (orgs) and serial (things) alike: the first rows took 1..3, the new one max + 1
+      // (row order within a seed is its own test below)
+      const ids = async (table: string, column: string) =>
+        Object.fromEntries(
+          (await db.query<{ id: number; k: string }>(`SELECT id::int AS id, ${column} AS k FROM ${table} ORDER BY id`))
+            .map((r) => [r.k, r.id]),
+        );
+      const orgIds = await ids("orgs", "slug");
+      assert.deepEqual(Object.values(orgIds), [1, 2, 3, 4]);
+      assert.equal(orgIds.umbrella, 4);
+      const thingIds = await ids("things", "code");
+      assert.deepEqual(Object.values(thingIds), [1, 2, 3, 4]);
+      assert.equal(thingIds.d, 4);
+      const sequences = await db.query<{ name: string; last: number }>(
+        "SELECT sequencename::text AS name, last_value::int AS last FROM pg_sequences WHERE sequencename IN ('orgs_id_seq', 'things_id_seq') ORDER BY 1",
+      );
+      assert.deepEqual(sequences, [{ name: "orgs_id_seq", last: 4 }, { name: "things_id_seq", last: 4 }]);
+    });
+  });
+
+  test(`an edited row is kept without update and reset with update, touching only that row [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      assertOk(await runSeeds(db, [data("orgs.json", "orgs", ["slug"], ORGS)]));
+      // someone edits one row by hand (keeping updated_at, so only the seeder's update moves it)
+      await handEdit(
+        db,
+        `UPDATE orgs SET name = 'Edited', note = 'kept' WHERE slug = 'globex';
+         UPDATE orgs SET note = 'also kept' WHERE slug = 'acme'`,
+      );
+      const edited = await orgs(db);
+      assert.equal(edited[1].name, "Edited");
+
+      const keep = await runSeeds(db, [data("orgs.json", "orgs", ["slug"], ORGS)]);
+      assertOk(keep);
+      assert.deepEqual(counts(keep), [["orgs.json", "done", 0, 0, 3]]);
+      assert.deepEqual(await orgs(db), edited);
+
+      const reset = await runSeeds(db, [data("orgs.json", "orgs", ["slug"], ORGS, true)]);
+      assertOk(reset);
+      // acme differs only in note, a column the seed does not give: not an update
+      assert.deepEqual(counts(reset), [["orgs.json", "done", 0, 1, 2]]);
+      const after = await orgs(db);
+      assert.deepEqual(after.map((r) => [r.id, r.slug, r.name, r.plan, r.note]), [
+        [edited[0].id, "acme", "Acme", "pro", "also kept"],
+        [edited[1].id, "globex", "Globex", "free", "kept"],
+        [edited[2].id, "initech", "Initech", "team", null],
+      ]);
+      assert.deepEqual(after.map((r) => r.updated_at !== EPOCH), [false, true, false]);
+
+      const again = await runSeeds(db, [data("orgs.json", "orgs", ["slug"], ORGS, true)]);
+      assert.deepEqual(counts(again), [["orgs.json", "done", 0, 0, 3]]);
+      assert.deepEqual(await orgs(db), after);
+    });
+  });
+
+  test(`batches of 3 give the same rows and counts as one statement [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const rows = Array.from(
+        { length: 10 },
+        (_, i) => ({ slug: `org-${String(i).padStart(2, "0")}`, name: `Org ${i}` }),
+      );
+      const seed = (update = false) => [data("orgs.json", "orgs", ["slug"], rows, update)];
+      assert.deepEqual(counts(await runSeeds(db, seed(), { batchSize: 3 })), [["orgs.json", "done", 10, 0, 0]]);
+      assert.deepEqual(counts(await runSeeds(db, seed(), { batchSize: 3 })), [["orgs.json", "done", 0, 0, 10]]);
+      await handEdit(db, "UPDATE orgs SET name = 'x' WHERE slug IN ('org-01', 'org-07')");
+      assert.deepEqual(counts(await runSeeds(db, seed(true), { batchSize: 3 })), [["orgs.json", "done", 0, 2, 8]]);
+      const stored = await orgs(db);
+      assert.deepEqual(stored.map((r) => [r.slug, r.name]), rows.map((r) => [r.slug, r.name]));
+      assert.deepEqual(stored.map((r) => r.id).sort((a, b) => Number(a) - Number(b)), rows.map((_r, i) => i + 1));
+      const touched = await db.query<{ slug: string }>(
+        `SELECT slug FROM orgs WHERE updated_at <> '${EPOCH}' ORDER BY slug`,
+      );
+      assert.deepEqual(touched.map((r) => r.slug), ["org-01", "org-07"]);
+    });
+  });
+
+  test(`a data seed failing in its second batch keeps none of its rows [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const rows = [...ORGS, { slug: "ok", name: "Ok" }, { slug: "BAD", name: "Upper case breaks the CHECK" }];
+      const run = await runSeeds(db, [
+        data("001_things.json", "things", ["code"], [{ code: "a" }]),
+        data("002_orgs.json", "orgs", ["slug"], rows),
+        data("003_things.json", "things", ["code"], [{ code: "b" }]),
+      ], { batchSize: 3 });
+      assert.deepEqual(counts(run), [
+        ["001_things.json", "done", 1, 0, 0],
+        ["002_orgs.json", "failed", 0, 0, 0],
+        ["003_things.json", "not run", 0, 0, 0],
+      ]);
+      assert.ok(run.error instanceof FileError);
+      assert.equal(run.error.code, "SEED_FAILED");
+      assert.equal(run.error.file, "002_orgs.json");
+      assert.match(run.error.message, /^002_orgs\.json: .*check constraint/);
+      assert.equal(await count(db, "orgs"), 0);
+      assert.deepEqual(await db.query("SELECT code FROM things"), [{ code: "a" }]);
+    });
+  });
+
+  test(`rows that give different columns each get their own, and omitted columns keep their default [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const rows: SeedRow[] = [
+        { slug: "a", name: "A" },
+        { slug: "b", name: "B", plan: "pro" },
+        { slug: "c", name: "C", plan: undefined, note: "n" },
+        { slug: "d", name: "D" },
+      ];
+      const run = await runSeeds(db, [data("orgs.json", "orgs", ["slug"], rows)], { batchSize: 1 });
+      assert.deepEqual(counts(run), [["orgs.json", "done", 4, 0, 0]]);
+      assert.deepEqual((await orgs(db)).map((r) => [r.slug, r.plan, r.note]), [
+        ["a", "free", null],
+        ["b", "pro", null],
+        ["c", "free", "n"],
+        ["d", "free", null],
+      ]);
+      // with update, a row that omits plan leaves the stored plan alone
+      await db.exec("UPDATE orgs SET plan = 'team'");
+      const again = await runSeeds(db, [data("orgs.json", "orgs", ["slug"], rows, true)]);
+      assert.deepEqual(counts(again), [["orgs.json", "done", 0, 1, 3]]);
+      assert.deepEqual((await orgs(db)).map((r) => [r.slug, r.plan]), [
+        ["a", "team"],
+        ["b", "pro"],
+        ["c", "team"],
+        ["d", "team"],
+      ]);
+    });
+  });
+
+  test(`json, jsonb, text[], booleans, numbers, Dates and null arrive as given and compare equal on update [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const rows: SeedRow[] = [
+        {
+          code: "full",
+          doc: { nested: { list: [1, "two", null], ok: true }, quote: 'say "hi"' },
+          raw: [1, { b: 2 }],
+          tags: ["plain", "a,b", 'q"x', "back\\slash", "", "NULL", " sp ", null, "{brace}"],
+          flag: true,
+          amount: "12345678901234567890.125",
+          ratio: 0.1,
+          count: -42,
+          at: new Date("2024-02-29T12:34:56.789Z"),
+          level: 0,
+        },
+        {
+          code: "nulls",
+          doc: null,
+          raw: null,
+          tags: null,
+          flag: null,
+          amount: null,
+          ratio: null,
+          count: null,
+          at: null,
+        },
+        { code: "false", doc: [], tags: [], flag: false, amount: 0, ratio: -1.5e-7, count: 0, doc_note: undefined },
+        { code: "scalar", doc: "a string", raw: 7 },
+      ];
+      const seed = (update = false) => [data("things.json", "things", ["code"], rows, update)];
+      assert.deepEqual(counts(await runSeeds(db, seed())), [["things.json", "done", 4, 0, 0]]);
+      const read = () =>
+        db.query<Record<string, unknown>>(
+          // arrays as text: postgres.js 3.4 reads a NULL element of text[] back as "NULL"
+          `SELECT code, doc, raw::text AS raw, tags::text AS tags, array_positions(tags, NULL)::text AS null_tags,
+                  flag, amount::text AS amount, ratio, count,
+                  to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS') AS at, level
+           FROM things ORDER BY code`,
+        );
+      const stored = await read();
+      assert.deepEqual(stored, [
+        {
+          code: "false",
+          doc: [],
+          raw: null,
+          tags: "{}",
+          null_tags: "{}",
+          flag: false,
+          amount: "0",
+          ratio: -1.5e-7,
+          count: 0,
+          at: null,
+          level: 5,
+        },
+        {
+          code: "full",
+          doc: { nested: { list: [1, "two", null], ok: true }, quote: 'say "hi"' },
+          raw: '[1,{"b":2}]',
+          tags: String.raw`{plain,"a,b","q\"x","back\\slash","","NULL"," sp ",NULL,"{brace}"}`,
+          null_tags: "{8}",
+          flag: true,
+          amount: "12345678901234567890.125",
+          ratio: 0.1,
+          count: -42,
+          at: "2024-02-29T12:34:56.789",
+          level: 0,
+        },
+        {
+          code: "nulls",
+          doc: null,
+          raw: null,
+          tags: null,
+          null_tags: null,
+          flag: null,
+          amount: null,
+          ratio: null,
+          count: null,
+          at: null,
+          level: 5,
+        },
+        {
+          code: "scalar",
+          doc: "a string",
+          raw: "7",
+          tags: null,
+          null_tags: null,
+          flag: null,
+          amount: null,
+          ratio: null,
+          count: null,
+          at: null,
+          level: 5,
+        },
+      ]);
+      // the values read back equal what the seed gives: update finds nothing to change
+      assert.deepEqual(counts(await runSeeds(db, seed(true))), [["things.json", "done", 0, 0, 4]]);
+      assert.deepEqual(await read(), stored);
+    });
+  });
+
+  test(`a .ts seed's rows function sees the rows an earlier seed of the same run inserted [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const members = defineSeed<{ org_id: string; email: string; name?: string }>({
+        table: "members",
+        key: ["org_id", "email"],
+        rows: async ({ query }) => {
+          const found = await query<{ id: string; slug: string }>(
+            "SELECT id::text AS id, slug FROM orgs WHERE slug = ANY ($1::text[]) ORDER BY slug",
+            [["acme", "initech"]],
+          );
+          assert.equal(found.length, 2, "orgs inserted by 001 are visible");
+          return found.map((o) => ({ org_id: o.id, email: `admin@${o.slug}.test`, name: "Admin" }));
+        },
+      });
+      const files: SeedFile[] = [
+        data("001_orgs.json", "orgs", ["slug"], ORGS),
+        // tsc rejects this typed seed as a SeedFile (DataSeed<R> is invariant in R through keyof R); it runs as is
+        { name: "002_members.ts", kind: "data", seed: members },
+      ];
+      const run = await runSeeds(db, files);
+      assertOk(run);
+      assert.deepEqual(counts(run), [["001_orgs.json", "done", 3, 0, 0], ["002_members.ts", "done", 2, 0, 0]]);
+      assert.deepEqual(
+        await db.query(
+          "SELECT o.slug, m.email, m.name FROM members m JOIN orgs o ON o.id = m.org_id ORDER BY o.slug",
+        ),
+        [
+          { slug: "acme", email: "admin@acme.test", name: "Admin" },
+          { slug: "initech", email: "admin@initech.test", name: "Admin" },
+        ],
+      );
+      const again = await runSeeds(db, files);
+      assert.deepEqual(counts(again), [["001_orgs.json", "done", 0, 0, 3], ["002_members.ts", "done", 0, 0, 2]]);
+    });
+  });
+
+  test(`rows are inserted in the order the seed gives them, so identity values follow it [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const rows = Array.from(
+        { length: 50 },
+        (_, i) => ({ slug: `org-${String(i).padStart(2, "0")}`, name: `Org ${i}` }),
+      );
+      // a few rows already there, so the anti join has something to hash against
+      assertOk(await runSeeds(db, [data("orgs.json", "orgs", ["slug"], rows.slice(0, 3))]));
+      assertOk(await runSeeds(db, [data("orgs.json", "orgs", ["slug"], rows)]));
+      const stored = await db.query<{ slug: string }>("SELECT slug FROM orgs ORDER BY id");
+      assert.deepEqual(stored.map((r) => r.slug), rows.map((r) => r.slug));
+    });
+  });
+
+  test(`an SQL seed failing at statement 2 keeps nothing of itself, names file, statement and line [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const bad = [
+        "-- two statements; the second divides by zero",
+        "INSERT INTO things (code) VALUES ('from-bad');",
+        "",
+        "INSERT INTO things (code, count)",
+        "VALUES ('boom', 1 / 0);",
+      ].join("\n");
+      const run = await runSeeds(db, [
+        data("001_orgs.json", "orgs", ["slug"], ORGS),
+        sql(
+          "002_ok.sql",
+          "INSERT INTO things (code) VALUES ('ok1'), ('ok2');\nUPDATE orgs SET plan = 'pro' WHERE slug = 'globex';",
+        ),
+        sql("003_bad.sql", bad),
+        data("004_later.json", "things", ["code"], [{ code: "later" }]),
+        sql("005_later.sql", "INSERT INTO things (code) VALUES ('later-sql');"),
+      ]);
+      assert.deepEqual(counts(run), [
+        ["001_orgs.json", "done", 3, 0, 0],
+        ["002_ok.sql", "done", 2, 1, null],
+        ["003_bad.sql", "failed", 0, 0, null],
+        ["004_later.json", "not run", 0, 0, 0],
+        ["005_later.sql", "not run", 0, 0, null],
+      ]);
+      assert.equal(run.results[1].table, null);
+      assert.ok(run.error instanceof FileError, String(run.error));
+      assert.equal(run.error.code, "SEED_FAILED");
+      assert.equal(run.error.file, "003_bad.sql");
+      assert.equal(run.error.statement, 2);
+      assert.equal(run.error.line, 4);
+      assert.match(run.error.message, /^003_bad\.sql, statement 2, line 4\b.*division by zero/);
+      assert.equal(run.error.server?.code, "22012");
+      assert.deepEqual((await db.query<{ code: string }>("SELECT code FROM things ORDER BY code")).map((r) => r.code), [
+        "ok1",
+        "ok2",
+      ]);
+      assert.equal(await count(db, "orgs"), 3);
+      // the session is usable again: the next run goes through
+      assertOk(await runSeeds(db, [sql("006.sql", "INSERT INTO things (code) VALUES ('after');")]));
+    });
+  });
+
+  test(`bad input fails before anything is written, naming the file, even as the 3rd of 3 seeds [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const good = [
+        data("001_orgs.json", "orgs", ["slug"], ORGS),
+        sql("002_things.sql", "INSERT INTO things (code) VALUES ('x');"),
+      ];
+      const cases: Array<[string, SeedFile, RegExp, string?]> = [
+        [
+          "a key column missing from a row",
+          data("003.json", "orgs", ["slug"], [{ slug: "a", name: "A" }, { name: "B" }]),
+          /row 2 has no value for key column slug/,
+        ],
+        [
+          "a null key value",
+          data("003.json", "orgs", ["slug"], [{ slug: null, name: "A" }]),
+          /row 1 has no value for key column slug/,
+        ],
+        [
+          "an unknown table",
+          data("003.json", "no_such_table", ["slug"], [{ slug: "a" }]),
+          /unknown table no_such_table/,
+        ],
+        [
+          "an unknown column",
+          data("003.json", "orgs", ["slug"], [{ slug: "a", name: "A" }, { slug: "b", name: "B", colour: "red" }]),
+          /row 2: unknown column colour in orgs/,
+        ],
+        [
+          "a key that is not a column",
+          data("003.json", "orgs", ["handle"], [{ slug: "a", name: "A" }]),
+          /key column handle is not a column of orgs/,
+        ],
+        [
+          "a key with no unique index",
+          data("003.json", "loose", ["code"], [{ code: "a", name: "A" }]),
+          /no unique index or constraint on loose \(code\)/,
+        ],
+        [
+          "a key that is only part of a unique index",
+          data("003.json", "members", ["email"], [{ email: "a@b.c", org_id: 1 }]),
+          /no unique index or constraint on members \(email\)/,
+        ],
+        [
+          "duplicate keys in one seed",
+          data("003.json", "orgs", ["slug"], [{ slug: "a", name: "A" }, { slug: "b", name: "B" }, {
+            slug: "a",
+            name: "again",
+          }]),
+          /rows 1 and 3 have the same key \(slug\)/,
+        ],
+        [
+          "an object for a non-json column",
+          data("003.json", "orgs", ["slug"], [{ slug: "a", name: { first: "A" } }]),
+          /row 1, column name: an object for a column of type text/,
+        ],
+        [
+          "a list for a non-array column",
+          data("003.json", "orgs", ["slug"], [{ slug: "a", name: ["A"] }]),
+          /row 1, column name: a list for a column of type text/,
+        ],
+        [
+          "a value for a generated column",
+          data("003.json", "orgs", ["slug"], [{ id: 9, slug: "a", name: "A" }]),
+          /row 1: column id is generated/,
+        ],
+        ["rows that are not a list", {
+          name: "003.json",
+          kind: "data",
+          seed: { table: "orgs", key: ["slug"], rows: { slug: "a" } as never },
+        }, /"rows" must be a list/],
+        ["an empty key", data("003.json", "orgs", [], [{ slug: "a" }]), /"key" must be a list of column names/],
+        ["an unknown table in a rows function seed", {
+          name: "003.ts",
+          kind: "data",
+          seed: { table: "nope", key: ["a"], rows: () => [] },
+        }, /unknown table nope/],
+        [
+          "an SQL seed that cannot run in a transaction",
+          sql("003.sql", "CREATE INDEX CONCURRENTLY things_level ON things (level);"),
+          /transaction/,
+        ],
+        [
+          "an SQL syntax error",
+          sql("003.sql", "INSERT INTO things (code) VALUES ('y');\nINSRT INTO things VALUES (1);"),
+          /syntax error/,
+          "PARSE_ERROR",
+        ],
+      ];
+      for (const [what, bad, message, code = "SEED_INVALID"] of cases) {
+        await assert.rejects(runSeeds(db, [...good, bad]), (error: unknown) => {
+          assert.ok(error instanceof FileError, `${what}: ${error}`);
+          assert.equal(error.code, code, `${what}: ${error.message}`);
+          assert.equal(error.file, bad.name, what);
+          assert.match(error.message, message, what);
+          assert.ok(error.message.startsWith(bad.name), `${what}: ${error.message}`);
+          return true;
+        }, what);
+        assert.deepEqual([await count(db, "orgs"), await count(db, "things")], [0, 0], `${what}: nothing written`);
+      }
+    });
+  });
+
+  test(`loadSeeds reads files in name order, then the -env subfolder, and parses JSON and modules [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const dir = await tempDir("strata-seeds-");
+      try {
+        await mkdir(join(dir.path, "dev"));
+        await mkdir(join(dir.path, "prod"));
+        await writeFile(
+          join(dir.path, "01_orgs.json"),
+          JSON.stringify({ table: "orgs", key: ["slug"], rows: ORGS }, null, 2),
+        );
+        await writeFile(
+          join(dir.path, "02_members.mjs"),
+          `export default {
+  table: "members",
+  key: ["org_id", "email"],
+  rows: async ({ query }) => {
+    const [org] = await query("SELECT id::text AS id FROM orgs WHERE slug = $1", ["acme"]);
+    return [{ org_id: org.id, email: "a@acme.test" }];
+  },
+};\n`,
+        );
+        await writeFile(join(dir.path, "10_things.sql"), "INSERT INTO things (code) VALUES ('common');\n");
+        await writeFile(join(dir.path, "README.md"), "not a seed\n");
+        await writeFile(join(dir.path, "types.d.ts"), "export {};\n");
+        await writeFile(
+          join(dir.path, "dev", "01_demo.json"),
+          JSON.stringify({ table: "orgs", key: ["slug"], update: true, rows: [{ slug: "demo", name: "Demo" }] }),
+        );
+        await writeFile(join(dir.path, "dev", "02_demo.sql"), "INSERT INTO things (code) VALUES ('dev');\n");
+        await writeFile(join(dir.path, "prod", "01_prod.sql"), "INSERT INTO things (code) VALUES ('prod');\n");
+
+        const common = await loadSeeds(dir.path);
+        assert.deepEqual(common.map((f) => [f.name, f.kind]), [
+          ["01_orgs.json", "data"],
+          ["02_members.mjs", "data"],
+          ["10_things.sql", "sql"],
+        ]);
+        const withDev = await loadSeeds(dir.path, { env: "dev" });
+        assert.deepEqual(withDev.map((f) => f.name), [
+          "01_orgs.json",
+          "02_members.mjs",
+          "10_things.sql",
+          "dev/01_demo.json",
+          "dev/02_demo.sql",
+        ]);
+        const run = await runSeeds(db, withDev);
+        assertOk(run);
+        assert.deepEqual(counts(run), [
+          ["01_orgs.json", "done", 3, 0, 0],
+          ["02_members.mjs", "done", 1, 0, 0],
+          ["10_things.sql", "done", 1, 0, null],
+          ["dev/01_demo.json", "done", 1, 0, 0],
+          ["dev/02_demo.sql", "done", 1, 0, null],
+        ]);
+        assert.deepEqual((await db.query<{ code: string }>("SELECT code FROM things ORDER BY id")).map((r) => r.code), [
+          "common",
+          "dev",
+        ]);
+        assert.equal(await count(db, "orgs"), 4);
+
+        await assert.rejects(loadSeeds(dir.path, { env: "staging" }), (error: unknown) => {
+          assert.ok(error instanceof StrataError);
+          assert.equal(error.code, "SOURCE_NOT_FOUND");
+          assert.match(error.message, /-env staging not found: .*staging/);
+          return true;
+        });
+        await assert.rejects(loadSeeds(join(dir.path, "missing")), { code: "SOURCE_NOT_FOUND" });
+        await assert.rejects(loadSeeds(dir.path, { env: "../dev" }), { code: "USAGE" });
+        await assert.rejects(loadSeeds(dir.path, { env: ".." }), { code: "USAGE" });
+      } finally {
+        await dir.remove();
+      }
+    });
+  });
+}
+
+test("parseJsonSeed names the line and column of a JSON syntax error", () => {
+  const text = '{\n  "table": "orgs",\n  "key": ["slug"],\n  "rows": [\n    { "slug": "a", }\n  ]\n}\n';
+  assert.throws(() => parseJsonSeed(text, "001_orgs.json"), (error: unknown) => {
+    assert.ok(error instanceof FileError);
+    assert.equal(error.code, "SEED_INVALID");
+    assert.equal(error.file, "001_orgs.json");
+    assert.equal(error.line, 5);
+    assert.equal(error.column, 20);
+    assert.equal(error.excerpt, '    { "slug": "a", }');
+    assert.match(error.message, /^001_orgs\.json, line 5, column 20: invalid JSON: /);
+    return true;
+  });
+  assert.deepEqual(parseJsonSeed('{"table":"t","key":["k"],"rows":[]}', "x.json"), {
+    table: "t",
+    key: ["k"],
+    rows: [],
+  });
+});
+
+test("loadSeeds rejects a JSON seed with a syntax error, naming the file and line, before running anything", async () => {
+  const dir = await tempDir("strata-seeds-json-");
+  try {
+    await writeFile(join(dir.path, "001_ok.json"), '{"table":"orgs","key":["slug"],"rows":[]}');
+    await mkdir(join(dir.path, "dev"));
+    await writeFile(
+      join(dir.path, "dev", "002_bad.json"),
+      '{\n  "table": "orgs",\n  "key": ["slug"]\n  "rows": []\n}\n',
+    );
+    assert.equal((await loadSeeds(dir.path)).length, 1);
+    await assert.rejects(loadSeeds(dir.path, { env: "dev" }), (error: unknown) => {
+      assert.ok(error instanceof FileError);
+      assert.equal(error.code, "SEED_INVALID");
+      assert.equal(error.file, "dev/002_bad.json");
+      assert.equal(error.line, 4);
+      assert.match(error.message, /^dev\/002_bad\.json, line 4, column \d+: invalid JSON/);
+      return true;
+    });
+  } finally {
+    await dir.remove();
+  }
+});
