@@ -12,6 +12,7 @@ import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { readVersion, resolveTable, type TableName } from "../migrate/version_table.ts";
+import { keepingSessionSettings } from "./_session_settings.ts";
 import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
 
 /** pg_dump's output formats strata offers. */
@@ -132,7 +133,11 @@ export async function backupDatabase(
   };
   const manifestPath = `${path}.json`;
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
-  await writeFile(`${path}.sha256`, `${sha256}  ${name}\n`, { mode: 0o600 });
+  // sha256sum -c format: one line per file (a directory dump lists each file inside it).
+  const lines = format === "directory"
+    ? (await fileHashes(partial)).map((f) => `${f.sha256}  ${name}/${f.name}`)
+    : [`${sha256}  ${name}`];
+  await writeFile(`${path}.sha256`, lines.join("\n") + "\n", { mode: 0o600 });
   await rename(partial, path);
   if (options.keep !== undefined) await prune(out, safeName(databaseName), options.keep);
   return { ...manifest, path, manifestPath, durationMs: performance.now() - started };
@@ -181,10 +186,8 @@ async function dumpPostgres(
 async function dumpPglite(db: Database, partial: string): Promise<void> {
   const { pgDump } = await import("@electric-sql/pglite-tools/pg_dump");
   const pg = db.raw as Parameters<typeof pgDump>[0]["pg"];
-  const [{ path: searchPath }] = await db.query<{ path: string }>("SELECT current_setting('search_path') AS path");
-  const file = await pgDump({ pg, args: ["--clean", "--if-exists"] });
-  // Leave the session as it was, whatever the dump changed.
-  await db.query("SELECT set_config('search_path', $1, false)", [searchPath]);
+  // pglite-tools dumps on this very session: leave it as it was (settings, no open snapshot).
+  const file = await keepingSessionSettings(db, () => pgDump({ pg, args: ["--clean", "--if-exists"] }));
   await writeFile(partial, new Uint8Array(await file.arrayBuffer()), { mode: 0o600 });
 }
 
@@ -192,15 +195,20 @@ async function dumpPglite(db: Database, partial: string): Promise<void> {
 export async function checksum(path: string): Promise<{ sha256: string; bytes: number }> {
   const info = await stat(path);
   if (!info.isDirectory()) return { sha256: await hashFile(path), bytes: info.size };
-  const names = (await readdir(path)).sort();
-  const lines: string[] = [];
-  let bytes = 0;
-  for (const name of names) {
-    const inner = join(path, name);
-    bytes += (await stat(inner)).size;
-    lines.push(`${await hashFile(inner)}  ${name}`);
-  }
+  const files = await fileHashes(path);
+  const lines = files.map((f) => `${f.sha256}  ${f.name}`);
+  const bytes = files.reduce((n, f) => n + f.bytes, 0);
   return { sha256: createHash("sha256").update(lines.join("\n")).digest("hex"), bytes };
+}
+
+/** Each file of a directory dump with its SHA-256, in name order. */
+async function fileHashes(dir: string): Promise<Array<{ name: string; sha256: string; bytes: number }>> {
+  const files = [];
+  for (const name of (await readdir(dir)).sort()) {
+    const inner = join(dir, name);
+    files.push({ name, sha256: await hashFile(inner), bytes: (await stat(inner)).size });
+  }
+  return files;
 }
 
 function hashFile(path: string): Promise<string> {
@@ -273,8 +281,11 @@ export async function verifyBackup(path: string, options: { pgRestore?: string }
     throw new StrataError("SOURCE_NOT_FOUND", `Backup not found: ${path}`, { cause });
   });
   const manifest = await readManifest(path);
-  const recorded = (await readFile(`${path}.sha256`, "utf8").catch(() => undefined))?.trim().split(/\s+/)[0] ??
-    manifest?.sha256;
+  const sums = await readFile(`${path}.sha256`, "utf8").catch(() => undefined);
+  // A directory's .sha256 lists its files; their combined hash is the manifest's.
+  const recorded = info.isDirectory()
+    ? (sums === undefined ? manifest?.sha256 : combined(sums))
+    : sums?.trim().split(/\s+/)[0] ?? manifest?.sha256;
   const { sha256 } = await checksum(path);
   if (recorded !== undefined && recorded !== sha256) {
     throw new StrataError(
@@ -296,6 +307,14 @@ export async function verifyBackup(path: string, options: { pgRestore?: string }
     }
   }
   return { path, format, checked: recorded !== undefined, sha256 };
+}
+
+function combined(sums: string): string {
+  const lines = sums.trim().split("\n").map((line) => {
+    const [hash, file = ""] = line.split(/\s+/, 2);
+    return { hash, name: file.slice(file.indexOf("/") + 1) };
+  }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return createHash("sha256").update(lines.map((l) => `${l.hash}  ${l.name}`).join("\n")).digest("hex");
 }
 
 /** custom dumps start with "PGDMP"; directory dumps hold toc.dat; anything else is plain SQL. */

@@ -10,6 +10,7 @@ import { basename } from "node:path";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
+import { keepingSessionSettings } from "./_session_settings.ts";
 import { type BackupFormat, verifyBackup } from "./backup.ts";
 import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
 
@@ -133,26 +134,25 @@ async function restorePostgres(
 
 async function restorePglite(db: Database, path: string): Promise<void> {
   const text = await readFile(path, "utf8");
-  // PGlite is one session: plain queries on it, so a deploy holding the migration lock can restore too.
-  const [{ path: searchPath }] = await db.query<{ path: string }>("SELECT current_setting('search_path') AS path");
-  try {
-    await db.exec("BEGIN");
-    await db.exec(text);
-    await db.exec("COMMIT");
-  } catch (error) {
-    await db.exec("ROLLBACK").catch(() => {});
-    throw new StrataError(
-      "RESTORE_FAILED",
-      `Restoring ${basename(path)} failed, so nothing was restored: ${(error as Error).message}`,
-      {
-        cause: error,
-        hint: "The database is as it was before",
-      },
-    );
-  } finally {
-    // The dump empties search_path for its own statements; give the session its own back.
-    await db.query("SELECT set_config('search_path', $1, false)", [searchPath]);
-  }
+  // PGlite is one session: plain queries on it (a deploy holding the migration lock can
+  // restore too), and the dump's SETs must not outlive it.
+  await keepingSessionSettings(db, async () => {
+    try {
+      await db.exec("BEGIN");
+      await db.exec(text);
+      await db.exec("COMMIT");
+    } catch (error) {
+      await db.exec("ROLLBACK").catch(() => {});
+      throw new StrataError(
+        "RESTORE_FAILED",
+        `Restoring ${basename(path)} failed, so nothing was restored: ${(error as Error).message}`,
+        {
+          cause: error,
+          hint: "The database is as it was before",
+        },
+      );
+    }
+  });
 }
 
 function firstError(stderr: string): string {

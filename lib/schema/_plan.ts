@@ -1,0 +1,517 @@
+/**
+ * The statements that turn one snapshot into another, grouped per object: drops first (in
+ * reverse dependency order, foreign keys before everything), then creates and alters in
+ * dependency order, then foreign keys and OWNED BY links once every table exists (which is
+ * what breaks foreign-key cycles).
+ */
+import { canonicalJson } from "./_compare.ts";
+import { columnClause, itemKey, type ItemSet, type SchemaItem, sequenceClauses, snapshotItems } from "./_objects.ts";
+import { creationOrder, type DependencyGraph, dependencyGraph, dependents } from "./_order.ts";
+import { commentOn, ident, literal, qualified } from "./_sql_text.ts";
+import { isName, nameOf, tokenize } from "./_sql_tokens.ts";
+import type {
+  SchemaSnapshot,
+  SnapshotColumn,
+  SnapshotComposite,
+  SnapshotDomain,
+  SnapshotEnum,
+  SnapshotExtension,
+  SnapshotFunction,
+  SnapshotSchemaInfo,
+  SnapshotSequence,
+  SnapshotTable,
+  SnapshotTrigger,
+  SnapshotView,
+} from "./snapshot_types.ts";
+
+/** The statements for one object, in the phase they run in. */
+export interface PlanStep {
+  phase: "drop" | "create" | "later";
+  item: SchemaItem;
+  /** added, removed, changed (altered in place) or replaced (dropped and made again). */
+  action: "add" | "drop" | "alter" | "replace";
+  statements: string[];
+}
+
+interface Alter {
+  /** Statements that must run before anything is dropped (detaching a default). */
+  before?: string[];
+  statements: string[];
+  later?: string[];
+  /** The object is dropped and created again instead. */
+  replace?: boolean;
+  /** Objects that use this one must be made again around the change (a column's new type). */
+  disturbs?: boolean;
+}
+
+const REPLACEABLE = new Set([
+  "view",
+  "materialized view",
+  "function",
+  "procedure",
+  "trigger",
+  "policy",
+  "index",
+  "constraint",
+]);
+
+/** Plans the change from `from` to `to`. */
+export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[] {
+  const a = snapshotItems(from);
+  const b = snapshotItems(to);
+  const graphA = dependencyGraph(a);
+  const graphB = dependencyGraph(b);
+
+  const removed = new Set<string>();
+  const added = new Set<string>();
+  const alters = new Map<string, Alter>();
+  const replaced = new Set<string>();
+  for (const key of a.items.keys()) if (!b.items.has(key)) removed.add(key);
+  for (const key of b.items.keys()) if (!a.items.has(key)) added.add(key);
+  for (const [key, itemB] of b.items) {
+    const itemA = a.items.get(key);
+    if (!itemA || itemA.compare === itemB.compare) continue;
+    const alter = alterFor(itemA, itemB, a, b);
+    if (alter.replace) replaced.add(key);
+    else alters.set(key, alter);
+  }
+
+  cascade(a, b, graphA, removed, replaced, alters);
+
+  const droppedTable = (item: SchemaItem) =>
+    item.parent !== undefined && (removed.has(item.parent) || replaced.has(item.parent));
+  const createdTable = (item: SchemaItem) =>
+    item.parent !== undefined && (added.has(item.parent) || replaced.has(item.parent));
+
+  const steps: PlanStep[] = [];
+  for (const [key, alter] of alters) {
+    if (alter.before?.length) {
+      steps.push({ phase: "drop", item: b.items.get(key)!, action: "alter", statements: alter.before });
+    }
+  }
+  const orderA = creationOrder(a, graphA).reverse();
+  const dropping = (item: SchemaItem) => (removed.has(item.key) || replaced.has(item.key)) && !droppedTable(item);
+  for (const foreignFirst of [true, false]) {
+    for (const item of orderA) {
+      if (Boolean(item.foreignKey) !== foreignFirst || !dropping(item)) continue;
+      steps.push({ phase: "drop", item, action: removed.has(item.key) ? "drop" : "replace", statements: item.drop });
+    }
+  }
+
+  const later: PlanStep[] = [];
+  for (const item of creationOrder(b, graphB)) {
+    const isNew = added.has(item.key) || replaced.has(item.key);
+    const action = added.has(item.key) ? "add" : "replace";
+    if (isNew) {
+      if (!(item.inline && createdTable(item)) && item.create.length) {
+        steps.push({ phase: "create", item, action, statements: item.create });
+      }
+      if (item.later.length) later.push({ phase: "later", item, action, statements: item.later });
+      continue;
+    }
+    const alter = alters.get(item.key);
+    if (!alter) continue;
+    if (alter.statements.length) steps.push({ phase: "create", item, action: "alter", statements: alter.statements });
+    if (alter.later?.length) later.push({ phase: "later", item, action: "alter", statements: alter.later });
+  }
+  const foreignKeys = later.filter((step) => step.item.foreignKey);
+  return [...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys];
+}
+
+/**
+ * Marks for re-creation every object that uses something dropped, replaced, or changed in a
+ * way PostgreSQL refuses while it is in use (a column's type): views, functions, triggers,
+ * policies, indexes and constraints. Tables, columns and types are never dropped this way.
+ */
+function cascade(
+  a: ItemSet,
+  b: ItemSet,
+  graphA: DependencyGraph,
+  removed: Set<string>,
+  replaced: Set<string>,
+  alters: Map<string, Alter>,
+): void {
+  const users = dependents(graphA);
+  // A sequence OWNED BY a column is dropped with the column (or its table).
+  const owned = new Map<string, string[]>();
+  for (const item of a.items.values()) {
+    const seq = item.data as SnapshotSequence;
+    if (item.kind !== "sequence" || !seq.ownedBy) continue;
+    for (
+      const owner of [
+        itemKey("table", seq.schema, seq.ownedBy.table),
+        itemKey("column", seq.schema, seq.ownedBy.table, seq.ownedBy.column),
+      ]
+    ) {
+      owned.set(owner, [...(owned.get(owner) ?? []), item.key]);
+    }
+  }
+  const queue: string[] = [...removed, ...replaced];
+  for (const [key, alter] of alters) if (alter.disturbs) queue.push(key);
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const key = queue.pop()!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const source = a.items.get(key);
+    if (!source) continue;
+    let candidates: string[];
+    let mentions: string | undefined;
+    if (source.kind === "column") {
+      // A column change reaches what mentions the column's name among its table's users.
+      candidates = [...(users.get(source.parent!) ?? [])];
+      mentions = (source.data as { column: SnapshotColumn }).column.name;
+    } else {
+      candidates = [...(users.get(key) ?? [])];
+    }
+    const replacedTable = source.kind === "table" && replaced.has(key);
+    if ((source.kind === "table" || source.kind === "column") && (removed.has(key) || replaced.has(key))) {
+      for (const seq of owned.get(key) ?? []) {
+        if (b.items.has(seq) && !replaced.has(seq)) {
+          replaced.add(seq);
+          alters.delete(seq);
+          queue.push(seq);
+        }
+      }
+    }
+    for (const candidate of candidates) {
+      const item = a.items.get(candidate)!;
+      if (candidate === key || !b.items.has(candidate) || removed.has(candidate) || replaced.has(candidate)) continue;
+      if (item.parent === key && replacedTable) {
+        // Goes with its table and comes back with the new one.
+        replaced.add(candidate);
+        alters.delete(candidate);
+        continue;
+      }
+      if (!REPLACEABLE.has(item.kind)) continue;
+      if (mentions !== undefined && !mentionsName(item, mentions)) continue;
+      if (
+        source.kind === "column" && !removed.has(key) && !replaced.has(key) &&
+        (item.kind === "index" || item.kind === "constraint")
+      ) {
+        continue; // PostgreSQL rebuilds indexes and constraints through a column type change.
+      }
+      replaced.add(candidate);
+      alters.delete(candidate);
+      queue.push(candidate);
+    }
+  }
+}
+
+function mentionsName(item: SchemaItem, name: string): boolean {
+  return tokenize(item.create.join("\n")).some((token) => isName(token) && nameOf(token) === name);
+}
+
+function without(value: unknown, ...fields: string[]): string {
+  const copy = { ...(value as Record<string, unknown>) };
+  for (const field of fields) delete copy[field];
+  return canonicalJson(copy);
+}
+
+function commentChange(target: string, before: { comment?: string }, after: { comment?: string }): string[] {
+  return before.comment === after.comment ? [] : [commentOn(target, after.comment)];
+}
+
+/** How to turn object `a` into `b` in place, or `replace`. */
+function alterFor(a: SchemaItem, b: SchemaItem, setA: ItemSet, setB: ItemSet): Alter {
+  switch (b.kind) {
+    case "schema": {
+      const [x, y] = [a.data as SnapshotSchemaInfo, b.data as SnapshotSchemaInfo];
+      return { statements: commentChange(`SCHEMA ${ident(y.name)}`, x, y) };
+    }
+    case "extension": {
+      const [x, y] = [a.data as SnapshotExtension, b.data as SnapshotExtension];
+      const statements: string[] = [];
+      if (x.schema !== y.schema) statements.push(`ALTER EXTENSION ${ident(y.name)} SET SCHEMA ${ident(y.schema)}`);
+      if (x.version !== y.version) statements.push(`ALTER EXTENSION ${ident(y.name)} UPDATE TO ${literal(y.version)}`);
+      return { statements };
+    }
+    case "enum":
+      return alterEnum(a.data as SnapshotEnum, b.data as SnapshotEnum, setA, setB);
+    case "domain":
+      return alterDomain(a.data as SnapshotDomain, b.data as SnapshotDomain);
+    case "composite type":
+      return alterComposite(a.data as SnapshotComposite, b.data as SnapshotComposite);
+    case "sequence":
+      return alterSequence(a.data as SnapshotSequence, b.data as SnapshotSequence);
+    case "table":
+      return alterTable(a.data as SnapshotTable, b.data as SnapshotTable);
+    case "column": {
+      const x = a.data as { table: SnapshotTable; column: SnapshotColumn };
+      const y = b.data as { table: SnapshotTable; column: SnapshotColumn };
+      return alterColumn(y.table, x.column, y.column);
+    }
+    case "constraint": {
+      const x = (a.data as { constraint: { comment?: string } }).constraint;
+      const y = b.data as { table: SnapshotTable; constraint: { name: string; comment?: string } };
+      if (without(x, "comment") !== without(y.constraint, "comment")) return { statements: [], replace: true };
+      const target = `CONSTRAINT ${ident(y.constraint.name)} ON ${qualified(y.table.schema, y.table.name)}`;
+      return { statements: commentChange(target, x, y.constraint) };
+    }
+    case "index": {
+      const [x, y] = [a.data as { comment?: string }, b.data as { schema: string; name: string; comment?: string }];
+      if (without(x, "comment") !== without(y, "comment")) return { statements: [], replace: true };
+      return { statements: commentChange(`INDEX ${qualified(y.schema, y.name)}`, x, y) };
+    }
+    case "view":
+    case "materialized view":
+      return alterView(b.kind, a.data as SnapshotView, b.data as SnapshotView);
+    case "function":
+    case "procedure": {
+      const [x, y] = [a.data as SnapshotFunction, b.data as SnapshotFunction];
+      const keyword = y.kind === "procedure" ? "PROCEDURE" : "FUNCTION";
+      const comments = commentChange(`${keyword} ${b.name}`, x, y);
+      if (x.definition === y.definition) return { statements: comments };
+      if (x.arguments !== y.arguments || x.result !== y.result || x.kind !== y.kind) {
+        return { statements: [], replace: true };
+      }
+      return { statements: [y.definition, ...comments] };
+    }
+    case "trigger": {
+      const [x, y] = [a.data as SnapshotTrigger, b.data as SnapshotTrigger];
+      if (x.definition !== y.definition) return { statements: [], replace: true };
+      const table = qualified(y.schema, y.table);
+      const statements: string[] = [];
+      if (x.enabled !== y.enabled) {
+        const how = y.enabled === undefined
+          ? "ENABLE"
+          : { disabled: "DISABLE", replica: "ENABLE REPLICA", always: "ENABLE ALWAYS" }[y.enabled];
+        statements.push(`ALTER TABLE ${table} ${how} TRIGGER ${ident(y.name)}`);
+      }
+      statements.push(...commentChange(`TRIGGER ${ident(y.name)} ON ${table}`, x, y));
+      return { statements };
+    }
+    case "policy": {
+      const [x, y] = [
+        a.data as { comment?: string },
+        b.data as { schema: string; table: string; name: string; comment?: string },
+      ];
+      if (without(x, "comment") !== without(y, "comment")) return { statements: [], replace: true };
+      return { statements: commentChange(`POLICY ${ident(y.name)} ON ${qualified(y.schema, y.table)}`, x, y) };
+    }
+    default:
+      return { statements: [], replace: true };
+  }
+}
+
+function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSet): Alter {
+  const q = qualified(y.schema, y.name);
+  const comments = commentChange(`TYPE ${q}`, x, y);
+  // New labels only, old ones in the same order: ADD VALUE keeps every stored value.
+  const current = [...x.labels];
+  let j = 0;
+  for (const label of y.labels) if (j < current.length && label === current[j]) j++;
+  if (j === current.length && y.labels.length >= x.labels.length) {
+    const statements: string[] = [];
+    for (let i = 0; i < y.labels.length; i++) {
+      const label = y.labels[i];
+      if (current.includes(label)) continue;
+      const next = y.labels.slice(i + 1).find((l) => current.includes(l));
+      const position = next !== undefined
+        ? ` BEFORE ${literal(next)}`
+        : i > 0
+        ? ` AFTER ${literal(y.labels[i - 1])}`
+        : "";
+      statements.push(`ALTER TYPE ${q} ADD VALUE ${literal(label)}${position}`);
+      current.splice(next !== undefined ? current.indexOf(next) : current.length, 0, label);
+    }
+    return { statements: [...statements, ...comments] };
+  }
+  // Labels removed or reordered: build the new type beside the old one and convert each column.
+  const old = qualified(y.schema, `${y.name}__strata_old`);
+  const statements = [
+    `ALTER TYPE ${q} RENAME TO ${ident(`${y.name}__strata_old`)}`,
+    `CREATE TYPE ${q} AS ENUM (${y.labels.map(literal).join(", ")})`,
+  ];
+  for (const item of setB.items.values()) {
+    if (item.kind !== "column" || !setA.items.has(item.key)) continue;
+    const { table, column } = item.data as { table: SnapshotTable; column: SnapshotColumn };
+    const before = (setA.items.get(item.key)!.data as { column: SnapshotColumn }).column;
+    if (before.type !== q && before.type !== `${q}[]`) continue;
+    const t = qualified(table.schema, table.name);
+    const c = ident(column.name);
+    const array = before.type.endsWith("[]");
+    if (before.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
+    statements.push(
+      `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${column.type} USING ${c}::text${array ? "[]" : ""}::${column.type}`,
+    );
+    if (column.default !== undefined && before.default !== undefined) {
+      statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${column.default}`);
+    }
+  }
+  statements.push(`DROP TYPE ${old}`, ...comments);
+  return { statements, disturbs: true };
+}
+
+function alterDomain(x: SnapshotDomain, y: SnapshotDomain): Alter {
+  if (x.type !== y.type || x.collation !== y.collation) return { statements: [], replace: true };
+  const q = qualified(y.schema, y.name);
+  const statements: string[] = [];
+  if (x.default !== y.default) {
+    statements.push(
+      y.default === undefined ? `ALTER DOMAIN ${q} DROP DEFAULT` : `ALTER DOMAIN ${q} SET DEFAULT ${y.default}`,
+    );
+  }
+  if (x.notNull !== y.notNull) statements.push(`ALTER DOMAIN ${q} ${y.notNull ? "SET" : "DROP"} NOT NULL`);
+  const before = new Map(x.checks.map((c) => [c.name, c.definition]));
+  const after = new Map(y.checks.map((c) => [c.name, c.definition]));
+  for (const [name, definition] of before) {
+    if (after.get(name) !== definition) statements.push(`ALTER DOMAIN ${q} DROP CONSTRAINT ${ident(name)}`);
+  }
+  for (const [name, definition] of after) {
+    if (before.get(name) !== definition) {
+      statements.push(`ALTER DOMAIN ${q} ADD CONSTRAINT ${ident(name)} ${definition}`);
+    }
+  }
+  statements.push(...commentChange(`DOMAIN ${q}`, x, y));
+  return { statements };
+}
+
+function alterComposite(x: SnapshotComposite, y: SnapshotComposite): Alter {
+  const q = qualified(y.schema, y.name);
+  const before = new Map(x.attributes.map((attribute) => [attribute.name, attribute]));
+  const after = new Map(y.attributes.map((attribute) => [attribute.name, attribute]));
+  const names = (list: typeof x.attributes) =>
+    list.map((attribute) => attribute.name).filter((n) => after.has(n) && before.has(n));
+  if (names(x.attributes).join("\u0000") !== names(y.attributes).join("\u0000")) {
+    return { statements: [], replace: true };
+  }
+  const statements: string[] = [];
+  for (const name of before.keys()) {
+    if (!after.has(name)) statements.push(`ALTER TYPE ${q} DROP ATTRIBUTE ${ident(name)}`);
+  }
+  for (const [name, attribute] of after) {
+    const old = before.get(name);
+    const collate = attribute.collation ? ` COLLATE ${attribute.collation}` : "";
+    if (!old) statements.push(`ALTER TYPE ${q} ADD ATTRIBUTE ${ident(name)} ${attribute.type}${collate}`);
+    else if (old.type !== attribute.type || old.collation !== attribute.collation) {
+      statements.push(`ALTER TYPE ${q} ALTER ATTRIBUTE ${ident(name)} SET DATA TYPE ${attribute.type}${collate}`);
+    }
+    if ((old?.comment) !== attribute.comment) {
+      statements.push(commentOn(`COLUMN ${q}.${ident(name)}`, attribute.comment));
+    }
+  }
+  statements.push(...commentChange(`TYPE ${q}`, x, y));
+  return { statements };
+}
+
+function alterSequence(x: SnapshotSequence, y: SnapshotSequence): Alter {
+  const q = qualified(y.schema, y.name);
+  const clauses: string[] = [];
+  if (x.type !== y.type) clauses.push(`AS ${y.type}`);
+  if (x.increment !== y.increment) clauses.push(`INCREMENT BY ${y.increment}`);
+  if (x.min !== y.min) clauses.push(`MINVALUE ${y.min}`);
+  if (x.max !== y.max) clauses.push(`MAXVALUE ${y.max}`);
+  if (x.start !== y.start) clauses.push(`START WITH ${y.start}`);
+  if (x.cache !== y.cache) clauses.push(`CACHE ${y.cache}`);
+  if (x.cycle !== y.cycle) clauses.push(y.cycle ? "CYCLE" : "NO CYCLE");
+  const statements = clauses.length ? [`ALTER SEQUENCE ${q} ${clauses.join(" ")}`] : [];
+  statements.push(...commentChange(`SEQUENCE ${q}`, x, y));
+  const later: string[] = [];
+  if (canonicalJson(x.ownedBy) !== canonicalJson(y.ownedBy)) {
+    later.push(
+      `ALTER SEQUENCE ${q} OWNED BY ${
+        y.ownedBy ? `${qualified(y.schema, y.ownedBy.table)}.${ident(y.ownedBy.column)}` : "NONE"
+      }`,
+    );
+  }
+  return { statements, later };
+}
+
+function alterTable(x: SnapshotTable, y: SnapshotTable): Alter {
+  const structural = (t: SnapshotTable) => canonicalJson([t.partitionBy, t.partitionOf, t.inherits]);
+  if (structural(x) !== structural(y)) return { statements: [], replace: true };
+  const q = qualified(y.schema, y.name);
+  const statements: string[] = [];
+  if (Boolean(x.unlogged) !== Boolean(y.unlogged)) {
+    statements.push(`ALTER TABLE ${q} SET ${y.unlogged ? "UNLOGGED" : "LOGGED"}`);
+  }
+  const options = (list?: string[]) => new Map((list ?? []).map((o) => [o.slice(0, o.indexOf("=")), o]));
+  const [before, after] = [options(x.options), options(y.options)];
+  const reset = [...before.keys()].filter((name) => !after.has(name));
+  const set = [...after].filter(([name, option]) => before.get(name) !== option).map(([, option]) => option);
+  if (reset.length) statements.push(`ALTER TABLE ${q} RESET (${reset.join(", ")})`);
+  if (set.length) statements.push(`ALTER TABLE ${q} SET (${set.join(", ")})`);
+  if (x.rowSecurity !== y.rowSecurity) {
+    statements.push(`ALTER TABLE ${q} ${y.rowSecurity ? "ENABLE" : "DISABLE"} ROW LEVEL SECURITY`);
+  }
+  if (x.forceRowSecurity !== y.forceRowSecurity) {
+    statements.push(`ALTER TABLE ${q} ${y.forceRowSecurity ? "" : "NO "}FORCE ROW LEVEL SECURITY`);
+  }
+  statements.push(...commentChange(`TABLE ${q}`, x, y));
+  return { statements };
+}
+
+function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn): Alter {
+  if (canonicalJson(x.generated) !== canonicalJson(y.generated)) return { statements: [], replace: true };
+  const t = qualified(table.schema, table.name);
+  const c = ident(y.name);
+  const alter = (action: string) => `ALTER TABLE ${t} ALTER COLUMN ${c} ${action}`;
+  const before: string[] = [];
+  const statements: string[] = [];
+  const typeChanged = x.type !== y.type || x.collation !== y.collation;
+  // Detach the old default before anything is dropped: it may use a sequence or function on its way out.
+  if (x.default !== undefined && (x.default !== y.default || typeChanged)) before.push(alter("DROP DEFAULT"));
+  if (x.identity && (!y.identity || typeChanged)) statements.push(alter("DROP IDENTITY"));
+  if (typeChanged) {
+    const collate = y.collation ? ` COLLATE ${y.collation}` : "";
+    statements.push(alter(`TYPE ${y.type}${collate} USING ${c}::${y.type}`));
+  }
+  if (y.default !== undefined && (x.default !== y.default || typeChanged)) {
+    statements.push(alter(`SET DEFAULT ${y.default}`));
+  }
+  if (x.notNull !== y.notNull) statements.push(alter(`${y.notNull ? "SET" : "DROP"} NOT NULL`));
+  if (y.identity && (!x.identity || typeChanged)) {
+    const clause = columnClause(table, { ...y, default: undefined, notNull: false, collation: undefined });
+    statements.push(alter(`ADD ${clause.slice(clause.indexOf(" GENERATED ") + 1)}`));
+  } else if (x.identity && y.identity) {
+    if (x.identity.generation !== y.identity.generation) {
+      statements.push(alter(`SET GENERATED ${y.identity.generation.toUpperCase()}`));
+    }
+    const options = sequenceClauses(y.identity, y.identity.type)
+      .filter((clause) => !clause.startsWith("AS "))
+      .filter((clause) => !sequenceClauses(x.identity!, x.identity!.type).includes(clause));
+    const dropped = sequenceClauses(x.identity, x.identity.type).filter((clause) =>
+      !sequenceClauses(y.identity!, y.identity!.type).some((other) => other.split(" ")[0] === clause.split(" ")[0])
+    );
+    for (const clause of dropped) {
+      const word = clause.split(" ")[0];
+      if (word === "MINVALUE") options.push("NO MINVALUE");
+      else if (word === "MAXVALUE") options.push("NO MAXVALUE");
+      else if (word === "CYCLE") options.push("NO CYCLE");
+      else if (word === "INCREMENT") options.push("INCREMENT BY 1");
+      else if (word === "CACHE") options.push("CACHE 1");
+      else if (word === "START") {
+        options.push(`START WITH ${y.identity.increment.startsWith("-") ? y.identity.max : y.identity.min}`);
+      }
+    }
+    if (options.length) statements.push(alter(options.map((option) => `SET ${option}`).join(" ")));
+    if (x.identity.sequence !== y.identity.sequence && x.identity.sequence && y.identity.sequence) {
+      statements.push(
+        `ALTER SEQUENCE ${qualified(table.schema, x.identity.sequence)} RENAME TO ${ident(y.identity.sequence)}`,
+      );
+    }
+  }
+  statements.push(...commentChange(`COLUMN ${t}.${c}`, x, y));
+  return { before, statements, disturbs: typeChanged };
+}
+
+function alterView(kind: "view" | "materialized view", x: SnapshotView, y: SnapshotView): Alter {
+  if (x.definition !== y.definition) return { statements: [], replace: true };
+  const keyword = kind === "view" ? "VIEW" : "MATERIALIZED VIEW";
+  const q = qualified(y.schema, y.name);
+  const statements: string[] = [];
+  const options = (list?: string[]) => new Map((list ?? []).map((o) => [o.slice(0, o.indexOf("=")), o]));
+  const [before, after] = [options(x.options), options(y.options)];
+  const reset = [...before.keys()].filter((name) => !after.has(name));
+  const set = [...after].filter(([name, option]) => before.get(name) !== option).map(([, option]) => option);
+  if (reset.length) statements.push(`ALTER ${keyword} ${q} RESET (${reset.join(", ")})`);
+  if (set.length) statements.push(`ALTER ${keyword} ${q} SET (${set.join(", ")})`);
+  statements.push(...commentChange(`${keyword} ${q}`, x, y));
+  const comments = (v: SnapshotView) => new Map((v.columnComments ?? []).map((c) => [c.name, c.comment]));
+  const [was, now] = [comments(x), comments(y)];
+  for (const name of new Set([...was.keys(), ...now.keys()])) {
+    if (was.get(name) !== now.get(name)) statements.push(commentOn(`COLUMN ${q}.${ident(name)}`, now.get(name)));
+  }
+  return { statements };
+}

@@ -1,0 +1,514 @@
+/**
+ * backup, restore and deploy as real processes: the CLI, its pg_dump / pg_restore / psql
+ * children (their argv read from /proc while they run), the files on disk, exit codes and
+ * output. The password cases run on a private SCRAM cluster, so the password is real; the
+ * rest on the test server.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { appendFile, chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import type { Database } from "../../lib/db/database.ts";
+import { parseDatabaseUrl } from "../../lib/db/database_url.ts";
+import { quoteIdent } from "../../lib/db/quote_ident.ts";
+import { backupDatabase } from "../../lib/io/backup.ts";
+import { directorySource } from "../../lib/io/directory_source.ts";
+import { openDatabase } from "../../lib/io/open_database.ts";
+import { Migrator } from "../../lib/migrate/migrator.ts";
+import { tempDir, withDatabase } from "../_support/backends.ts";
+import { type Finished, MOD, runStrata, startStrata, TSX } from "../_support/run_strata.ts";
+import { type ScramCluster, scramClusterUnavailable, startScramCluster } from "../_support/scram_cluster.ts";
+
+const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
+const PASSWORD = "Backup-Pa55-q9z";
+const APP_TABLES = ["organisations", "users", "sources", "schema_migrations"];
+const CLIENT_PROGRAM = /^(pg_dump|pg_restore|psql)$/;
+
+let cluster: ScramCluster | undefined;
+let unavailable: string | undefined;
+
+before(async () => {
+  unavailable = await scramClusterUnavailable();
+  if (unavailable !== undefined) return;
+  cluster = await startScramCluster({ password: PASSWORD, prefix: "strata-backup-cli-" });
+});
+
+after(async () => {
+  await cluster?.stop();
+});
+
+function assertExit(out: Finished, code: number): void {
+  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
+}
+
+function migrator(db: Database, dir = MIGRATIONS): Migrator {
+  return new Migrator(db, { source: directorySource(dir), lockTimeoutMs: 5000 });
+}
+
+/** Applies migrations/ and inserts rows with fixed timestamps. */
+async function populate(db: Database): Promise<void> {
+  const applied = await migrator(db).up();
+  assert.equal(applied.error, undefined);
+  await db.exec(`
+    INSERT INTO organisations (slug, name, created_at, updated_at) VALUES
+      ('acme', 'ACME', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
+      ('globex', 'Globex', '2020-01-02T00:00:00Z', '2020-01-02T00:00:00Z');
+    INSERT INTO users (organisation_id, email, name, password_hash, role, created_at, updated_at) VALUES
+      (1, 'ann@acme.test', 'Ann', 'hash-1', 'owner', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
+    INSERT INTO sources (organisation_id, name, kind, pipeline_key, created_at, updated_at) VALUES
+      (1, 'site', 'web', '11111111-1111-1111-1111-111111111111', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
+    SELECT setval(pg_get_serial_sequence('organisations', 'id'), 41);
+  `);
+}
+
+/** Every row of the app's tables and the version table, as JSON text. */
+async function rows(db: Database): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const table of APP_TABLES) {
+    const found = await db.query<{ row: string }>(
+      `SELECT to_jsonb(t)::text AS row FROM ${quoteIdent(table)} t ORDER BY 1`,
+    );
+    out[table] = found.map((r) => r.row);
+  }
+  return out;
+}
+
+async function publicTables(db: Database): Promise<string[]> {
+  const found = await db.query<{ name: string }>(
+    "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+  );
+  return found.map((r) => r.name);
+}
+
+/** The backup files in a folder (not their .json / .sha256), newest last. */
+async function backupsIn(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => /^backup_\d{8}_\d{6}_.+\.(sql|dump|dir)$/.test(name)).sort();
+}
+
+function parseJson(out: Finished): { error?: { code: string; message: string } } & Record<string, unknown> {
+  return JSON.parse(out.stdout) as { error?: { code: string; message: string } };
+}
+
+// --- children of a running CLI, from /proc --------------------------------------------------
+
+/** The argv of every process below `root`, as /proc lists them now. */
+function descendants(root: number): Array<{ pid: number; argv: string[] }> {
+  const parents = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, "utf8");
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ")".
+      parents.set(Number(name), Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // gone already
+    }
+  }
+  const found: Array<{ pid: number; argv: string[] }> = [];
+  for (const pid of parents.keys()) {
+    let parent = parents.get(pid);
+    while (parent !== undefined && parent !== root && parent > 1) parent = parents.get(parent);
+    if (parent !== root) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((s) => s !== "");
+      if (argv.length > 0) found.push({ pid, argv });
+    } catch {
+      // gone already
+    }
+  }
+  return found;
+}
+
+/**
+ * Runs the CLI while a second session holds an ACCESS EXCLUSIVE lock on `organisations`, so
+ * the pg_dump / pg_restore / psql it starts waits on the lock; polls /proc for every process
+ * below the CLI and lets the lock go once a client program (past Debian's perl wrapper) has
+ * been seen. Returns the CLI's output and every argv seen.
+ */
+async function runWhileBlocked(
+  lockUrl: string,
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ out: Finished; argvs: string[][] }> {
+  const sql = postgres(lockUrl, { max: 1, onnotice: () => {} });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holder = sql.begin(async (tx) => {
+    await tx`LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE`;
+    locked();
+    await released;
+  });
+  const argvs: string[][] = [];
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const safety = setTimeout(() => release(), 20_000);
+  try {
+    await isLocked;
+    const running = startStrata(args, cwd, { env });
+    const root = running.child.pid!;
+    timer = setInterval(() => {
+      for (const { argv } of descendants(root)) {
+        if (!argvs.some((seen) => seen.join("\0") === argv.join("\0"))) argvs.push(argv);
+        if (CLIENT_PROGRAM.test(basename(argv[0]))) release();
+      }
+    }, 5);
+    const out = await running.done;
+    return { out, argvs };
+  } finally {
+    clearInterval(timer);
+    clearTimeout(safety);
+    release();
+    await holder.catch(() => {});
+    await sql.end({ timeout: 1 });
+  }
+}
+
+/** The client programs that connected, among what was seen (not the perl wrapper, not `--version` or `--list`). */
+function programsIn(argvs: string[][]): string[] {
+  return argvs.filter((argv) => !argv.includes("--version") && !argv.includes("--list")).map((argv) =>
+    basename(argv[0])
+  ).filter((name) => CLIENT_PROGRAM.test(name));
+}
+
+// --- the password ---------------------------------------------------------------------------
+
+test("[scram] backup and restore with a password URL: pg_dump, pg_restore and psql never get it in argv; no output or file shows it", async (t) => {
+  if (!cluster) return t.skip(unavailable ?? "no private cluster");
+  const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+  await admin.unsafe("CREATE DATABASE backup_cli");
+  const url = cluster.url(PASSWORD, "backup_cli");
+  const work = await tempDir("strata-backup-cli-");
+  try {
+    const { db } = await openDatabase(url);
+    try {
+      await populate(db);
+    } finally {
+      await db.close();
+    }
+    const out = join(work.path, "backups");
+    const seen: string[][] = [];
+    const outputs: string[] = [];
+    const paths: string[] = [];
+    // The URL goes in DATABASE_URL: a child seen between fork and exec still shows the CLI's own argv.
+    const env = { DATABASE_URL: url };
+    for (const format of ["plain", "custom"]) {
+      const backup = await runWhileBlocked(url, ["backup", "-format", format, "-out", out], work.path, env);
+      assertExit(backup.out, 0);
+      assert.deepEqual(programsIn(backup.argvs), ["pg_dump"], JSON.stringify(backup.argvs));
+      seen.push(...backup.argvs);
+      outputs.push(backup.out.stdout, backup.out.stderr);
+      paths.push(backup.out.stdout.trim());
+    }
+    for (const [path, program] of [[paths[0], "psql"], [paths[1], "pg_restore"]]) {
+      const restore = await runWhileBlocked(url, ["restore", path, "-yes", "-clean"], work.path, env);
+      assertExit(restore.out, 0);
+      assert.deepEqual(programsIn(restore.argvs), [program], JSON.stringify(restore.argvs));
+      seen.push(...restore.argvs);
+      outputs.push(restore.out.stdout, restore.out.stderr);
+    }
+    assert.deepEqual(programsIn(seen).sort(), ["pg_dump", "pg_dump", "pg_restore", "psql"]);
+    for (const argv of seen) assert.ok(!argv.join(" ").includes(PASSWORD), `password in argv: ${argv.join(" ")}`);
+    for (const text of outputs) assert.ok(!text.includes(PASSWORD), `password printed:\n${text}`);
+    for (const name of await readdir(out)) {
+      const info = await stat(join(out, name));
+      if (info.isFile()) assert.ok(!(await readFile(join(out, name), "utf8")).includes(PASSWORD), `${name} holds it`);
+    }
+    const manifest = JSON.parse(await readFile(`${paths[1]}.json`, "utf8")) as { database: string };
+    assert.equal(manifest.database, cluster.url("***", "backup_cli"));
+    const { db: check } = await openDatabase(url);
+    try {
+      const [{ n }] = await check.query<{ n: number }>("SELECT count(*)::int AS n FROM organisations");
+      assert.equal(n, 2);
+    } finally {
+      await check.close();
+    }
+  } finally {
+    await work.remove();
+    await admin.unsafe("DROP DATABASE IF EXISTS backup_cli WITH (FORCE)");
+    await admin.end({ timeout: 1 });
+  }
+});
+
+/** A `strata` on PATH that runs this checkout, so a printed command can be run as printed. */
+async function strataShim(dir: string): Promise<string> {
+  const bin = join(dir, "bin");
+  await mkdir(bin, { recursive: true });
+  await writeFile(
+    join(bin, "strata"),
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(TSX)} ${JSON.stringify(MOD)} "$@"\n`,
+  );
+  await chmod(join(bin, "strata"), 0o755);
+  return bin;
+}
+
+/** Runs a printed shell command with the shim first on PATH. */
+function runShell(command: string, cwd: string, bin: string, env: Record<string, string> = {}): Promise<Finished> {
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  if (!("DATABASE_URL" in env)) delete childEnv.DATABASE_URL;
+  childEnv.PATH = `${bin}:${process.env.PATH}`;
+  const child = spawn("sh", ["-c", command], { cwd, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** A copy of migrations/ plus extra files. */
+async function migrationsWith(dir: string, extra: Record<string, string>): Promise<string> {
+  const path = join(dir, "migrations");
+  await mkdir(path, { recursive: true });
+  for (const name of await readdir(MIGRATIONS)) await copyFile(join(MIGRATIONS, name), join(path, name));
+  for (const [name, text] of Object.entries(extra)) await writeFile(join(path, name), text);
+  return path;
+}
+
+const FAILING_IN_TRANSACTION = `CREATE TABLE deploy_leftover (id int);
+UPDATE organisations SET name = 'changed by 5';
+INSERT INTO organisations (slug, name) VALUES ('Not A Slug!', 'breaks the CHECK');
+`;
+
+const FAILING_OUTSIDE_TRANSACTION = `-- strata:no-transaction
+UPDATE organisations SET name = 'changed by 5';
+DELETE FROM sources;
+SELECT 1 / 0;
+`;
+
+/** The command deploy printed to put the database back. */
+function printedRestore(stderr: string): string {
+  const match = /to put the database back as it was:\n {2}(.+)\n/.exec(stderr);
+  assert.ok(match, `no restore command in:\n${stderr}`);
+  return match[1];
+}
+
+test("[scram] a failed deploy with a password URL prints a restore command that names $DATABASE_URL, not the password, and it works", async (t) => {
+  if (!cluster) return t.skip(unavailable ?? "no private cluster");
+  const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+  await admin.unsafe("CREATE DATABASE deploy_cli");
+  const url = cluster.url(PASSWORD, "deploy_cli");
+  const work = await tempDir("strata-backup-cli-");
+  try {
+    const { db } = await openDatabase(url);
+    try {
+      await populate(db);
+      const before = await rows(db);
+      const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_IN_TRANSACTION });
+      const out = await runStrata(
+        ["-path", path, "-database", url, "deploy", "-out", join(work.path, "backups")],
+        work.path,
+      );
+      assertExit(out, 1);
+      assert.ok(!(out.stdout + out.stderr).includes(PASSWORD), out.stderr);
+      const command = printedRestore(out.stderr);
+      const [backup] = await backupsIn(join(work.path, "backups"));
+      assert.equal(
+        command,
+        `strata -path ${path} -database "$DATABASE_URL" restore ${join(work.path, "backups", backup)} -yes -clean`,
+      );
+      assert.deepEqual(await rows(db), before);
+
+      await db.exec("DELETE FROM users");
+      const restored = await runShell(command, work.path, await strataShim(work.path), { DATABASE_URL: url });
+      assertExit(restored, 0);
+      assert.ok(!(restored.stdout + restored.stderr).includes(PASSWORD), restored.stderr);
+      assert.deepEqual(await rows(db), before);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await work.remove();
+    await admin.unsafe("DROP DATABASE IF EXISTS deploy_cli WITH (FORCE)");
+    await admin.end({ timeout: 1 });
+  }
+});
+
+// --- the test server ------------------------------------------------------------------------
+
+test("[postgres] a directory backup with -jobs 2: named by UTC time and database, 0700 folder of 0600 files, manifest, no partial", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const out = await runStrata(
+        ["-database", source.url, "backup", "-format", "directory", "-jobs", "2", "-out", "backups"],
+        work.path,
+      );
+      assertExit(out, 0);
+      const dbName = new URL(source.url).pathname.slice(1);
+      const path = out.stdout.trim();
+      const name = basename(path);
+      assert.equal(path, join(work.path, "backups", name));
+      assert.match(name, new RegExp(`^backup_\\d{8}_\\d{6}_${dbName}\\.dir$`));
+      assert.deepEqual((await readdir(join(work.path, "backups"))).sort(), [name, `${name}.json`, `${name}.sha256`]);
+      assert.equal((await stat(path)).mode & 0o777, 0o700);
+      for (const inner of await readdir(path)) assert.equal((await stat(join(path, inner))).mode & 0o777, 0o600, inner);
+      for (const suffix of [".json", ".sha256"]) assert.equal((await stat(path + suffix)).mode & 0o777, 0o600);
+      const manifest = JSON.parse(await readFile(`${path}.json`, "utf8")) as Record<string, unknown>;
+      assert.equal(manifest.format, "directory");
+      assert.equal(manifest.databaseName, dbName);
+      assert.deepEqual(manifest.migrationVersion, { version: "4", dirty: false });
+      assert.match(String(manifest.dumpedWith), /^pg_dump \d+/);
+      assert.match(out.stderr, /at migration version 4/);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] restore refuses a database that has tables without -yes (no terminal): exit 1, unchanged; -yes -clean replaces it", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const before = await rows(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const backup = await runStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
+      assertExit(backup, 0);
+      const path = backup.stdout.trim();
+      assert.match(basename(path), /^backup_\d{8}_\d{6}_.+\.dump$/);
+      await source.db.exec("INSERT INTO organisations (slug, name) VALUES ('extra', 'Extra'); DELETE FROM sources");
+      const changed = await rows(source.db);
+
+      const refused = await runStrata(["-database", source.url, "restore", path], work.path);
+      assertExit(refused, 1);
+      assert.match(refused.stderr, /already has \d+ table\(s\)/);
+      assert.match(refused.stderr, /-yes/);
+      assert.deepEqual(await rows(source.db), changed);
+
+      const replaced = await runStrata(["-database", source.url, "restore", path, "-yes", "-clean"], work.path);
+      assertExit(replaced, 0);
+      assert.match(replaced.stderr, /^Restored /m);
+      assert.deepEqual(await rows(source.db), before);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] restore of a backup with one byte appended exits 1 with BACKUP_CORRUPT and leaves the target alone", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const backup = await backupDatabase(source.db, parseDatabaseUrl(source.url), { out: work.path });
+      await appendFile(backup.path, "x");
+      await source.db.exec("INSERT INTO organisations (slug, name) VALUES ('extra', 'Extra')");
+      const changed = await rows(source.db);
+      const out = await runStrata(
+        ["-json", "-database", source.url, "restore", backup.path, "-yes", "-clean"],
+        work.path,
+      );
+      assertExit(out, 1);
+      assert.equal(parseJson(out).error?.code, "BACKUP_CORRUPT");
+      assert.deepEqual(await rows(source.db), changed);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] a custom restore without -clean over a conflicting table exits 1 with RESTORE_FAILED and changes nothing", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const backup = await backupDatabase(source.db, parseDatabaseUrl(source.url), {
+        out: work.path,
+        format: "custom",
+      });
+      await withDatabase(t, "postgres", async (target) => {
+        await target.db.exec(
+          "CREATE TABLE organisations (id int PRIMARY KEY, label text); INSERT INTO organisations VALUES (1, 'mine')",
+        );
+        const out = await runStrata(["-json", "-database", target.url, "restore", backup.path, "-yes"], work.path);
+        assertExit(out, 1);
+        assert.equal(parseJson(out).error?.code, "RESTORE_FAILED");
+        assert.deepEqual(await target.db.query("SELECT id, label FROM organisations"), [{ id: 1, label: "mine" }]);
+        assert.deepEqual(await publicTables(target.db), ["organisations"]);
+      });
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] deploy with nothing pending exits 0 and writes no backup", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const out = await runStrata(
+        ["-path", MIGRATIONS, "-database", source.url, "deploy", "-out", "backups"],
+        work.path,
+      );
+      assertExit(out, 0);
+      assert.match(out.stderr, /nothing to deploy, no backup taken/);
+      assert.deepEqual(await readdir(work.path), []);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] deploy whose migration fails exits 1, leaves the data untouched and prints a restore command that restores", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const before = await rows(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_IN_TRANSACTION });
+      const out = await runStrata(["-path", path, "-database", source.url, "deploy", "-out", "backups"], work.path);
+      assertExit(out, 1);
+      const [backup] = await backupsIn(join(work.path, "backups"));
+      assert.ok(backup, "a backup was taken before migrating");
+      const command = printedRestore(out.stderr);
+      assert.equal(
+        command,
+        `strata -path ${path} -database ${source.url} restore ${join(work.path, "backups", backup)} -yes -clean`,
+      );
+      assert.deepEqual(await rows(source.db), before);
+      assert.ok(!(await publicTables(source.db)).includes("deploy_leftover"), "the failed migration was rolled back");
+
+      await source.db.exec("DELETE FROM users; UPDATE organisations SET name = 'later'");
+      const restored = await runShell(command, work.path, await strataShim(work.path));
+      assertExit(restored, 0);
+      assert.deepEqual(await rows(source.db), before);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] deploy -restore-on-failure puts back a migration that failed outside a transaction: version 4, not dirty, rows back", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const before = await rows(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
+      const out = await runStrata(
+        ["-path", path, "-database", source.url, "deploy", "-out", "backups", "-restore-on-failure"],
+        work.path,
+      );
+      assertExit(out, 1);
+      assert.match(out.stderr, /restoring /);
+      assert.doesNotMatch(out.stderr, /to put the database back as it was/);
+      assert.deepEqual(await source.db.query("SELECT version::text AS version, dirty FROM schema_migrations"), [
+        { version: "4", dirty: false },
+      ]);
+      assert.deepEqual(await rows(source.db), before);
+    } finally {
+      await work.remove();
+    }
+  });
+});

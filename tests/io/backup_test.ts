@@ -1,0 +1,765 @@
+/**
+ * backupDatabase, verifyBackup, restoreBackup and deploy against real databases: PGlite
+ * (plain SQL through pglite-tools, in-process) and a PostgreSQL server (pg_dump, pg_restore
+ * and psql as child processes, in all three formats). The schema is the project's own
+ * migrations/ folder: identity columns, an enum, a plpgsql trigger function, a
+ * non-transactional index.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { appendFile, copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Database } from "../../lib/db/database.ts";
+import { type DatabaseUrl, parseDatabaseUrl } from "../../lib/db/database_url.ts";
+import { quoteIdent } from "../../lib/db/quote_ident.ts";
+import { StrataError } from "../../lib/db/strata_error.ts";
+import {
+  backupDatabase,
+  type BackupFormat,
+  type BackupManifest,
+  type BackupResult,
+  verifyBackup,
+} from "../../lib/io/backup.ts";
+import { deploy } from "../../lib/io/deploy.ts";
+import { directorySource } from "../../lib/io/directory_source.ts";
+import { findPgProgram, runProgram } from "../../lib/io/pg_tools.ts";
+import { restoreBackup } from "../../lib/io/restore.ts";
+import { Migrator } from "../../lib/migrate/migrator.ts";
+import { BACKENDS, tempDir, TEST_DATABASE_URL, type TestDatabase, withDatabase } from "../_support/backends.ts";
+
+const run = promisify(execFile);
+const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
+const APP_TABLES = ["organisations", "users", "sources", "schema_migrations"];
+const EXT: Record<BackupFormat, string> = { plain: "sql", custom: "dump", directory: "dir" };
+
+/** The formats a backend can write: PGlite dumps plain SQL only. */
+function formatsFor(backend: "postgres" | "pglite"): BackupFormat[] {
+  return backend === "pglite" ? ["plain"] : ["plain", "custom", "directory"];
+}
+
+function urlOf(test: TestDatabase): DatabaseUrl {
+  return parseDatabaseUrl(test.url);
+}
+
+function migrator(db: Database, dir = MIGRATIONS): Migrator {
+  return new Migrator(db, { source: directorySource(dir), lockTimeoutMs: 5000 });
+}
+
+/** Applies migrations/, inserts rows with fixed timestamps and moves the sequences past them. */
+async function populate(db: Database): Promise<void> {
+  const applied = await migrator(db).up();
+  assert.equal(applied.error, undefined);
+  await db.exec(`
+    INSERT INTO organisations (slug, name, created_at, updated_at) VALUES
+      ('acme', 'ACME', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
+      ('globex', 'Globex', '2020-01-02T00:00:00Z', '2020-01-02T00:00:00Z');
+    INSERT INTO users (organisation_id, email, name, password_hash, role, created_at, updated_at) VALUES
+      (1, 'ann@acme.test', 'Ann', 'hash-1', 'owner', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
+      (2, 'bob@globex.test', 'Bob', 'hash-2', 'member', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
+    INSERT INTO sources (organisation_id, name, kind, pipeline_key, settings, created_at, updated_at) VALUES
+      (1, 'site', 'web', '11111111-1111-1111-1111-111111111111', '{"sample": 0.5}', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
+    SELECT setval(pg_get_serial_sequence('organisations', 'id'), 41);
+    SELECT setval(pg_get_serial_sequence('users', 'id'), 7);
+  `);
+}
+
+interface Snapshot {
+  rows: Record<string, string[]>;
+  sequences: Record<string, string>;
+}
+
+/** Every row of the app's tables and the version table (as JSON text), and the sequences' positions. */
+async function snapshot(db: Database): Promise<Snapshot> {
+  const rows: Record<string, string[]> = {};
+  for (const table of APP_TABLES) {
+    const found = await db.query<{ row: string }>(
+      `SELECT to_jsonb(t)::text AS row FROM ${quoteIdent(table)} t ORDER BY 1`,
+    );
+    rows[table] = found.map((r) => r.row);
+  }
+  const sequences: Record<string, string> = {};
+  for (const table of ["organisations", "users", "sources"]) {
+    const [{ seq }] = await db.query<{ seq: string }>("SELECT pg_get_serial_sequence($1, 'id') AS seq", [table]);
+    const [position] = await db.query<{ last: string; called: boolean }>(
+      `SELECT last_value::text AS last, is_called AS called FROM ${seq}`,
+    );
+    sequences[table] = `${position.last}${position.called ? "" : " (not called)"}`;
+  }
+  return { rows, sequences };
+}
+
+async function versionRow(db: Database): Promise<{ version: string; dirty: boolean } | undefined> {
+  const [row] = await db.query<{ version: string; dirty: boolean }>(
+    "SELECT version::text AS version, dirty FROM schema_migrations",
+  );
+  return row;
+}
+
+/** What a restored database must still do: continue the sequence, fire the trigger. */
+async function assertAlive(db: Database, nextId = "42"): Promise<void> {
+  const [inserted] = await db.query<{ id: string }>(
+    "INSERT INTO organisations (slug, name) VALUES ('initech', 'Initech') RETURNING id::text AS id",
+  );
+  assert.equal(inserted.id, nextId, "the identity sequence continues after the position it had");
+  const [updated] = await db.query<{ changed: boolean }>(
+    "UPDATE organisations SET name = 'ACME Corp' WHERE slug = 'acme' RETURNING updated_at > '2020-01-01T00:00:00Z' AS changed",
+  );
+  assert.equal(updated.changed, true, "the plpgsql trigger set_updated_at() fires on UPDATE");
+  const [fn] = await db.query<{ lang: string }>(
+    "SELECT l.lanname AS lang FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'set_updated_at'",
+  );
+  assert.equal(fn?.lang, "plpgsql");
+}
+
+async function modeOf(path: string): Promise<number> {
+  return (await stat(path)).mode & 0o777;
+}
+
+function assertCode(code: string): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof StrataError, `expected a StrataError, got ${error}`);
+    assert.equal(error.code, code, error.message);
+    return true;
+  };
+}
+
+for (const backend of BACKENDS) {
+  for (const format of formatsFor(backend)) {
+    test(`[${backend}] a ${format} backup restored into a fresh database has the same rows, sequence positions, trigger and version row`, async (t) => {
+      await withDatabase(t, backend, async (source) => {
+        await populate(source.db);
+        const before = await snapshot(source.db);
+        const out = await tempDir("strata-backup-");
+        try {
+          const backup = await backupDatabase(source.db, urlOf(source), {
+            out: out.path,
+            format,
+            ...(format === "directory" ? { jobs: 2 } : {}),
+          });
+          assert.equal(backup.format, format);
+          assert.deepEqual(backup.migrationVersion, { version: "4", dirty: false });
+          await withDatabase(t, backend, async (target) => {
+            const restored = await restoreBackup(target.db, urlOf(target), backup.path);
+            assert.equal(restored.checked, true);
+            assert.equal(restored.format, format);
+            assert.equal(restored.existingTables, 0);
+            assert.deepEqual(await snapshot(target.db), before);
+            assert.deepEqual(await versionRow(target.db), { version: "4", dirty: false });
+            assert.equal((await migrator(target.db).plan({ command: "up" })).noChange, true);
+            await assertAlive(target.db);
+          });
+        } finally {
+          await out.remove();
+        }
+      });
+    });
+
+    test(
+      `[${backend}] a ${format} backup is named backup_<UTC time>_<db>.${
+        EXT[format]
+      }, private, with a .sha256 and a manifest beside it and no partial file left`,
+      async (t) => {
+        await withDatabase(t, backend, async (source) => {
+          await populate(source.db);
+          const out = await tempDir("strata-backup-");
+          try {
+            const now = new Date("2026-03-04T05:06:07.890Z");
+            const backup = await backupDatabase(source.db, urlOf(source), {
+              out: out.path,
+              format,
+              now,
+              ...(format === "directory" ? { jobs: 2 } : {}),
+            });
+            const [{ name: dbName, version: serverVersion }] = await source.db.query<{ name: string; version: string }>(
+              "SELECT current_database() AS name, current_setting('server_version') AS version",
+            );
+            const expectedDb = backend === "pglite" ? "pglite" : dbName;
+            const file = basename(backup.path);
+            assert.match(file, new RegExp(`^backup_\\d{8}_\\d{6}_${expectedDb}\\.(sql|dump|dir)$`));
+            assert.equal(file, `backup_20260304_050607_${expectedDb}.${EXT[format]}`);
+            assert.deepEqual(
+              (await readdir(out.path)).sort(),
+              [file, `${file}.json`, `${file}.sha256`].sort(),
+              "nothing but the backup, its manifest and its checksum (no .partial)",
+            );
+            for (const path of [backup.path, `${backup.path}.json`, `${backup.path}.sha256`]) {
+              if (format === "directory" && path === backup.path) continue;
+              assert.equal(await modeOf(path), 0o600, `${basename(path)} is mode 0600`);
+            }
+            if (format === "directory") {
+              assert.equal(await modeOf(backup.path), 0o700);
+              const inside = await readdir(backup.path);
+              assert.ok(inside.includes("toc.dat"));
+              for (const name of inside) assert.equal(await modeOf(join(backup.path, name)), 0o600, name);
+            } else {
+              const { stdout } = await run("sha256sum", ["-c", `${file}.sha256`], { cwd: out.path });
+              assert.equal(stdout.trim(), `${file}: OK`);
+            }
+            const manifest = JSON.parse(await readFile(`${backup.path}.json`, "utf8")) as BackupManifest;
+            assert.equal(manifest.file, file);
+            assert.equal(manifest.format, format);
+            assert.equal(manifest.databaseName, expectedDb);
+            assert.equal(manifest.database, source.db.label);
+            assert.equal(manifest.serverVersion, serverVersion);
+            assert.match(manifest.dumpedWith, backend === "pglite" ? /^pglite-tools pg_dump$/ : /^pg_dump \d+\.\d+/);
+            assert.deepEqual(manifest.migrationVersion, { version: "4", dirty: false });
+            assert.equal(manifest.createdAt, now.toISOString());
+            assert.match(manifest.sha256, /^[0-9a-f]{64}$/);
+            assert.ok(manifest.bytes > 0);
+            assert.equal(manifest.sha256, backup.sha256);
+            const verified = await verifyBackup(backup.path);
+            assert.deepEqual(verified, { path: backup.path, format, checked: true, sha256: backup.sha256 });
+          } finally {
+            await out.remove();
+          }
+        });
+      },
+    );
+  }
+}
+
+test("[postgres] the .sha256 beside a directory backup passes sha256sum -c run in the backup folder", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "directory", jobs: 2 });
+      await run("sha256sum", ["-c", `${basename(backup.path)}.sha256`], { cwd: out.path });
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+test("[postgres] keep 2 after three backups leaves the newest two of that database and other databases' backups", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const out = await tempDir("strata-backup-");
+    try {
+      const other = "backup_20200101_000000_some_other_db.dump";
+      for (const suffix of ["", ".json", ".sha256"]) await writeFile(join(out.path, other + suffix), "x");
+      const names: string[] = [];
+      for (const second of [1, 2, 3]) {
+        const backup = await backupDatabase(source.db, urlOf(source), {
+          out: out.path,
+          keep: 2,
+          now: new Date(`2026-01-01T00:00:0${second}Z`),
+        });
+        names.push(basename(backup.path));
+      }
+      const expected = [names[1], names[2]].flatMap((n) => [n, `${n}.json`, `${n}.sha256`]);
+      expected.push(other, `${other}.json`, `${other}.sha256`);
+      assert.deepEqual((await readdir(out.path)).sort(), expected.sort());
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+const SESSION_SETTINGS = [
+  "search_path",
+  "row_security",
+  "check_function_bodies",
+  "client_min_messages",
+  "extra_float_digits",
+  "transaction_read_only",
+];
+
+async function sessionSettings(db: Database): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of SESSION_SETTINGS) {
+    out[name] = (await db.query<{ value: string }>("SELECT current_setting($1) AS value", [name]))[0].value;
+  }
+  return out;
+}
+
+test("[pglite] the session stays usable after a backup: no transaction left open, settings as before, writes work", async (t) => {
+  await withDatabase(t, "pglite", async (source) => {
+    await populate(source.db);
+    const before = await sessionSettings(source.db);
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
+      assert.equal(backup.format, "plain");
+      assert.equal((source.db.raw as { isInTransaction(): boolean }).isInTransaction(), false);
+      assert.deepEqual(await sessionSettings(source.db), before);
+      const [{ count }] = await source.db.query<{ count: number }>("SELECT count(*)::int AS count FROM organisations");
+      assert.equal(count, 2);
+      await source.db.exec("INSERT INTO organisations (slug, name) VALUES ('after', 'After')");
+      await source.db.exec("CREATE TABLE made_after_backup (id int)");
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+test("[pglite] after a backup the search_path is unchanged and unqualified names still resolve", async (t) => {
+  await withDatabase(t, "pglite", async (source) => {
+    await populate(source.db);
+    await source.db.exec("SET search_path TO public, pg_catalog");
+    const searchPath = await source.db.query("SELECT current_setting('search_path') AS path");
+    const out = await tempDir("strata-backup-");
+    try {
+      await backupDatabase(source.db, urlOf(source), { out: out.path });
+      assert.deepEqual(await source.db.query("SELECT current_setting('search_path') AS path"), searchPath);
+      const [{ count }] = await source.db.query<{ count: number }>("SELECT count(*)::int AS count FROM organisations");
+      assert.equal(count, 2);
+      assert.equal((await migrator(source.db).status()).version.version, 4n);
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+test("[pglite] the session stays usable after a restore: search_path unchanged, unqualified names resolve to public", async (t) => {
+  await withDatabase(t, "pglite", async (source) => {
+    await populate(source.db);
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
+      await withDatabase(t, "pglite", async (target) => {
+        const searchPath = await target.db.query("SELECT current_setting('search_path') AS path");
+        await restoreBackup(target.db, urlOf(target), backup.path);
+        assert.deepEqual(await target.db.query("SELECT current_setting('search_path') AS path"), searchPath);
+        const [{ n }] = await target.db.query<{ n: number }>("SELECT count(*)::int AS n FROM organisations");
+        assert.equal(n, 2);
+        await target.db.exec("CREATE TABLE made_after_restore (id int)");
+        const [{ schema }] = await target.db.query<{ schema: string }>(
+          "SELECT schemaname AS schema FROM pg_tables WHERE tablename = 'made_after_restore'",
+        );
+        assert.equal(schema, "public");
+        await assertAlive(target.db);
+      });
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+test(
+  "[pglite] a restore leaves the session's settings as they were (row_security, check_function_bodies, client_min_messages)",
+  async (t) => {
+    await withDatabase(t, "pglite", async (source) => {
+      await populate(source.db);
+      const out = await tempDir("strata-backup-");
+      try {
+        const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
+        await withDatabase(t, "pglite", async (target) => {
+          const before = await sessionSettings(target.db);
+          await restoreBackup(target.db, urlOf(target), backup.path);
+          assert.deepEqual(await sessionSettings(target.db), before);
+        });
+      } finally {
+        await out.remove();
+      }
+    });
+  },
+);
+
+test("[pglite] asking for a custom or directory backup of the embedded database is a usage error", async (t) => {
+  await withDatabase(t, "pglite", async (source) => {
+    const out = await tempDir("strata-backup-");
+    try {
+      for (const format of ["custom", "directory"] as const) {
+        await assert.rejects(backupDatabase(source.db, urlOf(source), { out: out.path, format }), assertCode("USAGE"));
+      }
+      assert.deepEqual(await readdir(out.path), []);
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+/** What a child process ran as (argv) and with (environment), read from /proc while it ran. */
+interface SeenProcess {
+  argv: string[];
+  env: string[];
+}
+
+/** argv or environment of a running process. */
+function readProc(pid: number, file: "cmdline" | "environ"): string[] {
+  return readFileSync(`/proc/${pid}/${file}`, "utf8").split("\0").filter((s) => s !== "");
+}
+
+/**
+ * Holds an ACCESS EXCLUSIVE lock on `organisations` in `db` while `action` runs, so the
+ * pg_dump / pg_restore / psql it starts waits on the lock; polls each child's /proc entry
+ * (Debian's pg_dump is a perl wrapper that execs the real one) and lets go once the real
+ * program shows. Returns every argv and environment seen.
+ */
+async function watchWhileBlocked(
+  db: Database,
+  action: (onSpawn: (pid: number) => void) => Promise<unknown>,
+): Promise<SeenProcess[]> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holder = db.withSession(async (session) => {
+    await session.exec("BEGIN; LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE");
+    locked();
+    await released;
+    await session.exec("COMMIT");
+  });
+  await isLocked;
+  const safety = setTimeout(release, 10_000);
+  const seen: SeenProcess[] = [];
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const onSpawn = (pid: number) => {
+    const poll = () => {
+      let argv: string[];
+      let env: string[];
+      // Keep polling until the action ends: mid-exec, /proc can be empty or unreadable for a moment.
+      try {
+        argv = readProc(pid, "cmdline");
+        env = readProc(pid, "environ");
+      } catch {
+        return;
+      }
+      if (argv.length === 0) return;
+      if (!seen.some((s) => s.argv.join("\0") === argv.join("\0"))) seen.push({ argv, env });
+      if (/^(pg_dump|pg_restore|psql)$/.test(basename(argv[0]))) release();
+    };
+    const timer = setInterval(poll, 2);
+    timers.push(timer);
+    poll();
+  };
+  try {
+    await action(onSpawn);
+  } finally {
+    release();
+    clearTimeout(safety);
+    for (const timer of timers) clearInterval(timer);
+    await holder;
+  }
+  return seen;
+}
+
+test("[postgres] the password reaches pg_dump, pg_restore and psql through the environment, never their argv or output", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    // The test server may trust 127.0.0.1; then any password logs in and still has to be hidden.
+    const withPassword = (url: string) => {
+      const u = new URL(url);
+      if (u.password === "") u.password = "Sup3r-s3cret-pw";
+      return u.toString();
+    };
+    const password = decodeURIComponent(new URL(withPassword(TEST_DATABASE_URL)).password);
+    const url = parseDatabaseUrl(withPassword(source.url));
+    const out = await tempDir("strata-backup-");
+    try {
+      const seen: SeenProcess[] = [];
+      let custom!: BackupResult;
+      let plain!: BackupResult;
+      seen.push(
+        ...await watchWhileBlocked(source.db, async (onSpawn) => {
+          custom = await backupDatabase(source.db, url, { out: out.path, onSpawn, now: new Date(1000) });
+        }),
+      );
+      seen.push(
+        ...await watchWhileBlocked(source.db, async (onSpawn) => {
+          plain = await backupDatabase(source.db, url, {
+            out: out.path,
+            format: "plain",
+            onSpawn,
+            now: new Date(2000),
+          });
+        }),
+      );
+      for (const file of await readdir(out.path)) {
+        if (file.endsWith(".json") || file.endsWith(".sha256")) {
+          assert.ok(!(await readFile(join(out.path, file), "utf8")).includes(password), `${file} holds the password`);
+        }
+      }
+      assert.ok(custom.database.includes(":***@"), custom.database);
+      await withDatabase(t, "postgres", async (target) => {
+        await populate(target.db);
+        const targetUrl = parseDatabaseUrl(withPassword(target.url));
+        for (const backup of [custom, plain]) {
+          seen.push(
+            ...await watchWhileBlocked(
+              target.db,
+              (onSpawn) => restoreBackup(target.db, targetUrl, backup.path, { yes: true, clean: true, onSpawn }),
+            ),
+          );
+        }
+      });
+      const programs = seen.map((s) => basename(s.argv[0])).filter((name) => name !== "perl");
+      assert.deepEqual(programs.sort(), ["pg_dump", "pg_dump", "pg_restore", "psql"]);
+      for (const { argv, env } of seen) {
+        assert.ok(!argv.join(" ").includes(password), `the password is in argv: ${argv.join(" ")}`);
+        assert.ok(env.includes(`PGPASSWORD=${password}`), `${argv.join(" ")} got the password in its environment`);
+      }
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+/** A database with tables and rows of its own: the app's schema, one more organisation. */
+async function occupied(db: Database): Promise<void> {
+  await populate(db);
+  await db.exec("INSERT INTO organisations (slug, name) VALUES ('extra', 'Extra')");
+}
+
+for (const backend of BACKENDS) {
+  const format: BackupFormat = backend === "pglite" ? "plain" : "custom";
+
+  test(`[${backend}] restore into a database that has tables refuses without yes, asks when it can, and replaces with yes and clean`, async (t) => {
+    await withDatabase(t, backend, async (source) => {
+      await populate(source.db);
+      const before = await snapshot(source.db);
+      const out = await tempDir("strata-backup-");
+      try {
+        const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format });
+        await withDatabase(t, backend, async (target) => {
+          await occupied(target.db);
+          const own = await snapshot(target.db);
+          await assert.rejects(restoreBackup(target.db, urlOf(target), backup.path), (error) => {
+            assertCode("ABORTED")(error);
+            assert.match((error as StrataError).message, /already has \d+ table\(s\)/);
+            assert.match((error as StrataError).hint ?? "", /-yes/);
+            return true;
+          });
+          const questions: string[] = [];
+          await assert.rejects(
+            restoreBackup(target.db, urlOf(target), backup.path, {
+              confirm: (question) => (questions.push(question), Promise.resolve(false)),
+            }),
+            assertCode("ABORTED"),
+          );
+          assert.equal(questions.length, 1);
+          assert.match(questions[0], /\[y\/N\]$/);
+          assert.deepEqual(await snapshot(target.db), own, "a refused restore changes nothing");
+
+          const restored = await restoreBackup(target.db, urlOf(target), backup.path, { yes: true, clean: true });
+          assert.ok(restored.existingTables >= 4);
+          assert.deepEqual(await snapshot(target.db), before);
+          await assertAlive(target.db);
+        });
+      } finally {
+        await out.remove();
+      }
+    });
+  });
+
+  test(`[${backend}] a backup with one byte appended is BACKUP_CORRUPT and the target is not touched`, async (t) => {
+    await withDatabase(t, backend, async (source) => {
+      await populate(source.db);
+      const out = await tempDir("strata-backup-");
+      try {
+        const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format });
+        await appendFile(backup.path, "\n");
+        await assert.rejects(verifyBackup(backup.path), assertCode("BACKUP_CORRUPT"));
+        await withDatabase(t, backend, async (target) => {
+          await occupied(target.db);
+          const own = await snapshot(target.db);
+          await assert.rejects(
+            restoreBackup(target.db, urlOf(target), backup.path, { yes: true, clean: true }),
+            (error) => {
+              assertCode("BACKUP_CORRUPT")(error);
+              assert.ok((error as StrataError).message.includes(basename(backup.path)));
+              return true;
+            },
+          );
+          assert.deepEqual(await snapshot(target.db), own);
+        });
+      } finally {
+        await out.remove();
+      }
+    });
+  });
+
+  test(`[${backend}] a plain restore that fails part-way (a view depends on a table it drops) leaves the target as it was`, async (t) => {
+    await withDatabase(t, backend, async (source) => {
+      await populate(source.db);
+      const out = await tempDir("strata-backup-");
+      try {
+        const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "plain" });
+        await withDatabase(t, backend, async (target) => {
+          await occupied(target.db);
+          await target.db.exec("CREATE VIEW organisation_names AS SELECT name FROM organisations");
+          const own = await snapshot(target.db);
+          await assert.rejects(
+            restoreBackup(target.db, urlOf(target), backup.path, { yes: true, clean: true }),
+            assertCode("RESTORE_FAILED"),
+          );
+          assert.deepEqual(await snapshot(target.db), own);
+          const [{ n }] = await target.db.query<{ n: number }>("SELECT count(*)::int AS n FROM organisation_names");
+          assert.equal(n, 3);
+          await assertAlive(target.db, "43");
+        });
+      } finally {
+        await out.remove();
+      }
+    });
+  });
+}
+
+test("[postgres] a custom restore without clean into a database with a conflicting table fails as RESTORE_FAILED and changes nothing", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populate(source.db);
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "custom" });
+      await withDatabase(t, "postgres", async (target) => {
+        await target.db.exec(`
+          CREATE TABLE organisations (id int PRIMARY KEY, label text);
+          INSERT INTO organisations VALUES (1, 'mine'), (2, 'also mine');
+          CREATE TABLE unrelated (id int);
+        `);
+        await assert.rejects(
+          restoreBackup(target.db, urlOf(target), backup.path, { yes: true }),
+          (error) => {
+            assertCode("RESTORE_FAILED")(error);
+            assert.match((error as StrataError).hint ?? "", /-clean/);
+            return true;
+          },
+        );
+        const rows = await target.db.query<{ id: number; label: string }>(
+          "SELECT id, label FROM organisations ORDER BY id",
+        );
+        assert.deepEqual(rows, [{ id: 1, label: "mine" }, { id: 2, label: "also mine" }]);
+        const tables = await target.db.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        );
+        assert.deepEqual(tables.map((r) => r.name), ["organisations", "unrelated"]);
+      });
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+test("findPgProgram names both versions and how to install a newer client when pg_dump is older than the server", async () => {
+  await assert.rejects(findPgProgram("pg_dump", 99), (error) => {
+    assertCode("COMMAND_FAILED")(error);
+    const e = error as StrataError;
+    assert.match(e.message, /^pg_dump \d+\.\d+ is older than the PostgreSQL 99 server/);
+    assert.match(e.hint ?? "", /postgresql-client-99/);
+    assert.match(e.hint ?? "", /STRATA_PG_BIN/);
+    return true;
+  });
+});
+
+test("a missing client program is COMMAND_FAILED with how to install PostgreSQL's client", async () => {
+  await assert.rejects(runProgram("strata-test-no-such-pg_dump", ["--version"]), (error) => {
+    assertCode("COMMAND_FAILED")(error);
+    assert.match((error as StrataError).message, /not found/);
+    assert.match((error as StrataError).hint ?? "", /apt install postgresql-client/);
+    return true;
+  });
+});
+
+/** A copy of migrations/ plus extra files, in a temporary folder. */
+async function migrationsWith(extra: Record<string, string>): Promise<{ path: string; remove(): Promise<void> }> {
+  const dir = await tempDir("strata-deploy-migrations-");
+  for (const name of await readdir(MIGRATIONS)) await copyFile(join(MIGRATIONS, name), join(dir.path, name));
+  for (const [name, text] of Object.entries(extra)) await writeFile(join(dir.path, name), text);
+  return dir;
+}
+
+const FAILING_IN_TRANSACTION = `CREATE TABLE deploy_leftover (id int);
+UPDATE organisations SET name = 'changed by 5';
+INSERT INTO organisations (slug, name) VALUES ('Not A Slug!', 'breaks the CHECK');
+`;
+
+const FAILING_OUTSIDE_TRANSACTION = `-- strata:no-transaction
+UPDATE organisations SET name = 'changed by 5';
+DELETE FROM sources;
+SELECT 1 / 0;
+`;
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] deploy with nothing pending stops before taking a backup`, async (t) => {
+    await withDatabase(t, backend, async (source) => {
+      await populate(source.db);
+      const out = await tempDir("strata-deploy-");
+      try {
+        const lines: string[] = [];
+        const result = await deploy(source.db, urlOf(source), migrator(source.db), {
+          backup: { out: join(out.path, "backups") },
+          log: (line) => lines.push(line),
+        });
+        assert.equal(result.noChange, true);
+        assert.equal(result.backup, undefined);
+        assert.equal(result.run, undefined);
+        assert.deepEqual(await readdir(out.path), [], "no backups folder, no file");
+        assert.match(lines.join("\n"), /nothing to deploy, no backup taken/);
+      } finally {
+        await out.remove();
+      }
+    });
+  });
+
+  test(
+    `[${backend}] deploy whose migration fails in its transaction leaves the data untouched and gives the exact restore command`,
+    async (t) => {
+      await withDatabase(t, backend, async (source) => {
+        await populate(source.db);
+        const before = await snapshot(source.db);
+        const dir = await migrationsWith({ "000005_break.up.sql": FAILING_IN_TRANSACTION });
+        const out = await tempDir("strata-deploy-");
+        try {
+          const result = await deploy(source.db, urlOf(source), migrator(source.db, dir.path), {
+            backup: { out: out.path },
+            restoreOnFailure: true,
+          });
+          assert.equal(result.noChange, false);
+          assert.equal(result.error?.code, "MIGRATION_FAILED");
+          assert.equal(result.restored, false, "a transaction rolled it back: nothing to restore");
+          assert.ok(result.backup);
+          assert.equal(result.restoreCommand, `strata restore ${result.backup.path} -yes -clean`);
+          assert.deepEqual(result.backup.migrationVersion, { version: "4", dirty: false });
+          await verifyBackup(result.backup.path);
+          // Sequences are not transactional: the failed INSERT used a value, so only rows are compared.
+          assert.deepEqual((await snapshot(source.db)).rows, before.rows);
+          const [{ leftover }] = await source.db.query<{ leftover: string | null }>(
+            "SELECT to_regclass('deploy_leftover')::text AS leftover",
+          );
+          assert.equal(leftover, null);
+
+          // What the printed command does: restore the backup over what changed since.
+          await source.db.exec("DELETE FROM users; INSERT INTO organisations (slug, name) VALUES ('later', 'Later')");
+          await restoreBackup(source.db, urlOf(source), result.backup.path, { yes: true, clean: true });
+          assert.deepEqual(await snapshot(source.db), before);
+        } finally {
+          await out.remove();
+          await dir.remove();
+        }
+      });
+    },
+  );
+
+  test(
+    `[${backend}] deploy with restoreOnFailure restores a migration that failed outside a transaction: previous version, not dirty, rows back`,
+    async (t) => {
+      await withDatabase(t, backend, async (source) => {
+        await populate(source.db);
+        const before = await snapshot(source.db);
+        const dir = await migrationsWith({ "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
+        const out = await tempDir("strata-deploy-");
+        try {
+          const result = await deploy(source.db, urlOf(source), migrator(source.db, dir.path), {
+            backup: { out: out.path },
+            restoreOnFailure: true,
+          });
+          assert.equal(result.error?.code, "MIGRATION_FAILED");
+          assert.deepEqual(result.run?.to, { version: 5n, dirty: true });
+          assert.equal(result.restored, true);
+          assert.equal(result.restoreCommand, undefined);
+          assert.deepEqual(await versionRow(source.db), { version: "4", dirty: false });
+          assert.deepEqual(await snapshot(source.db), before);
+          assert.deepEqual(await migrator(source.db, dir.path).version(), { version: 4n, dirty: false });
+        } finally {
+          await out.remove();
+          await dir.remove();
+        }
+      });
+    },
+  );
+}
