@@ -201,7 +201,9 @@ function explainDirty(set: MigrationSet, version: bigint | null, history: readon
       forceIfUndone: failed.version,
     };
   }
-  const migration = set.migrations.find((m) => m.version === (failed?.version ?? version));
+  // Without a failed history row strata cannot say which file left it dirty: golang-migrate's (V, dirty)
+  // comes from V's up or from the down of the version after V, and a crash leaves no record either.
+  const migration = failed ? set.migrations.find((m) => m.version === failed.version) : undefined;
   return {
     version,
     ...(migration?.up === undefined ? {} : { file: migration.up }),
@@ -209,6 +211,7 @@ function explainDirty(set: MigrationSet, version: bigint | null, history: readon
     ...(failed?.failedStatement == null ? {} : { failedStatement: failed.failedStatement }),
     ...(failed?.error == null ? {} : { error: failed.error }),
     forceIfComplete: version,
-    forceIfUndone: previous(version),
+    // (-1, dirty) only comes from the first version's down failing: undone means that version is still applied.
+    forceIfUndone: version === null ? (set.migrations[0]?.version ?? null) : previous(version),
   };
 }

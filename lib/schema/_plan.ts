@@ -13,6 +13,7 @@ import type {
   SchemaSnapshot,
   SnapshotColumn,
   SnapshotComposite,
+  SnapshotConstraint,
   SnapshotDomain,
   SnapshotEnum,
   SnapshotExtension,
@@ -42,6 +43,8 @@ interface Alter {
   replace?: boolean;
   /** Objects that use this one must be made again around the change (a column's new type). */
   disturbs?: boolean;
+  /** Columns whose type this change converts (an enum rebuilt): their users are made again too. */
+  converts?: string[];
 }
 
 const REPLACEABLE = new Set([
@@ -90,7 +93,15 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
     }
   }
   const orderA = creationOrder(a, graphA).reverse();
-  const dropping = (item: SchemaItem) => (removed.has(item.key) || replaced.has(item.key)) && !droppedTable(item);
+  const gone = (key: string) => removed.has(key) || replaced.has(key);
+  // A foreign key between two tables that are both dropped must go first, or neither drop runs.
+  const linksDroppedTables = (item: SchemaItem) => {
+    const references = (item.data as { constraint: SnapshotConstraint }).constraint.references!;
+    const target = itemKey("table", references.schema, references.table);
+    return target !== item.parent && gone(target);
+  };
+  const dropping = (item: SchemaItem) =>
+    gone(item.key) && (!droppedTable(item) || (item.foreignKey === true && linksDroppedTables(item)));
   for (const foreignFirst of [true, false]) {
     for (const item of orderA) {
       if (Boolean(item.foreignKey) !== foreignFirst || !dropping(item)) continue;
@@ -147,7 +158,14 @@ function cascade(
     }
   }
   const queue: string[] = [...removed, ...replaced];
-  for (const [key, alter] of alters) if (alter.disturbs) queue.push(key);
+  const converted = new Set<string>();
+  for (const [key, alter] of alters) {
+    if (alter.disturbs) queue.push(key);
+    for (const column of alter.converts ?? []) {
+      converted.add(column);
+      queue.push(column);
+    }
+  }
   const seen = new Set<string>();
   while (queue.length > 0) {
     const key = queue.pop()!;
@@ -323,6 +341,7 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
     `ALTER TYPE ${q} RENAME TO ${ident(`${y.name}__strata_old`)}`,
     `CREATE TYPE ${q} AS ENUM (${y.labels.map(literal).join(", ")})`,
   ];
+  const converts: string[] = [];
   for (const item of setB.items.values()) {
     if (item.kind !== "column" || !setA.items.has(item.key)) continue;
     const { table, column } = item.data as { table: SnapshotTable; column: SnapshotColumn };
@@ -331,6 +350,7 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
     const t = qualified(table.schema, table.name);
     const c = ident(column.name);
     const array = before.type.endsWith("[]");
+    converts.push(item.key);
     if (before.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
     statements.push(
       `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${column.type} USING ${c}::text${array ? "[]" : ""}::${column.type}`,
@@ -339,8 +359,9 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
       statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${column.default}`);
     }
   }
-  statements.push(`DROP TYPE ${old}`, ...comments);
-  return { statements, disturbs: true };
+  statements.push(`DROP TYPE ${old}`);
+  if (y.comment !== undefined) statements.push(commentOn(`TYPE ${q}`, y.comment));
+  return { statements, disturbs: true, converts };
 }
 
 function alterDomain(x: SnapshotDomain, y: SnapshotDomain): Alter {

@@ -1,0 +1,225 @@
+/**
+ * Bundles: `writeBundle` embeds the example migrations folder in an ES module, and
+ * `bundledSource` over it plans, checksums and migrates exactly as the folder does, with
+ * statements split ahead of time, so a process that has neither the folder nor the parser
+ * migrates from the bundle alone.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Database } from "../../lib/db/database.ts";
+import { openDatabase } from "../../lib/io/open_database.ts";
+import { directorySource } from "../../lib/io/directory_source.ts";
+import { writeBundle } from "../../lib/io/write_bundle.ts";
+import { type Bundle, bundledSource } from "../../lib/migrate/bundled_source.ts";
+import { historyTableFor, readHistory, sha256Hex } from "../../lib/migrate/history.ts";
+import type { MigrationSource } from "../../lib/migrate/migration_source.ts";
+import { Migrator, type PlanRequest } from "../../lib/migrate/migrator.ts";
+import { parseSqlScript } from "../../lib/migrate/sql_script.ts";
+import { BACKENDS, makeDatabase, tempDir, withDatabase } from "../_support/backends.ts";
+import { MOD, TSX } from "../_support/run_strata.ts";
+
+const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
+
+/** Writes the bundle of the example folder into a temp folder and imports it. */
+async function loadBundle(): Promise<{ bundle: Bundle; file: string; remove(): Promise<void> }> {
+  const dir = await tempDir("strata-bundle-");
+  const file = join(dir.path, "migrations.bundle.mjs");
+  const written = await writeBundle({ migrations: MIGRATIONS, out: file, version: "0.0.0-test" });
+  assert.equal(written.out, file);
+  assert.equal(written.migrations, 8);
+  const bundle = (await import(pathToFileURL(file).href)).default as Bundle;
+  return { bundle, file, remove: dir.remove };
+}
+
+const REQUESTS: PlanRequest[] = [
+  { command: "up" },
+  { command: "up", limit: 1 },
+  { command: "down" },
+  { command: "down", limit: 1 },
+  { command: "goto", version: 1n },
+  { command: "goto", version: 4n },
+];
+
+async function plans(db: Database, source: MigrationSource) {
+  const migrator = new Migrator(db, { source, lockTimeoutMs: 5000 });
+  const out = [];
+  for (const request of REQUESTS) out.push(await migrator.plan(request));
+  return out;
+}
+
+test("a bundle holds every file of the folder and serves each migration's statements split ahead of time", async () => {
+  const { bundle, remove } = await loadBundle();
+  try {
+    assert.equal(bundle.format, 1);
+    assert.equal(bundle.strata, "0.0.0-test");
+    const folder = directorySource(MIGRATIONS);
+    const names = (await folder.list()).sort();
+    assert.deepEqual(Object.keys(bundle.migrations.files).sort(), names);
+    assert.deepEqual(Object.keys(bundle.migrations.scripts ?? {}).sort(), names);
+
+    const source = bundledSource(bundle);
+    assert.deepEqual((await source.list()).sort(), names);
+    assert.ok(source.parse, "a bundle source brings its own parse");
+    for (const name of names) {
+      const text = await folder.read(name);
+      assert.equal(await source.read(name), text, name);
+      assert.deepEqual(await source.parse(text, name), await parseSqlScript(text, name), name);
+    }
+    // Served from the bundle, not parsed: text the parser would reject still gets the bundled statements.
+    const name = "000004_index_sources_created_at.up.sql";
+    const served = await source.parse("THIS IS NOT SQL", name);
+    assert.deepEqual(served.statements, bundle.migrations.scripts![name].statements);
+    assert.equal(served.transactional, false);
+    await assert.rejects(parseSqlScript("THIS IS NOT SQL", name), { code: "PARSE_ERROR" });
+  } finally {
+    await remove();
+  }
+});
+
+for (const backend of BACKENDS) {
+  test(`the bundle and the folder give identical plans and checksums [${backend}]`, async (t) => {
+    const { bundle, remove } = await loadBundle();
+    try {
+      await withDatabase(t, backend, async ({ db }) => {
+        const folder = directorySource(MIGRATIONS);
+        const bundled = bundledSource(bundle);
+        const status = async (source: MigrationSource) =>
+          (await new Migrator(db, { source, lockTimeoutMs: 5000 }).status()).entries;
+
+        // Fresh, then half-way (migrated by the bundle), then at the top (migrated by the folder).
+        const fresh = await plans(db, folder);
+        assert.deepEqual(await plans(db, bundled), fresh);
+        assert.equal(fresh[0].steps.length, 4);
+        assert.equal(fresh[0].steps[3].transactional, false);
+        assert.deepEqual(await status(bundled), await status(folder));
+
+        assert.equal((await new Migrator(db, { source: bundled }).up({ limit: 2 })).to.version, 2n);
+        const half = await plans(db, folder);
+        assert.deepEqual(await plans(db, bundled), half);
+        assert.deepEqual(half.map((p) => p.steps.length), [2, 1, 2, 1, 1, 2]);
+
+        assert.equal((await new Migrator(db, { source: folder }).up()).to.version, 4n);
+        const entries = await status(folder);
+        assert.deepEqual(await status(bundled), entries);
+        assert.deepEqual(entries.map((e) => e.state), ["applied", "applied", "applied", "applied"]);
+        for (const entry of entries) {
+          const expected = await sha256Hex(await readFile(join(MIGRATIONS, entry.up!), "utf8"));
+          assert.equal(entry.checksum, expected, entry.up);
+          assert.equal(entry.recordedChecksum, expected, `${entry.up} as recorded by the run that applied it`);
+        }
+        assert.deepEqual(await plans(db, bundled), await plans(db, folder));
+      });
+    } finally {
+      await remove();
+    }
+  });
+}
+
+/**
+ * What a compiled service does on start-up: import strata and its bundle, migrate. It blocks
+ * the parser's module first, so the run proves the bundle never needs it.
+ */
+const RUN_SCRIPT = `import { register } from "node:module";
+const hooks = \`export async function resolve(specifier, context, next) {
+  if (specifier === "libpg-query") throw new Error("the parser is not available here");
+  return next(specifier, context);
+}\`;
+register("data:text/javascript," + encodeURIComponent(hooks), import.meta.url);
+
+const [strataUrl, databaseUrl] = process.argv.slice(2);
+const { bundledSource, Migrator, openDatabase } = await import(strataUrl);
+const { default: bundle } = await import("./migrations.bundle.mjs");
+const parserBlocked = await import("libpg-query").then(() => false, () => true);
+const { db } = await openDatabase(databaseUrl);
+try {
+  const run = await new Migrator(db, { source: bundledSource(bundle) }).up();
+  if (run.error) throw run.error;
+  console.log(JSON.stringify({ parserBlocked, version: String(run.to.version), files: run.results.map((r) => r.file) }));
+} finally {
+  await db.close();
+}
+`;
+
+function runNode(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.NODE_TEST_CONTEXT;
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+for (const backend of BACKENDS) {
+  test(`a process with only the bundle file (no migrations folder, no parser) migrates a fresh database [${backend}]`, async (t) => {
+    const test = await makeDatabase(backend, { folder: true });
+    if (!test) return t.skip("no PostgreSQL server");
+    const { file, remove } = await loadBundle();
+    const app = await tempDir("strata-bundle-app-");
+    try {
+      if (backend === "pglite") await test.db.close();
+      await copyFile(file, join(app.path, "migrations.bundle.mjs"));
+      await writeFile(join(app.path, "run.mjs"), RUN_SCRIPT);
+      for (let dir = app.path; dir !== dirname(dir); dir = dirname(dir)) {
+        assert.equal(existsSync(join(dir, "migrations")), false, `${dir}/migrations must not exist`);
+      }
+      const out = await runNode(["--import", TSX, "run.mjs", pathToFileURL(MOD).href, test.url], app.path);
+      assert.equal(out.code, 0, `stderr:\n${out.stderr}`);
+      const result = JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+      assert.deepEqual(result, {
+        parserBlocked: true,
+        version: "4",
+        files: [
+          "000001_create_organisations.up.sql",
+          "000002_create_users.up.sql",
+          "000003_create_sources.up.sql",
+          "000004_index_sources_created_at.up.sql",
+        ],
+      });
+
+      const { db } = backend === "pglite" ? await openDatabase(test.url) : { db: test.db };
+      try {
+        assert.deepEqual(await db.query("SELECT version::text AS version, dirty FROM schema_migrations"), [
+          { version: "4", dirty: false },
+        ]);
+        const tables = await db.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        );
+        assert.deepEqual(tables.map((r) => r.name), [
+          "organisations",
+          "schema_migrations",
+          "schema_migrations_history",
+          "sources",
+          "users",
+        ]);
+        assert.equal((await db.query("SELECT 1 FROM pg_indexes WHERE indexname = 'sources_created_at_idx'")).length, 1);
+        const history = await readHistory(
+          db,
+          historyTableFor({ schema: "public", table: "schema_migrations", sql: '"public"."schema_migrations"' }),
+        );
+        for (const row of history) {
+          const up = result.files[Number(row.version) - 1];
+          assert.equal(row.checksum, await sha256Hex(await readFile(join(MIGRATIONS, up), "utf8")), up);
+        }
+        assert.equal(history.length, 4);
+      } finally {
+        if (backend === "pglite") await db.close();
+      }
+    } finally {
+      await app.remove();
+      await remove();
+      await test.dispose();
+    }
+  });
+}

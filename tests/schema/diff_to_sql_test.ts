@@ -1,0 +1,210 @@
+/**
+ * diffToSql: the statements rebuild every object kind from nothing, migrate a live database
+ * from one schema to another and back, and come in dependency order (drops in reverse,
+ * foreign keys after every table, cycles broken).
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import type { Database } from "../../lib/db/database.ts";
+import { diffSnapshots, formatDiff } from "../../lib/schema/diff_snapshots.ts";
+import { diffToSql } from "../../lib/schema/diff_to_sql.ts";
+import { snapshotToJson } from "../../lib/schema/format_snapshot.ts";
+import { snapshotSchema } from "../../lib/schema/snapshot_schema.ts";
+import { emptySnapshot, type SchemaSnapshot, type SnapshotTable } from "../../lib/schema/snapshot_types.ts";
+import { BACKENDS, withDatabase } from "../_support/backends.ts";
+import { applyStatements, everyKindSql } from "./_helpers.ts";
+
+const FIXTURES = new URL("./fixtures/", import.meta.url);
+
+/** every_kind.sql, then the changes of every_kind_changes.sql (new enum labels committed first). */
+async function applyChanges(db: Database): Promise<void> {
+  const labels = await readFile(new URL("every_kind_enum.sql", FIXTURES), "utf8");
+  for (const statement of labels.split(";").filter((s) => /ALTER TYPE/.test(s))) await db.exec(statement);
+  await db.exec(await readFile(new URL("every_kind_changes.sql", FIXTURES), "utf8"));
+}
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] diffToSql(empty, A) rebuilds every object kind: the new snapshot equals A`, async (t) => {
+    await withDatabase(t, backend, async ({ db: source }) => {
+      await withDatabase(t, backend, async ({ db: target }) => {
+        await source.exec(await everyKindSql());
+        const a = await snapshotSchema(source);
+        const empty = await snapshotSchema(target);
+        await applyStatements(target, diffToSql(empty, a));
+        assert.equal(snapshotToJson(await snapshotSchema(target)), snapshotToJson(a));
+      });
+    });
+  });
+
+  test(`[${backend}] diffToSql(A, B) migrates a live database from A to B, and diffToSql(B, A) back`, async (t) => {
+    await withDatabase(t, backend, async ({ db: first }) => {
+      await withDatabase(t, backend, async ({ db: second }) => {
+        await first.exec(await everyKindSql());
+        await second.exec(await everyKindSql());
+        await applyChanges(second);
+        const a = await snapshotSchema(first);
+        const b = await snapshotSchema(second);
+        assert.ok(diffSnapshots(a, b).changes.length > 20, "the fixtures differ in many ways");
+
+        await applyStatements(first, diffToSql(a, b));
+        const forward = diffSnapshots(b, await snapshotSchema(first));
+        assert.deepEqual(forward.changes, [], formatDiff(forward));
+
+        // Back: enum labels removed (the type is rebuilt and its columns converted), tables and
+        // a schema come back, a foreign-key cycle is dropped, column types and defaults revert.
+        await applyStatements(second, diffToSql(b, a));
+        const back = diffSnapshots(a, await snapshotSchema(second));
+        assert.deepEqual(back.changes, [], formatDiff(back));
+      });
+    });
+  });
+}
+
+test("[postgres] diffToSql(empty, A) rebuilds a schema that uses an extension", async (t) => {
+  await withDatabase(t, "postgres", async ({ db: source }) => {
+    await withDatabase(t, "postgres", async ({ db: target }) => {
+      const available = await source.query("SELECT 1 FROM pg_available_extensions WHERE name = 'citext'");
+      if (available.length === 0) return t.skip("citext is not installed on the test server");
+      await source.exec(`CREATE SCHEMA ext; CREATE EXTENSION citext WITH SCHEMA ext;
+        CREATE TABLE people (email ext.citext PRIMARY KEY, name text)`);
+      const a = await snapshotSchema(source);
+      const empty = await snapshotSchema(target);
+      const statements = diffToSql(empty, a);
+      assert.deepEqual(statements.slice(0, 2), [
+        "CREATE SCHEMA ext",
+        "CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA ext",
+      ]);
+      await applyStatements(target, statements);
+      assert.equal(snapshotToJson(await snapshotSchema(target)), snapshotToJson(a));
+    });
+  });
+});
+
+test("diffToSql accepts a diff as well as two snapshots", () => {
+  const to = schemaWith([table("a", [])]);
+  assert.deepEqual(diffToSql(diffSnapshots(emptySnapshot(), to)), diffToSql(emptySnapshot(), to));
+});
+
+test("diffToSql adds foreign keys after every table, so a cycle of foreign keys is created", () => {
+  const to = schemaWith([
+    table("a", [fk("a_b_fk", "b_id", "b")]),
+    table("b", [fk("b_a_fk", "a_id", "a")]),
+  ]);
+  assert.deepEqual(diffToSql(emptySnapshot(), to), [
+    "CREATE SCHEMA IF NOT EXISTS public",
+    "CREATE TABLE public.a (\n    id integer NOT NULL,\n    b_id integer,\n    a_id integer,\n    CONSTRAINT a_pkey PRIMARY KEY (id)\n)",
+    "CREATE TABLE public.b (\n    id integer NOT NULL,\n    b_id integer,\n    a_id integer,\n    CONSTRAINT b_pkey PRIMARY KEY (id)\n)",
+    "ALTER TABLE public.a ADD CONSTRAINT a_b_fk FOREIGN KEY (b_id) REFERENCES public.b(id)",
+    "ALTER TABLE public.b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES public.a(id)",
+  ]);
+});
+
+test("diffToSql drops in reverse dependency order: foreign keys, then views, then tables, then types", () => {
+  const from = schemaWith([table("a", [fk("a_b_fk", "b_id", "b")]), table("b", [])]);
+  from.objects.enums.push({ schema: "public", name: "mood", labels: ["ok"] });
+  from.objects.tables[1].columns.push({ name: "mood", type: "public.mood", notNull: false });
+  from.objects.views.push({ schema: "public", name: "v", definition: "SELECT id\n   FROM public.b" });
+  from.objects.views.push({ schema: "public", name: "w", definition: "SELECT id\n   FROM public.v" });
+  const to = schemaWith([]);
+  assert.deepEqual(diffToSql(from, to), [
+    "ALTER TABLE public.a DROP CONSTRAINT a_b_fk",
+    "DROP VIEW public.w",
+    "DROP VIEW public.v",
+    "DROP TABLE public.b",
+    "DROP TABLE public.a",
+    "DROP TYPE public.mood",
+  ]);
+});
+
+test("diffToSql creates a function before the table whose default calls it, and after the type it takes", () => {
+  const to = schemaWith([table("t", [])]);
+  to.objects.tables[0].columns.push({ name: "code", type: "text", notNull: false, default: "public.new_code(1)" });
+  to.objects.enums.push({ schema: "public", name: "kind", labels: ["a"] });
+  to.objects.functions.push({
+    schema: "public",
+    name: "new_code",
+    kind: "function",
+    identityArguments: "n public.kind",
+    arguments: "n public.kind",
+    result: "text",
+    language: "plpgsql",
+    definition:
+      "CREATE OR REPLACE FUNCTION public.new_code(n public.kind)\n RETURNS text\n LANGUAGE plpgsql\nAS $$ BEGIN RETURN 'x'; END $$",
+  });
+  const order = diffToSql(emptySnapshot(), to).map((s) => s.split("\n")[0]);
+  assert.deepEqual(order, [
+    "CREATE SCHEMA IF NOT EXISTS public",
+    "CREATE TYPE public.kind AS ENUM ('a')",
+    "CREATE OR REPLACE FUNCTION public.new_code(n public.kind)",
+    "CREATE TABLE public.t (",
+  ]);
+});
+
+test("diffToSql adds enum labels in place, before or after their neighbours", () => {
+  const from = schemaWith([]);
+  from.objects.enums.push({ schema: "public", name: "mood", labels: ["sad", "happy"] });
+  const to = schemaWith([]);
+  to.objects.enums.push({ schema: "public", name: "mood", labels: ["awful", "sad", "ok", "happy", "elated"] });
+  assert.deepEqual(diffToSql(from, to), [
+    "ALTER TYPE public.mood ADD VALUE 'awful' BEFORE 'sad'",
+    "ALTER TYPE public.mood ADD VALUE 'ok' BEFORE 'happy'",
+    "ALTER TYPE public.mood ADD VALUE 'elated' AFTER 'happy'",
+  ]);
+});
+
+test("diffToSql re-creates the views that read a column whose type changes", () => {
+  const from = schemaWith([table("t", [])]);
+  from.objects.views.push({ schema: "public", name: "v", definition: "SELECT b_id\n   FROM public.t" });
+  from.objects.views.push({ schema: "public", name: "other", definition: "SELECT id\n   FROM public.t" });
+  const to = structuredClone(from);
+  to.objects.tables[0].columns[1].type = "bigint";
+  assert.deepEqual(diffToSql(from, to), [
+    "DROP VIEW public.v",
+    "ALTER TABLE public.t ALTER COLUMN b_id TYPE bigint USING b_id::bigint",
+    "CREATE VIEW public.v AS\n SELECT b_id\n   FROM public.t",
+  ]);
+});
+
+test("diffToSql of two equal snapshots is empty", async (t) => {
+  await withDatabase(t, "pglite", async ({ db }) => {
+    await db.exec(await everyKindSql());
+    const snapshot = await snapshotSchema(db);
+    assert.deepEqual(diffToSql(snapshot, structuredClone(snapshot)), []);
+  });
+});
+
+function schemaWith(tables: SnapshotTable[]): SchemaSnapshot {
+  const snapshot = emptySnapshot();
+  snapshot.objects.schemas.push({ name: "public" });
+  snapshot.objects.tables.push(...tables);
+  return snapshot;
+}
+
+function table(name: string, constraints: SnapshotTable["constraints"]): SnapshotTable {
+  return {
+    schema: "public",
+    name,
+    rowSecurity: false,
+    forceRowSecurity: false,
+    columns: [
+      { name: "id", type: "integer", notNull: true },
+      { name: "b_id", type: "integer", notNull: false },
+      { name: "a_id", type: "integer", notNull: false },
+    ],
+    constraints: [
+      ...constraints,
+      { name: `${name}_pkey`, type: "primary key", definition: "PRIMARY KEY (id)", columns: ["id"] },
+    ],
+  };
+}
+
+function fk(name: string, column: string, target: string): SnapshotTable["constraints"][number] {
+  return {
+    name,
+    type: "foreign key",
+    definition: `FOREIGN KEY (${column}) REFERENCES public.${target}(id)`,
+    columns: [column],
+    references: { schema: "public", table: target, columns: ["id"] },
+  };
+}
