@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deno smoke test: `deno run -A mod.ts up` then `version` on the embedded PGlite (a folder in
+# Deno smoke test: `deno run -A mod.ts up`, `version` and `seed` on the embedded PGlite (a folder in
 # a temp dir) and on a real PostgreSQL server (a fresh database, created and dropped here).
 # Runs from a checkout after `npm ci`: Deno comes from node_modules/.bin and resolves the
 # npm packages from node_modules (deno.json: "nodeModulesDir": "manual"), so no network.
@@ -76,6 +76,20 @@ smoke() {
     pass "$backend: a second up exits 0 and leaves version $expected"
   else
     fail "$backend: a second up failed or moved the version:"$'\n'"$out"
+  fi
+
+  # Seeds: the .ts seed (Web Crypto password hash) runs under Deno too; a re-run inserts nothing.
+  if out="$("$deno" run -A mod.ts -database "$url" seed -seeds "$root/seeds" 2>&1)" &&
+    grep -q "admin_user.ts.*1 inserted" <<<"$out"; then
+    pass "$backend: deno run -A mod.ts seed inserts the example rows"
+  else
+    fail "$backend: deno run -A mod.ts seed:"$'\n'"$out"
+  fi
+  if out="$("$deno" run -A mod.ts -database "$url" seed -seeds "$root/seeds" 2>&1)" &&
+    ! grep -q "[1-9][0-9]* inserted" <<<"$out"; then
+    pass "$backend: a second deno seed inserts nothing"
+  else
+    fail "$backend: a second deno seed inserted rows:"$'\n'"$out"
   fi
 }
 

@@ -8,7 +8,8 @@ import type { MigrationStatus } from "../migrate/migration_status.ts";
 /** Go-style durations: 812.5µs, 12.345ms, 1.204s. */
 export function formatDuration(ms: number): string {
   if (ms < 1) return `${(ms * 1000).toFixed(1)}µs`;
-  if (ms < 1000) return `${ms.toFixed(3)}ms`;
+  // A whole number of ms is all some clocks give (PGlite's history durations): don't invent decimals.
+  if (ms < 1000) return Number.isInteger(ms) ? `${ms}ms` : `${ms.toFixed(3)}ms`;
   return `${(ms / 1000).toFixed(3)}s`;
 }
 
