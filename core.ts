@@ -78,3 +78,32 @@ export {
   type TableName,
   type VersionState,
 } from "./lib/migrate/version_table.ts";
+export {
+  type SchemaSnapshot,
+  type SnapshotOptions,
+  snapshotSchema,
+  type TableRef,
+} from "./lib/schema/snapshot_schema.ts";
+export { emptySnapshot } from "./lib/schema/snapshot_types.ts";
+export {
+  diffSnapshots,
+  formatDiff,
+  type ObjectKind,
+  type SchemaChange,
+  type SchemaDiff,
+} from "./lib/schema/diff_snapshots.ts";
+export { diffToSql } from "./lib/schema/diff_to_sql.ts";
+export { snapshotToJson, snapshotToSql } from "./lib/schema/format_snapshot.ts";
+export { type MermaidOptions, snapshotToMermaid } from "./lib/schema/erd.ts";
+export {
+  checkDrift,
+  type CheckDriftOptions,
+  type DriftReport,
+  formatVerifyReport,
+  replayMigrations,
+  type ReplayOptions,
+  verifyMigrations,
+  type VerifyOptions,
+  type VerifyReport,
+  type VerifyStep,
+} from "./lib/schema/verify_migrations.ts";
