@@ -1,0 +1,549 @@
+/**
+ * The schema commands: `snapshot`, `diff`, `check`, `verify` and `erd`. Loaded by run_cli.ts
+ * only when one of them runs, so the migration commands start without the schema code.
+ *
+ * Output follows the rest of the CLI: the product (a snapshot, a diff, a diagram) on stdout,
+ * messages on stderr, one JSON document on stdout with -json. Exit codes: 0 done (`diff`:
+ * no differences; `check`: no drift; `verify`: every down restores the schema), 1 failed or
+ * different, 2 usage error.
+ */
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Database } from "../db/database.ts";
+import { type DatabaseUrl, maskUrl, parseDatabaseUrl } from "../db/database_url.ts";
+import { StrataError } from "../db/strata_error.ts";
+import { directorySource } from "../io/directory_source.ts";
+import { openDatabase } from "../io/open_database.ts";
+import { historyTableFor } from "../migrate/history.ts";
+import { loadMigrationSet } from "../migrate/migration_set.ts";
+import { parseTableName, resolveTable, type TableName } from "../migrate/version_table.ts";
+import { diffSnapshots, formatDiff, type SchemaDiff } from "../schema/diff_snapshots.ts";
+import { diffToSql } from "../schema/diff_to_sql.ts";
+import { snapshotToMermaid } from "../schema/erd.ts";
+import { snapshotToJson, snapshotToSql } from "../schema/format_snapshot.ts";
+import { snapshotSchema, type TableRef } from "../schema/snapshot_schema.ts";
+import type { SchemaSnapshot } from "../schema/snapshot_types.ts";
+import type { VerifyStep } from "../schema/verify_migrations.ts";
+import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
+import { toJson } from "./json.ts";
+import type { CliIo } from "./run_cli.ts";
+
+type Mode = { json: boolean; verbose: boolean };
+
+/**
+ * Runs one schema command and returns its exit code; errors are thrown for run_cli.ts to
+ * report (USAGE exits 2).
+ *
+ * @param path The migrations folder (-path / -source), for `check` and `verify`.
+ * @throws {StrataError} USAGE for a bad operand or flag value; whatever opening, reading or
+ * replaying throws (CONNECTION_FAILED, SOURCE_NOT_FOUND, MIGRATION_FAILED, ...).
+ * @example
+ * ```ts ignore
+ * import { parseArgs } from "./flags.ts";
+ * import { runSchemaCommand } from "./schema_commands.ts";
+ * const args = parseArgs(["snapshot", "-database", "pglite://memory"], { database: "string" });
+ * await runSchemaCommand("snapshot", [], args, io, "migrations");
+ * ```
+ */
+export async function runSchemaCommand(
+  command: string,
+  rest: string[],
+  args: ParsedArgs,
+  io: CliIo,
+  path: string,
+): Promise<number> {
+  const ctx: Context = {
+    args,
+    io,
+    path,
+    mode: { json: booleanFlag(args, "json"), verbose: booleanFlag(args, "verbose") },
+    deadline: deadlineOf(args),
+  };
+  switch (command) {
+    case "snapshot":
+      tooMany(command, rest, 0);
+      return await runSnapshot(ctx);
+    case "diff":
+      return await runDiff(ctx, rest);
+    case "check":
+      tooMany(command, rest, 0);
+      return await runCheck(ctx);
+    case "verify":
+      tooMany(command, rest, 0);
+      return await runVerify(ctx);
+    case "erd":
+      tooMany(command, rest, 1);
+      return await runErd(ctx, rest[0]);
+  }
+  throw new StrataError("USAGE", `Unknown command: ${command}`);
+}
+
+interface Context {
+  args: ParsedArgs;
+  io: CliIo;
+  path: string;
+  mode: Mode;
+  deadline: number;
+}
+
+// ---------------------------------------------------------------- snapshot
+
+async function runSnapshot(ctx: Context): Promise<number> {
+  const out = stringFlag(ctx.args, "out");
+  const format = snapshotFormat(stringFlag(ctx.args, "format"), out);
+  const { snapshot, label } = await withLive(ctx, async (db, url) => ({
+    snapshot: await snapshotOf(db, url),
+    label: url.label,
+  }));
+  const text = format === "sql" ? snapshotToSql(snapshot) : snapshotToJson(snapshot);
+  if (out !== undefined) await writeAtomically(resolvePath(ctx.io.cwd, out), text);
+  if (ctx.mode.json) {
+    ctx.io.stdout(
+      toJson({
+        command: "snapshot",
+        database: label,
+        format,
+        out: out ?? null,
+        bytes: new TextEncoder().encode(text).length,
+        objects: countObjects(snapshot),
+        ...(out !== undefined ? {} : format === "json" ? { snapshot } : { sql: text }),
+      }) + "\n",
+    );
+  } else if (out !== undefined) {
+    ctx.io.stderr(`Wrote ${out}: schema of ${label} (${describeCounts(snapshot)})\n`);
+  } else {
+    ctx.io.stdout(text);
+  }
+  return 0;
+}
+
+function snapshotFormat(value: string | undefined, out: string | undefined): "json" | "sql" {
+  if (value === undefined) return out !== undefined && /\.sql$/i.test(out) ? "sql" : "json";
+  if (value !== "json" && value !== "sql") {
+    throw new StrataError("USAGE", `-format for snapshot must be json or sql, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------- diff
+
+/** One side of a diff: a database, a snapshot file or a migrations folder. */
+type Operand =
+  | { kind: "database"; text: string; url: DatabaseUrl; label: string }
+  | { kind: "file"; path: string; label: string }
+  | { kind: "folder"; path: string; label: string };
+
+const OPERAND_FORMS =
+  "a database URL (postgres://..., postgresql://..., pglite://DIR, pglite://memory), a snapshot file written by 'strata snapshot', or a migrations folder";
+
+async function runDiff(ctx: Context, rest: string[]): Promise<number> {
+  if (rest.length !== 2) {
+    throw new StrataError(
+      "USAGE",
+      rest.length < 2
+        ? `diff needs two operands, A and B: strata diff A B [-sql]; each is ${OPERAND_FORMS}`
+        : `Too many arguments for diff: ${rest.slice(2).join(" ")}`,
+    );
+  }
+  const [a, b] = [await classifyOperand(rest[0], ctx.io.cwd), await classifyOperand(rest[1], ctx.io.cwd)];
+  const near = scratchNear(ctx, [a, b]);
+  const from = await loadOperand(ctx, a, near);
+  const to = await loadOperand(ctx, b, near);
+  const diff = diffSnapshots(from, to);
+  const withSql = booleanFlag(ctx.args, "sql");
+  const sql = withSql ? diffToSql(diff) : undefined;
+  if (ctx.mode.json) {
+    ctx.io.stdout(
+      toJson({
+        command: "diff",
+        from: a.label,
+        to: b.label,
+        differences: diff.changes.length > 0,
+        changes: diff.changes,
+        ...(sql ? { sql } : {}),
+      }) + "\n",
+    );
+  } else if (diff.changes.length === 0) {
+    ctx.io.stderr(`no differences: ${a.label} and ${b.label} have the same schema\n`);
+  } else if (sql) {
+    ctx.io.stderr(`${summary(diff)} from ${a.label} to ${b.label}; review before running\n`);
+    ctx.io.stdout(sqlScript(sql, `-- strata diff: the statements that turn ${a.label} into ${b.label}`));
+  } else {
+    ctx.io.stdout(`--- ${a.label}\n+++ ${b.label}\n${formatDiff(diff)}`);
+  }
+  return diff.changes.length === 0 ? 0 : 1;
+}
+
+/**
+ * Tells the three forms apart: a URL scheme, then what exists on disk. Checked before
+ * anything is opened, so a typo fails at once with exit 2.
+ */
+async function classifyOperand(text: string, cwd: string): Promise<Operand> {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
+  if (scheme === "postgres" || scheme === "postgresql" || scheme === "pglite") {
+    const url = parseDatabaseUrl(text);
+    return { kind: "database", text, url, label: url.label };
+  }
+  const fileUrl = scheme === "file";
+  if (scheme !== undefined && !fileUrl) {
+    throw new StrataError("USAGE", `Cannot compare ${maskUrl(text)}: unsupported scheme ${scheme}://`, {
+      hint: `Each operand is ${OPERAND_FORMS}`,
+    });
+  }
+  const path = resolvePath(cwd, fileUrl ? decodeURIComponent(text.slice("file://".length)) : text);
+  const info = await stat(path).catch(() => undefined);
+  if (info?.isDirectory()) return { kind: "folder", path, label: text.endsWith("/") ? text : `${text}/` };
+  if (info?.isFile() && !fileUrl) return { kind: "file", path, label: text };
+  throw new StrataError(
+    "USAGE",
+    `${text} is not a database URL, a snapshot file or a migrations folder${info ? "" : ": no such file or folder"}`,
+    { hint: `Each operand is ${OPERAND_FORMS}` },
+  );
+}
+
+/** Where a folder is replayed: beside -database, else beside a postgres operand, else PGlite. */
+function scratchNear(ctx: Context, operands: Operand[]): DatabaseUrl | undefined {
+  if (!operands.some((o) => o.kind === "folder")) return undefined;
+  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
+  if (raw !== undefined) {
+    const url = parseDatabaseUrl(raw);
+    if (url.kind === "postgres") return url;
+  }
+  for (const operand of operands) {
+    if (operand.kind === "database" && operand.url.kind === "postgres") return operand.url;
+  }
+  return undefined;
+}
+
+async function loadOperand(ctx: Context, operand: Operand, near: DatabaseUrl | undefined): Promise<SchemaSnapshot> {
+  switch (operand.kind) {
+    case "database": {
+      const { db, url } = await openDatabase(operand.text, { deadline: ctx.deadline, cwd: ctx.io.cwd });
+      try {
+        return await snapshotOf(db, url);
+      } finally {
+        await db.close();
+      }
+    }
+    case "file":
+      return await readSnapshotFile(operand.path, operand.label);
+    case "folder":
+      return await replayFolder(ctx, operand.path, near);
+  }
+}
+
+async function replayFolder(ctx: Context, path: string, near: DatabaseUrl | undefined): Promise<SchemaSnapshot> {
+  const source = directorySource(path);
+  const [{ withScratchDatabase }, { replayMigrations }] = await scratchModules();
+  return await withScratchDatabase(near, async ({ db, description }) => {
+    if (ctx.mode.verbose) ctx.io.stderr(`replaying ${source.label} on ${maskUrl(description)}\n`);
+    return await replayMigrations(db, source, {});
+  });
+}
+
+async function readSnapshotFile(path: string, label: string): Promise<SchemaSnapshot> {
+  const text = await readFile(path, "utf8");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const sqlFile = /^\s*(--|SET |CREATE )/i.test(text);
+    throw new StrataError(
+      "USAGE",
+      `${label} is not a strata snapshot: ${sqlFile ? "it is SQL, not JSON" : (error as Error).message}`,
+      {
+        hint: sqlFile
+          ? "Compare the JSON form: strata snapshot -out schema.json (-format sql is for reading, not comparing)"
+          : `Each operand is ${OPERAND_FORMS}`,
+      },
+    );
+  }
+  const snapshot = parsed as Partial<SchemaSnapshot> | null;
+  if (snapshot === null || typeof snapshot !== "object" || typeof snapshot.objects !== "object") {
+    throw new StrataError("USAGE", `${label} is not a strata snapshot: it has no "objects"`, {
+      hint: `Each operand is ${OPERAND_FORMS}`,
+    });
+  }
+  if (snapshot.format !== 1) {
+    throw new StrataError(
+      "USAGE",
+      `${label} is a snapshot in format ${JSON.stringify(snapshot.format)}; this strata reads format 1`,
+      { hint: "Take the snapshot again with this version of strata" },
+    );
+  }
+  return snapshot as SchemaSnapshot;
+}
+
+// ---------------------------------------------------------------- check
+
+async function runCheck(ctx: Context): Promise<number> {
+  const source = directorySource(resolvePath(ctx.io.cwd, ctx.path));
+  const [{ withScratchDatabase }, { checkDrift }] = await scratchModules();
+  return await withLive(ctx, async (live, url) => {
+    const near = url.kind === "postgres" ? url : undefined;
+    const table = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
+    const report = await withScratchDatabase(near, async ({ db: scratch, description }) => {
+      if (ctx.mode.verbose) ctx.io.stderr(`replaying ${source.label} on ${maskUrl(description)}\n`);
+      return await checkDrift(live, scratch, source, { versionTable: table });
+    });
+    const set = await loadMigrationSet(source);
+    const version = report.version;
+    const applied = version === null ? 0 : set.migrations.filter((m) => m.version <= version).length;
+    const at = version === null ? "no version" : `version ${version}`;
+    const what = `${applied} applied migration${applied === 1 ? "" : "s"} (${at})`;
+    if (ctx.mode.json) {
+      ctx.io.stdout(
+        toJson({
+          command: "check",
+          database: url.label,
+          source: source.label,
+          version,
+          applied,
+          drifted: report.drifted,
+          changes: report.diff.changes,
+          warnings: report.warnings,
+        }) + "\n",
+      );
+      return report.drifted ? 1 : 0;
+    }
+    for (const warning of report.warnings) ctx.io.stderr(`warning: ${warning}\n`);
+    if (!report.drifted) {
+      ctx.io.stdout(`no drift: ${url.label} matches its ${what}\n`);
+      return 0;
+    }
+    ctx.io.stdout(
+      `drift: ${url.label} differs from the schema its ${what} produce\n` +
+        `--- expected (${source.label}, replayed)\n+++ live (${url.label})\n${formatDiff(report.diff)}`,
+    );
+    const db = databaseWord(ctx);
+    const path = shellWord(ctx.path);
+    ctx.io.stderr(
+      `hint: keep the change: write a migration that makes it (strata create NAME); ` +
+        `'strata diff ${path} ${db} -sql' prints the statements\n` +
+        `hint: drop the change: revert it by hand; 'strata diff ${db} ${path} -sql' prints the statements that do\n`,
+    );
+    const pending = set.migrations.length - applied;
+    if (pending > 0) {
+      ctx.io.stderr(
+        `hint: those diffs replay all ${set.migrations.length} migrations in ${source.label}; ${pending} ${
+          pending === 1 ? "is" : "are"
+        } not applied here, so their changes show too\n`,
+      );
+    }
+    return 1;
+  });
+}
+
+// ---------------------------------------------------------------- verify
+
+async function runVerify(ctx: Context): Promise<number> {
+  const source = directorySource(resolvePath(ctx.io.cwd, ctx.path));
+  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
+  const url = raw === undefined ? undefined : parseDatabaseUrl(raw);
+  const near = url?.kind === "postgres" ? url : undefined;
+  const table = url ? parseTableName(url.migrationsTable, url.migrationsTableQuoted) : undefined;
+  const [{ withScratchDatabase }, { verifyMigrations, formatVerifyReport }] = await scratchModules();
+  let streamed = "";
+  const report = await withScratchDatabase(near, async ({ db, description }) => {
+    if (!ctx.mode.json) {
+      ctx.io.stderr(
+        `verify: up, down, up again for each migration in ${source.label}, on ${
+          maskUrl(description)
+        } (never on the live database)\n`,
+      );
+    }
+    return await verifyMigrations(db, source, {
+      ...(table ? { versionTable: table } : {}),
+      requireDown: booleanFlag(ctx.args, "require-down"),
+      ...(ctx.mode.json ? {} : {
+        onStep: (step: VerifyStep) => {
+          // The report's own lines for this step, as they come (its last line is the summary).
+          const lines = formatVerifyReport({ ok: true, steps: [step], notChecked: [] }).split("\n").slice(0, -2);
+          const text = lines.map((line) => `${line}\n`).join("");
+          streamed += text;
+          ctx.io.stdout(text);
+        },
+      }),
+    });
+  });
+  if (ctx.mode.json) {
+    ctx.io.stdout(
+      toJson({
+        command: "verify",
+        source: source.label,
+        ok: report.ok,
+        steps: report.steps,
+        notChecked: report.notChecked,
+      }) + "\n",
+    );
+  } else {
+    const text = formatVerifyReport(report);
+    ctx.io.stdout(text.startsWith(streamed) ? text.slice(streamed.length) : text);
+  }
+  return report.ok ? 0 : 1;
+}
+
+// ---------------------------------------------------------------- erd
+
+async function runErd(ctx: Context, operand: string | undefined): Promise<number> {
+  const out = stringFlag(ctx.args, "out");
+  let snapshot: SchemaSnapshot;
+  let label: string;
+  if (operand === undefined) {
+    ({ snapshot, label } = await withLive(ctx, async (db, url) => ({
+      snapshot: await snapshotOf(db, url),
+      label: url.label,
+    })));
+  } else {
+    const parsed = await classifyOperand(operand, ctx.io.cwd);
+    snapshot = await loadOperand(ctx, parsed, scratchNear(ctx, [parsed]));
+    label = parsed.label;
+  }
+  const mermaid = snapshotToMermaid(snapshot, { compact: booleanFlag(ctx.args, "compact") });
+  const markdown = out !== undefined && /\.(md|markdown)$/i.test(out);
+  const text = markdown ? "```mermaid\n" + mermaid + "```\n" : mermaid;
+  if (out !== undefined) await writeAtomically(resolvePath(ctx.io.cwd, out), text);
+  if (ctx.mode.json) {
+    ctx.io.stdout(
+      toJson({
+        command: "erd",
+        schema: label,
+        out: out ?? null,
+        tables: snapshot.objects.tables.filter((t) => !t.partitionOf).length,
+        mermaid,
+      }) + "\n",
+    );
+  } else if (out !== undefined) {
+    ctx.io.stderr(`Wrote ${out}: diagram of ${label} (${snapshot.objects.tables.length} tables)\n`);
+  } else {
+    ctx.io.stdout(text);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- shared
+
+/** Loaded on demand: snapshot and diff of two databases need neither. */
+function scratchModules() {
+  return Promise.all([import("../io/scratch_database.ts"), import("../schema/verify_migrations.ts")]);
+}
+
+/** Opens -database (or $DATABASE_URL, or the embedded default), runs `fn`, closes it. */
+async function withLive<T>(ctx: Context, fn: (db: Database, url: DatabaseUrl) => Promise<T>): Promise<T> {
+  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
+  if (raw === undefined && !ctx.mode.json) {
+    ctx.io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
+  }
+  const { db, url } = await openDatabase(raw, {
+    deadline: ctx.deadline,
+    cwd: ctx.io.cwd,
+    ...(ctx.mode.verbose ? { onNotice: (message: string) => ctx.io.stderr(`notice: ${message}\n`) } : {}),
+  });
+  try {
+    if (ctx.mode.verbose) ctx.io.stderr(`database: ${url.label}\n`);
+    return await fn(db, url);
+  } finally {
+    await db.close();
+  }
+}
+
+/** A snapshot without the URL's version table and its history sibling (custom names included). */
+async function snapshotOf(db: Database, url: DatabaseUrl): Promise<SchemaSnapshot> {
+  const exclude: TableRef[] = [];
+  const name: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
+  const table = await resolveTable(db, name).catch(() => undefined);
+  if (table) {
+    exclude.push({ schema: table.schema, table: table.table });
+    const history = historyTableFor(table);
+    exclude.push({ schema: history.schema, table: history.table });
+  }
+  return await snapshotSchema(db, { exclude });
+}
+
+/** Writes beside the target, then renames over it: a reader never sees half a file. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const partial = `${path}.${Math.random().toString(36).slice(2, 10)}.partial`;
+  try {
+    await writeFile(partial, text);
+    await rename(partial, path);
+  } catch (error) {
+    await rm(partial, { force: true }).catch(() => {});
+    throw new StrataError("COMMAND_FAILED", `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function sqlScript(statements: readonly string[], header: string): string {
+  return `${header}\n${statements.map((s) => `${s};\n`).join("")}`;
+}
+
+function summary(diff: SchemaDiff): string {
+  const n = diff.changes.length;
+  return `${n} change${n === 1 ? "" : "s"}`;
+}
+
+const KIND_LABELS: Array<[keyof SchemaSnapshot["objects"], string]> = [
+  ["schemas", "schema"],
+  ["extensions", "extension"],
+  ["enums", "enum"],
+  ["domains", "domain"],
+  ["composites", "composite type"],
+  ["ranges", "range type"],
+  ["sequences", "sequence"],
+  ["tables", "table"],
+  ["views", "view"],
+  ["materializedViews", "materialized view"],
+  ["functions", "function"],
+  ["indexes", "index"],
+  ["triggers", "trigger"],
+  ["policies", "policy"],
+];
+
+function countObjects(snapshot: SchemaSnapshot): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key] of KIND_LABELS) out[key] = snapshot.objects[key]?.length ?? 0;
+  return out;
+}
+
+function describeCounts(snapshot: SchemaSnapshot): string {
+  const parts: string[] = [];
+  for (const [key, label] of KIND_LABELS) {
+    if (key === "schemas") continue;
+    const n = snapshot.objects[key]?.length ?? 0;
+    if (n === 0) continue;
+    const plural = label === "index" ? "indexes" : label === "policy" ? "policies" : `${label}s`;
+    parts.push(`${n} ${n === 1 ? label : plural}`);
+  }
+  return parts.length === 0 ? "no objects" : parts.join(", ");
+}
+
+function deadlineOf(args: ParsedArgs): number {
+  const lockTimeout = stringFlag(args, "lock-timeout");
+  const ms = lockTimeout === undefined ? 15_000 : parseWholeNumber(lockTimeout, "-lock-timeout", { min: 0 }) * 1000;
+  return Date.now() + ms;
+}
+
+function tooMany(command: string, rest: string[], max: number): void {
+  if (rest.length > max) {
+    throw new StrataError("USAGE", `Too many arguments for ${command}: ${rest.slice(max).join(" ")}`);
+  }
+}
+
+/** -database as a shell word for a hint; a URL with a password becomes "$DATABASE_URL". */
+function databaseWord(ctx: Context): string {
+  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
+  if (raw === undefined) return "pglite://.strata/pglite";
+  return maskUrl(raw) === raw ? shellWord(raw) : '"$DATABASE_URL"';
+}
+
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:=@-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
+function resolvePath(cwd: string, path: string): string {
+  return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
