@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { type Databases, withSslDisabled } from "./_databases.ts";
 import { type GeneratedMigrations, generateMigrations } from "./_generate.ts";
 import { type Command, runCommand, type Sample, timeCommand } from "./_measure.ts";
+import type { Goal } from "./_report.ts";
 
 /** One tool measured for a figure. */
 export interface Contender {
@@ -31,8 +32,8 @@ export interface Figure {
   what: string;
   strata: Contender;
   references: Contender[];
-  /** strata's median over the named reference's median must stay at or below maxRatio. */
-  goal?: { reference: string; maxRatio: number };
+  /** strata's median over the named reference's median must stay at or below maxRatio (or strata's median at or below maxMs). */
+  goal?: Goal;
   /** Why the figure cannot run here (e.g. a module that does not exist yet). */
   unavailable?: string;
   /** Untimed set-up shared by every contender, run before theirs. */
@@ -442,27 +443,38 @@ export function pgliteFigure(ctx: Context, n: number): Figure {
   };
 }
 
-/** Seeding `rows` rows: the first run, or the re-run where every row conflicts. */
+/**
+ * Seeding `rows` rows: the first run (goal: within 1.2x of the hand-written unnest INSERT),
+ * or the re-run where every row conflicts (goal, as issue 4 states it: at most half of
+ * strata's own first run, measured in the same figure; the floor's re-run is shown beside).
+ */
 export function seedFigure(ctx: Context, rows: number, phase: "first" | "rerun"): Figure {
-  const contender = (name: string, who: string): Contender => ({
+  const contender = (name: string, who: string, measured: "first" | "rerun"): Contender => ({
     name,
     async measure() {
       const url = await ctx.dbs.create(`seed_${who}`);
       try {
-        return await ctx.worker(["seed", url, `${rows}`, who, phase]);
+        return await ctx.worker(["seed", url, `${rows}`, who, measured]);
       } finally {
         await ctx.dbs.drop(url);
       }
     },
   });
+  const firstRun = "strata runSeeds, first run";
   return {
     id: `seed-${phase}-${rows}`,
     what: `${
       phase === "first" ? "seed of" : "re-run (every row conflicts) of a seed of"
-    } ${rows} rows (5 columns, key id), in process: runSeeds vs one INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING with postgres.js`,
-    strata: contender("strata runSeeds", "strata"),
-    references: [contender("unnest INSERT (floor)", "floor")],
-    goal: { reference: "unnest INSERT (floor)", maxRatio: 1.2 },
+    } ${rows} rows (5 columns, key id), in process: runSeeds vs one INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING with postgres.js${
+      phase === "rerun" ? ", and vs strata's own first run" : ""
+    }`,
+    strata: contender("strata runSeeds", "strata", phase),
+    references: phase === "first"
+      ? [contender("unnest INSERT (floor)", "floor", "first")]
+      : [contender(firstRun, "strata", "first"), contender("unnest INSERT re-run (floor)", "floor", "rerun")],
+    goal: phase === "first"
+      ? { reference: "unnest INSERT (floor)", maxRatio: 1.2 }
+      : { reference: firstRun, maxRatio: 0.5 },
   };
 }
 
@@ -570,6 +582,8 @@ export function diffFigure(ctx: Context, tables: number, unavailable: string | u
           timeCommand({ program: "diff", args: ["-u", join(dumps, "a.sql"), join(dumps, "b.sql")], okCodes: [0, 1] }),
       },
     ],
+    // An absolute goal: diffing is strata's own job, the text diff is only a point of comparison.
+    goal: { maxMs: 200 },
   };
 }
 

@@ -7,6 +7,9 @@ import { dirname } from "node:path";
 import type { Sample } from "./_measure.ts";
 import { stats } from "./_measure.ts";
 
+/** A figure's goal: strata's median over a reference's median, or strata's median in ms. */
+export type Goal = { reference: string; maxRatio: number } | { maxMs: number };
+
 /** What one contender did over the runs of a figure. */
 export interface ContenderResult {
   name: string;
@@ -31,7 +34,7 @@ export interface FigureResult {
   what: string;
   /** pass / miss: the goal's verdict; failed: strata or a reference failed to run; not available: skipped. */
   status: "pass" | "miss" | "no goal" | "failed" | "not available";
-  goal?: { reference: string; maxRatio: number };
+  goal?: Goal;
   /** strata's median over the goal reference's median. */
   ratio?: number;
   strata?: ContenderResult;
@@ -88,12 +91,19 @@ export function judge(
     }
   }
   const result: FigureResult = { ...figure, status: "no goal", strata, references };
-  const goalRef = figure.goal ? references.find((r) => r.name === figure.goal!.reference) : undefined;
+  const goal = figure.goal;
+  if (goal && "maxMs" in goal) {
+    const failed = strata.error !== undefined || strata.medianMs === undefined ||
+      references.some((r) => r.error !== undefined && !r.mayFail);
+    result.status = failed ? "failed" : strata.medianMs! <= goal.maxMs ? "pass" : "miss";
+    return result;
+  }
+  const goalRef = goal ? references.find((r) => r.name === goal.reference) : undefined;
   if (goalRef?.ratio !== undefined) result.ratio = goalRef.ratio;
   const failed = strata.error !== undefined || references.some((r) => r.error !== undefined && !r.mayFail) ||
-    (figure.goal !== undefined && result.ratio === undefined);
+    (goal !== undefined && result.ratio === undefined);
   if (failed) result.status = "failed";
-  else if (figure.goal) result.status = result.ratio! <= figure.goal.maxRatio ? "pass" : "miss";
+  else if (goal) result.status = result.ratio! <= goal.maxRatio ? "pass" : "miss";
   return result;
 }
 
@@ -118,6 +128,11 @@ export function formatTable(figures: readonly FigureResult[]): string {
     const line = (c: ContenderResult, first: boolean, isGoal: boolean) => {
       const failed = c.error !== undefined ? (c.mayFail ? "failed (known)" : "FAILED") : "";
       const verdict = isGoal ? (f.status === "pass" ? "pass" : f.status === "miss" ? "MISS" : "") : "";
+      const goal = !isGoal || !f.goal
+        ? ""
+        : "maxMs" in f.goal
+        ? `<=${f.goal.maxMs} ms`
+        : `<=${f.goal.maxRatio.toFixed(2)}x`;
       rows.push([
         first ? f.id : "",
         c.name,
@@ -125,14 +140,17 @@ export function formatTable(figures: readonly FigureResult[]): string {
         ms(c.minMs),
         ms(c.maxMs),
         c.ratio === undefined ? "" : `${c.ratio.toFixed(2)}x`,
-        isGoal && f.goal ? `<=${f.goal.maxRatio.toFixed(2)}x` : "",
+        goal,
         failed || verdict,
         mb(c.peakKb),
       ]);
       if (c.error !== undefined) notes.push(`${f.id} / ${c.name}: ${c.error}`);
     };
-    if (f.strata) line(f.strata, true, false);
-    for (const ref of f.references) line(ref, false, ref.name === f.goal?.reference);
+    const absolute = f.goal !== undefined && "maxMs" in f.goal;
+    if (f.strata) line(f.strata, true, absolute);
+    for (const ref of f.references) {
+      line(ref, false, f.goal !== undefined && "reference" in f.goal && ref.name === f.goal.reference);
+    }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const numeric = new Set([2, 3, 4, 5, 8]);

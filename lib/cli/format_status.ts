@@ -64,7 +64,11 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
     if (d.file) {
       lines.push(
         `  ${d.file} (${d.direction ?? "up"}) failed${d.failedStatement ? ` at statement ${d.failedStatement}` : ""}` +
-          `${d.transactional === false ? ", outside a transaction: the statements before it stay applied" : ""}`,
+          `${
+            d.transactional === false && (d.failedStatement ?? 0) > 1
+              ? ", outside a transaction: the statements before it stay applied"
+              : ""
+          }`,
       );
       if (d.error) lines.push(`  error: ${d.error}`);
     } else {

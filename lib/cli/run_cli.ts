@@ -3,32 +3,25 @@
  * per migration, as golang-migrate prints), one JSON document on stdout with -json.
  * Exit codes: 0 done (including "no change"), 1 failed, 2 usage error.
  */
+// Only what every command needs is imported here; each command's implementation is imported
+// when that command runs (a no-op `up` never loads backup, seed, bundle or schema code).
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
-import { createMigration } from "../io/create_migration.ts";
-import { directorySource } from "../io/directory_source.ts";
-import { openDatabase } from "../io/open_database.ts";
-import { backupDatabase, type BackupFormat, type BackupOptions } from "../io/backup.ts";
-import { deploy } from "../io/deploy.ts";
-import { restoreBackup } from "../io/restore.ts";
-import { loadSeeds } from "../io/seed_loader.ts";
-import { writeBundle } from "../io/write_bundle.ts";
-import { runSeeds, type SeedResult } from "../seed/seeder.ts";
+import type { BackupFormat, BackupOptions } from "../io/backup.ts";
+import type { SeedResult } from "../seed/seeder.ts";
 import type { MigrationSource } from "../migrate/migration_source.ts";
 import type { MigrationStatus } from "../migrate/migration_status.ts";
-import {
-  describeDirty,
-  type MigrateRun,
-  type MigrationResult,
+import type {
+  MigrateRun,
+  MigrationResult,
   Migrator,
-  type MigratorEvent,
-  type MigratorOptions,
-  type PlannedRun,
-  type PlanRequest,
+  MigratorEvent,
+  MigratorOptions,
+  PlannedRun,
+  PlanRequest,
 } from "../migrate/migrator.ts";
-import { parseSqlScript } from "../migrate/sql_script.ts";
-import { migrateTracks, type Track } from "../migrate/tracks.ts";
+import type { Track } from "../migrate/tracks.ts";
 import { parseTableName, type TableName, type VersionState } from "../migrate/version_table.ts";
 import {
   booleanFlag,
@@ -40,6 +33,7 @@ import {
   stringsFlag,
 } from "./flags.ts";
 import { formatDuration, formatPlan, formatStatus } from "./format_status.ts";
+import { databaseFlag, databaseWord, shellWord } from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import { parseTrackSpec } from "./track_spec.ts";
 
@@ -93,6 +87,11 @@ const COMMAND_FLAGS: Record<string, FlagSpec> = {
   backup: { format: "string", out: "string", keep: "string", jobs: "string" },
   restore: { yes: "boolean", clean: "boolean" },
   deploy: { format: "string", out: "string", keep: "string", jobs: "string", "restore-on-failure": "boolean" },
+  snapshot: { out: "string", format: "string" },
+  diff: { sql: "boolean" },
+  check: {},
+  verify: { "require-down": "boolean" },
+  erd: { out: "string", compact: "boolean" },
 };
 
 const ALL_FLAGS: FlagSpec = Object.assign({}, GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS));
@@ -125,6 +124,16 @@ Commands:
                    Verify the checksum, then restore in one transaction; asks before writing over tables
   deploy [-out DIR] [-format F] [-keep N] [-restore-on-failure]
                    Under the migration lock: stop if nothing is pending, else backup, verify it, migrate up
+  snapshot [-out FILE] [-format json|sql]
+                   The schema of -database as deterministic JSON (or a readable schema.sql), without the version tables
+  diff A B [-sql]  What differs from A to B; each is a database URL, a snapshot file or a migrations folder
+                   (replayed on a scratch database); -sql prints the statements that turn A into B. Exit 1 if they differ
+  check            Exit 1 with the diff when -database drifted from the schema its applied migrations produce
+  verify [-require-down]
+                   For each migration in -path: up, down, compare, up again, on a scratch database (beside
+                   -database when it is a server, else PGlite; the live database is never changed). Exit 1 on a bad down
+  erd [A] [-out FILE] [-compact]
+                   A Mermaid erDiagram of -database (or of A, as in diff); -out x.md wraps it in a mermaid block
 
 Flags (one or two dashes; -flag value or -flag=value):
   -path DIR            Migrations folder (default: migrations); -source file://DIR is the same
@@ -193,6 +202,9 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
   const path = migrationsPath(args);
   if (command === "create") return await runCreate(rest, args, io, path);
   if (command === "bundle") return await runBundle(rest, args, io, path, mode);
+  if (["snapshot", "diff", "check", "verify", "erd"].includes(command)) {
+    return await (await import("./schema_commands.ts")).runSchemaCommand(command, rest, args, io, path);
+  }
 
   const lockTimeout = stringFlag(args, "lock-timeout");
   const lockTimeoutMs = lockTimeout === undefined
@@ -208,10 +220,15 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
   }
 
   const startedAt = Date.now();
-  const rawUrl = stringFlag(args, "database") ?? nonEmpty(io.env.DATABASE_URL);
+  const rawUrl = databaseFlag(args, io.env);
   if (rawUrl === undefined && !mode.json) {
     io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
   }
+  if (command !== "seed" && command !== "backup" && command !== "restore") {
+    // Loads while the connection opens (the import below waits for this same load).
+    import("../migrate/migrator.ts").catch(() => {});
+  }
+  const { openDatabase } = await import("../io/open_database.ts");
   const { db, url } = await openDatabase(rawUrl, {
     deadline: startedAt + lockTimeoutMs,
     cwd: io.cwd,
@@ -237,6 +254,7 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
       allowOutOfOrder: booleanFlag(args, "allow-out-of-order"),
       onEvent: (event) => printEvent(event, io, mode),
     };
+    const { directorySource } = await import("../io/directory_source.ts");
     if (trackSpecs.length > 0) {
       const tracks: Track[] = trackSpecs.map((spec) => ({
         name: spec.name,
@@ -251,8 +269,9 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     if (command === "restore") return await runRestore(rest, args, db, url, io, mode);
     const table: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
     const source: MigrationSource = directorySource(resolvePath(io.cwd, path));
+    const { Migrator } = await import("../migrate/migrator.ts");
     const migrator = new Migrator(db, { ...base, source, table });
-    const again = (cmd: string) => strataCommand(args, cmd);
+    const again = (cmd: string) => strataCommand(args, io.env, cmd);
     if (command === "deploy") return await runDeploy(args, db, url, migrator, io, mode, again);
     return await dispatch(command, argument, migrator, db, io, mode, again);
   } finally {
@@ -398,6 +417,7 @@ async function runTracks(
   argument: Argument,
 ): Promise<number> {
   if (command === "up") {
+    const { migrateTracks } = await import("../migrate/tracks.ts");
     const runs = await migrateTracks(db, tracks, {
       ...base,
       ...(mode.json ? {} : { log: (line) => io.stderr(`${line}\n`) }),
@@ -428,6 +448,7 @@ async function runTracks(
     }
     return failed ? exitCodeOf(failed.run!.error) : 0;
   }
+  const { Migrator } = await import("../migrate/migrator.ts");
   const migrators = tracks.filter((t) => t.source).map((t) => ({
     name: t.name,
     migrator: new Migrator(db, { ...base, source: t.source!, ...(t.table ? { table: t.table } : {}) }),
@@ -463,6 +484,10 @@ async function runValidate(
   mode: Mode,
   db: Database,
 ): Promise<number> {
+  const [{ parseSqlScript }, { describeDirty }] = await Promise.all([
+    import("../migrate/sql_script.ts"),
+    import("../migrate/migrator.ts"),
+  ]);
   const reports = [];
   for (const { name, migrator } of migrators) {
     const problems: string[] = [];
@@ -533,6 +558,7 @@ function backupOptions(args: ParsedArgs, io: CliIo, mode: Mode): BackupOptions {
 }
 
 async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: CliIo, mode: Mode): Promise<number> {
+  const { backupDatabase } = await import("../io/backup.ts");
   const backup = await backupDatabase(db, url, backupOptions(args, io, mode));
   if (mode.json) io.stdout(toJson({ command: "backup", ...backup }) + "\n");
   else {
@@ -556,6 +582,7 @@ async function runRestore(
   mode: Mode,
 ): Promise<number> {
   const file = resolvePath(io.cwd, rest[0]);
+  const { restoreBackup } = await import("../io/restore.ts");
   const result = await restoreBackup(db, url, file, {
     yes: booleanFlag(args, "yes"),
     clean: booleanFlag(args, "clean"),
@@ -580,6 +607,7 @@ async function runDeploy(
   mode: Mode,
   again: (cmd: string) => string,
 ): Promise<number> {
+  const { deploy } = await import("../io/deploy.ts");
   const result = await deploy(db, url, migrator, {
     backup: backupOptions(args, io, mode),
     restoreOnFailure: booleanFlag(args, "restore-on-failure"),
@@ -619,6 +647,10 @@ async function runSeed(args: ParsedArgs, db: Database, io: CliIo, mode: Mode): P
   const dir = stringFlag(args, "seeds") ?? "seeds";
   const env = stringFlag(args, "env");
   const batch = stringFlag(args, "batch-size");
+  const [{ loadSeeds }, { runSeeds }] = await Promise.all([
+    import("../io/seed_loader.ts"),
+    import("../seed/seeder.ts"),
+  ]);
   const files = await loadSeeds(resolvePath(io.cwd, dir), env ? { env } : {});
   const width = Math.max(0, ...files.map((f) => f.name.length));
   const tableWidth = Math.max(
@@ -702,7 +734,7 @@ function finishRun(command: string, run: MigrateRun, io: CliIo, mode: Mode, db: 
     printError(run.error, io);
     if (notRun > 0) {
       io.stderr(
-        `${notRun} later migration(s) not run; the database is at version ${run.to.version ?? -1}${
+        `${notRun} more migration(s) of this command not run; the database is at version ${run.to.version ?? -1}${
           run.to.dirty ? " (dirty)" : ""
         }\n`,
       );
@@ -853,6 +885,7 @@ async function runCreate(rest: string[], args: ParsedArgs, io: CliIo, path: stri
   const ext = stringFlag(args, "ext");
   const format = stringFlag(args, "format");
   const tz = stringFlag(args, "tz");
+  const { createMigration } = await import("../io/create_migration.ts");
   const created = await createMigration(rest[0], {
     dir: resolvePath(io.cwd, stringFlag(args, "dir") ?? path),
     seq: booleanFlag(args, "seq"),
@@ -872,6 +905,7 @@ async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: stri
   const out = stringFlag(args, "out");
   if (!out) throw new StrataError("USAGE", "bundle needs -out FILE, e.g. strata bundle -out src/migrations.bundle.js");
   const seeds = stringFlag(args, "seeds");
+  const { writeBundle } = await import("../io/write_bundle.ts");
   const written = await writeBundle({
     migrations: resolvePath(io.cwd, path),
     ...(seeds === undefined ? {} : { seeds: resolvePath(io.cwd, seeds) }),
@@ -904,28 +938,19 @@ function migrationsPath(args: ParsedArgs): string {
 }
 
 /** A strata command with the flags that locate this database and folder (a URL with a password becomes "$DATABASE_URL"). */
-function strataCommand(args: ParsedArgs, command: string): string {
+function strataCommand(args: ParsedArgs, env: Record<string, string | undefined>, command: string): string {
   const parts = ["strata"];
   const path = stringFlag(args, "path");
   if (path !== undefined) parts.push("-path", shellWord(path));
-  const database = stringFlag(args, "database");
-  if (database !== undefined) {
-    parts.push("-database", maskUrl(database) === database ? shellWord(database) : '"$DATABASE_URL"');
-  }
+  // Only a -database that was given: without one, the command reads $DATABASE_URL again.
+  const database = stringFlag(args, "database") === undefined ? undefined : databaseWord(args, env);
+  if (database !== undefined) parts.push("-database", database);
   parts.push(command);
   return parts.join(" ");
 }
 
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./:=@-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
-}
-
 function resolvePath(cwd: string, path: string): string {
   return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value;
 }
 
 export { formatDuration };

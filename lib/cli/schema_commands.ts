@@ -25,6 +25,7 @@ import { snapshotSchema, type TableRef } from "../schema/snapshot_schema.ts";
 import type { SchemaSnapshot } from "../schema/snapshot_types.ts";
 import type { VerifyStep } from "../schema/verify_migrations.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
+import { databaseFlag, databaseWord as databaseShellWord, shellWord } from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import type { CliIo } from "./run_cli.ts";
 
@@ -204,7 +205,7 @@ async function classifyOperand(text: string, cwd: string): Promise<Operand> {
 /** Where a folder is replayed: beside -database, else beside a postgres operand, else PGlite. */
 function scratchNear(ctx: Context, operands: Operand[]): DatabaseUrl | undefined {
   if (!operands.some((o) => o.kind === "folder")) return undefined;
-  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
+  const raw = databaseFlag(ctx.args, ctx.io.env);
   if (raw !== undefined) {
     const url = parseDatabaseUrl(raw);
     if (url.kind === "postgres") return url;
@@ -338,7 +339,7 @@ async function runCheck(ctx: Context): Promise<number> {
 
 async function runVerify(ctx: Context): Promise<number> {
   const source = directorySource(resolvePath(ctx.io.cwd, ctx.path));
-  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
+  const raw = databaseFlag(ctx.args, ctx.io.env);
   const url = raw === undefined ? undefined : parseDatabaseUrl(raw);
   const near = url?.kind === "postgres" ? url : undefined;
   const table = url ? parseTableName(url.migrationsTable, url.migrationsTableQuoted) : undefined;
@@ -430,7 +431,7 @@ function scratchModules() {
 
 /** Opens -database (or $DATABASE_URL, or the embedded default), runs `fn`, closes it. */
 async function withLive<T>(ctx: Context, fn: (db: Database, url: DatabaseUrl) => Promise<T>): Promise<T> {
-  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
+  const raw = databaseFlag(ctx.args, ctx.io.env);
   if (raw === undefined && !ctx.mode.json) {
     ctx.io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
   }
@@ -531,19 +532,9 @@ function tooMany(command: string, rest: string[], max: number): void {
 
 /** -database as a shell word for a hint; a URL with a password becomes "$DATABASE_URL". */
 function databaseWord(ctx: Context): string {
-  const raw = stringFlag(ctx.args, "database") ?? nonEmpty(ctx.io.env.DATABASE_URL);
-  if (raw === undefined) return "pglite://.strata/pglite";
-  return maskUrl(raw) === raw ? shellWord(raw) : '"$DATABASE_URL"';
-}
-
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./:=@-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+  return databaseShellWord(ctx.args, ctx.io.env) ?? "pglite://.strata/pglite";
 }
 
 function resolvePath(cwd: string, path: string): string {
   return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === "" ? undefined : value;
 }

@@ -140,6 +140,15 @@ function parseBool(name: string, value: string, text: string): boolean {
  * ```
  */
 export function maskUrl(text: string): string {
+  // A whole URL: the password runs from the user name's ":" to the last "@", whatever it holds
+  // ("#", "/", "?" or a space that a careless secret left unencoded), as libpq reads it.
+  const whole = /^\s*[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.exec(text);
+  if (whole) {
+    const start = whole[0].length;
+    const at = text.lastIndexOf("@");
+    const colon = text.indexOf(":", start);
+    if (at > start && colon >= 0 && colon < at) text = `${text.slice(0, colon)}:***${text.slice(at)}`;
+  }
   const masked = text
     // userinfo runs to the authority's last "@", as URL parsers read it (a password may hold "@")
     .replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\s]*)@/g, (match, scheme: string, userinfo: string) => {

@@ -29,15 +29,41 @@ export interface PostgresDatabaseOptions {
  */
 export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}): Database {
   let closed = false;
+  // postgres.js 3.4 with `fetch_types: false` never settles a reserve() that has to open a new
+  // connection (porsager/postgres#751, #1219). Such a reserve is preceded by a plain query,
+  // which opens the connection the ordinary way: needed when nothing ran yet, or another
+  // session or query holds a connection. The common case (one session after the first
+  // query) pays nothing.
+  let connected = false;
+  let busy = 0;
+  const track = async <T>(run: () => Promise<T>): Promise<T> => {
+    busy++;
+    try {
+      const value = await run();
+      connected = true;
+      return value;
+    } finally {
+      busy--;
+    }
+  };
   return {
     dialect: "postgres",
     raw: sql,
     label: options.label ?? "postgres",
     ...(options.lockName === undefined ? {} : { lockName: options.lockName }),
-    query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(sql, text, params),
-    exec: (text: string) => runExec(sql, text),
+    query: <T = Row>(text: string, params: readonly unknown[] = []) => track(() => runQuery<T>(sql, text, params)),
+    exec: (text: string) => track(() => runExec(sql, text)),
     async withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
-      const reserved = await sql.reserve();
+      let reserved: ReservedSql;
+      busy++;
+      try {
+        if (!connected || busy > 1) await sql.unsafe("SELECT 1").simple();
+        reserved = await sql.reserve();
+        connected = true;
+      } catch (error) {
+        busy--;
+        throw error;
+      }
       let failed = false;
       try {
         return await fn(reservedSession(reserved));
@@ -48,6 +74,7 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
         // A session handed back mid-transaction would poison the pool for the next caller.
         if (failed) await reserved.unsafe("ROLLBACK").catch(() => {});
         reserved.release();
+        busy--;
       }
     },
     async close() {
@@ -74,13 +101,17 @@ function reservedSession(reserved: ReservedSql): Session {
     exec: (text: string) => runExec(reserved, text),
     async execScript(items: readonly ScriptItem[]) {
       // Sent together (postgres.js pipelines queries on one connection); the server runs
-      // them in order, so the first rejection is the item that failed.
+      // them in order, so the first rejection is the item that failed. Items with parameters
+      // are prepared statements: postgres.js describes an unprepared statement before binding
+      // it and holds everything after it until the server answers, which made each version
+      // and history update of a migration a round trip of its own (and the migration's own
+      // statements waited for it). Prepared once per session, they travel in the pipeline.
       const settled = await Promise.allSettled(
         items.map((item) =>
           typeof item === "string"
             ? reserved.unsafe(item).simple()
             // deno-lint-ignore no-explicit-any
-            : reserved.unsafe(item.text, item.params as any[], { prepare: false })
+            : reserved.unsafe(item.text, item.params as any[], { prepare: true })
         ),
       );
       const index = settled.findIndex((r) => r.status === "rejected");

@@ -82,6 +82,9 @@ export async function backupDatabase(
 ): Promise<BackupResult> {
   const started = performance.now();
   const out = options.out ?? "backups";
+  // `pg_dump --version` (Debian's perl wrapper alone takes ~0.1 s) runs while the queries do;
+  // the first pg_dump found is the one findPgProgram picks when it is new enough for the server.
+  const probing = db.dialect === "postgres" ? findPgProgram("pg_dump", 0).catch(() => undefined) : undefined;
   await mkdir(out, { recursive: true, mode: 0o700 });
   const [server] = await db.query<{ version: string; num: string; name: string }>(
     "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, current_database() AS name",
@@ -110,7 +113,8 @@ export async function backupDatabase(
       dumpedWith = "pglite-tools pg_dump";
       await dumpPglite(db, partial);
     } else {
-      const program = await findPgProgram("pg_dump", serverMajor);
+      const probed = await probing;
+      const program = probed && probed.major >= serverMajor ? probed : await findPgProgram("pg_dump", serverMajor);
       dumpedWith = `pg_dump ${program.version}`;
       await dumpPostgres(program.path, url, format, partial, options);
     }
@@ -214,7 +218,8 @@ async function fileHashes(dir: string): Promise<Array<{ name: string; sha256: st
 function hashFile(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash("sha256");
-    createReadStream(path).on("data", (chunk) => hash.update(chunk)).on("error", reject).on(
+    // 1 MiB reads instead of the default 64 KiB: an 80 MB file hashed in ~100 ms instead of ~200-300 ms here.
+    createReadStream(path, { highWaterMark: 1 << 20 }).on("data", (chunk) => hash.update(chunk)).on("error", reject).on(
       "end",
       () => resolve(hash.digest("hex")),
     );

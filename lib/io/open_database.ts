@@ -8,7 +8,6 @@ import { resolve } from "node:path";
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, parseDatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
-import { lockFolder } from "./folder_lock.ts";
 
 /** Options for {@linkcode openDatabase}. */
 export interface OpenDatabaseOptions {
@@ -55,11 +54,18 @@ export async function openDatabase(
 }
 
 async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDatabaseOptions): Promise<Database> {
-  const [{ default: postgres }, { parse }, { postgresDatabase }] = await Promise.all([
+  const [{ default: postgres }, { parse }, { postgresDatabase }, { builtinArrayTypes }] = await Promise.all([
     import("postgres"),
     import("pg-connection-string"),
     import("../db/postgres_database.ts"),
+    import("./_postgres_array_types.ts"),
   ]);
+  const sslmode = new URL(url.connectUrl).searchParams.get("sslmode");
+  if (sslmode !== null && !SSL_MODES.has(sslmode)) {
+    throw new StrataError("INVALID_URL", `Unknown sslmode ${JSON.stringify(sslmode)} in ${url.label}`, {
+      hint: `sslmode is one of ${[...SSL_MODES].join(", ")} (libpq's values)`,
+    });
+  }
   const config = parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>;
   const host = typeof config.host === "string" && config.host !== "" ? config.host : "localhost";
   const port = Number(config.port ?? 5432) || 5432;
@@ -79,21 +85,33 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     idle_timeout: 0,
     connection,
     onnotice: (notice: { message?: string }) => options.onNotice?.(String(notice.message ?? "")),
-    // A migration tool must not turn a bigint into a lossy number.
-    types: {},
+    // A migration tool must not turn a bigint into a lossy number (int8 stays text). The
+    // built-in array types are known ahead instead of fetched at every connection.
+    types: builtinArrayTypes(),
+    fetch_types: false,
   });
   const db = postgresDatabase(sql, {
     label: url.label,
     ...(url.lockName === undefined ? {} : { lockName: url.lockName }),
   });
+  // connect_timeout covers the TCP connection; a port that accepts it but does not speak
+  // PostgreSQL (an HTTP proxy, a load balancer with no backend) must not hang the command.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error("no answer"), { code: "NO_ANSWER" })), seconds * 1000);
+  });
   try {
-    await db.query("SELECT 1");
+    await Promise.race([db.query("SELECT 1"), silent]);
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => {});
-    throw connectError(error, url);
+    throw connectError(error, url, seconds);
+  } finally {
+    clearTimeout(timer);
   }
   return db;
 }
+
+const SSL_MODES = new Set(["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"]);
 
 function sslOption(ssl: unknown): boolean | "prefer" | "require" | "verify-full" | Record<string, unknown> {
   if (ssl === undefined || ssl === null) return "prefer";
@@ -103,7 +121,7 @@ function sslOption(ssl: unknown): boolean | "prefer" | "require" | "verify-full"
   return "prefer";
 }
 
-function connectError(error: unknown, url: DatabaseUrl): StrataError {
+function connectError(error: unknown, url: DatabaseUrl, seconds: number): StrataError {
   const e = error as { code?: string; message?: string; errno?: string };
   const code = e.code ?? e.errno ?? "";
   const message = String(e.message ?? error);
@@ -136,6 +154,23 @@ function connectError(error: unknown, url: DatabaseUrl): StrataError {
       hint: "Is the server running and the host and port right? Try: psql \"$DATABASE_URL\" -c 'SELECT 1'",
     });
   }
+  if (code === "NO_ANSWER") {
+    return new StrataError(
+      "CONNECTION_FAILED",
+      `Cannot connect to ${where}: the server accepted the connection but gave no PostgreSQL answer in ${seconds} s`,
+      {
+        cause: error,
+        hint: "Is this port a PostgreSQL server (not a proxy or another service)? -lock-timeout sets how long to wait",
+      },
+    );
+  }
+  if (/\b(TLS|SSL)\b|secure/i.test(message)) {
+    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
+      cause: error,
+      hint: "The TLS handshake failed: a server without TLS needs sslmode=disable or prefer; " +
+        "with verify-ca / verify-full, check the server's certificate and sslrootcert",
+    });
+  }
   return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, { cause: error });
 }
 
@@ -151,6 +186,7 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
   }
   const folder = resolve(options.cwd ?? ".", url.pglitePath ?? ".strata/pglite");
   await mkdir(resolve(folder, ".."), { recursive: true });
+  const { lockFolder } = await import("./folder_lock.ts");
   const lock = await lockFolder(folder, { deadline, label: url.label });
   try {
     const pg = new PGlite(folder);

@@ -5,7 +5,11 @@
  * directory dumps; the SQL executed in a transaction for PGlite), so a failure leaves the
  * target as it was.
  */
-import { readFile } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, readFile, rm } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import process from "node:process";
+import { pipeline } from "node:stream/promises";
 import { basename } from "node:path";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
@@ -117,19 +121,75 @@ async function restorePostgres(
         `${name} failed, so nothing was restored (it ran in one transaction): ${firstError(result.stderr)}`,
         {
           hint: `The database is as it was before. ${
-            format === "plain" ? "" : "Add -clean to drop what the backup recreates, or "
+            format === "plain"
+              ? "A plain file drops what it recreates only when pg_dump made it with --clean (strata's plain " +
+                "backups are); otherwise "
+              : "Add -clean to drop what the backup recreates, or "
           }restore into an empty database`,
         },
       );
     }
   };
   if (format === "plain") {
-    await run("psql", ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", path]);
+    const file = major < 17 ? await withoutNewerSettings(path) : undefined;
+    try {
+      await run("psql", [
+        "-X",
+        "-q",
+        "--no-password",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        "-f",
+        file ?? path,
+      ]);
+    } finally {
+      if (file) await rm(file, { force: true });
+    }
   } else {
     const args = ["--no-password", "--single-transaction", "--exit-on-error", `--dbname=${libpq.database}`];
     if (options.clean) args.push("--clean", "--if-exists");
     await run("pg_restore", [...args, path]);
   }
+}
+
+/**
+ * pg_dump 17 and later (PGlite's is 18) start a plain dump with `SET transaction_timeout = 0;`,
+ * which an older server rejects. For such a server, a copy without that header line (0600,
+ * removed afterwards); undefined when the file does not have it.
+ */
+async function withoutNewerSettings(path: string): Promise<string | undefined> {
+  const NEWER = /^SET transaction_timeout = /;
+  const handle = await open(path, "r");
+  let head: string;
+  try {
+    const buffer = Buffer.alloc(16384);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    head = buffer.subarray(0, bytesRead).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+  if (!head.split("\n").some((line) => NEWER.test(line))) return undefined;
+  const copy = `${path}.restore-${process.pid}.sql`;
+  let header = true;
+  const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
+  await pipeline(
+    (async function* () {
+      for await (const line of lines) {
+        // Only the SET header before the first statement that is not a SET or comment.
+        if (header && NEWER.test(line)) continue;
+        if (
+          header && line !== "" && !line.startsWith("--") && !line.startsWith("SET ") &&
+          !line.startsWith("SELECT pg_catalog.set_config")
+        ) {
+          header = false;
+        }
+        yield `${line}\n`;
+      }
+    })(),
+    createWriteStream(copy, { mode: 0o600 }),
+  );
+  return copy;
 }
 
 async function restorePglite(db: Database, path: string): Promise<void> {

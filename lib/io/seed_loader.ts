@@ -105,10 +105,43 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
   }
 }
 
+/**
+ * Plain node cannot import a .ts seed; tsx can, when the project has it installed (resolved
+ * from the seed's own folder, as the project's code would). Undefined when it is not there.
+ */
+async function importWithTsx(path: string): Promise<{ default?: unknown } | undefined> {
+  let api: { tsImport(specifier: string, parent: string): Promise<{ default?: unknown }> };
+  try {
+    const [{ createRequire }, { dirname, join: joinPath }] = await Promise.all([
+      import("node:module"),
+      import("node:path"),
+    ]);
+    // The ES module build of tsx's API, located through the package's own exports map.
+    const manifestPath = createRequire(path).resolve("tsx/package.json");
+    const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+    const entry = manifest.exports["./esm/api"].import.default as string;
+    api = await import(pathToFileURL(joinPath(dirname(manifestPath), entry)).href);
+  } catch {
+    return undefined;
+  }
+  const module = await api.tsImport(pathToFileURL(path).href, import.meta.url);
+  // tsx hands a CommonJS-compiled module's exports over as { default: exports }.
+  const inner = module.default as { default?: unknown } | undefined;
+  return inner && typeof inner === "object" && "default" in inner && !("table" in inner) ? inner : module;
+}
+
 async function importSeed(path: string, file: string): Promise<DataSeed> {
   let module: { default?: unknown };
   try {
-    module = await import(pathToFileURL(path).href);
+    try {
+      module = await import(pathToFileURL(path).href);
+    } catch (error) {
+      const viaTsx = (error as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.m?ts$/.test(path)
+        ? await importWithTsx(path)
+        : undefined;
+      if (!viaTsx) throw error;
+      module = viaTsx;
+    }
   } catch (error) {
     const typescript = /\.m?ts$/.test(path);
     const unknownExtension = (error as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION";
@@ -121,7 +154,8 @@ async function importSeed(path: string, file: string): Promise<DataSeed> {
       {
         cause: error,
         hint: typescript && unknownExtension
-          ? "Run seeds with tsx (npx tsx scripts/seed.ts) or Deno (deno run -A mod.ts seed), or write the seed as .js"
+          ? "Install tsx in the project (npm i -D tsx) and strata loads .ts seeds with it, or run under Deno " +
+            "(deno run -A mod.ts seed), or write the seed as .js"
           : "Fix the module; it must `export default defineSeed({ table, key, rows })`",
       },
     );

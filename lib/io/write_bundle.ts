@@ -3,8 +3,8 @@
  * with every migration's statements split by the parser, so an edge function or a compiled
  * server migrates on start-up with no file system and no parser.
  */
-import { readdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { StrataError } from "../db/strata_error.ts";
 import type { Bundle, BundledFiles } from "../migrate/bundled_source.ts";
 import { parseMigrationFileName } from "../migrate/file_name.ts";
@@ -65,6 +65,8 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     `// run \`strata bundle\` again after changing a migration.\n` +
     `const bundle = ${JSON.stringify(bundle, null, 1)};\nexport default bundle;\n`;
   const partial = `${options.out}.partial`;
+  // -out src/generated/migrations.bundle.mjs in a fresh checkout: make the folder, as `mkdir -p` would.
+  await mkdir(dirname(options.out), { recursive: true });
   await writeFile(partial, body);
   await rename(partial, options.out);
   return {

@@ -39,10 +39,14 @@ export interface Bundle {
  * ```
  */
 export function bundledSource(bundle: Bundle | BundledFiles, label = "bundle"): MigrationSource {
+  // An ES module loaded through CommonJS interop arrives as { default: bundle }.
+  const inner = (bundle as { default?: unknown }).default;
+  if (!("format" in bundle) && inner && typeof inner === "object" && "format" in inner) bundle = inner as Bundle;
   const files = "format" in bundle ? bundle.migrations : bundle;
   if (!files || typeof files.files !== "object") {
     throw new StrataError("USAGE", "Not a strata bundle: expected { format: 1, migrations: { files, scripts } }", {
-      hint: "Write one with: strata bundle -out FILE",
+      hint: 'Write one with: strata bundle -out FILE. In a CommonJS package (no "type": "module") name it ' +
+        "FILE.mjs so it loads as the ES module it is",
     });
   }
   const source = memorySource(files.files, label);

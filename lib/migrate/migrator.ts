@@ -7,29 +7,32 @@
 import { type Database, ScriptError, type ScriptItem, type Session } from "../db/database.ts";
 import { FileError, type ServerErrorFields, StrataError } from "../db/strata_error.ts";
 import { acquireLock, migrationLockId, releaseLock } from "./advisory_lock.ts";
-import { dropCurrentSchema, type DroppedObject } from "./drop_schema.ts";
+import type { DroppedObject } from "./drop_schema.ts";
 import {
   ensureHistoryTable,
   historyTableFor,
   readHistory,
+  readHistoryRows,
   recordApplied,
   recordFailure,
   recordReverted,
-  sha256Hex,
+  sha256HexSync,
 } from "./history.ts";
 import type { MigrationSource } from "./migration_source.ts";
 import { loadMigrationSet, type MigrationSet } from "./migration_set.ts";
 import { computeStatus, type DirtyExplanation, type MigrationStatus, type StatusEntry } from "./migration_status.ts";
 import { type Plan, planDown, planGoto, planUp, type Step } from "./planner.ts";
-import { parseSqlScript, scriptError, type SqlScript } from "./sql_script.ts";
+import { loadParser, parseSqlScript, scriptError, type SqlScript } from "./sql_script.ts";
 import {
   ensureVersionTable,
   inTransaction,
   readVersion,
+  readVersionRow,
   type ResolvedTable,
   resolveTable,
   setVersionStatements,
   type TableName,
+  tablesExist,
   type VersionState,
   versionTableExists,
   writeVersion,
@@ -152,6 +155,7 @@ interface Prepared {
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
+const NO_VERSION: VersionState = { version: null, dirty: false };
 
 /**
  * Runs golang-migrate's operations against one database and one source.
@@ -299,6 +303,7 @@ export class Migrator {
    */
   async drop(): Promise<DroppedObject[]> {
     return await this.#withLock(async ({ session, table, history }) => {
+      const { dropCurrentSchema } = await import("./drop_schema.ts");
       const dropped = await dropCurrentSchema(session);
       const [row] = await session.query<{ schema: string }>("SELECT current_schema() AS schema");
       if (row?.schema !== table.schema && (await versionTableExists(session, table))) {
@@ -338,24 +343,27 @@ export class Migrator {
     if (this.#held) return await fn(this.#held);
     const deadline = this.#startedAt + (this.#options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
     return await this.#db.withSession(async (session) => {
+      // Sent together (one pipeline on postgres.js), in this order.
+      const setUp: Promise<unknown>[] = [];
       if (this.#db.dialect === "postgres") {
         // A migrator killed mid-statement (SIGKILL, a lost pod) must not keep the lock until
         // the server next writes to the dead socket: have it check the client every second.
-        await session.query(
+        setUp.push(session.query(
           "SELECT set_config('client_connection_check_interval', '1000', false) WHERE current_setting('server_version_num')::int >= 140000",
-        );
+        ));
       }
       if (this.#options.statementTimeoutMs !== undefined) {
-        await session.query("SELECT set_config('statement_timeout', $1, false)", [
+        setUp.push(session.query("SELECT set_config('statement_timeout', $1, false)", [
           String(this.#options.statementTimeoutMs),
-        ]);
+        ]));
       }
-      const table = await this.#resolve(session);
+      const resolving = this.#resolve(session);
       let lockName = this.#options.lockName ?? this.#db.lockName;
-      if (lockName === undefined) {
-        const [row] = await session.query<{ name: string }>("SELECT current_database() AS name");
-        lockName = row.name;
-      }
+      const naming = lockName === undefined
+        ? session.query<{ name: string }>("SELECT current_database() AS name")
+        : Promise.resolve([]);
+      const [table, names] = await settleInOrder(resolving, naming, setUp);
+      if (lockName === undefined) lockName = (names as Array<{ name: string }>)[0].name;
       const id = migrationLockId(table.schema, table.table, lockName);
       await acquireLock(session, id, {
         deadline,
@@ -372,14 +380,19 @@ export class Migrator {
 
   async #checksums(set: MigrationSet, texts: Map<string, string>): Promise<Map<string, string>> {
     const checksums = new Map<string, string>();
+    // A source that can hash natively (the directory source) does; the text is read again
+    // only for the files that will run.
+    const source = this.#options.source as MigrationSource & { checksum?: (fileName: string) => Promise<string> };
     for (const m of set.migrations) {
       if (m.up === undefined) continue;
-      let text = texts.get(m.up);
-      if (text === undefined) {
-        text = await this.#options.source.read(m.up);
-        texts.set(m.up, text);
+      const text = texts.get(m.up);
+      if (text === undefined && typeof source.checksum === "function") {
+        checksums.set(m.up, await source.checksum(m.up));
+        continue;
       }
-      checksums.set(m.up, await sha256Hex(text));
+      const read = text ?? (await source.read(m.up));
+      texts.set(m.up, read);
+      checksums.set(m.up, sha256HexSync(read));
     }
     return checksums;
   }
@@ -392,16 +405,23 @@ export class Migrator {
     request: PlanRequest,
     write: boolean,
   ): Promise<Prepared> {
-    if (write) {
-      await ensureVersionTable(session, table);
-      await ensureHistoryTable(session, history);
-    }
-    const from = await readVersion(session, table);
+    const [versionExists, historyExists] = await tablesExist(session, [table, history]);
+    if (write && !versionExists) await ensureVersionTable(session, table);
+    if (write && !historyExists) await ensureHistoryTable(session, history);
+    // Both reads are sent at once (one pipeline on postgres.js); the history travels while
+    // the files are read and hashed.
+    const versionRead = versionExists ? readVersionRow(session, table) : Promise.resolve(NO_VERSION);
+    const historyRead = historyExists ? readHistoryRows(session, history) : Promise.resolve([]);
+    historyRead.catch(() => {});
+    const from = await versionRead;
     const set = await this.loadSet();
     for (const ignored of set.ignored) this.#warn(`Ignored ${ignored.file}: ${ignored.reason}`);
+    // The parser (WASM, a few hundred ms to compile) loads while the files are hashed and the
+    // history is read, when a file is likely to run; a no-op `up` never loads it.
+    if (!this.#options.source.parse && mayRun(request, set, from)) loadParser().catch(() => {});
     const texts = new Map<string, string>();
     const checksums = await this.#checksums(set, texts);
-    const status = computeStatus(set, checksums, from, await readHistory(session, history));
+    const status = computeStatus(set, checksums, from, await historyRead);
     if (from.dirty) {
       throw new StrataError("DIRTY", `Dirty database version ${from.version ?? -1}. Fix and force version.`, {
         hint: describeDirty(status.dirty!),
@@ -600,7 +620,7 @@ export class Migrator {
         throw new FileError("MIGRATION_FAILED", `${what}: ${error.server.message}`, { file: step.file! }, {
           cause: error,
           server: error.server,
-          hint: `Nothing of ${step.file} was kept; the database is still at version ${step.from ?? -1}`,
+          hint: `Nothing of ${step.file} was kept; the database is still ${atVersion(step.from)}`,
         });
       }
       return script.unwrapped
@@ -642,6 +662,25 @@ export class Migrator {
   #warn(message: string): void {
     this.#options.onEvent?.({ type: "warning", message });
   }
+}
+
+/** Whether a request will probably run a file (a guess, only for loading the parser early). */
+function mayRun(request: PlanRequest, set: MigrationSet, from: VersionState): boolean {
+  if (request.command === "goto") return true;
+  if (request.command === "down") return from.version !== null;
+  const last = set.migrations[set.migrations.length - 1];
+  return last !== undefined && (from.version === null || last.version > from.version);
+}
+
+/** Awaits every promise (so none is left to reject unhandled), then throws the first failure. */
+async function settleInOrder<A, B>(a: Promise<A>, b: Promise<B>, rest: Promise<unknown>[]): Promise<[A, B]> {
+  const settled = await Promise.allSettled([...rest, a, b]);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return [
+    (settled[rest.length] as PromiseFulfilledResult<A>).value,
+    (settled[rest.length + 1] as PromiseFulfilledResult<B>).value,
+  ];
 }
 
 function listVersions(versions: readonly bigint[]): string {
@@ -688,7 +727,11 @@ export function describeDirty(dirty: DirtyExplanation): string {
       `${dirty.file} (${dirty.direction ?? "up"}) failed${
         dirty.failedStatement ? ` at statement ${dirty.failedStatement}` : ""
       }` +
-        `${dirty.transactional === false ? " outside a transaction, so the statements before it stay applied" : ""}` +
+        `${
+          dirty.transactional === false && (dirty.failedStatement ?? 0) > 1
+            ? " outside a transaction, so the statements before it stay applied"
+            : ""
+        }` +
         `${dirty.error ? `: ${dirty.error}` : ""}.`,
     );
   } else {
@@ -714,6 +757,11 @@ function serverFieldsOf(error: unknown): ServerErrorFields | undefined {
   };
 }
 
+/** "at version 3", or "with no migration applied" where golang-migrate would say -1. */
+function atVersion(version: bigint | null | undefined): string {
+  return version === null || version === undefined ? "with no migration applied" : `at version ${version}`;
+}
+
 function statementError(
   step: Step,
   script: SqlScript,
@@ -723,10 +771,11 @@ function statementError(
   mode: "transaction" | "dirty",
 ): FileError {
   const hint = mode === "transaction"
-    ? `Nothing of ${step.file} was kept: the database is still at version ${
-      step.from ?? -1
-    }, clean. Fix the file and run the command again`
-    : `${step.file} runs outside a transaction: statements before ${index + 1} stay applied and the database is ` +
+    ? `Nothing of ${step.file} was kept: the database is still ${atVersion(step.from)}, clean. ` +
+      "Fix the file and run the command again"
+    : `${step.file} runs outside a transaction: ${
+      index === 0 ? "it failed at its first statement, so nothing of it ran," : `statements 1 to ${index} stay applied,`
+    } and the database is ` +
       `dirty at version ${step.to ?? -1}. ${
         dirtyHint(step.to, step.direction === "up" ? step.from : step.migration.version)
       }`;

@@ -98,6 +98,20 @@ export function planDown(set: MigrationSet, current: bigint | null, limit?: numb
  */
 export function planGoto(set: MigrationSet, current: bigint | null, target: bigint): Plan {
   const from = indexOfVersion(set, current);
+  if (!set.migrations.some((m) => m.version === target)) {
+    const versions = set.migrations.map((m) => m.version);
+    throw new StrataError(
+      "VERSION_MISSING",
+      `No migration found for version ${target}: ${set.source.label} has no file for the version goto was asked for`,
+      {
+        hint: versions.length === 0
+          ? "The folder has no migrations"
+          : `Its versions run from ${versions[0]} to ${versions[versions.length - 1]}; the database is at ${
+            current ?? "no version"
+          }`,
+      },
+    );
+  }
   const to = indexOfVersion(set, target);
   if (to > from) return planUp(set, current, to - from);
   if (to < from) return planDown(set, current, from - to);

@@ -1,7 +1,10 @@
 /**
- * golang-migrate's version table: one row (version bigint, dirty boolean), changed by
- * TRUNCATE then INSERT in one transaction. strata reads and writes it the same way so a Go
- * service and strata can take turns on one database.
+ * golang-migrate's version table: one row (version bigint, dirty boolean), replaced in one
+ * transaction. strata reads it the same way and leaves the same row, so a Go service and
+ * strata can take turns on one database. golang-migrate replaces it with TRUNCATE + INSERT;
+ * strata uses DELETE + INSERT: the same row for every reader, MVCC-safe, and without
+ * TRUNCATE's new relation file per version (measured 1.2-1.6 ms per migration here, a large
+ * part of `down -all` of 1,000 files).
  */
 import type { Queryable, ScriptItem, Session } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
@@ -115,13 +118,26 @@ export async function resolveTable(db: Queryable, name: TableName): Promise<Reso
   return { schema, table: name.table, sql: `${quoteIdent(schema)}.${quoteIdent(name.table)}` };
 }
 
-/** True when the table exists (checked in information_schema, as golang-migrate does). */
+/**
+ * True when the table exists (a table, partitioned table, view or foreign table: what
+ * golang-migrate's information_schema.tables check sees). Asked of pg_class directly: the
+ * information_schema view costs 5–10 ms of planning in a database of 1,000 tables.
+ */
 export async function versionTableExists(db: Queryable, table: ResolvedTable): Promise<boolean> {
-  const rows = await db.query(
-    "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2 LIMIT 1",
-    [table.schema, table.table],
+  const [exists] = await tablesExist(db, [table]);
+  return exists;
+}
+
+/** Whether each table exists, in one query. */
+export async function tablesExist(db: Queryable, tables: readonly ResolvedTable[]): Promise<boolean[]> {
+  const wanted = tables.map((_t, i) => `(n.nspname = $${2 * i + 1} AND c.relname = $${2 * i + 2})`).join(" OR ");
+  const rows = await db.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'f') AND (${wanted})`,
+    tables.flatMap((t) => [t.schema, t.table]),
   );
-  return rows.length > 0;
+  return tables.map((t) => rows.some((r) => r.schema === t.schema && r.name === t.table));
 }
 
 /**
@@ -139,7 +155,7 @@ export async function ensureVersionTable(db: Queryable, table: ResolvedTable): P
       {
         hint: `Create it first (CREATE SCHEMA ${
           quoteIdent(table.schema)
-        }), or choose another table with x-migrations-table`,
+        }), or choose another table: x-migrations-table in the URL, or TABLE in -track NAME:DIR:TABLE`,
       },
     );
   }
@@ -151,6 +167,11 @@ export async function ensureVersionTable(db: Queryable, table: ResolvedTable): P
 /** Reads the version; a missing or empty table means nothing applied. */
 export async function readVersion(db: Queryable, table: ResolvedTable): Promise<VersionState> {
   if (!(await versionTableExists(db, table))) return { version: null, dirty: false };
+  return await readVersionRow(db, table);
+}
+
+/** Reads the version from a table known to exist. */
+export async function readVersionRow(db: Queryable, table: ResolvedTable): Promise<VersionState> {
   const rows = await db.query<{ version: string; dirty: boolean }>(
     `SELECT version::text AS version, dirty FROM ${table.sql} LIMIT 1`,
   );
@@ -160,12 +181,12 @@ export async function readVersion(db: Queryable, table: ResolvedTable): Promise<
 }
 
 /**
- * The statements that set the version, golang-migrate's way: TRUNCATE then INSERT. A null
- * version leaves the table empty, except when dirty (golang-migrate writes -1, dirty).
- * They travel in one pipeline with the migration they record.
+ * The statements that set the version: DELETE then INSERT (the row golang-migrate's TRUNCATE
+ * + INSERT leaves). A null version leaves the table empty, except when dirty (golang-migrate
+ * writes -1, dirty). They travel in one pipeline with the migration they record.
  */
 export function setVersionStatements(table: ResolvedTable, version: bigint | null, dirty: boolean): ScriptItem[] {
-  const statements: ScriptItem[] = [`TRUNCATE ${table.sql}`];
+  const statements: ScriptItem[] = [`DELETE FROM ${table.sql}`];
   if (version !== null || dirty) {
     statements.push({
       text: `INSERT INTO ${table.sql} (version, dirty) VALUES ($1, $2)`,

@@ -59,7 +59,7 @@ interface PreparedData {
   update: boolean;
   columns: Map<string, Column>;
   /** Static rows, grouped by the set of columns they give (checked before anything runs). */
-  groups?: Array<{ columns: Column[]; rows: SeedRow[] }>;
+  groups?: RowGroup[];
   total?: number;
   /** Computed rows: evaluated just before this seed runs, after the seeds before it. */
   compute?: (context: { query: Session["query"] }) => readonly SeedRow[] | Promise<readonly SeedRow[]>;
@@ -230,49 +230,86 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   return prepared;
 }
 
+/**
+ * Rows that give the same columns, as PostgreSQL text input: one array per column (the
+ * parameters of the statement), converted once while the rows are checked.
+ */
+interface RowGroup {
+  columns: Column[];
+  values: Array<Array<string | null>>;
+  count: number;
+}
+
 /** Checks rows against the table (columns, keys, duplicates, values) and groups them by the columns they give. */
-function groupRows(
-  p: PreparedData,
-  rows: readonly SeedRow[],
-): { groups: Array<{ columns: Column[]; rows: SeedRow[] }>; total: number } {
+function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGroup[]; total: number } {
   const invalid = (message: string, hint?: string) =>
     new FileError("SEED_INVALID", message, { file: p.file }, hint ? { hint } : {});
   if (!Array.isArray(rows)) throw invalid('"rows" must be a list of objects');
   const known = () => `Its columns: ${[...p.columns.keys()].join(", ")}`;
-  const groups = new Map<string, { columns: Column[]; rows: SeedRow[] }>();
+  const groups = new Map<string, RowGroup & { keyIndexes: number[] }>();
   const seen = new Map<string, number>();
-  rows.forEach((row, index) => {
+  let previousKeys: string[] = [];
+  let previousGroup: (RowGroup & { keyIndexes: number[] }) | undefined;
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index];
     const where = `row ${index + 1}`;
     if (typeof row !== "object" || row === null || Array.isArray(row)) throw invalid(`${where} is not an object`);
-    const names = Object.keys(row).filter((k) => row[k] !== undefined);
-    for (const name of names) {
-      const column = p.columns.get(name);
-      if (!column) throw invalid(`${where}: unknown column ${name} in ${p.table}`, known());
-      if (column.generated) throw invalid(`${where}: column ${name} is generated and cannot be given a value`);
+    // Rows of one seed mostly share their shape: the same keys as the row before mean the same group.
+    const rowKeys = Object.keys(row);
+    const same = previousGroup !== undefined && sameKeys(rowKeys, previousKeys, row);
+    let group = same ? previousGroup : undefined;
+    const names = same ? rowKeys : rowKeys.filter((k) => row[k] !== undefined);
+    group ??= groups.get(names.slice().sort().join("\u0000"));
+    if (!group) {
+      for (const name of names) {
+        const column = p.columns.get(name);
+        if (!column) throw invalid(`${where}: unknown column ${name} in ${p.table}`, known());
+        if (column.generated) throw invalid(`${where}: column ${name} is generated and cannot be given a value`);
+      }
+      const columns = names.slice().sort().map((n) => p.columns.get(n)!);
+      const keyIndexes = p.key.map((k) => columns.findIndex((c) => c.name === k));
+      group = { columns, values: columns.map(() => []), count: 0, keyIndexes };
+      groups.set(names.slice().sort().join("\u0000"), group);
+    }
+    previousKeys = rowKeys;
+    previousGroup = names.length === rowKeys.length ? group : undefined;
+    const { columns, values, keyIndexes } = group;
+    for (let c = 0; c < columns.length; c++) {
+      const column = columns[c];
       try {
-        toText(row[name], column);
+        values[c].push(toText(row[column.name], column));
       } catch (error) {
-        throw invalid(`${where}, column ${name}: ${(error as Error).message}`);
+        for (let d = 0; d < c; d++) values[d].pop();
+        throw invalid(`${where}, column ${column.name}: ${(error as Error).message}`);
       }
     }
-    for (const key of p.key) {
-      if (row[key] === undefined || row[key] === null) throw invalid(`${where} has no value for key column ${key}`);
+    group.count++;
+    const last = group.count - 1;
+    let keyText = "";
+    for (let k = 0; k < p.key.length; k++) {
+      const value = keyIndexes[k] < 0 ? null : values[keyIndexes[k]][last];
+      if (value === null) throw invalid(`${where} has no value for key column ${p.key[k]}`);
+      keyText = k === 0 ? value : `${keyText}\u0000${value}`;
     }
-    const keyText = JSON.stringify(p.key.map((k) => toText(row[k], p.columns.get(k)!)));
     const earlier = seen.get(keyText);
     if (earlier !== undefined) {
       throw invalid(`rows ${earlier + 1} and ${index + 1} have the same key (${p.key.join(", ")})`);
     }
     seen.set(keyText, index);
-    const signature = names.slice().sort().join("\u0000");
-    let group = groups.get(signature);
-    if (!group) {
-      group = { columns: names.slice().sort().map((n) => p.columns.get(n)!), rows: [] };
-      groups.set(signature, group);
-    }
-    group.rows.push(row);
-  });
-  return { groups: [...groups.values()], total: rows.length };
+  }
+  return {
+    groups: [...groups.values()].map(({ columns, values, count }) => ({ columns, values, count })),
+    total: rows.length,
+  };
+}
+
+/** Whether a row has exactly the keys of the row before (and no undefined value). */
+function sameKeys(keys: readonly string[], previous: readonly string[], row: SeedRow): boolean {
+  if (keys.length !== previous.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] !== previous[i] || row[keys[i]] === undefined) return false;
+  }
+  return true;
 }
 
 async function runData(session: Session, p: PreparedData, result: SeedResult, batchSize: number): Promise<void> {
@@ -280,47 +317,67 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
     ? groupRows(p, await p.compute({ query: (text, params) => session.query(text, params) }))
     : { groups: p.groups!, total: p.total! };
   await session.exec("BEGIN");
+  // Every batch is sent at once (postgres.js pipelines them on the session): the server
+  // works on one batch while the next is serialized, instead of each waiting for the other.
+  // They run in order in the one transaction; after a failure the rest fail too, and the
+  // first failure is the one reported.
+  const batches: Array<Promise<Array<{ inserted: number; updated: number }>>> = [];
   for (const group of groups) {
     const statement = upsertStatement(p, group.columns);
-    for (let start = 0; start < group.rows.length; start += batchSize) {
-      const batch = group.rows.slice(start, start + batchSize);
-      const params = group.columns.map((column) => batch.map((row) => toText(row[column.name], column)));
-      const [counts] = await session.query<{ inserted: number; updated: number }>(statement, params);
-      result.inserted += Number(counts.inserted);
-      result.updated += Number(counts.updated);
+    for (let start = 0; start < group.count; start += batchSize) {
+      const params = group.count <= batchSize
+        ? group.values
+        : group.values.map((column) => column.slice(start, start + batchSize));
+      batches.push(session.query<{ inserted: number; updated: number }>(statement, params));
     }
+  }
+  const settled = await Promise.allSettled(batches);
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  for (const r of settled) {
+    const [counts] = (r as PromiseFulfilledResult<Array<{ inserted: number; updated: number }>>).value;
+    result.inserted += Number(counts.inserted);
+    result.updated += Number(counts.updated);
   }
   await session.exec("COMMIT");
   result.unchanged = total - result.inserted - result.updated;
 }
 
 /**
- * One statement per batch: the rows arrive as one text array per column (unnest), are cast
- * to the columns' types, and only rows whose key is missing are inserted, so identity and
- * serial values are not spent on rows that exist. With `update`, rows whose other columns
- * differ are updated in the same statement.
+ * One statement per batch: the rows arrive as one text array per column (unnest), and only
+ * rows whose key is missing are inserted, so identity and serial values are not spent on
+ * rows that exist. Only the key columns are cast before that check: a re-run where every
+ * row exists never converts the other values (a timestamptz parse per row adds up). With
+ * `update`, rows whose other columns differ are updated in the same statement.
  */
 function upsertStatement(p: PreparedData, columns: Column[]): string {
   const names = columns.map((c) => quoteIdent(c.name));
   const keys = p.key.map(quoteIdent);
-  const others = columns.filter((c) => !p.key.includes(c.name));
+  const isKey = (c: Column) => p.key.includes(c.name);
+  const others = columns.filter((c) => !isKey(c));
+  const raw = (i: number) => `"strata ${i}"`;
+  const value = (c: Column, i: number) => (isKey(c) ? `i.${names[i]}` : `i.${raw(i)}::${c.type}`);
   // WITH ORDINALITY keeps the seed's row order, so generated ids follow it.
-  const casts = columns.map((c, i) => `u.c${i}::${c.type} AS ${names[i]}`).join(", ");
+  const selected = columns.map((c, i) => (isKey(c) ? `u.${raw(i)}::${c.type} AS ${names[i]}` : `u.${raw(i)}`));
   const arrays = columns.map((_c, i) => `$${i + 1}::text[]`).join(", ");
-  const aliases = columns.map((_c, i) => `c${i}`).join(", ");
-  const input = `SELECT u.ord, ${casts} FROM unnest(${arrays}) WITH ORDINALITY AS u(${aliases}, ord)`;
-  const matches = (a: string, b: string) => keys.map((k) => `${a}.${k} = ${b}.${k}`).join(" AND ");
+  const aliases = columns.map((_c, i) => raw(i)).join(", ");
+  const input = `SELECT u."strata ord", ${
+    selected.join(", ")
+  } FROM unnest(${arrays}) WITH ORDINALITY AS u(${aliases}, "strata ord")`;
+  const matches = keys.map((k) => `t.${k} = i.${k}`).join(" AND ");
   const insert = `INSERT INTO ${p.sql} (${names.join(", ")})
-    SELECT ${names.join(", ")} FROM input i WHERE NOT EXISTS (SELECT 1 FROM ${p.sql} t WHERE ${matches("t", "i")})
-    ORDER BY i.ord
+    SELECT ${columns.map(value).join(", ")} FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM ${p.sql} t WHERE ${matches})
+    ORDER BY i."strata ord"
     ON CONFLICT (${keys.join(", ")}) DO NOTHING RETURNING 1`;
   const ctes = [`input AS (${input})`, `ins AS (${insert})`];
   if (p.update && others.length > 0) {
+    const index = (c: Column) => columns.indexOf(c);
     const differs = `ROW(${others.map((c) => `t.${quoteIdent(c.name)}::text`).join(", ")}) IS DISTINCT FROM ` +
-      `ROW(${others.map((c) => `i.${quoteIdent(c.name)}::text`).join(", ")})`;
+      `ROW(${others.map((c) => `${value(c, index(c))}::text`).join(", ")})`;
     ctes.push(
-      `upd AS (UPDATE ${p.sql} t SET ${others.map((c) => `${quoteIdent(c.name)} = i.${quoteIdent(c.name)}`).join(", ")}
-      FROM input i WHERE ${matches("t", "i")} AND ${differs} RETURNING 1)`,
+      `upd AS (UPDATE ${p.sql} t SET ${others.map((c) => `${quoteIdent(c.name)} = ${value(c, index(c))}`).join(", ")}
+      FROM input i WHERE ${matches} AND ${differs} RETURNING 1)`,
     );
   }
   const updated = ctes.length > 2 ? "(SELECT count(*) FROM upd)::int" : "0";

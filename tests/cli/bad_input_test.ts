@@ -6,6 +6,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
@@ -245,6 +247,55 @@ test("drop without -f refuses to drop anything when stdin is not a terminal", as
     assert.match(out.stderr, /No terminal/);
     assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
   });
+});
+
+test("an empty -database or DATABASE_URL is a usage error, never a quiet run on the embedded database", async () => {
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    const flag = await runStrata(["-database", "", "up"], dir.path);
+    assertExit(flag, 2);
+    assert.match(flag.stderr, /-database is empty/);
+    assert.match(flag.stderr, /DATABASE_URL unset/);
+    const variable = await runStrata(["version"], dir.path, { env: { DATABASE_URL: "" } });
+    assertExit(variable, 2);
+    assert.match(variable.stderr, /DATABASE_URL is set but empty/);
+    assert.equal(existsSync(join(dir.path, ".strata")), false, "no embedded database was made");
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("a port that accepts but does not speak PostgreSQL fails within -lock-timeout instead of hanging", async () => {
+  const server = createServer((socket) => socket.on("data", () => socket.write("HTTP/1.1 400 Bad Request\r\n\r\n")));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    const out = await runStrata(
+      ["-database", `postgres://postgres@127.0.0.1:${port}/x`, "-lock-timeout", "2", "up"],
+      dir.path,
+    );
+    assertExit(out, 1);
+    assert.match(out.stderr, /gave no PostgreSQL answer in 2 s/);
+  } finally {
+    server.close();
+    await dir.remove();
+  }
+});
+
+test("an unknown sslmode is an error naming libpq's values", async () => {
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    const out = await runStrata(
+      ["-database", "postgres://postgres@127.0.0.1:5432/test?sslmode=requir", "version"],
+      dir.path,
+    );
+    assertExit(out, 1);
+    assert.match(out.stderr, /Unknown sslmode "requir"/);
+    assert.match(out.stderr, /verify-full/);
+  } finally {
+    await dir.remove();
+  }
 });
 
 test("an unreachable server fails with connection refused", async () => {

@@ -63,3 +63,16 @@ test("redact removes every occurrence of a secret from child process output", ()
   assert.equal(redact("FATAL: password s3cret rejected (s3cret)", ["s3cret"]), "FATAL: password *** rejected (***)");
   assert.equal(redact("nothing here", [undefined, ""]), "nothing here");
 });
+
+test("a password with an unencoded #, /, ? or space is masked whole, also in the parse error", () => {
+  for (const secret of ["se#cret", "pa/ss?x", "a b c", "p@ss#1"]) {
+    const url = `postgres://app:${secret}@db.internal:5432/app`;
+    assert.equal(maskUrl(url), "postgres://app:***@db.internal:5432/app");
+    try {
+      const parsed = parseDatabaseUrl(url);
+      assert.ok(!parsed.label.includes(secret), parsed.label);
+    } catch (error) {
+      assert.ok(!(error as Error).message.includes(secret), (error as Error).message);
+    }
+  }
+});

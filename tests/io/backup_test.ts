@@ -235,6 +235,35 @@ test("[postgres] the .sha256 beside a directory backup passes sha256sum -c run i
   });
 });
 
+test("a backup of the embedded PGlite (PostgreSQL 18) restores into the PostgreSQL server with rows, sequences and version", async (t) => {
+  await withDatabase(t, "pglite", async (source) => {
+    await populate(source.db);
+    const expected = await snapshot(source.db);
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "plain" });
+      assert.match(
+        await readFile(backup.path, "utf8"),
+        /^SET transaction_timeout = /m,
+        "PGlite's pg_dump 18 writes it",
+      );
+      await withDatabase(t, "postgres", async (target) => {
+        await restoreBackup(target.db, urlOf(target), backup.path, {});
+        assert.deepEqual(await snapshot(target.db), expected);
+        assert.deepEqual(await versionRow(target.db), { version: "4", dirty: false });
+        await assertAlive(target.db);
+      });
+      assert.deepEqual((await readdir(out.path)).sort(), [
+        basename(backup.path),
+        `${basename(backup.path)}.json`,
+        `${basename(backup.path)}.sha256`,
+      ], "the filtered copy for the older server is gone");
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
 test("[postgres] keep 2 after three backups leaves the newest two of that database and other databases' backups", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populate(source.db);

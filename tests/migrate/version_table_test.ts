@@ -16,13 +16,13 @@ test("parseTableName rejects quoted values golang-migrate rejects", () => {
   }
 });
 
-test("setVersionStatements truncates then inserts, and writes -1 only when dirty", () => {
+test("setVersionStatements deletes then inserts, and writes -1 only when dirty", () => {
   const table = { schema: "public", table: "schema_migrations", sql: '"public"."schema_migrations"' };
   const insert = 'INSERT INTO "public"."schema_migrations" (version, dirty) VALUES ($1, $2)';
   assert.deepEqual(setVersionStatements(table, 5n, false), [
-    'TRUNCATE "public"."schema_migrations"',
+    'DELETE FROM "public"."schema_migrations"',
     { text: insert, params: ["5", false] },
   ]);
-  assert.deepEqual(setVersionStatements(table, null, false), ['TRUNCATE "public"."schema_migrations"']);
+  assert.deepEqual(setVersionStatements(table, null, false), ['DELETE FROM "public"."schema_migrations"']);
   assert.deepEqual(setVersionStatements(table, null, true)[1], { text: insert, params: ["-1", true] });
 });

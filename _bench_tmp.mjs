@@ -1,0 +1,14 @@
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+let t = performance.now();
+const { PGlite } = await import("@electric-sql/pglite");
+console.log("import", Math.round(performance.now() - t)); t = performance.now();
+const gz = readFileSync(process.env.HOME + "/.cache/strata/pglite-0.5.8-empty.tar.gz");
+const tar = gunzipSync(gz);
+console.log("read+gunzip", Math.round(performance.now() - t)); t = performance.now();
+const pg = new PGlite({ loadDataDir: new Blob([tar], { type: "application/x-tar" }) }); await pg.waitReady;
+console.log("load+start", Math.round(performance.now() - t)); t = performance.now();
+await pg.close();
+t = performance.now();
+const pg2 = new PGlite({ loadDataDir: new Blob([tar], { type: "application/x-tar" }) }); await pg2.waitReady;
+console.log("second load+start in same process", Math.round(performance.now() - t));

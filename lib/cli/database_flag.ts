@@ -1,0 +1,46 @@
+/**
+ * Which database a command runs on: -database, else $DATABASE_URL, else the embedded default.
+ * An empty value is a mistake, never a request for the default: `-database "$DATABASE_URL"` with
+ * the variable unset must not migrate a throwaway PGlite folder and exit 0.
+ */
+import { maskUrl } from "../db/database_url.ts";
+import { StrataError } from "../db/strata_error.ts";
+import { type ParsedArgs, stringFlag } from "./flags.ts";
+
+/** The URL to open, or undefined for the embedded default. Throws USAGE on an empty value. */
+export function databaseFlag(args: ParsedArgs, env: Record<string, string | undefined>): string | undefined {
+  const flag = stringFlag(args, "database");
+  if (flag !== undefined) {
+    if (flag.trim() === "") {
+      throw new StrataError("USAGE", "-database is empty", {
+        hint: 'In a script, -database "$DATABASE_URL" with DATABASE_URL unset gives this: set it. ' +
+          "Leave -database out (and DATABASE_URL unset) to use the embedded PGlite database in .strata/pglite",
+      });
+    }
+    return flag;
+  }
+  const variable = env.DATABASE_URL;
+  if (variable !== undefined && variable.trim() === "") {
+    throw new StrataError("USAGE", "DATABASE_URL is set but empty", {
+      hint: "Set it to a URL (postgres://user@host:5432/db, pglite://DIR), or unset it to use the embedded " +
+        "PGlite database in .strata/pglite",
+    });
+  }
+  return variable;
+}
+
+/**
+ * -database as a shell word for a command printed in a hint. A URL with a password is never
+ * printed: it becomes "$DATABASE_URL", so the command stays exact and runnable once the
+ * variable holds the URL (and an unset variable is an error, not the embedded database).
+ */
+export function databaseWord(args: ParsedArgs, env: Record<string, string | undefined>): string | undefined {
+  const raw = stringFlag(args, "database") ?? env.DATABASE_URL;
+  if (raw === undefined || raw.trim() === "") return undefined;
+  return maskUrl(raw) === raw ? shellWord(raw) : '"$DATABASE_URL"';
+}
+
+/** A word the shell reads back as itself. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+}
