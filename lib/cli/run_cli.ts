@@ -233,6 +233,14 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     deadline: startedAt + lockTimeoutMs,
     cwd: io.cwd,
     ...(mode.verbose ? { onNotice: (message: string) => io.stderr(`notice: ${message}\n`) } : {}),
+    // The embedded PGlite loads the extensions the migrations and seeds create.
+    extensions: async () => {
+      const { extensionsUsedIn } = await import("../io/pglite_extensions.ts");
+      return extensionsUsedIn([
+        resolvePath(io.cwd, path),
+        resolvePath(io.cwd, stringFlag(args, "seeds") ?? "seeds"),
+      ]);
+    },
   });
   try {
     if (mode.verbose) {

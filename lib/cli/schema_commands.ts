@@ -439,6 +439,8 @@ async function withLive<T>(ctx: Context, fn: (db: Database, url: DatabaseUrl) =>
     deadline: ctx.deadline,
     cwd: ctx.io.cwd,
     ...(ctx.mode.verbose ? { onNotice: (message: string) => ctx.io.stderr(`notice: ${message}\n`) } : {}),
+    extensions: async () =>
+      (await import("../io/pglite_extensions.ts")).extensionsUsedIn([resolvePath(ctx.io.cwd, ctx.path)]),
   });
   try {
     if (ctx.mode.verbose) ctx.io.stderr(`database: ${url.label}\n`);

@@ -19,6 +19,11 @@ export interface OpenDatabaseOptions {
   onNotice?: (message: string) => void;
   /** Pool size for postgres:// (default 2: one session for the migration lock, one spare). */
   max?: number;
+  /**
+   * For PGlite only: the extensions to load (names as in CREATE EXTENSION), or a function
+   * that finds them, called only when the URL is PGlite (see `extensionsUsedIn`).
+   */
+  extensions?: readonly string[] | (() => Promise<readonly string[]>);
 }
 
 /** An open database and what its URL said. */
@@ -178,9 +183,14 @@ let pgliteModule: Promise<typeof import("@electric-sql/pglite")> | undefined;
 
 async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatabaseOptions): Promise<Database> {
   pgliteModule ??= import("@electric-sql/pglite");
-  const [{ PGlite }, { pgliteDatabase }] = await Promise.all([pgliteModule, import("../db/pglite_database.ts")]);
+  const [{ PGlite }, { pgliteDatabase }, extensions] = await Promise.all([
+    pgliteModule,
+    import("../db/pglite_database.ts"),
+    extensionsFor(options),
+  ]);
+  const pgliteOptions = extensions ? { extensions } : {};
   if (url.pglitePath === "memory") {
-    const pg = new PGlite();
+    const pg = new PGlite(pgliteOptions);
     await pg.waitReady;
     return pgliteDatabase(pg, { label: url.label });
   }
@@ -189,7 +199,7 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
   const { lockFolder } = await import("./folder_lock.ts");
   const lock = await lockFolder(folder, { deadline, label: url.label });
   try {
-    const pg = new PGlite(folder);
+    const pg = new PGlite(folder, pgliteOptions);
     await pg.waitReady;
     return pgliteDatabase(pg, { label: url.label, onClose: () => lock.release() });
   } catch (error) {
@@ -202,4 +212,14 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
       },
     );
   }
+}
+
+/** PGlite's extension modules for the names the options give; undefined when there are none. */
+async function extensionsFor(options: OpenDatabaseOptions): Promise<Record<string, never> | undefined> {
+  if (!options.extensions) return undefined;
+  const names = typeof options.extensions === "function" ? await options.extensions() : options.extensions;
+  if (names.length === 0) return undefined;
+  const { pgliteExtensions } = await import("./pglite_extensions.ts");
+  const loaded = await pgliteExtensions(names);
+  return Object.keys(loaded).length === 0 ? undefined : loaded as Record<string, never>;
 }
