@@ -40,6 +40,9 @@ export function historyTableFor(versionTable: ResolvedTable): ResolvedTable {
 
 /** Creates the history table when it is missing. */
 export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): Promise<void> {
+  // Checked first: IF NOT EXISTS alone sends "already exists, skipping" to every client's notice handler.
+  const [found] = await db.query<{ found: string | null }>("SELECT to_regclass($1)::text AS found", [table.sql]);
+  if (found?.found) return;
   await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (
   version bigint PRIMARY KEY,
   name text NOT NULL,
