@@ -239,7 +239,7 @@ async function replayFolder(ctx: Context, path: string, near: DatabaseUrl | unde
   return await withScratchDatabase(near, async ({ db, description }) => {
     if (ctx.mode.verbose) ctx.io.stderr(`replaying ${source.label} on ${maskUrl(description)}\n`);
     return await replayMigrations(db, source, {});
-  });
+  }, { extensions: await extensionsIn(path) });
 }
 
 async function readSnapshotFile(path: string, label: string): Promise<SchemaSnapshot> {
@@ -286,7 +286,7 @@ async function runCheck(ctx: Context): Promise<number> {
     const report = await withScratchDatabase(near, async ({ db: scratch, description }) => {
       if (ctx.mode.verbose) ctx.io.stderr(`replaying ${source.label} on ${maskUrl(description)}\n`);
       return await checkDrift(live, scratch, source, { versionTable: table });
-    });
+    }, { extensions: await extensionsIn(resolvePath(ctx.io.cwd, ctx.path)) });
     const set = await loadMigrationSet(source);
     const version = report.version;
     const applied = version === null ? 0 : set.migrations.filter((m) => m.version <= version).length;
@@ -366,7 +366,7 @@ async function runVerify(ctx: Context): Promise<number> {
         },
       }),
     });
-  });
+  }, { extensions: await extensionsIn(resolvePath(ctx.io.cwd, ctx.path)) });
   if (ctx.mode.json) {
     ctx.io.stdout(
       toJson({
@@ -539,4 +539,9 @@ function databaseWord(ctx: Context): string {
 
 function resolvePath(cwd: string, path: string): string {
   return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
+}
+
+/** The extensions a migrations folder creates, for a PGlite scratch to load. */
+async function extensionsIn(folder: string): Promise<string[]> {
+  return await (await import("../io/pglite_extensions.ts")).extensionsUsedIn([folder]);
 }

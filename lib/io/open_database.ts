@@ -190,8 +190,10 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
   ]);
   const pgliteOptions = extensions ? { extensions } : {};
   if (url.pglitePath === "memory") {
-    const pg = new PGlite(pgliteOptions);
-    await pg.waitReady;
+    // Started from the cached empty cluster (initdb once per PGlite version, not per run).
+    const { openEmptyPglite } = await import("./_pglite_template.ts");
+    const names = typeof options.extensions === "function" ? await options.extensions() : options.extensions ?? [];
+    const pg = await openEmptyPglite(names);
     return pgliteDatabase(pg, { label: url.label });
   }
   const folder = resolve(options.cwd ?? ".", url.pglitePath ?? ".strata/pglite");

@@ -9,6 +9,12 @@ import { isStrataError, StrataError } from "../db/strata_error.ts";
 import { openDatabase } from "./open_database.ts";
 
 /** A scratch database and how to name it to people. */
+/** Options for {@linkcode withScratchDatabase}. */
+export interface ScratchOptions {
+  /** Extensions a PGlite scratch must load (names as in CREATE EXTENSION); a server has its own. */
+  extensions?: readonly string[];
+}
+
 export interface Scratch {
   db: Database;
   /**
@@ -30,7 +36,8 @@ export interface Scratch {
  * URL's credentials and TLS settings, the database name replaced; dropped afterwards (`WITH
  * (FORCE)` on PostgreSQL 13 and later). When the role may not create databases (42501), or
  * the server will not let it log in to the new one, and without a URL or with a pglite://
- * one: PGlite in memory.
+ * one: PGlite in memory, loaded from a cached empty cluster (`~/.cache/strata`, or
+ * `$XDG_CACHE_HOME/strata`) instead of running initdb each time; the cache is made on first use.
  *
  * template0, not template1: template0 is the pristine empty database every server has,
  * while template1 holds whatever a DBA added to it (extensions, tables, functions). A
@@ -60,11 +67,13 @@ export interface Scratch {
 export async function withScratchDatabase<T>(
   near: DatabaseUrl | string | undefined,
   fn: (scratch: Scratch) => Promise<T>,
+  options: ScratchOptions = {},
 ): Promise<T> {
   const url = typeof near === "string" ? parseDatabaseUrl(near) : near;
-  if (url === undefined || url.kind !== "postgres") return await withPglite("PGlite in memory", fn);
+  const extensions = options.extensions ?? [];
+  if (url === undefined || url.kind !== "postgres") return await withPglite("PGlite in memory", fn, extensions);
   const made = await makeTemporaryDatabase(url);
-  if (typeof made === "string") return await withPglite(made, fn);
+  if (typeof made === "string") return await withPglite(made, fn, extensions);
   let failed = false;
   try {
     return await fn({ db: made.db, description: made.description, kind: "postgres" });
@@ -152,8 +161,16 @@ SELECT format('CREATE DATABASE %I TEMPLATE template0 ENCODING %L LC_COLLATE %L L
 FROM pg_catalog.pg_database d, to_jsonb(d) j
 WHERE d.datname = current_database()`;
 
-async function withPglite<T>(description: string, fn: (scratch: Scratch) => Promise<T>): Promise<T> {
-  const { db } = await openDatabase("pglite://memory");
+async function withPglite<T>(
+  description: string,
+  fn: (scratch: Scratch) => Promise<T>,
+  extensions: readonly string[],
+): Promise<T> {
+  const [{ openEmptyPglite }, { pgliteDatabase }] = await Promise.all([
+    import("./_pglite_template.ts"),
+    import("../db/pglite_database.ts"),
+  ]);
+  const db = pgliteDatabase(await openEmptyPglite(extensions));
   try {
     return await fn({ db, description, kind: "pglite" });
   } finally {

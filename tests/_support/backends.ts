@@ -1,13 +1,13 @@
 /**
  * Test databases on both backends. Every test gets a database of its own: a fresh
  * PostgreSQL database on the test server (dropped afterwards) and a fresh PGlite instance
- * (cloned from a template data folder, so it takes half a second instead of four).
+ * (loaded from the cached empty cluster lib/io/_pglite_template.ts keeps, so it takes half a
+ * second instead of four).
  *
  * No real server reachable: the PostgreSQL half is skipped and counted, and the count is
  * printed loudly at exit; with STRATA_REQUIRE_POSTGRES=1 (CI) a skip is a failure.
  */
-import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -15,6 +15,7 @@ import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import type { Database } from "../../lib/db/database.ts";
 import { pgliteDatabase } from "../../lib/db/pglite_database.ts";
+import { emptyPgliteTarball } from "../../lib/io/_pglite_template.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
 
 /** The server tests use; CI's is the local one. */
@@ -125,23 +126,12 @@ async function makePostgres(): Promise<TestDatabase | undefined> {
 
 let template: Promise<Blob> | undefined;
 
-/** A fresh PGlite data folder as a tarball, made once and cached on disk for every test process. */
+/**
+ * A fresh PGlite data folder as a tarball: the cache the CLI's scratch databases use
+ * (XDG_CACHE_HOME/strata, made by initdb once for every process), read once per process.
+ */
 function pgliteTemplate(): Promise<Blob> {
-  template ??= (async () => {
-    const version = JSON.parse(
-      await readFile(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url), "utf8"),
-    ).version;
-    const cache = join(tmpdir(), `strata-pglite-template-${version}.tar`);
-    if (existsSync(cache)) return new Blob([await readFile(cache)]);
-    const pg = new PGlite();
-    await pg.waitReady;
-    const blob = await pg.dumpDataDir("none");
-    await pg.close();
-    const partial = `${cache}.${process.pid}.partial`;
-    await writeFile(partial, new Uint8Array(await blob.arrayBuffer()));
-    await rename(partial, cache);
-    return blob;
-  })();
+  template ??= emptyPgliteTarball();
   return template;
 }
 
