@@ -33,8 +33,13 @@ export interface StrataProcessOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Starts the CLI in `cwd`. */
-export function startStrata(args: readonly string[], cwd: string, options: StrataProcessOptions = {}): Running {
+/** Starts any program in `cwd` under the same rules (stdin closed, no DATABASE_URL or PGPASSWORD unless given). */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  options: StrataProcessOptions = {},
+): Running {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.DATABASE_URL;
   delete env.NODE_TEST_CONTEXT;
@@ -43,7 +48,7 @@ export function startStrata(args: readonly string[], cwd: string, options: Strat
     if (value === undefined) delete env[key];
     else env[key] = value;
   }
-  const child = spawn(process.execPath, ["--import", TSX, MOD, ...args], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(command, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
   child.stdin!.end();
   let stdout = "";
   let stderr = "";
@@ -54,6 +59,31 @@ export function startStrata(args: readonly string[], cwd: string, options: Strat
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
   return { child, stderr: () => stderr, done };
+}
+
+/** Runs any program in `cwd` to the end (see {@linkcode startProcess}). */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  options: StrataProcessOptions = {},
+): Promise<Finished> {
+  return startProcess(command, args, cwd, options).done;
+}
+
+/** Runs a TypeScript file of this checkout (a script in scripts/, say) with tsx, to the end. */
+export function runScript(
+  script: string,
+  args: readonly string[],
+  cwd: string,
+  options: StrataProcessOptions = {},
+): Promise<Finished> {
+  return runProcess(process.execPath, ["--import", TSX, script, ...args], cwd, options);
+}
+
+/** Starts the CLI in `cwd`. */
+export function startStrata(args: readonly string[], cwd: string, options: StrataProcessOptions = {}): Running {
+  return startProcess(process.execPath, ["--import", TSX, MOD, ...args], cwd, options);
 }
 
 /** Runs the CLI in `cwd` to the end. */

@@ -6,7 +6,6 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { appendFile, chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -21,7 +20,7 @@ import { directorySource } from "../../lib/io/directory_source.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { Migrator } from "../../lib/migrate/migrator.ts";
 import { tempDir, withDatabase } from "../_support/backends.ts";
-import { type Finished, MOD, runStrata, startStrata, TSX } from "../_support/run_strata.ts";
+import { type Finished, MOD, runProcess, runStrata, startStrata, TSX } from "../_support/run_strata.ts";
 import { type ScramCluster, scramClusterUnavailable, startScramCluster } from "../_support/scram_cluster.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
@@ -250,19 +249,7 @@ async function strataShim(dir: string): Promise<string> {
 
 /** Runs a printed shell command with the shim first on PATH. */
 function runShell(command: string, cwd: string, bin: string, env: Record<string, string> = {}): Promise<Finished> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
-  delete childEnv.NODE_TEST_CONTEXT;
-  if (!("DATABASE_URL" in env)) delete childEnv.DATABASE_URL;
-  childEnv.PATH = `${bin}:${process.env.PATH}`;
-  const child = spawn("sh", ["-c", command], { cwd, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return runProcess("sh", ["-c", command], cwd, { env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
 }
 
 /** A copy of migrations/ plus extra files. */

@@ -6,7 +6,6 @@
  * errors with exit 2, and a password that never shows.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
@@ -14,7 +13,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { BACKENDS, makeDatabase, tempDir, withDatabase } from "../_support/backends.ts";
-import { type Finished, runStrata, TSX } from "../_support/run_strata.ts";
+import { type Finished, runScript, runStrata } from "../_support/run_strata.ts";
 
 const EXAMPLE_MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const SNAPSHOT_SCRIPT = fileURLToPath(new URL("../../scripts/snapshot.ts", import.meta.url));
@@ -114,7 +113,6 @@ for (const backend of ["postgres"] as const) {
       assert.match(asSql.stdout, /^CREATE TABLE public\.users \($/m);
       assert.match(asSql.stdout, /^CREATE TYPE public\.user_role AS ENUM \('owner', 'admin', 'member'\);$/m);
       assert.doesNotMatch(asSql.stdout, /app_versions/);
-      if (backend === "pglite") return; // the rest is the same code on both; PGlite processes are slow to start
       assertExit(await withTable("snapshot", "-out", "schema.sql"), 0);
       assert.equal(await readFile(join(dir, "schema.sql"), "utf8"), asSql.stdout, "a .sql -out writes SQL");
 
@@ -169,7 +167,6 @@ for (const backend of ["postgres"] as const) {
       await exec(url, out.stdout);
       out = await runStrata(["diff", url, "migrations"], dir);
       assertExit(out, 0);
-      if (backend === "pglite") return;
 
       // a snapshot file is an operand too
       assertExit(await runStrata(["-database", url, "snapshot", "-out", "before.json"], dir), 0);
@@ -368,7 +365,7 @@ test("[postgres] a password in the database URL never shows in snapshot, diff, c
 test("[postgres] scripts/snapshot.ts writes schema.sql by default and passes check through", async (t) => {
   await withProject(t, "postgres", async ({ dir, url, strata }) => {
     assertExit(await strata("-path", "migrations", "up"), 0);
-    const script = (...args: string[]) => runScript(SNAPSHOT_SCRIPT, args, dir, { DATABASE_URL: url });
+    const script = (...args: string[]) => runScript(SNAPSHOT_SCRIPT, args, dir, { env: { DATABASE_URL: url } });
     let out = await script();
     assertExit(out, 0);
     assert.match(out.stderr, /^Wrote schema\.sql: /m);
@@ -378,28 +375,3 @@ test("[postgres] scripts/snapshot.ts writes schema.sql by default and passes che
     assert.match(out.stdout, /^no drift: /m);
   });
 });
-
-/** Runs a script from scripts/ with tsx, as `tsx scripts/x.ts` would. */
-function runScript(
-  script: string,
-  args: readonly string[],
-  cwd: string,
-  extraEnv: Record<string, string>,
-): Promise<Finished> {
-  const env: Record<string, string | undefined> = { ...process.env, ...extraEnv };
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ["--import", TSX, script, ...args], {
-    cwd,
-    env,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}

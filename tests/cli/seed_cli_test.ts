@@ -4,7 +4,6 @@
  * password hash, and bad seeds that exit 1 naming the file with nothing written.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { pbkdf2Sync } from "node:crypto";
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,34 +12,10 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { tempDir, withDatabase } from "../_support/backends.ts";
+import { type Finished, MOD, runStrata } from "../_support/run_strata.ts";
 
-const TSX = import.meta.resolve("tsx");
-const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 const EXAMPLE_MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const EXAMPLE_SEEDS = fileURLToPath(new URL("../../seeds", import.meta.url));
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node --import tsx mod.ts ...args` in `cwd`, stdin closed, without DATABASE_URL. */
-function runStrata(args: readonly string[], cwd: string): Promise<Finished> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, ["--import", TSX, MOD, ...args], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function assertExit(out: Finished, code: number): void {
   assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);

@@ -5,7 +5,6 @@
  * migrates from the bundle alone.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -22,7 +21,7 @@ import type { MigrationSource } from "../../lib/migrate/migration_source.ts";
 import { Migrator, type PlanRequest } from "../../lib/migrate/migrator.ts";
 import { parseSqlScript } from "../../lib/migrate/sql_script.ts";
 import { BACKENDS, makeDatabase, tempDir, withDatabase } from "../_support/backends.ts";
-import { MOD, TSX } from "../_support/run_strata.ts";
+import { MOD, runProcess, TSX } from "../_support/run_strata.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 
@@ -146,21 +145,6 @@ try {
 }
 `;
 
-function runNode(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 for (const backend of BACKENDS) {
   test(`a process with only the bundle file (no migrations folder, no parser) migrates a fresh database [${backend}]`, async (t) => {
     const test = await makeDatabase(backend, { folder: true });
@@ -174,7 +158,11 @@ for (const backend of BACKENDS) {
       for (let dir = app.path; dir !== dirname(dir); dir = dirname(dir)) {
         assert.equal(existsSync(join(dir, "migrations")), false, `${dir}/migrations must not exist`);
       }
-      const out = await runNode(["--import", TSX, "run.mjs", pathToFileURL(MOD).href, test.url], app.path);
+      const out = await runProcess(
+        process.execPath,
+        ["--import", TSX, "run.mjs", pathToFileURL(MOD).href, test.url],
+        app.path,
+      );
       assert.equal(out.code, 0, `stderr:\n${out.stderr}`);
       const result = JSON.parse(out.stdout.trim().split("\n").at(-1)!);
       assert.deepEqual(result, {
