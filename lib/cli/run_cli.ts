@@ -5,6 +5,7 @@
  */
 // Only what every command needs is imported here; each command's implementation is imported
 // when that command runs (a no-op `up` never loads backup, seed, bundle or schema code).
+import { resolve as resolvePath } from "node:path";
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
@@ -955,10 +956,6 @@ function strataCommand(args: ParsedArgs, env: Record<string, string | undefined>
   if (database !== undefined) parts.push("-database", database);
   parts.push(command);
   return parts.join(" ");
-}
-
-function resolvePath(cwd: string, path: string): string {
-  return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
 }
 
 export { formatDuration };

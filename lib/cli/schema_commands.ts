@@ -8,7 +8,7 @@
  * different, 2 usage error.
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl, parseDatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
@@ -535,10 +535,6 @@ function tooMany(command: string, rest: string[], max: number): void {
 /** -database as a shell word for a hint; a URL with a password becomes "$DATABASE_URL". */
 function databaseWord(ctx: Context): string {
   return databaseShellWord(ctx.args, ctx.io.env) ?? "pglite://.strata/pglite";
-}
-
-function resolvePath(cwd: string, path: string): string {
-  return path.startsWith("/") ? path : `${cwd.replace(/\/+$/, "")}/${path}`;
 }
 
 /** The extensions a migrations folder creates, for a PGlite scratch to load. */

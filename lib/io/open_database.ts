@@ -183,19 +183,19 @@ let pgliteModule: Promise<typeof import("@electric-sql/pglite")> | undefined;
 
 async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatabaseOptions): Promise<Database> {
   pgliteModule ??= import("@electric-sql/pglite");
-  const [{ PGlite }, { pgliteDatabase }, extensions] = await Promise.all([
+  const [{ PGlite }, { pgliteDatabase }, names] = await Promise.all([
     pgliteModule,
     import("../db/pglite_database.ts"),
-    extensionsFor(options),
+    typeof options.extensions === "function" ? options.extensions() : options.extensions ?? [],
   ]);
-  const pgliteOptions = extensions ? { extensions } : {};
   if (url.pglitePath === "memory") {
     // Started from the cached empty cluster (initdb once per PGlite version, not per run).
     const { openEmptyPglite } = await import("./_pglite_template.ts");
-    const names = typeof options.extensions === "function" ? await options.extensions() : options.extensions ?? [];
-    const pg = await openEmptyPglite(names);
-    return pgliteDatabase(pg, { label: url.label });
+    return pgliteDatabase(await openEmptyPglite(names), { label: url.label });
   }
+  const pgliteOptions = names.length === 0
+    ? {}
+    : { extensions: await (await import("./pglite_extensions.ts")).pgliteExtensions(names) as Record<string, never> };
   const folder = resolve(options.cwd ?? ".", url.pglitePath ?? ".strata/pglite");
   await mkdir(resolve(folder, ".."), { recursive: true });
   const { lockFolder } = await import("./folder_lock.ts");
@@ -214,14 +214,4 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
       },
     );
   }
-}
-
-/** PGlite's extension modules for the names the options give; undefined when there are none. */
-async function extensionsFor(options: OpenDatabaseOptions): Promise<Record<string, never> | undefined> {
-  if (!options.extensions) return undefined;
-  const names = typeof options.extensions === "function" ? await options.extensions() : options.extensions;
-  if (names.length === 0) return undefined;
-  const { pgliteExtensions } = await import("./pglite_extensions.ts");
-  const loaded = await pgliteExtensions(names);
-  return Object.keys(loaded).length === 0 ? undefined : loaded as Record<string, never>;
 }
