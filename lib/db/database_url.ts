@@ -69,7 +69,11 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   try {
     url = new URL(text);
   } catch (cause) {
-    throw new StrataError("INVALID_URL", `Cannot parse database URL: ${maskUrl(text)}`, { cause });
+    throw new StrataError("INVALID_URL", `Cannot parse database URL: ${maskUrl(text)}`, {
+      cause,
+      hint: "Percent-encode special characters in the user and password (# %23, / %2F, ? %3F, @ %40, space %20), " +
+        "e.g. with encodeURIComponent",
+    });
   }
   const params = new URLSearchParams(url.search);
   const result: DatabaseUrl = {

@@ -73,6 +73,7 @@ test("a password with an unencoded #, /, ? or space is masked whole, also in the
       assert.ok(!parsed.label.includes(secret), parsed.label);
     } catch (error) {
       assert.ok(!(error as Error).message.includes(secret), (error as Error).message);
+      assert.match((error as StrataError).hint ?? "", /Percent-encode/);
     }
   }
 });
