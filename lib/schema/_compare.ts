@@ -39,3 +39,30 @@ function canonical(value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * Deep equality of JSON-like data, an undefined field counting as absent (so it agrees with
+ * comparing {@linkcode canonicalJson} texts, without writing them). `skip` names top-level
+ * fields left out of the comparison.
+ */
+export function sameData(a: unknown, b: unknown, skip?: readonly string[]): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let fields = 0;
+  for (const key in x) {
+    if (x[key] === undefined || skip?.includes(key)) continue;
+    if (!sameData(x[key], y[key])) return false;
+    fields++;
+  }
+  for (const key in y) {
+    if (y[key] !== undefined && !skip?.includes(key)) fields--;
+  }
+  return fields === 0;
+}

@@ -3,13 +3,14 @@
  * the SQL that makes it, drops it and shows it to people, and the names it mentions. The
  * diff, the SQL generator and the schema file all work on this one view.
  */
-import { canonicalJson, compareKeys } from "./_compare.ts";
+import { compareKeys, sameData } from "./_compare.ts";
 import { commentOn, ident, literal, qualified } from "./_sql_text.ts";
 import { qualifiedNames } from "./_sql_tokens.ts";
 import type {
   SchemaSnapshot,
   SnapshotColumn,
   SnapshotConstraint,
+  SnapshotObjects,
   SnapshotSequenceOptions,
   SnapshotTable,
   SnapshotView,
@@ -56,33 +57,113 @@ export const KIND_RANK: Record<ObjectKind, number> = {
   policy: 13,
 };
 
-/** One object of a snapshot. */
+/** One object of a snapshot. Its SQL (name, statements, references) is worked out on first use. */
 export interface SchemaItem {
-  key: string;
-  kind: ObjectKind;
+  readonly key: string;
+  readonly kind: ObjectKind;
   /** Qualified, for people: `app.accounts.slug`, `app.add(a integer, b integer)`. */
-  name: string;
-  schema: string;
+  readonly name: string;
+  readonly schema: string;
   /** The table (or view) key of a column, constraint, index, trigger or policy. */
-  parent?: string;
+  readonly parent?: string;
   /** A column or a non-foreign-key constraint: written inside CREATE TABLE. */
-  inline?: boolean;
+  readonly inline?: boolean;
   /** A foreign key: added after every table exists. */
-  foreignKey?: boolean;
-  /** The object's own properties, canonical: equal text means the same object. */
-  compare: string;
+  readonly foreignKey?: boolean;
   /** Its definition as SQL, for people. */
-  display: string;
+  readonly display: string;
   /** Statements that create it (a table's include its columns and inline constraints). */
-  create: string[];
+  readonly create: string[];
   /** Statements that must wait until every object exists (foreign keys, OWNED BY). */
-  later: string[];
+  readonly later: string[];
   /** Statements that drop it. */
-  drop: string[];
+  readonly drop: string[];
   /** The `schema.name` pairs its definition mentions. */
-  refs: Array<[string, string]>;
+  readonly refs: Array<[string, string]>;
   /** The snapshot object (for a column or constraint, with its table). */
+  readonly data: unknown;
+}
+
+/** True when two items with the same key have the same properties (the same definition). */
+export function sameItem(a: SchemaItem, b: SchemaItem): boolean {
+  const x = a as Item;
+  const y = b as Item;
+  return sameData(x.own, y.own, x.skip);
+}
+
+/** An item's SQL, made when first asked for. */
+interface ItemSql {
+  name: string;
+  create: string[];
+  drop: string[];
+  later?: string[];
+  /** Default: the create statements. */
+  display?: string;
+  refs?: Array<[string, string]>;
+}
+
+interface ItemHead {
+  kind: ObjectKind;
+  identity: string[];
+  schema: string;
   data: unknown;
+  /** What is compared (default: data). */
+  own?: unknown;
+  /** Fields of `own` that are not compared (a table's columns and constraints are items of their own). */
+  skip?: readonly string[];
+  parent?: string;
+  inline?: boolean;
+  foreignKey?: boolean;
+}
+
+class Item implements SchemaItem {
+  readonly key: string;
+  readonly kind: ObjectKind;
+  readonly schema: string;
+  readonly data: unknown;
+  readonly own: unknown;
+  readonly skip?: readonly string[];
+  readonly parent?: string;
+  readonly inline?: boolean;
+  readonly foreignKey?: boolean;
+  #sql?: ItemSql;
+  readonly #make: () => ItemSql;
+
+  constructor(head: ItemHead, make: () => ItemSql) {
+    this.key = itemKey(head.kind, ...head.identity);
+    this.kind = head.kind;
+    this.schema = head.schema;
+    this.data = head.data;
+    this.own = head.own ?? head.data;
+    if (head.skip) this.skip = head.skip;
+    if (head.parent !== undefined) this.parent = head.parent;
+    if (head.inline) this.inline = true;
+    if (head.foreignKey) this.foreignKey = true;
+    this.#make = make;
+  }
+
+  #built(): ItemSql {
+    return this.#sql ??= this.#make();
+  }
+  get name(): string {
+    return this.#built().name;
+  }
+  get create(): string[] {
+    return this.#built().create;
+  }
+  get drop(): string[] {
+    return this.#built().drop;
+  }
+  get later(): string[] {
+    return this.#built().later ?? [];
+  }
+  get display(): string {
+    const sql = this.#built();
+    return sql.display ??= sql.create.join(";\n");
+  }
+  get refs(): Array<[string, string]> {
+    return this.#built().refs ?? [];
+  }
 }
 
 /** All the objects of a snapshot, with name lookups. */
@@ -105,129 +186,166 @@ function nameKey(schema: string, name: string): string {
   return `${schema}\u0000${name}`;
 }
 
-/** Flattens a snapshot into its objects. */
-export function snapshotItems(snapshot: SchemaSnapshot): ItemSet {
+/**
+ * Flattens a snapshot into its objects. A diff passes `unchanged`, the snapshot objects that
+ * are equal on both sides, so that it never looks at them one by one: they are left out,
+ * except a table (the parent of other items), of which only the columns and constraints are.
+ */
+export function snapshotItems(snapshot: SchemaSnapshot, unchanged?: ReadonlySet<object>): ItemSet {
   const set: ItemSet = { items: new Map(), byName: new Map(), inlineChildren: new Map(), children: new Map() };
-  const o = snapshot.objects;
+  const all = snapshot.objects;
+  const o = unchanged ? leaveOut(all, unchanged) : all;
   const add = (item: SchemaItem, lookup?: boolean) => {
     set.items.set(item.key, item);
     if (lookup) {
       const key = nameKey(item.schema, (item.data as { name: string }).name);
-      const list = set.byName.get(key) ?? [];
-      list.push(item.key);
-      set.byName.set(key, list);
+      const list = set.byName.get(key);
+      if (list) list.push(item.key);
+      else set.byName.set(key, [item.key]);
     }
     if (item.parent) {
-      const all = set.children.get(item.parent) ?? [];
-      all.push(item.key);
-      set.children.set(item.parent, all);
+      const all = set.children.get(item.parent);
+      if (all) all.push(item.key);
+      else set.children.set(item.parent, [item.key]);
       if (item.inline) {
-        const inline = set.inlineChildren.get(item.parent) ?? [];
-        inline.push(item.key);
-        set.inlineChildren.set(item.parent, inline);
+        const inline = set.inlineChildren.get(item.parent);
+        if (inline) inline.push(item.key);
+        else set.inlineChildren.set(item.parent, [item.key]);
       }
     }
   };
 
   for (const schema of o.schemas) {
-    const q = ident(schema.name);
-    const create = [schema.name === "public" ? `CREATE SCHEMA IF NOT EXISTS ${q}` : `CREATE SCHEMA ${q}`];
-    if (schema.comment !== undefined) create.push(commentOn(`SCHEMA ${q}`, schema.comment));
-    add(base("schema", [schema.name], q, schema.name, schema, create, [`DROP SCHEMA ${q}`]));
+    add(
+      new Item({ kind: "schema", identity: [schema.name], schema: schema.name, data: schema }, () => {
+        const q = ident(schema.name);
+        const create = [schema.name === "public" ? `CREATE SCHEMA IF NOT EXISTS ${q}` : `CREATE SCHEMA ${q}`];
+        if (schema.comment !== undefined) create.push(commentOn(`SCHEMA ${q}`, schema.comment));
+        return { name: q, create, drop: [`DROP SCHEMA ${q}`] };
+      }),
+    );
   }
   for (const ext of o.extensions) {
-    const q = ident(ext.name);
-    add(base(
-      "extension",
-      [ext.name],
-      ext.name,
-      ext.schema,
-      ext,
-      [`CREATE EXTENSION IF NOT EXISTS ${q} WITH SCHEMA ${ident(ext.schema)}`],
-      [`DROP EXTENSION ${q}`],
-      `CREATE EXTENSION ${q} WITH SCHEMA ${ident(ext.schema)} VERSION ${literal(ext.version)}`,
-    ));
+    add(
+      new Item({ kind: "extension", identity: [ext.name], schema: ext.schema, data: ext }, () => {
+        const q = ident(ext.name);
+        return {
+          name: ext.name,
+          create: [`CREATE EXTENSION IF NOT EXISTS ${q} WITH SCHEMA ${ident(ext.schema)}`],
+          drop: [`DROP EXTENSION ${q}`],
+          display: `CREATE EXTENSION ${q} WITH SCHEMA ${ident(ext.schema)} VERSION ${literal(ext.version)}`,
+        };
+      }),
+    );
   }
   for (const type of o.enums) {
-    const q = qualified(type.schema, type.name);
-    const create = [`CREATE TYPE ${q} AS ENUM (${type.labels.map(literal).join(", ")})`];
-    if (type.comment !== undefined) create.push(commentOn(`TYPE ${q}`, type.comment));
-    add(base("enum", [type.schema, type.name], q, type.schema, type, create, [`DROP TYPE ${q}`]), true);
+    add(
+      new Item({ kind: "enum", identity: [type.schema, type.name], schema: type.schema, data: type }, () => {
+        const q = qualified(type.schema, type.name);
+        const create = [`CREATE TYPE ${q} AS ENUM (${type.labels.map(literal).join(", ")})`];
+        if (type.comment !== undefined) create.push(commentOn(`TYPE ${q}`, type.comment));
+        return { name: q, create, drop: [`DROP TYPE ${q}`] };
+      }),
+      true,
+    );
   }
   for (const type of o.ranges) {
-    const q = qualified(type.schema, type.name);
-    const options = [`subtype = ${type.subtype}`];
-    if (type.collation) options.push(`collation = ${type.collation}`);
-    if (type.canonical) options.push(`canonical = ${type.canonical}`);
-    if (type.subtypeDiff) options.push(`subtype_diff = ${type.subtypeDiff}`);
-    const create = [`CREATE TYPE ${q} AS RANGE (${options.join(", ")})`];
-    if (type.comment !== undefined) create.push(commentOn(`TYPE ${q}`, type.comment));
-    const item = base("range type", [type.schema, type.name], q, type.schema, type, create, [`DROP TYPE ${q}`]);
-    item.refs.push(...qualifiedNames(`${type.subtype} ${type.subtypeDiff ?? ""} ${type.canonical ?? ""}`));
-    add(item, true);
+    add(
+      new Item({ kind: "range type", identity: [type.schema, type.name], schema: type.schema, data: type }, () => {
+        const q = qualified(type.schema, type.name);
+        const options = [`subtype = ${type.subtype}`];
+        if (type.collation) options.push(`collation = ${type.collation}`);
+        if (type.canonical) options.push(`canonical = ${type.canonical}`);
+        if (type.subtypeDiff) options.push(`subtype_diff = ${type.subtypeDiff}`);
+        const create = [`CREATE TYPE ${q} AS RANGE (${options.join(", ")})`];
+        if (type.comment !== undefined) create.push(commentOn(`TYPE ${q}`, type.comment));
+        return {
+          name: q,
+          create,
+          drop: [`DROP TYPE ${q}`],
+          refs: qualifiedNames(`${type.subtype} ${type.subtypeDiff ?? ""} ${type.canonical ?? ""}`),
+        };
+      }),
+      true,
+    );
   }
   for (const domain of o.domains) {
-    const q = qualified(domain.schema, domain.name);
-    let text = `CREATE DOMAIN ${q} AS ${domain.type}`;
-    if (domain.collation) text += ` COLLATE ${domain.collation}`;
-    if (domain.default !== undefined) text += ` DEFAULT ${domain.default}`;
-    if (domain.notNull) text += " NOT NULL";
-    for (const check of domain.checks) text += `\n    CONSTRAINT ${ident(check.name)} ${check.definition}`;
-    const create = [text];
-    if (domain.comment !== undefined) create.push(commentOn(`DOMAIN ${q}`, domain.comment));
-    const item = base("domain", [domain.schema, domain.name], q, domain.schema, domain, create, [`DROP DOMAIN ${q}`]);
-    item.refs.push(...qualifiedNames(text));
-    add(item, true);
+    add(
+      new Item({ kind: "domain", identity: [domain.schema, domain.name], schema: domain.schema, data: domain }, () => {
+        const q = qualified(domain.schema, domain.name);
+        let text = `CREATE DOMAIN ${q} AS ${domain.type}`;
+        if (domain.collation) text += ` COLLATE ${domain.collation}`;
+        if (domain.default !== undefined) text += ` DEFAULT ${domain.default}`;
+        if (domain.notNull) text += " NOT NULL";
+        for (const check of domain.checks) text += `\n    CONSTRAINT ${ident(check.name)} ${check.definition}`;
+        const create = [text];
+        if (domain.comment !== undefined) create.push(commentOn(`DOMAIN ${q}`, domain.comment));
+        return { name: q, create, drop: [`DROP DOMAIN ${q}`], refs: qualifiedNames(text) };
+      }),
+      true,
+    );
   }
   for (const type of o.composites) {
-    const q = qualified(type.schema, type.name);
-    const attributes = type.attributes.map((a) =>
-      `    ${ident(a.name)} ${a.type}${a.collation ? ` COLLATE ${a.collation}` : ""}`
+    add(
+      new Item({ kind: "composite type", identity: [type.schema, type.name], schema: type.schema, data: type }, () => {
+        const q = qualified(type.schema, type.name);
+        const attributes = type.attributes.map((a) =>
+          `    ${ident(a.name)} ${a.type}${a.collation ? ` COLLATE ${a.collation}` : ""}`
+        );
+        const create = [`CREATE TYPE ${q} AS (\n${attributes.join(",\n")}\n)`];
+        if (type.comment !== undefined) create.push(commentOn(`TYPE ${q}`, type.comment));
+        for (const a of type.attributes) {
+          if (a.comment !== undefined) create.push(commentOn(`COLUMN ${q}.${ident(a.name)}`, a.comment));
+        }
+        return { name: q, create, drop: [`DROP TYPE ${q}`], refs: qualifiedNames(attributes.join("\n")) };
+      }),
+      true,
     );
-    const create = [`CREATE TYPE ${q} AS (\n${attributes.join(",\n")}\n)`];
-    if (type.comment !== undefined) create.push(commentOn(`TYPE ${q}`, type.comment));
-    for (const a of type.attributes) {
-      if (a.comment !== undefined) create.push(commentOn(`COLUMN ${q}.${ident(a.name)}`, a.comment));
-    }
-    const item = base("composite type", [type.schema, type.name], q, type.schema, type, create, [`DROP TYPE ${q}`]);
-    item.refs.push(...qualifiedNames(attributes.join("\n")));
-    add(item, true);
   }
   for (const seq of o.sequences) {
-    const q = qualified(seq.schema, seq.name);
-    const options = sequenceClauses(seq, "bigint");
-    const create = [`CREATE SEQUENCE ${q}${options.length ? ` ${options.join(" ")}` : ""}`];
-    if (seq.comment !== undefined) create.push(commentOn(`SEQUENCE ${q}`, seq.comment));
-    const item = base("sequence", [seq.schema, seq.name], q, seq.schema, seq, create, [
-      // An owned sequence goes with its column when the table is dropped first.
-      seq.ownedBy ? `DROP SEQUENCE IF EXISTS ${q}` : `DROP SEQUENCE ${q}`,
-    ]);
-    if (seq.ownedBy) {
-      item.later.push(
-        `ALTER SEQUENCE ${q} OWNED BY ${qualified(seq.schema, seq.ownedBy.table)}.${ident(seq.ownedBy.column)}`,
-      );
-      item.display += `;\n${item.later[0]}`;
-    }
-    add(item, true);
+    add(
+      new Item({ kind: "sequence", identity: [seq.schema, seq.name], schema: seq.schema, data: seq }, () => {
+        const q = qualified(seq.schema, seq.name);
+        const options = sequenceClauses(seq, "bigint");
+        const create = [`CREATE SEQUENCE ${q}${options.length ? ` ${options.join(" ")}` : ""}`];
+        if (seq.comment !== undefined) create.push(commentOn(`SEQUENCE ${q}`, seq.comment));
+        // An owned sequence goes with its column when the table is dropped first.
+        const drop = [seq.ownedBy ? `DROP SEQUENCE IF EXISTS ${q}` : `DROP SEQUENCE ${q}`];
+        if (!seq.ownedBy) return { name: q, create, drop };
+        const owned = `ALTER SEQUENCE ${q} OWNED BY ${qualified(seq.schema, seq.ownedBy.table)}.${
+          ident(seq.ownedBy.column)
+        }`;
+        return { name: q, create, drop, later: [owned], display: `${create.join(";\n")};\n${owned}` };
+      }),
+      true,
+    );
   }
 
-  for (const table of o.tables) addTable(set, table, add);
+  for (const table of all.tables) addTable(table, add, unchanged?.has(table) ?? false);
 
   for (const view of o.views) addView(view, "view", add);
   for (const view of o.materializedViews) addView(view, "materialized view", add);
 
   for (const fn of o.functions) {
-    const q = qualified(fn.schema, fn.name);
-    const signature = `${q}(${fn.identityArguments})`;
-    const keyword = fn.kind === "procedure" ? "PROCEDURE" : "FUNCTION";
-    const create = [fn.definition];
-    if (fn.comment !== undefined) create.push(commentOn(`${keyword} ${signature}`, fn.comment));
-    const item = base(fn.kind, [fn.schema, fn.name, fn.identityArguments], signature, fn.schema, fn, create, [
-      `DROP ${keyword} ${signature}`,
-    ]);
-    // Only a SQL body is checked when the function is made; other languages' bodies run later.
-    item.refs.push(...qualifiedNames(fn.language === "sql" ? fn.definition : `${fn.arguments} ${fn.result ?? ""}`));
-    add(item, true);
+    add(
+      new Item(
+        { kind: fn.kind, identity: [fn.schema, fn.name, fn.identityArguments], schema: fn.schema, data: fn },
+        () => {
+          const signature = `${qualified(fn.schema, fn.name)}(${fn.identityArguments})`;
+          const keyword = fn.kind === "procedure" ? "PROCEDURE" : "FUNCTION";
+          const create = [fn.definition];
+          if (fn.comment !== undefined) create.push(commentOn(`${keyword} ${signature}`, fn.comment));
+          return {
+            name: signature,
+            create,
+            drop: [`DROP ${keyword} ${signature}`],
+            // Only a SQL body is checked when the function is made; other languages' bodies run later.
+            refs: qualifiedNames(fn.language === "sql" ? fn.definition : `${fn.arguments} ${fn.result ?? ""}`),
+          };
+        },
+      ),
+      true,
+    );
   }
 
   const relationKey = (schema: string, name: string) => {
@@ -239,90 +357,92 @@ export function snapshotItems(snapshot: SchemaSnapshot): ItemSet {
   };
 
   for (const index of o.indexes) {
-    const q = qualified(index.schema, index.name);
-    const create = [index.definition];
-    if (index.comment !== undefined) create.push(commentOn(`INDEX ${q}`, index.comment));
-    const item = base("index", [index.schema, index.name], q, index.schema, index, create, [`DROP INDEX ${q}`]);
-    item.parent = relationKey(index.schema, index.table);
-    item.refs.push(...qualifiedNames(index.definition));
-    add(item);
+    const head = {
+      kind: "index" as const,
+      identity: [index.schema, index.name],
+      schema: index.schema,
+      data: index,
+      parent: relationKey(index.schema, index.table),
+    };
+    add(
+      new Item(head, () => {
+        const q = qualified(index.schema, index.name);
+        const create = [index.definition];
+        if (index.comment !== undefined) create.push(commentOn(`INDEX ${q}`, index.comment));
+        return { name: q, create, drop: [`DROP INDEX ${q}`], refs: qualifiedNames(index.definition) };
+      }),
+    );
   }
   for (const trigger of o.triggers) {
-    const table = qualified(trigger.schema, trigger.table);
-    const create = [trigger.definition];
-    if (trigger.enabled) {
-      create.push(`ALTER TABLE ${table} ${TRIGGER_ENABLE[trigger.enabled]} TRIGGER ${ident(trigger.name)}`);
-    }
-    if (trigger.comment !== undefined) {
-      create.push(commentOn(`TRIGGER ${ident(trigger.name)} ON ${table}`, trigger.comment));
-    }
-    const item = base(
-      "trigger",
-      [trigger.schema, trigger.table, trigger.name],
-      `${table}.${ident(trigger.name)}`,
-      trigger.schema,
-      trigger,
-      create,
-      [`DROP TRIGGER ${ident(trigger.name)} ON ${table}`],
+    const head = {
+      kind: "trigger" as const,
+      identity: [trigger.schema, trigger.table, trigger.name],
+      schema: trigger.schema,
+      data: trigger,
+      parent: relationKey(trigger.schema, trigger.table),
+    };
+    add(
+      new Item(head, () => {
+        const table = qualified(trigger.schema, trigger.table);
+        const create = [trigger.definition];
+        if (trigger.enabled) {
+          create.push(`ALTER TABLE ${table} ${TRIGGER_ENABLE[trigger.enabled]} TRIGGER ${ident(trigger.name)}`);
+        }
+        if (trigger.comment !== undefined) {
+          create.push(commentOn(`TRIGGER ${ident(trigger.name)} ON ${table}`, trigger.comment));
+        }
+        return {
+          name: `${table}.${ident(trigger.name)}`,
+          create,
+          drop: [`DROP TRIGGER ${ident(trigger.name)} ON ${table}`],
+          refs: qualifiedNames(trigger.definition),
+        };
+      }),
     );
-    item.parent = relationKey(trigger.schema, trigger.table);
-    item.refs.push(...qualifiedNames(trigger.definition));
-    add(item);
   }
   for (const policy of o.policies) {
-    const table = qualified(policy.schema, policy.table);
-    let text = `CREATE POLICY ${ident(policy.name)} ON ${table}`;
-    if (!policy.permissive) text += " AS RESTRICTIVE";
-    if (policy.command !== "all") text += ` FOR ${policy.command.toUpperCase()}`;
-    if (policy.roles.length > 0 && policy.roles.join() !== "public") text += ` TO ${policy.roles.join(", ")}`;
-    if (policy.using !== undefined) text += ` USING (${policy.using})`;
-    if (policy.withCheck !== undefined) text += ` WITH CHECK (${policy.withCheck})`;
-    const create = [text];
-    if (policy.comment !== undefined) {
-      create.push(commentOn(`POLICY ${ident(policy.name)} ON ${table}`, policy.comment));
-    }
-    const item = base(
-      "policy",
-      [policy.schema, policy.table, policy.name],
-      `${table}.${ident(policy.name)}`,
-      policy.schema,
-      policy,
-      create,
-      [`DROP POLICY ${ident(policy.name)} ON ${table}`],
+    const head = {
+      kind: "policy" as const,
+      identity: [policy.schema, policy.table, policy.name],
+      schema: policy.schema,
+      data: policy,
+      parent: relationKey(policy.schema, policy.table),
+    };
+    add(
+      new Item(head, () => {
+        const table = qualified(policy.schema, policy.table);
+        let text = `CREATE POLICY ${ident(policy.name)} ON ${table}`;
+        if (!policy.permissive) text += " AS RESTRICTIVE";
+        if (policy.command !== "all") text += ` FOR ${policy.command.toUpperCase()}`;
+        if (policy.roles.length > 0 && policy.roles.join() !== "public") text += ` TO ${policy.roles.join(", ")}`;
+        if (policy.using !== undefined) text += ` USING (${policy.using})`;
+        if (policy.withCheck !== undefined) text += ` WITH CHECK (${policy.withCheck})`;
+        const create = [text];
+        if (policy.comment !== undefined) {
+          create.push(commentOn(`POLICY ${ident(policy.name)} ON ${table}`, policy.comment));
+        }
+        return {
+          name: `${table}.${ident(policy.name)}`,
+          create,
+          drop: [`DROP POLICY ${ident(policy.name)} ON ${table}`],
+          refs: qualifiedNames(`${policy.using ?? ""} ${policy.withCheck ?? ""}`),
+        };
+      }),
     );
-    item.parent = relationKey(policy.schema, policy.table);
-    item.refs.push(...qualifiedNames(`${policy.using ?? ""} ${policy.withCheck ?? ""}`));
-    add(item);
   }
   return set;
 }
 
-const TRIGGER_ENABLE = { disabled: "DISABLE", replica: "ENABLE REPLICA", always: "ENABLE ALWAYS" } as const;
-
-function base(
-  kind: ObjectKind,
-  identity: string[],
-  name: string,
-  schema: string,
-  data: unknown,
-  create: string[],
-  drop: string[],
-  display?: string,
-): SchemaItem {
-  return {
-    key: itemKey(kind, ...identity),
-    kind,
-    name,
-    schema,
-    compare: canonicalJson(data),
-    display: display ?? create.join(";\n"),
-    create,
-    later: [],
-    drop,
-    refs: [],
-    data,
-  };
+/** The snapshot's lists without the objects in `unchanged` (the tables are all kept). */
+function leaveOut(objects: SnapshotObjects, unchanged: ReadonlySet<object>): SnapshotObjects {
+  const out = { ...objects };
+  for (const kind of Object.keys(out) as Array<keyof SnapshotObjects>) {
+    if (kind !== "tables") (out[kind] as object[]) = objects[kind].filter((object) => !unchanged.has(object));
+  }
+  return out;
 }
+
+const TRIGGER_ENABLE = { disabled: "DISABLE", replica: "ENABLE REPLICA", always: "ENABLE ALWAYS" } as const;
 
 const TYPE_LIMITS: Record<string, [string, string]> = {
   smallint: ["-32768", "32767"],
@@ -369,12 +489,79 @@ export function columnClause(table: SnapshotTable, column: SnapshotColumn): stri
   return text;
 }
 
-function addTable(set: ItemSet, table: SnapshotTable, add: (item: SchemaItem, lookup?: boolean) => void): void {
-  const q = qualified(table.schema, table.name);
+function addTable(table: SnapshotTable, add: (item: SchemaItem, lookup?: boolean) => void, whole: boolean): void {
   const tableKey = itemKey("table", table.schema, table.name);
+  const q = () => qualified(table.schema, table.name);
+  const head = { kind: "table" as const, identity: [table.schema, table.name], schema: table.schema, data: table };
+  add(new Item({ ...head, skip: TABLE_CHILDREN }, () => tableSql(table, q())), true);
+  if (whole) return;
+
+  for (const column of table.columns) {
+    const head = {
+      kind: "column" as const,
+      identity: [table.schema, table.name, column.name],
+      schema: table.schema,
+      data: { table, column },
+      own: column,
+      parent: tableKey,
+      inline: true,
+    };
+    add(
+      new Item(head, () => {
+        const table_ = q();
+        const clause = columnClause(table, column);
+        const create = [`ALTER TABLE ${table_} ADD COLUMN ${clause}`];
+        if (column.comment !== undefined) {
+          create.push(commentOn(`COLUMN ${table_}.${ident(column.name)}`, column.comment));
+        }
+        return {
+          name: `${table_}.${ident(column.name)}`,
+          create,
+          drop: [`ALTER TABLE ${table_} DROP COLUMN ${ident(column.name)}`],
+          display: [clause, ...create.slice(1)].join(";\n"),
+          refs: qualifiedNames(clause),
+        };
+      }),
+    );
+  }
+  for (const constraint of table.constraints) {
+    const isForeign = constraint.type === "foreign key";
+    const head = {
+      kind: "constraint" as const,
+      identity: [table.schema, table.name, constraint.name],
+      schema: table.schema,
+      data: { table, constraint },
+      own: constraint,
+      parent: tableKey,
+      inline: !isForeign,
+      foreignKey: isForeign,
+    };
+    add(
+      new Item(head, () => {
+        const table_ = q();
+        const statements = constraintStatements(table_, constraint);
+        return {
+          name: `${table_}.${ident(constraint.name)}`,
+          create: isForeign ? [] : statements,
+          later: isForeign ? statements : [],
+          drop: [`ALTER TABLE ${table_} DROP CONSTRAINT ${ident(constraint.name)}`],
+          display: [`CONSTRAINT ${ident(constraint.name)} ${constraint.definition}`, ...statements.slice(1)].join(
+            ";\n",
+          ),
+          refs: qualifiedNames(constraint.definition),
+        };
+      }),
+    );
+  }
+}
+
+/** A table's own properties; its columns and constraints are compared as items of their own. */
+const TABLE_CHILDREN = ["columns", "constraints"] as const;
+
+/** CREATE TABLE with its columns and inline constraints, and what follows it. */
+function tableSql(table: SnapshotTable, q: string): ItemSql {
   const inline = table.constraints.filter((c) => c.type !== "foreign key");
   const foreign = table.constraints.filter((c) => c.type === "foreign key");
-
   const lines = [
     ...table.columns.map((column) => `    ${columnClause(table, column)}`),
     ...inline.map((c) => `    CONSTRAINT ${ident(c.name)} ${c.definition}`),
@@ -400,69 +587,19 @@ function addTable(set: ItemSet, table: SnapshotTable, add: (item: SchemaItem, lo
   for (const c of inline) {
     if (c.comment !== undefined) create.push(commentOn(`CONSTRAINT ${ident(c.name)} ON ${q}`, c.comment));
   }
-
-  const { columns: _columns, constraints: _constraints, ...own } = table;
   const display = [...create];
   for (const c of foreign) display.push(...constraintStatements(q, c));
-  const item: SchemaItem = {
-    key: tableKey,
-    kind: "table",
+  return {
     name: q,
-    schema: table.schema,
-    compare: canonicalJson(own),
-    display: display.join(";\n"),
     create,
-    later: [],
     drop: [`DROP TABLE ${q}`],
+    display: display.join(";\n"),
     // Its columns' and constraints' references are added by the dependency graph.
     refs: [
       ...(table.partitionOf ? [[table.partitionOf.schema, table.partitionOf.name] as [string, string]] : []),
       ...(table.inherits ?? []).map((parent) => [parent.schema, parent.name] as [string, string]),
     ],
-    data: table,
   };
-  add(item, true);
-
-  for (const column of table.columns) {
-    const clause = columnClause(table, column);
-    const create = [`ALTER TABLE ${q} ADD COLUMN ${clause}`];
-    if (column.comment !== undefined) create.push(commentOn(`COLUMN ${q}.${ident(column.name)}`, column.comment));
-    add({
-      key: itemKey("column", table.schema, table.name, column.name),
-      kind: "column",
-      name: `${q}.${ident(column.name)}`,
-      schema: table.schema,
-      parent: tableKey,
-      inline: true,
-      compare: canonicalJson(column),
-      display: [clause, ...create.slice(1)].join(";\n"),
-      create,
-      later: [],
-      drop: [`ALTER TABLE ${q} DROP COLUMN ${ident(column.name)}`],
-      refs: qualifiedNames(clause),
-      data: { table, column },
-    });
-  }
-  for (const constraint of table.constraints) {
-    const isForeign = constraint.type === "foreign key";
-    const statements = constraintStatements(q, constraint);
-    add({
-      key: itemKey("constraint", table.schema, table.name, constraint.name),
-      kind: "constraint",
-      name: `${q}.${ident(constraint.name)}`,
-      schema: table.schema,
-      parent: tableKey,
-      inline: !isForeign,
-      foreignKey: isForeign,
-      compare: canonicalJson(constraint),
-      display: [`CONSTRAINT ${ident(constraint.name)} ${constraint.definition}`, ...statements.slice(1)].join(";\n"),
-      create: isForeign ? [] : statements,
-      later: isForeign ? statements : [],
-      drop: [`ALTER TABLE ${q} DROP CONSTRAINT ${ident(constraint.name)}`],
-      refs: qualifiedNames(constraint.definition),
-      data: { table, constraint },
-    });
-  }
 }
 
 function constraintStatements(table: string, c: SnapshotConstraint): string[] {
@@ -476,17 +613,20 @@ function addView(
   kind: "view" | "materialized view",
   add: (item: SchemaItem, lookup?: boolean) => void,
 ): void {
-  const q = qualified(view.schema, view.name);
-  const keyword = kind === "view" ? "VIEW" : "MATERIALIZED VIEW";
-  const options = view.options ? ` WITH (${view.options.join(", ")})` : "";
-  const create = [`CREATE ${keyword} ${q}${options} AS\n ${view.definition}`];
-  if (view.comment !== undefined) create.push(commentOn(`${keyword} ${q}`, view.comment));
-  for (const column of view.columnComments ?? []) {
-    create.push(commentOn(`COLUMN ${q}.${ident(column.name)}`, column.comment));
-  }
-  const item = base(kind, [view.schema, view.name], q, view.schema, view, create, [`DROP ${keyword} ${q}`]);
-  item.refs.push(...qualifiedNames(view.definition));
-  add(item, true);
+  add(
+    new Item({ kind, identity: [view.schema, view.name], schema: view.schema, data: view }, () => {
+      const q = qualified(view.schema, view.name);
+      const keyword = kind === "view" ? "VIEW" : "MATERIALIZED VIEW";
+      const options = view.options ? ` WITH (${view.options.join(", ")})` : "";
+      const create = [`CREATE ${keyword} ${q}${options} AS\n ${view.definition}`];
+      if (view.comment !== undefined) create.push(commentOn(`${keyword} ${q}`, view.comment));
+      for (const column of view.columnComments ?? []) {
+        create.push(commentOn(`COLUMN ${q}.${ident(column.name)}`, column.comment));
+      }
+      return { name: q, create, drop: [`DROP ${keyword} ${q}`], refs: qualifiedNames(view.definition) };
+    }),
+    true,
+  );
 }
 
 /**

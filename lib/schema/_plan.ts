@@ -5,7 +5,15 @@
  * what breaks foreign-key cycles).
  */
 import { canonicalJson } from "./_compare.ts";
-import { columnClause, itemKey, type ItemSet, type SchemaItem, sequenceClauses, snapshotItems } from "./_objects.ts";
+import {
+  columnClause,
+  itemKey,
+  type ItemSet,
+  sameItem,
+  type SchemaItem,
+  sequenceClauses,
+  snapshotItems,
+} from "./_objects.ts";
 import { creationOrder, type DependencyGraph, dependencyGraph, dependents } from "./_order.ts";
 import { commentOn, ident, literal, qualified } from "./_sql_text.ts";
 import { isName, nameOf, tokenize } from "./_sql_tokens.ts";
@@ -73,7 +81,7 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
   for (const key of b.items.keys()) if (!a.items.has(key)) added.add(key);
   for (const [key, itemB] of b.items) {
     const itemA = a.items.get(key);
-    if (!itemA || itemA.compare === itemB.compare) continue;
+    if (!itemA || sameItem(itemA, itemB)) continue;
     const alter = alterFor(itemA, itemB, a, b);
     if (alter.replace) replaced.add(key);
     else alters.set(key, alter);

@@ -1,8 +1,9 @@
 /**
  * What differs between two schema snapshots, object by object, and a readable report of it.
  */
-import { type ObjectKind, readingOrder, type SchemaItem, snapshotItems } from "./_objects.ts";
-import type { SchemaSnapshot } from "./snapshot_types.ts";
+import { type ObjectKind, readingOrder, sameItem, type SchemaItem, snapshotItems } from "./_objects.ts";
+import { sameData } from "./_compare.ts";
+import type { SchemaSnapshot, SnapshotObjects } from "./snapshot_types.ts";
 
 export type { ObjectKind } from "./_objects.ts";
 
@@ -52,8 +53,9 @@ export interface SchemaDiff {
  * ```
  */
 export function diffSnapshots(from: SchemaSnapshot, to: SchemaSnapshot): SchemaDiff {
-  const a = snapshotItems(from);
-  const b = snapshotItems(to);
+  const same = unchangedObjects(from, to);
+  const a = snapshotItems(from, same);
+  const b = snapshotItems(to, same);
   const changed: SchemaItem[] = [];
   const entries = new Map<string, SchemaChange>();
   const partOfTable = (item: SchemaItem, other: typeof a) =>
@@ -65,7 +67,7 @@ export function diffSnapshots(from: SchemaSnapshot, to: SchemaSnapshot): SchemaD
       if (partOfTable(item, b)) continue;
       changed.push(item);
       entries.set(key, { kind: item.kind, name: item.name, change: "removed", before: item.display });
-    } else if (next.compare !== item.compare) {
+    } else if (!sameItem(item, next)) {
       changed.push(next);
       entries.set(key, {
         kind: item.kind,
@@ -86,6 +88,22 @@ export function diffSnapshots(from: SchemaSnapshot, to: SchemaSnapshot): SchemaD
     return parent?.name ?? item.name;
   };
   return { changes: readingOrder(changed, owner).map((item) => entries.get(item.key)!), from, to };
+}
+
+/** The objects that are the same in both snapshots (both copies; a table with its columns and constraints). */
+function unchangedObjects(from: SchemaSnapshot, to: SchemaSnapshot): Set<object> {
+  const same = new Set<object>();
+  for (const kind of Object.keys(to.objects) as Array<keyof SnapshotObjects>) {
+    const identity = (o: Record<string, unknown>) =>
+      `${o.schema ?? ""}\u0000${o.table ?? ""}\u0000${o.name}\u0000${o.identityArguments ?? ""}`;
+    const byIdentity = new Map<string, object>();
+    for (const object of to.objects[kind]) byIdentity.set(identity(object as never), object);
+    for (const object of from.objects[kind] ?? []) {
+      const other = byIdentity.get(identity(object as never));
+      if (other !== undefined && sameData(object, other)) same.add(object).add(other);
+    }
+  }
+  return same;
 }
 
 const MARK = { added: "+", removed: "-", changed: "~" } as const;
