@@ -147,7 +147,9 @@ export const CATALOG_QUERIES = {
     SELECT n.nspname AS schema, c.relname AS table, a.attnum AS position, a.attname AS name,
       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
       a.attnotnull AS not_null,
-      CASE WHEN a.atthasdef THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END AS default,
+      -- A default cannot name a column, so it is deparsed without its table (0): with the table,
+      -- pg_get_expr opens the relation, which costs more than the rest of this query.
+      CASE WHEN a.atthasdef THEN pg_catalog.pg_get_expr(ad.adbin, CASE WHEN a.attgenerated <> '' THEN ad.adrelid ELSE 0 END) END AS default,
       a.attidentity::text AS identity, a.attgenerated::text AS generated,
       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN ${
     collationName("a.attcollation")

@@ -119,7 +119,10 @@ const opt = (value: unknown): string | undefined => (value === null || value ===
 /** Copies `fields` onto a new object in order, leaving out undefined ones (stable key order). */
 function compact<T>(fields: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value;
+  for (const key in fields) {
+    const value = fields[key];
+    if (value !== undefined) out[key] = value;
+  }
   return out as T;
 }
 
@@ -371,7 +374,7 @@ function buildSnapshot(raw: Record<CatalogKind, Raw[]>, options: SnapshotOptions
 }
 
 function tableKey(schema: string, table: string): string {
-  return JSON.stringify([schema, table]);
+  return `${schema}\u0000${table}`;
 }
 
 function byName<T extends { schema: string; name: string }>(items: T[]): T[] {
@@ -422,25 +425,25 @@ function defaultIdentityOptions(type: string) {
  * `<name>_history` siblings, as table keys.
  */
 function versionTables(raw: Record<CatalogKind, Raw[]>): string[] {
-  const shapes = new Map<string, Array<{ name: string; type: string }>>();
+  // Per table: its number of columns, and whether it has `version bigint` and `dirty boolean`.
+  const columns = new Map<string, number>();
+  const version = new Set<string>();
+  const dirty = new Set<string>();
   for (const row of raw.columns) {
     const key = tableKey(str(row.schema), str(row.table));
-    let list = shapes.get(key);
-    if (!list) shapes.set(key, list = []);
-    list.push({ name: str(row.name), type: str(row.type) });
+    columns.set(key, (columns.get(key) ?? 0) + 1);
+    if (row.name === "version" && row.type === "bigint") version.add(key);
+    else if (row.name === "dirty" && row.type === "boolean") dirty.add(key);
   }
   const found: string[] = [];
   for (const row of raw.tables) {
     const schema = str(row.schema);
     const name = str(row.name);
-    const columns = shapes.get(tableKey(schema, name)) ?? [];
-    const shape = columns.map((c) => `${c.name} ${c.type}`).sort(compareText).join(", ");
-    if (shape !== "dirty boolean, version bigint") continue;
-    found.push(tableKey(schema, name));
-    const history = shapes.get(tableKey(schema, `${name}_history`));
-    if (history?.some((c) => c.name === "version" && c.type === "bigint")) {
-      found.push(tableKey(schema, `${name}_history`));
-    }
+    const key = tableKey(schema, name);
+    if (columns.get(key) !== 2 || !version.has(key) || !dirty.has(key)) continue;
+    found.push(key);
+    const history = tableKey(schema, `${name}_history`);
+    if (version.has(history)) found.push(history);
   }
   return found;
 }
