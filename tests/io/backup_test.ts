@@ -8,10 +8,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { appendFile, copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import process from "node:process";
 import { promisify } from "node:util";
 import type { Database } from "../../lib/db/database.ts";
 import { type DatabaseUrl, parseDatabaseUrl } from "../../lib/db/database_url.ts";
@@ -673,6 +674,18 @@ test("findPgProgram names both versions and how to install a newer client when p
     assert.match(e.hint ?? "", /STRATA_PG_BIN/);
     return true;
   });
+});
+
+test("findPgProgram runs Debian's versioned pg_dump directly, not the pg_wrapper script on PATH", async (t) => {
+  const onPath = (process.env.PATH ?? "").split(":").map((dir) => join(dir, "pg_dump")).find((p) => existsSync(p));
+  if (!onPath || !realpathSync(onPath).endsWith("/pg_wrapper")) {
+    t.skip("PATH's pg_dump is not Debian's pg_wrapper on this machine");
+    return;
+  }
+  const program = await findPgProgram("pg_dump", 0);
+  assert.match(program.path, /^\/usr\/lib\/postgresql\/\d+\/bin\/pg_dump$/);
+  const newest = readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)).map(Number).sort((a, b) => b - a)[0];
+  assert.equal(program.major, newest);
 });
 
 test("a missing client program is COMMAND_FAILED with how to install PostgreSQL's client", async () => {
