@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { delimiter, join, resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { type Databases, withSslDisabled } from "./_databases.ts";
+import { type Databases, SERVER_URL, withSslDisabled } from "./_databases.ts";
 import { type GeneratedMigrations, generateMigrations } from "./_generate.ts";
 import { type Command, runCommand, type Sample, timeCommand } from "./_measure.ts";
 import type { Goal } from "./_report.ts";
@@ -79,6 +79,8 @@ export interface Tools {
   strataBin: string;
   worker: string;
   pgliteFloor: string;
+  /** Node importing postgres.js, connecting and running one query: the start-up floor. */
+  connectFloor: string;
   dbmate?: string;
   nodePgMigrate?: string;
   golangMigrate?: string;
@@ -115,6 +117,7 @@ export function findTools(root: string): Tools {
     strataBin: join(root, "dist", "bin", "strata.js"),
     worker: join(root, "bench", "_worker.ts"),
     pgliteFloor: join(root, "bench", "_pglite_floor.mjs"),
+    connectFloor: join(root, "bench", "_connect_floor.mjs"),
     ...(dbmate && existsSync(dbmate) ? { dbmate } : {}),
     ...(nodePgMigrate && existsSync(nodePgMigrate) ? { nodePgMigrate } : {}),
     ...(golangMigrate ? { golangMigrate } : {}),
@@ -305,6 +308,16 @@ export function noopFigure(ctx: Context, n: number): Figure {
   let m!: GeneratedMigrations;
   const refs: Contender[] = [
     { name: "node -e 0", measure: () => timeCommand({ program: ctx.tools.node, args: ["-e", "0"], env: ctx.env() }) },
+    {
+      name: "node + postgres.js: connect, SELECT 1",
+      measure: () =>
+        timeCommand({
+          program: ctx.tools.node,
+          args: [ctx.tools.connectFloor, SERVER_URL],
+          cwd: ctx.tools.root,
+          env: ctx.env(),
+        }),
+    },
   ];
   if (ctx.tools.dbmate) {
     refs.push(
@@ -363,6 +376,14 @@ export function downFigure(ctx: Context, n: number): Figure {
       setup: psqlUp,
       mayFail: n >= 1000,
     }),
+    // The same statements strata sends, through psql: each down file in its own transaction
+    // with golang-migrate's version row and strata's history row written in it.
+    onFreshDatabase(
+      ctx,
+      "psql -f of strata's statements",
+      (url) => ctx.psql(url, ["-f", m.bookkeepingDown]),
+      { setup: (url) => run(ctx.strata(["-path", m.migrate, "-database", url, "up"])) },
+    ),
   ];
   if (ctx.tools.nodePgMigrate) {
     refs.push(

@@ -20,6 +20,11 @@ export interface GeneratedMigrations {
   allDown: string;
   /** `BEGIN; \i file; COMMIT;` per up file: one session, a transaction per file. */
   perFileUp: string;
+  /**
+   * Every down file, newest first, each in a transaction with the version and history writes
+   * strata makes for it (what `strata down -all` sends, through psql).
+   */
+  bookkeepingDown: string;
 }
 
 /** The SQL of migration `i` (1-based): five columns, a primary key, a foreign key to the table before, an index, a comment. */
@@ -56,11 +61,13 @@ export async function generateMigrations(dir: string, n: number): Promise<Genera
     allUp: join(dir, "all_up.sql"),
     allDown: join(dir, "all_down.sql"),
     perFileUp: join(dir, "per_file_up.sql"),
+    bookkeepingDown: join(dir, "bookkeeping_down.sql"),
   };
   for (const folder of [out.migrate, out.dbmate, out.nodePgMigrate]) await mkdir(folder, { recursive: true });
   const ups: string[] = [];
   const downs: string[] = [];
   const perFile: string[] = [];
+  const bookkeeping: string[] = [];
   for (let i = 1; i <= n; i++) {
     const stem = fileStem(i);
     const up = upSql(i);
@@ -73,9 +80,15 @@ export async function generateMigrations(dir: string, n: number): Promise<Genera
     ups.push(up);
     downs.unshift(down);
     perFile.push(`BEGIN;\n\\i '${upFile.replaceAll("'", "''")}'\nCOMMIT;\n`);
+    bookkeeping.unshift(
+      `BEGIN;\n${down}DELETE FROM schema_migrations;\n${
+        i > 1 ? `INSERT INTO schema_migrations (version, dirty) VALUES (${i - 1}, false);\n` : ""
+      }DELETE FROM schema_migrations_history WHERE version = ${i};\nCOMMIT;\n`,
+    );
   }
   await writeFile(out.allUp, ups.join("\n"));
   await writeFile(out.allDown, downs.join(""));
   await writeFile(out.perFileUp, perFile.join(""));
+  await writeFile(out.bookkeepingDown, bookkeeping.join(""));
   return out;
 }
