@@ -355,17 +355,22 @@ export function snapshotItems(snapshot: SchemaSnapshot, unchanged?: ReadonlySet<
     }
     return itemKey("table", schema, name);
   };
+  // An index, trigger or policy: a child of the table, view or materialized view it is on.
+  const onRelation = (
+    kind: "index" | "trigger" | "policy",
+    object: { schema: string; table: string },
+    identity: string[],
+  ): ItemHead => ({
+    kind,
+    identity,
+    schema: object.schema,
+    data: object,
+    parent: relationKey(object.schema, object.table),
+  });
 
   for (const index of o.indexes) {
-    const head = {
-      kind: "index" as const,
-      identity: [index.schema, index.name],
-      schema: index.schema,
-      data: index,
-      parent: relationKey(index.schema, index.table),
-    };
     add(
-      new Item(head, () => {
+      new Item(onRelation("index", index, [index.schema, index.name]), () => {
         const q = qualified(index.schema, index.name);
         const create = [index.definition];
         if (index.comment !== undefined) create.push(commentOn(`INDEX ${q}`, index.comment));
@@ -374,15 +379,8 @@ export function snapshotItems(snapshot: SchemaSnapshot, unchanged?: ReadonlySet<
     );
   }
   for (const trigger of o.triggers) {
-    const head = {
-      kind: "trigger" as const,
-      identity: [trigger.schema, trigger.table, trigger.name],
-      schema: trigger.schema,
-      data: trigger,
-      parent: relationKey(trigger.schema, trigger.table),
-    };
     add(
-      new Item(head, () => {
+      new Item(onRelation("trigger", trigger, [trigger.schema, trigger.table, trigger.name]), () => {
         const table = qualified(trigger.schema, trigger.table);
         const create = [trigger.definition];
         if (trigger.enabled) {
@@ -401,15 +399,8 @@ export function snapshotItems(snapshot: SchemaSnapshot, unchanged?: ReadonlySet<
     );
   }
   for (const policy of o.policies) {
-    const head = {
-      kind: "policy" as const,
-      identity: [policy.schema, policy.table, policy.name],
-      schema: policy.schema,
-      data: policy,
-      parent: relationKey(policy.schema, policy.table),
-    };
     add(
-      new Item(head, () => {
+      new Item(onRelation("policy", policy, [policy.schema, policy.table, policy.name]), () => {
         const table = qualified(policy.schema, policy.table);
         let text = `CREATE POLICY ${ident(policy.name)} ON ${table}`;
         if (!policy.permissive) text += " AS RESTRICTIVE";
