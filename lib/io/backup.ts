@@ -4,10 +4,12 @@
  * complete, mode 0600, with a SHA-256 file and a manifest beside it.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { Buffer } from "node:buffer";
+import { closeSync, openSync, readSync } from "node:fs";
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
@@ -215,15 +217,27 @@ async function fileHashes(dir: string): Promise<Array<{ name: string; sha256: st
   return files;
 }
 
-function hashFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash("sha256");
-    // 1 MiB reads instead of the default 64 KiB: an 80 MB file hashed in ~100 ms instead of ~200-300 ms here.
-    createReadStream(path, { highWaterMark: 1 << 20 }).on("data", (chunk) => hash.update(chunk)).on("error", reject).on(
-      "end",
-      () => resolve(hash.digest("hex")),
-    );
-  });
+async function hashFile(path: string): Promise<string> {
+  // Synchronous 1 MiB reads into one buffer: half the time of a read stream here (no thread
+  // pool hop per chunk), with a turn of the event loop every 64 MiB so progress and signals
+  // are still seen while a large dump is hashed.
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, "r");
+  try {
+    let sinceYield = 0;
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) {
+      hash.update(buffer.subarray(0, n));
+      sinceYield += n;
+      if (sinceYield >= 64 << 20) {
+        sinceYield = 0;
+        await nextTurn();
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
 }
 
 async function size(path: string): Promise<number> {
