@@ -42,8 +42,9 @@ function canonical(value: unknown): unknown {
 
 /**
  * Deep equality of JSON-like data, an undefined field counting as absent (so it agrees with
- * comparing {@linkcode canonicalJson} texts, without writing them). `skip` names top-level
- * fields left out of the comparison.
+ * comparing {@linkcode canonicalJson} texts, without writing them, for what snapshots hold:
+ * strings, booleans, null, arrays and plain objects; unlike JSON it tells NaN from NaN and
+ * `[undefined]` from `[null]`). `skip` names top-level fields left out of the comparison.
  */
 export function sameData(a: unknown, b: unknown, skip?: readonly string[]): boolean {
   if (a === b) return true;

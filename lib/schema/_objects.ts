@@ -189,7 +189,8 @@ function nameKey(schema: string, name: string): string {
 /**
  * Flattens a snapshot into its objects. A diff passes `unchanged`, the snapshot objects that
  * are equal on both sides, so that it never looks at them one by one: they are left out,
- * except a table (the parent of other items), of which only the columns and constraints are.
+ * except tables and views (the parents of other items); of a table, its columns and
+ * constraints are.
  */
 export function snapshotItems(snapshot: SchemaSnapshot, unchanged?: ReadonlySet<object>): ItemSet {
   const set: ItemSet = { items: new Map(), byName: new Map(), inlineChildren: new Map(), children: new Map() };
@@ -424,11 +425,14 @@ export function snapshotItems(snapshot: SchemaSnapshot, unchanged?: ReadonlySet<
   return set;
 }
 
-/** The snapshot's lists without the objects in `unchanged` (the tables are all kept). */
+/** What indexes, triggers and policies sit on: kept whole, so a changed child finds its parent. */
+const PARENT_KINDS: ReadonlySet<keyof SnapshotObjects> = new Set(["tables", "views", "materializedViews"]);
+
+/** The snapshot's lists without the objects in `unchanged` (the tables and views are all kept). */
 function leaveOut(objects: SnapshotObjects, unchanged: ReadonlySet<object>): SnapshotObjects {
   const out = { ...objects };
   for (const kind of Object.keys(out) as Array<keyof SnapshotObjects>) {
-    if (kind !== "tables") (out[kind] as object[]) = objects[kind].filter((object) => !unchanged.has(object));
+    if (!PARENT_KINDS.has(kind)) (out[kind] as object[]) = objects[kind].filter((object) => !unchanged.has(object));
   }
   return out;
 }

@@ -152,7 +152,7 @@ function buildSnapshot(raw: Record<CatalogKind, Raw[]>, options: SnapshotOptions
     const owner = row.owned_by as Raw | null;
     if (owner && excluded.has(tableKey(str(owner.schema), str(owner.table)))) continue;
     if (owner?.kind === "i") {
-      identities.set(`${tableKey(str(owner.schema), str(owner.table))}.${str(owner.column)}`, row);
+      identities.set(`${tableKey(str(owner.schema), str(owner.table))}\u0000${str(owner.column)}`, row);
       continue;
     }
     sequences.push(compact<SnapshotSequence>({
@@ -168,7 +168,7 @@ function buildSnapshot(raw: Record<CatalogKind, Raw[]>, options: SnapshotOptions
   for (const row of raw.columns.filter(keep)) {
     const key = tableKey(str(row.schema), str(row.table));
     if (!row.local) continue; // inherited from a parent (partitions, INHERITS): the parent lists it
-    const identityRow = identities.get(`${key}.${str(row.name)}`);
+    const identityRow = identities.get(`${key}\u0000${str(row.name)}`);
     let identity: SnapshotIdentity | undefined;
     if (row.identity === "a" || row.identity === "d") {
       identity = {
@@ -373,6 +373,7 @@ function buildSnapshot(raw: Record<CatalogKind, Raw[]>, options: SnapshotOptions
   return { format: 1, objects };
 }
 
+/** `schema NUL table` (NUL appears in no name; a column is appended with another NUL). */
 function tableKey(schema: string, table: string): string {
   return `${schema}\u0000${table}`;
 }

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { sameItem, snapshotItems } from "../../lib/schema/_objects.ts";
 import { diffSnapshots } from "../../lib/schema/diff_snapshots.ts";
 import { snapshotSchema } from "../../lib/schema/snapshot_schema.ts";
-import type { SchemaSnapshot } from "../../lib/schema/snapshot_types.ts";
+import { emptySnapshot, type SchemaSnapshot } from "../../lib/schema/snapshot_types.ts";
 import { withDatabase } from "../_support/backends.ts";
 import { everyKindSql } from "./_helpers.ts";
 
@@ -92,4 +92,56 @@ test("diffSnapshots finds one small change in each kind of object among unchange
       `changed view ${q(o.views[0].schema, o.views[0].name)}`,
     ].sort(),
   );
+});
+
+test("a change on an unchanged view or materialized view is listed under that view, like any other", () => {
+  const schema = (withChildren: boolean) => {
+    const s = emptySnapshot();
+    s.objects.schemas.push({ name: "public" });
+    s.objects.materializedViews.push({ schema: "public", name: "zz_totals", definition: "SELECT 1 AS x" });
+    s.objects.views.push({ schema: "public", name: "zz_v", definition: "SELECT 1 AS x" });
+    s.objects.tables.push({
+      schema: "public",
+      name: "m_table",
+      rowSecurity: false,
+      forceRowSecurity: false,
+      columns: withChildren ? [{ name: "a", type: "integer", notNull: false }] : [],
+      constraints: [],
+    });
+    if (withChildren) {
+      s.objects.indexes.push({
+        schema: "public",
+        table: "zz_totals",
+        name: "a_totals_idx",
+        definition: "CREATE INDEX a_totals_idx ON public.zz_totals USING btree (x)",
+      });
+      s.objects.triggers.push({
+        schema: "public",
+        table: "zz_v",
+        name: "a_trg",
+        definition: "CREATE TRIGGER a_trg INSTEAD OF INSERT ON public.zz_v FOR EACH ROW EXECUTE FUNCTION public.f()",
+      });
+    }
+    return s;
+  };
+  const order = (from: SchemaSnapshot, to: SchemaSnapshot) =>
+    diffSnapshots(from, to).changes.map((c) => `${c.change} ${c.kind} ${c.name}`);
+  // Reading order is by the object each change belongs to: m_table, then zz_totals, then zz_v.
+  const expected = [
+    "added column public.m_table.a",
+    "added index public.a_totals_idx",
+    "added trigger public.zz_v.a_trg",
+  ];
+  assert.deepEqual(order(schema(false), schema(true)), expected);
+  // The same when the views changed too (then they are compared like everything else).
+  const changed = schema(true);
+  changed.objects.materializedViews[0].comment = "c";
+  changed.objects.views[0].comment = "c";
+  assert.deepEqual(order(schema(false), changed), [
+    "added column public.m_table.a",
+    "changed materialized view public.zz_totals",
+    "added index public.a_totals_idx",
+    "changed view public.zz_v",
+    "added trigger public.zz_v.a_trg",
+  ]);
 });

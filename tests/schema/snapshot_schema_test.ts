@@ -150,6 +150,20 @@ for (const backend of BACKENDS) {
       await db.exec("INSERT INTO notes VALUES (1)"); // not stuck in a read-only transaction
     });
   });
+
+  test(`[${backend}] identity columns keep their own sequences when names contain dots`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      // Table x with column "y.z" and table "x.y" with column z: one joined text for both.
+      await db.exec(`CREATE TABLE x ("y.z" int GENERATED ALWAYS AS IDENTITY (START WITH 100));
+        CREATE TABLE "x.y" (z int GENERATED ALWAYS AS IDENTITY (START WITH 500))`);
+      const { objects } = await snapshotSchema(db);
+      const identity = (table: string) => objects.tables.find((t) => t.name === table)!.columns[0].identity!;
+      assert.equal(identity("x").sequence, "x_y.z_seq");
+      assert.equal(identity("x").start, "100");
+      assert.equal(identity("x.y").sequence, "x.y_z_seq");
+      assert.equal(identity("x.y").start, "500");
+    });
+  });
 }
 
 async function sessionState(db: Database) {
