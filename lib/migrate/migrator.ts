@@ -381,18 +381,17 @@ export class Migrator {
   async #checksums(set: MigrationSet, texts: Map<string, string>): Promise<Map<string, string>> {
     const checksums = new Map<string, string>();
     // A source that can hash natively (the directory source) does; the text is read again
-    // only for the files that will run.
+    // only for the files that will run. Others are read (and kept in `texts`) and hashed.
     const source = this.#options.source as MigrationSource & { checksum?: (fileName: string) => Promise<string> };
     for (const m of set.migrations) {
       if (m.up === undefined) continue;
-      const text = texts.get(m.up);
-      if (text === undefined && typeof source.checksum === "function") {
+      if (typeof source.checksum === "function") {
         checksums.set(m.up, await source.checksum(m.up));
         continue;
       }
-      const read = text ?? (await source.read(m.up));
-      texts.set(m.up, read);
-      checksums.set(m.up, sha256HexSync(read));
+      const text = await source.read(m.up);
+      texts.set(m.up, text);
+      checksums.set(m.up, sha256HexSync(text));
     }
     return checksums;
   }
