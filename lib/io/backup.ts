@@ -124,7 +124,7 @@ export async function backupDatabase(
     await rm(partial, { recursive: true, force: true });
     throw error;
   }
-  const { sha256, bytes } = await checksum(partial);
+  const { sha256, bytes, files } = await checksum(partial);
   const manifest: BackupManifest = {
     file: name,
     format,
@@ -140,9 +140,7 @@ export async function backupDatabase(
   const manifestPath = `${path}.json`;
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
   // sha256sum -c format: one line per file (a directory dump lists each file inside it).
-  const lines = format === "directory"
-    ? (await fileHashes(partial)).map((f) => `${f.sha256}  ${name}/${f.name}`)
-    : [`${sha256}  ${name}`];
+  const lines = files ? files.map((f) => `${f.sha256}  ${name}/${f.name}`) : [`${sha256}  ${name}`];
   await writeFile(`${path}.sha256`, lines.join("\n") + "\n", { mode: 0o600 });
   await rename(partial, path);
   if (options.keep !== undefined) await prune(out, safeName(databaseName), options.keep);
@@ -197,14 +195,19 @@ async function dumpPglite(db: Database, partial: string): Promise<void> {
   await writeFile(partial, new Uint8Array(await file.arrayBuffer()), { mode: 0o600 });
 }
 
-/** SHA-256 and size of a file, or of a folder (its files' hashes, in name order). */
-export async function checksum(path: string): Promise<{ sha256: string; bytes: number }> {
+/**
+ * SHA-256 and size of a file, or of a folder (the hash of its files' hashes, in name order,
+ * with each file's hash in `files`).
+ */
+export async function checksum(
+  path: string,
+): Promise<{ sha256: string; bytes: number; files?: Array<{ name: string; sha256: string; bytes: number }> }> {
   const info = await stat(path);
   if (!info.isDirectory()) return { sha256: await hashFile(path), bytes: info.size };
   const files = await fileHashes(path);
   const lines = files.map((f) => `${f.sha256}  ${f.name}`);
   const bytes = files.reduce((n, f) => n + f.bytes, 0);
-  return { sha256: createHash("sha256").update(lines.join("\n")).digest("hex"), bytes };
+  return { sha256: createHash("sha256").update(lines.join("\n")).digest("hex"), bytes, files };
 }
 
 /** Each file of a directory dump with its SHA-256, in name order. */
