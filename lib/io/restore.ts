@@ -5,9 +5,9 @@
  * directory dumps; the SQL executed in a transaction for PGlite), so a failure leaves the
  * target as it was.
  */
+import { Buffer } from "node:buffer";
 import { createReadStream, createWriteStream } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import process from "node:process";
 import { pipeline } from "node:stream/promises";
 import { basename } from "node:path";
@@ -156,39 +156,38 @@ async function restorePostgres(
 /**
  * pg_dump 17 and later (PGlite's is 18) start a plain dump with `SET transaction_timeout = 0;`,
  * which an older server rejects. For such a server, a copy without that header line (0600,
- * removed afterwards); undefined when the file does not have it.
+ * removed afterwards): the header is rewritten, the rest of the file copied as it is.
+ * Undefined when the header does not have it.
  */
 async function withoutNewerSettings(path: string): Promise<string | undefined> {
-  const NEWER = /^SET transaction_timeout = /;
   const handle = await open(path, "r");
-  let head: string;
+  const head = Buffer.alloc(16384);
+  let headBytes: number;
   try {
-    const buffer = Buffer.alloc(16384);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    head = buffer.subarray(0, bytesRead).toString("utf8");
+    headBytes = (await handle.read(head, 0, head.length, 0)).bytesRead;
   } finally {
     await handle.close();
   }
-  if (!head.split("\n").some((line) => NEWER.test(line))) return undefined;
+  // Only in the header: the SET and comment lines before the first statement.
+  const text = head.subarray(0, headBytes).toString("latin1"); // one char per byte: offsets are byte offsets
+  let offset = 0;
+  let found: { start: number; end: number } | undefined;
+  for (const line of text.split("\n")) {
+    if (/^SET transaction_timeout = /.test(line)) found = { start: offset, end: offset + line.length + 1 };
+    else if (
+      line !== "" && !line.startsWith("--") && !line.startsWith("SET ") &&
+      !line.startsWith("SELECT pg_catalog.set_config")
+    ) {
+      break;
+    }
+    offset += line.length + 1;
+  }
+  if (!found || found.end > headBytes) return undefined;
   const copy = `${path}.restore-${process.pid}.sql`;
-  let header = true;
-  const lines = createInterface({ input: createReadStream(path, "utf8"), crlfDelay: Infinity });
-  await pipeline(
-    (async function* () {
-      for await (const line of lines) {
-        // Only the SET header before the first statement that is not a SET or comment.
-        if (header && NEWER.test(line)) continue;
-        if (
-          header && line !== "" && !line.startsWith("--") && !line.startsWith("SET ") &&
-          !line.startsWith("SELECT pg_catalog.set_config")
-        ) {
-          header = false;
-        }
-        yield `${line}\n`;
-      }
-    })(),
-    createWriteStream(copy, { mode: 0o600 }),
-  );
+  const out = createWriteStream(copy, { mode: 0o600 });
+  out.write(head.subarray(0, found.start));
+  out.write(head.subarray(found.end, headBytes));
+  await pipeline(createReadStream(path, { start: headBytes }), out);
   return copy;
 }
 
