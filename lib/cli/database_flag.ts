@@ -3,9 +3,12 @@
  * An empty value is a mistake, never a request for the default: `-database "$DATABASE_URL"` with
  * the variable unset must not migrate a throwaway PGlite folder and exit 0.
  */
+import { resolve as resolvePath } from "node:path";
 import { maskUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
-import { type ParsedArgs, stringFlag } from "./flags.ts";
+import type { OpenedDatabase } from "../io/open_database.ts";
+import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
+import type { CliIo } from "./run_cli.ts";
 
 /** The URL to open, or undefined for the embedded default. Throws USAGE on an empty value. */
 export function databaseFlag(args: ParsedArgs, env: Record<string, string | undefined>): string | undefined {
@@ -43,4 +46,37 @@ export function databaseWord(args: ParsedArgs, env: Record<string, string | unde
 /** A word the shell reads back as itself. */
 export function shellWord(word: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** -lock-timeout in ms (default 15 s): how long a command waits for its database and the migration lock. */
+export function lockTimeoutMs(args: ParsedArgs): number {
+  const value = stringFlag(args, "lock-timeout");
+  return value === undefined ? 15_000 : parseWholeNumber(value, "-lock-timeout", { min: 0 }) * 1000;
+}
+
+/**
+ * Opens the database a command runs on, the same way for every command: says so on stderr
+ * when it falls back to the embedded PGlite database (not with -json), passes server notices
+ * on with -verbose, and has an embedded PGlite load the extensions that `folders` (relative
+ * to the working directory) create.
+ */
+export async function openCommandDatabase(
+  args: ParsedArgs,
+  io: Pick<CliIo, "env" | "cwd" | "stderr">,
+  options: { deadline: number; folders: readonly string[] },
+): Promise<OpenedDatabase> {
+  const raw = databaseFlag(args, io.env);
+  if (raw === undefined && !booleanFlag(args, "json")) {
+    io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
+  }
+  const { openDatabase } = await import("../io/open_database.ts");
+  return await openDatabase(raw, {
+    deadline: options.deadline,
+    cwd: io.cwd,
+    ...(booleanFlag(args, "verbose") ? { onNotice: (message: string) => io.stderr(`notice: ${message}\n`) } : {}),
+    extensions: async () =>
+      (await import("../io/pglite_extensions.ts")).extensionsUsedIn(
+        options.folders.map((folder) => resolvePath(io.cwd, folder)),
+      ),
+  });
 }

@@ -34,7 +34,7 @@ import {
   stringsFlag,
 } from "./flags.ts";
 import { formatDuration, formatPlan, formatStatus } from "./format_status.ts";
-import { databaseFlag, databaseWord, shellWord } from "./database_flag.ts";
+import { databaseWord, lockTimeoutMs, openCommandDatabase, shellWord } from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import { parseTrackSpec } from "./track_spec.ts";
 
@@ -207,10 +207,7 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     return await (await import("./schema_commands.ts")).runSchemaCommand(command, rest, args, io, path);
   }
 
-  const lockTimeout = stringFlag(args, "lock-timeout");
-  const lockTimeoutMs = lockTimeout === undefined
-    ? 15_000
-    : parseWholeNumber(lockTimeout, "-lock-timeout", { min: 0 }) * 1000;
+  const lockTimeout = lockTimeoutMs(args);
   const argument = parseCommandArguments(command, rest, args);
   const trackSpecs = stringsFlag(args, "track").map((value) => parseTrackSpec(value, io.env));
   if (trackSpecs.length > 0 && (stringFlag(args, "path") !== undefined || stringFlag(args, "source") !== undefined)) {
@@ -221,27 +218,14 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
   }
 
   const startedAt = Date.now();
-  const rawUrl = databaseFlag(args, io.env);
-  if (rawUrl === undefined && !mode.json) {
-    io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
-  }
   if (command !== "seed" && command !== "backup" && command !== "restore") {
     // Loads while the connection opens (the import below waits for this same load).
     import("../migrate/migrator.ts").catch(() => {});
   }
-  const { openDatabase } = await import("../io/open_database.ts");
-  const { db, url } = await openDatabase(rawUrl, {
-    deadline: startedAt + lockTimeoutMs,
-    cwd: io.cwd,
-    ...(mode.verbose ? { onNotice: (message: string) => io.stderr(`notice: ${message}\n`) } : {}),
-    // The embedded PGlite loads the extensions the migrations and seeds create.
-    extensions: async () => {
-      const { extensionsUsedIn } = await import("../io/pglite_extensions.ts");
-      return extensionsUsedIn([
-        resolvePath(io.cwd, path),
-        resolvePath(io.cwd, stringFlag(args, "seeds") ?? "seeds"),
-      ]);
-    },
+  // The embedded PGlite loads the extensions the migrations and seeds create.
+  const { db, url } = await openCommandDatabase(args, io, {
+    deadline: startedAt + lockTimeout,
+    folders: [path, stringFlag(args, "seeds") ?? "seeds"],
   });
   try {
     if (mode.verbose) {
@@ -253,7 +237,7 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     }
     const lockName = stringFlag(args, "lock-name");
     const base: Omit<MigratorOptions, "source"> = {
-      lockTimeoutMs,
+      lockTimeoutMs: lockTimeout,
       startedAt,
       ...(lockName === undefined ? {} : { lockName }),
       ...(url.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: url.statementTimeoutMs }),

@@ -25,7 +25,13 @@ import { snapshotSchema, type TableRef } from "../schema/snapshot_schema.ts";
 import type { SchemaSnapshot } from "../schema/snapshot_types.ts";
 import type { VerifyStep } from "../schema/verify_migrations.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
-import { databaseFlag, databaseWord as databaseShellWord, shellWord } from "./database_flag.ts";
+import {
+  databaseFlag,
+  databaseWord as databaseShellWord,
+  lockTimeoutMs,
+  openCommandDatabase,
+  shellWord,
+} from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import type { CliIo } from "./run_cli.ts";
 
@@ -58,7 +64,7 @@ export async function runSchemaCommand(
     io,
     path,
     mode: { json: booleanFlag(args, "json"), verbose: booleanFlag(args, "verbose") },
-    deadline: deadlineOf(args),
+    deadline: Date.now() + lockTimeoutMs(args),
   };
   switch (command) {
     case "snapshot":
@@ -431,17 +437,7 @@ function scratchModules() {
 
 /** Opens -database (or $DATABASE_URL, or the embedded default), runs `fn`, closes it. */
 async function withLive<T>(ctx: Context, fn: (db: Database, url: DatabaseUrl) => Promise<T>): Promise<T> {
-  const raw = databaseFlag(ctx.args, ctx.io.env);
-  if (raw === undefined && !ctx.mode.json) {
-    ctx.io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
-  }
-  const { db, url } = await openDatabase(raw, {
-    deadline: ctx.deadline,
-    cwd: ctx.io.cwd,
-    ...(ctx.mode.verbose ? { onNotice: (message: string) => ctx.io.stderr(`notice: ${message}\n`) } : {}),
-    extensions: async () =>
-      (await import("../io/pglite_extensions.ts")).extensionsUsedIn([resolvePath(ctx.io.cwd, ctx.path)]),
-  });
+  const { db, url } = await openCommandDatabase(ctx.args, ctx.io, { deadline: ctx.deadline, folders: [ctx.path] });
   try {
     if (ctx.mode.verbose) ctx.io.stderr(`database: ${url.label}\n`);
     return await fn(db, url);
@@ -518,12 +514,6 @@ function describeCounts(snapshot: SchemaSnapshot): string {
     parts.push(`${n} ${n === 1 ? label : plural}`);
   }
   return parts.length === 0 ? "no objects" : parts.join(", ");
-}
-
-function deadlineOf(args: ParsedArgs): number {
-  const lockTimeout = stringFlag(args, "lock-timeout");
-  const ms = lockTimeout === undefined ? 15_000 : parseWholeNumber(lockTimeout, "-lock-timeout", { min: 0 }) * 1000;
-  return Date.now() + ms;
 }
 
 function tooMany(command: string, rest: string[], max: number): void {
