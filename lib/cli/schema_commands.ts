@@ -98,10 +98,7 @@ interface Context {
 async function runSnapshot(ctx: Context): Promise<number> {
   const out = stringFlag(ctx.args, "out");
   const format = snapshotFormat(stringFlag(ctx.args, "format"), out);
-  const { snapshot, label } = await withLive(ctx, async (db, url) => ({
-    snapshot: await snapshotOf(db, url),
-    label: url.label,
-  }));
+  const { snapshot, label } = await liveSnapshot(ctx);
   const text = format === "sql" ? snapshotToSql(snapshot) : snapshotToJson(snapshot);
   if (out !== undefined) await writeAtomically(resolvePath(ctx.io.cwd, out), text);
   if (ctx.mode.json) {
@@ -397,10 +394,7 @@ async function runErd(ctx: Context, operand: string | undefined): Promise<number
   let snapshot: SchemaSnapshot;
   let label: string;
   if (operand === undefined) {
-    ({ snapshot, label } = await withLive(ctx, async (db, url) => ({
-      snapshot: await snapshotOf(db, url),
-      label: url.label,
-    })));
+    ({ snapshot, label } = await liveSnapshot(ctx));
   } else {
     const parsed = await classifyOperand(operand, ctx.io.cwd);
     snapshot = await loadOperand(ctx, parsed, scratchNear(ctx, [parsed]));
@@ -444,6 +438,11 @@ async function withLive<T>(ctx: Context, fn: (db: Database, url: DatabaseUrl) =>
   } finally {
     await db.close();
   }
+}
+
+/** The snapshot of -database (or $DATABASE_URL, or the embedded default) and its label. */
+async function liveSnapshot(ctx: Context): Promise<{ snapshot: SchemaSnapshot; label: string }> {
+  return await withLive(ctx, async (db, url) => ({ snapshot: await snapshotOf(db, url), label: url.label }));
 }
 
 /** A snapshot without the URL's version table and its history sibling (custom names included). */

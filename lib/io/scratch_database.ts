@@ -8,13 +8,13 @@ import { type DatabaseUrl, parseDatabaseUrl } from "../db/database_url.ts";
 import { isStrataError, StrataError } from "../db/strata_error.ts";
 import { openDatabase } from "./open_database.ts";
 
-/** A scratch database and how to name it to people. */
 /** Options for {@linkcode withScratchDatabase}. */
 export interface ScratchOptions {
   /** Extensions a PGlite scratch must load (names as in CREATE EXTENSION); a server has its own. */
   extensions?: readonly string[];
 }
 
+/** A scratch database and how to name it to people. */
 export interface Scratch {
   db: Database;
   /**
