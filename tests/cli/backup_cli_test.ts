@@ -7,25 +7,27 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { appendFile, chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import type { Database } from "../../lib/db/database.ts";
 import { parseDatabaseUrl } from "../../lib/db/database_url.ts";
-import { quoteIdent } from "../../lib/db/quote_ident.ts";
 import { backupDatabase } from "../../lib/io/backup.ts";
-import { directorySource } from "../../lib/io/directory_source.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
-import { Migrator } from "../../lib/migrate/migrator.ts";
+import {
+  APP_MIGRATIONS,
+  appRows,
+  copyMigrationsWith,
+  FAILING_IN_TRANSACTION,
+  FAILING_OUTSIDE_TRANSACTION,
+  populateApp,
+} from "../_support/app_fixture.ts";
 import { tempDir, withDatabase } from "../_support/backends.ts";
 import { type Finished, MOD, runProcess, runStrata, startStrata, TSX } from "../_support/run_strata.ts";
 import { type ScramCluster, scramClusterUnavailable, startScramCluster } from "../_support/scram_cluster.ts";
 
-const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const PASSWORD = "Backup-Pa55-q9z";
-const APP_TABLES = ["organisations", "users", "sources", "schema_migrations"];
 const CLIENT_PROGRAM = /^(pg_dump|pg_restore|psql)$/;
 
 let cluster: ScramCluster | undefined;
@@ -43,38 +45,6 @@ after(async () => {
 
 function assertExit(out: Finished, code: number): void {
   assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
-}
-
-function migrator(db: Database, dir = MIGRATIONS): Migrator {
-  return new Migrator(db, { source: directorySource(dir), lockTimeoutMs: 5000 });
-}
-
-/** Applies migrations/ and inserts rows with fixed timestamps. */
-async function populate(db: Database): Promise<void> {
-  const applied = await migrator(db).up();
-  assert.equal(applied.error, undefined);
-  await db.exec(`
-    INSERT INTO organisations (slug, name, created_at, updated_at) VALUES
-      ('acme', 'ACME', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
-      ('globex', 'Globex', '2020-01-02T00:00:00Z', '2020-01-02T00:00:00Z');
-    INSERT INTO users (organisation_id, email, name, password_hash, role, created_at, updated_at) VALUES
-      (1, 'ann@acme.test', 'Ann', 'hash-1', 'owner', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
-    INSERT INTO sources (organisation_id, name, kind, pipeline_key, created_at, updated_at) VALUES
-      (1, 'site', 'web', '11111111-1111-1111-1111-111111111111', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
-    SELECT setval(pg_get_serial_sequence('organisations', 'id'), 41);
-  `);
-}
-
-/** Every row of the app's tables and the version table, as JSON text. */
-async function rows(db: Database): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const table of APP_TABLES) {
-    const found = await db.query<{ row: string }>(
-      `SELECT to_jsonb(t)::text AS row FROM ${quoteIdent(table)} t ORDER BY 1`,
-    );
-    out[table] = found.map((r) => r.row);
-  }
-  return out;
 }
 
 async function publicTables(db: Database): Promise<string[]> {
@@ -187,7 +157,7 @@ test("[scram] backup and restore with a password URL: pg_dump, pg_restore and ps
   try {
     const { db } = await openDatabase(url);
     try {
-      await populate(db);
+      await populateApp(db);
     } finally {
       await db.close();
     }
@@ -252,25 +222,12 @@ function runShell(command: string, cwd: string, bin: string, env: Record<string,
   return runProcess("sh", ["-c", command], cwd, { env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
 }
 
-/** A copy of migrations/ plus extra files. */
+/** A copy of migrations/ plus extra files, in dir/migrations. */
 async function migrationsWith(dir: string, extra: Record<string, string>): Promise<string> {
   const path = join(dir, "migrations");
-  await mkdir(path, { recursive: true });
-  for (const name of await readdir(MIGRATIONS)) await copyFile(join(MIGRATIONS, name), join(path, name));
-  for (const [name, text] of Object.entries(extra)) await writeFile(join(path, name), text);
+  await copyMigrationsWith(path, extra);
   return path;
 }
-
-const FAILING_IN_TRANSACTION = `CREATE TABLE deploy_leftover (id int);
-UPDATE organisations SET name = 'changed by 5';
-INSERT INTO organisations (slug, name) VALUES ('Not A Slug!', 'breaks the CHECK');
-`;
-
-const FAILING_OUTSIDE_TRANSACTION = `-- strata:no-transaction
-UPDATE organisations SET name = 'changed by 5';
-DELETE FROM sources;
-SELECT 1 / 0;
-`;
 
 /** The command deploy printed to put the database back. */
 function printedRestore(stderr: string): string {
@@ -288,8 +245,8 @@ test("[scram] a failed deploy with a password URL prints a restore command that 
   try {
     const { db } = await openDatabase(url);
     try {
-      await populate(db);
-      const before = await rows(db);
+      await populateApp(db);
+      const before = await appRows(db);
       const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_IN_TRANSACTION });
       const out = await runStrata(
         ["-path", path, "-database", url, "deploy", "-out", join(work.path, "backups")],
@@ -303,13 +260,13 @@ test("[scram] a failed deploy with a password URL prints a restore command that 
         command,
         `strata -path ${path} -database "$DATABASE_URL" restore ${join(work.path, "backups", backup)} -yes -clean`,
       );
-      assert.deepEqual(await rows(db), before);
+      assert.deepEqual(await appRows(db), before);
 
       await db.exec("DELETE FROM users");
       const restored = await runShell(command, work.path, await strataShim(work.path), { DATABASE_URL: url });
       assertExit(restored, 0);
       assert.ok(!(restored.stdout + restored.stderr).includes(PASSWORD), restored.stderr);
-      assert.deepEqual(await rows(db), before);
+      assert.deepEqual(await appRows(db), before);
     } finally {
       await db.close();
     }
@@ -324,7 +281,7 @@ test("[scram] a failed deploy with a password URL prints a restore command that 
 
 test("[postgres] a directory backup with -jobs 2: named by UTC time and database, 0700 folder of 0600 files, manifest, no partial", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       const out = await runStrata(
@@ -355,8 +312,8 @@ test("[postgres] a directory backup with -jobs 2: named by UTC time and database
 
 test("[postgres] restore refuses a database that has tables without -yes (no terminal): exit 1, unchanged; -yes -clean replaces it", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
-    const before = await rows(source.db);
+    await populateApp(source.db);
+    const before = await appRows(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       const backup = await runStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
@@ -364,18 +321,18 @@ test("[postgres] restore refuses a database that has tables without -yes (no ter
       const path = backup.stdout.trim();
       assert.match(basename(path), /^backup_\d{8}_\d{6}_.+\.dump$/);
       await source.db.exec("INSERT INTO organisations (slug, name) VALUES ('extra', 'Extra'); DELETE FROM sources");
-      const changed = await rows(source.db);
+      const changed = await appRows(source.db);
 
       const refused = await runStrata(["-database", source.url, "restore", path], work.path);
       assertExit(refused, 1);
       assert.match(refused.stderr, /already has \d+ table\(s\)/);
       assert.match(refused.stderr, /-yes/);
-      assert.deepEqual(await rows(source.db), changed);
+      assert.deepEqual(await appRows(source.db), changed);
 
       const replaced = await runStrata(["-database", source.url, "restore", path, "-yes", "-clean"], work.path);
       assertExit(replaced, 0);
       assert.match(replaced.stderr, /^Restored /m);
-      assert.deepEqual(await rows(source.db), before);
+      assert.deepEqual(await appRows(source.db), before);
     } finally {
       await work.remove();
     }
@@ -384,20 +341,20 @@ test("[postgres] restore refuses a database that has tables without -yes (no ter
 
 test("[postgres] restore of a backup with one byte appended exits 1 with BACKUP_CORRUPT and leaves the target alone", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       const backup = await backupDatabase(source.db, parseDatabaseUrl(source.url), { out: work.path });
       await appendFile(backup.path, "x");
       await source.db.exec("INSERT INTO organisations (slug, name) VALUES ('extra', 'Extra')");
-      const changed = await rows(source.db);
+      const changed = await appRows(source.db);
       const out = await runStrata(
         ["-json", "-database", source.url, "restore", backup.path, "-yes", "-clean"],
         work.path,
       );
       assertExit(out, 1);
       assert.equal(parseJson(out).error?.code, "BACKUP_CORRUPT");
-      assert.deepEqual(await rows(source.db), changed);
+      assert.deepEqual(await appRows(source.db), changed);
     } finally {
       await work.remove();
     }
@@ -406,7 +363,7 @@ test("[postgres] restore of a backup with one byte appended exits 1 with BACKUP_
 
 test("[postgres] a custom restore without -clean over a conflicting table exits 1 with RESTORE_FAILED and changes nothing", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       const backup = await backupDatabase(source.db, parseDatabaseUrl(source.url), {
@@ -431,11 +388,11 @@ test("[postgres] a custom restore without -clean over a conflicting table exits 
 
 test("[postgres] deploy with nothing pending exits 0 and writes no backup", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       const out = await runStrata(
-        ["-path", MIGRATIONS, "-database", source.url, "deploy", "-out", "backups"],
+        ["-path", APP_MIGRATIONS, "-database", source.url, "deploy", "-out", "backups"],
         work.path,
       );
       assertExit(out, 0);
@@ -449,8 +406,8 @@ test("[postgres] deploy with nothing pending exits 0 and writes no backup", asyn
 
 test("[postgres] deploy whose migration fails exits 1, leaves the data untouched and prints a restore command that restores", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
-    const before = await rows(source.db);
+    await populateApp(source.db);
+    const before = await appRows(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_IN_TRANSACTION });
@@ -463,13 +420,13 @@ test("[postgres] deploy whose migration fails exits 1, leaves the data untouched
         command,
         `strata -path ${path} -database ${source.url} restore ${join(work.path, "backups", backup)} -yes -clean`,
       );
-      assert.deepEqual(await rows(source.db), before);
+      assert.deepEqual(await appRows(source.db), before);
       assert.ok(!(await publicTables(source.db)).includes("deploy_leftover"), "the failed migration was rolled back");
 
       await source.db.exec("DELETE FROM users; UPDATE organisations SET name = 'later'");
       const restored = await runShell(command, work.path, await strataShim(work.path));
       assertExit(restored, 0);
-      assert.deepEqual(await rows(source.db), before);
+      assert.deepEqual(await appRows(source.db), before);
     } finally {
       await work.remove();
     }
@@ -478,8 +435,8 @@ test("[postgres] deploy whose migration fails exits 1, leaves the data untouched
 
 test("[postgres] deploy -restore-on-failure puts back a migration that failed outside a transaction: version 4, not dirty, rows back", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
-    const before = await rows(source.db);
+    await populateApp(source.db);
+    const before = await appRows(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
@@ -493,7 +450,7 @@ test("[postgres] deploy -restore-on-failure puts back a migration that failed ou
       assert.deepEqual(await source.db.query("SELECT version::text AS version, dirty FROM schema_migrations"), [
         { version: "4", dirty: false },
       ]);
-      assert.deepEqual(await rows(source.db), before);
+      assert.deepEqual(await appRows(source.db), before);
     } finally {
       await work.remove();
     }

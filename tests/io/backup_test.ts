@@ -9,14 +9,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
-import { appendFile, copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { promisify } from "node:util";
 import type { Database } from "../../lib/db/database.ts";
 import { type DatabaseUrl, parseDatabaseUrl } from "../../lib/db/database_url.ts";
-import { quoteIdent } from "../../lib/db/quote_ident.ts";
 import { StrataError } from "../../lib/db/strata_error.ts";
 import {
   backupDatabase,
@@ -26,15 +24,19 @@ import {
   verifyBackup,
 } from "../../lib/io/backup.ts";
 import { deploy } from "../../lib/io/deploy.ts";
-import { directorySource } from "../../lib/io/directory_source.ts";
 import { findPgProgram, runProgram } from "../../lib/io/pg_tools.ts";
 import { restoreBackup } from "../../lib/io/restore.ts";
-import { Migrator } from "../../lib/migrate/migrator.ts";
+import {
+  appMigrator,
+  appRows,
+  copyMigrationsWith,
+  FAILING_IN_TRANSACTION,
+  FAILING_OUTSIDE_TRANSACTION,
+  populateApp,
+} from "../_support/app_fixture.ts";
 import { BACKENDS, tempDir, TEST_DATABASE_URL, type TestDatabase, withDatabase } from "../_support/backends.ts";
 
 const run = promisify(execFile);
-const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
-const APP_TABLES = ["organisations", "users", "sources", "schema_migrations"];
 const EXT: Record<BackupFormat, string> = { plain: "sql", custom: "dump", directory: "dir" };
 
 /** The formats a backend can write: PGlite dumps plain SQL only. */
@@ -46,28 +48,6 @@ function urlOf(test: TestDatabase): DatabaseUrl {
   return parseDatabaseUrl(test.url);
 }
 
-function migrator(db: Database, dir = MIGRATIONS): Migrator {
-  return new Migrator(db, { source: directorySource(dir), lockTimeoutMs: 5000 });
-}
-
-/** Applies migrations/, inserts rows with fixed timestamps and moves the sequences past them. */
-async function populate(db: Database): Promise<void> {
-  const applied = await migrator(db).up();
-  assert.equal(applied.error, undefined);
-  await db.exec(`
-    INSERT INTO organisations (slug, name, created_at, updated_at) VALUES
-      ('acme', 'ACME', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
-      ('globex', 'Globex', '2020-01-02T00:00:00Z', '2020-01-02T00:00:00Z');
-    INSERT INTO users (organisation_id, email, name, password_hash, role, created_at, updated_at) VALUES
-      (1, 'ann@acme.test', 'Ann', 'hash-1', 'owner', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z'),
-      (2, 'bob@globex.test', 'Bob', 'hash-2', 'member', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
-    INSERT INTO sources (organisation_id, name, kind, pipeline_key, settings, created_at, updated_at) VALUES
-      (1, 'site', 'web', '11111111-1111-1111-1111-111111111111', '{"sample": 0.5}', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z');
-    SELECT setval(pg_get_serial_sequence('organisations', 'id'), 41);
-    SELECT setval(pg_get_serial_sequence('users', 'id'), 7);
-  `);
-}
-
 interface Snapshot {
   rows: Record<string, string[]>;
   sequences: Record<string, string>;
@@ -75,13 +55,7 @@ interface Snapshot {
 
 /** Every row of the app's tables and the version table (as JSON text), and the sequences' positions. */
 async function snapshot(db: Database): Promise<Snapshot> {
-  const rows: Record<string, string[]> = {};
-  for (const table of APP_TABLES) {
-    const found = await db.query<{ row: string }>(
-      `SELECT to_jsonb(t)::text AS row FROM ${quoteIdent(table)} t ORDER BY 1`,
-    );
-    rows[table] = found.map((r) => r.row);
-  }
+  const rows = await appRows(db);
   const sequences: Record<string, string> = {};
   for (const table of ["organisations", "users", "sources"]) {
     const [{ seq }] = await db.query<{ seq: string }>("SELECT pg_get_serial_sequence($1, 'id') AS seq", [table]);
@@ -132,7 +106,7 @@ for (const backend of BACKENDS) {
   for (const format of formatsFor(backend)) {
     test(`[${backend}] a ${format} backup restored into a fresh database has the same rows, sequence positions, trigger and version row`, async (t) => {
       await withDatabase(t, backend, async (source) => {
-        await populate(source.db);
+        await populateApp(source.db);
         const before = await snapshot(source.db);
         const out = await tempDir("strata-backup-");
         try {
@@ -150,7 +124,7 @@ for (const backend of BACKENDS) {
             assert.equal(restored.existingTables, 0);
             assert.deepEqual(await snapshot(target.db), before);
             assert.deepEqual(await versionRow(target.db), { version: "4", dirty: false });
-            assert.equal((await migrator(target.db).plan({ command: "up" })).noChange, true);
+            assert.equal((await appMigrator(target.db).plan({ command: "up" })).noChange, true);
             await assertAlive(target.db);
           });
         } finally {
@@ -165,7 +139,7 @@ for (const backend of BACKENDS) {
       }, private, with a .sha256 and a manifest beside it and no partial file left`,
       async (t) => {
         await withDatabase(t, backend, async (source) => {
-          await populate(source.db);
+          await populateApp(source.db);
           const out = await tempDir("strata-backup-");
           try {
             const now = new Date("2026-03-04T05:06:07.890Z");
@@ -225,7 +199,7 @@ for (const backend of BACKENDS) {
 
 test("[postgres] the .sha256 beside a directory backup passes sha256sum -c run in the backup folder", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const out = await tempDir("strata-backup-");
     try {
       const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "directory", jobs: 2 });
@@ -238,7 +212,7 @@ test("[postgres] the .sha256 beside a directory backup passes sha256sum -c run i
 
 test("a backup of the embedded PGlite (PostgreSQL 18) restores into the PostgreSQL server with rows, sequences and version", async (t) => {
   await withDatabase(t, "pglite", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const expected = await snapshot(source.db);
     const out = await tempDir("strata-backup-");
     try {
@@ -267,7 +241,7 @@ test("a backup of the embedded PGlite (PostgreSQL 18) restores into the PostgreS
 
 test("[postgres] keep 2 after three backups leaves the newest two of that database and other databases' backups", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const out = await tempDir("strata-backup-");
     try {
       const other = "backup_20200101_000000_some_other_db.dump";
@@ -309,7 +283,7 @@ async function sessionSettings(db: Database): Promise<Record<string, string>> {
 
 test("[pglite] the session stays usable after a backup: no transaction left open, settings as before, writes work", async (t) => {
   await withDatabase(t, "pglite", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const before = await sessionSettings(source.db);
     const out = await tempDir("strata-backup-");
     try {
@@ -329,7 +303,7 @@ test("[pglite] the session stays usable after a backup: no transaction left open
 
 test("[pglite] after a backup the search_path is unchanged and unqualified names still resolve", async (t) => {
   await withDatabase(t, "pglite", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     await source.db.exec("SET search_path TO public, pg_catalog");
     const searchPath = await source.db.query("SELECT current_setting('search_path') AS path");
     const out = await tempDir("strata-backup-");
@@ -338,7 +312,7 @@ test("[pglite] after a backup the search_path is unchanged and unqualified names
       assert.deepEqual(await source.db.query("SELECT current_setting('search_path') AS path"), searchPath);
       const [{ count }] = await source.db.query<{ count: number }>("SELECT count(*)::int AS count FROM organisations");
       assert.equal(count, 2);
-      assert.equal((await migrator(source.db).status()).version.version, 4n);
+      assert.equal((await appMigrator(source.db).status()).version.version, 4n);
     } finally {
       await out.remove();
     }
@@ -347,7 +321,7 @@ test("[pglite] after a backup the search_path is unchanged and unqualified names
 
 test("[pglite] the session stays usable after a restore: search_path unchanged, unqualified names resolve to public", async (t) => {
   await withDatabase(t, "pglite", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const out = await tempDir("strata-backup-");
     try {
       const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
@@ -374,7 +348,7 @@ test(
   "[pglite] a restore leaves the session's settings as they were (row_security, check_function_bodies, client_min_messages)",
   async (t) => {
     await withDatabase(t, "pglite", async (source) => {
-      await populate(source.db);
+      await populateApp(source.db);
       const out = await tempDir("strata-backup-");
       try {
         const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
@@ -471,7 +445,7 @@ async function watchWhileBlocked(
 
 test("[postgres] the password reaches pg_dump, pg_restore and psql through the environment, never their argv or output", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     // The test server may trust 127.0.0.1; then any password logs in and still has to be hidden.
     const withPassword = (url: string) => {
       const u = new URL(url);
@@ -507,7 +481,7 @@ test("[postgres] the password reaches pg_dump, pg_restore and psql through the e
       }
       assert.ok(custom.database.includes(":***@"), custom.database);
       await withDatabase(t, "postgres", async (target) => {
-        await populate(target.db);
+        await populateApp(target.db);
         const targetUrl = parseDatabaseUrl(withPassword(target.url));
         for (const backup of [custom, plain]) {
           seen.push(
@@ -532,7 +506,7 @@ test("[postgres] the password reaches pg_dump, pg_restore and psql through the e
 
 /** A database with tables and rows of its own: the app's schema, one more organisation. */
 async function occupied(db: Database): Promise<void> {
-  await populate(db);
+  await populateApp(db);
   await db.exec("INSERT INTO organisations (slug, name) VALUES ('extra', 'Extra')");
 }
 
@@ -541,7 +515,7 @@ for (const backend of BACKENDS) {
 
   test(`[${backend}] restore into a database that has tables refuses without yes, asks when it can, and replaces with yes and clean`, async (t) => {
     await withDatabase(t, backend, async (source) => {
-      await populate(source.db);
+      await populateApp(source.db);
       const before = await snapshot(source.db);
       const out = await tempDir("strata-backup-");
       try {
@@ -579,7 +553,7 @@ for (const backend of BACKENDS) {
 
   test(`[${backend}] a backup with one byte appended is BACKUP_CORRUPT and the target is not touched`, async (t) => {
     await withDatabase(t, backend, async (source) => {
-      await populate(source.db);
+      await populateApp(source.db);
       const out = await tempDir("strata-backup-");
       try {
         const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format });
@@ -606,7 +580,7 @@ for (const backend of BACKENDS) {
 
   test(`[${backend}] a plain restore that fails part-way (a view depends on a table it drops) leaves the target as it was`, async (t) => {
     await withDatabase(t, backend, async (source) => {
-      await populate(source.db);
+      await populateApp(source.db);
       const out = await tempDir("strata-backup-");
       try {
         const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "plain" });
@@ -632,7 +606,7 @@ for (const backend of BACKENDS) {
 
 test("[postgres] a custom restore without clean into a database with a conflicting table fails as RESTORE_FAILED and changes nothing", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
-    await populate(source.db);
+    await populateApp(source.db);
     const out = await tempDir("strata-backup-");
     try {
       const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "custom" });
@@ -700,30 +674,18 @@ test("a missing client program is COMMAND_FAILED with how to install PostgreSQL'
 /** A copy of migrations/ plus extra files, in a temporary folder. */
 async function migrationsWith(extra: Record<string, string>): Promise<{ path: string; remove(): Promise<void> }> {
   const dir = await tempDir("strata-deploy-migrations-");
-  for (const name of await readdir(MIGRATIONS)) await copyFile(join(MIGRATIONS, name), join(dir.path, name));
-  for (const [name, text] of Object.entries(extra)) await writeFile(join(dir.path, name), text);
+  await copyMigrationsWith(dir.path, extra);
   return dir;
 }
-
-const FAILING_IN_TRANSACTION = `CREATE TABLE deploy_leftover (id int);
-UPDATE organisations SET name = 'changed by 5';
-INSERT INTO organisations (slug, name) VALUES ('Not A Slug!', 'breaks the CHECK');
-`;
-
-const FAILING_OUTSIDE_TRANSACTION = `-- strata:no-transaction
-UPDATE organisations SET name = 'changed by 5';
-DELETE FROM sources;
-SELECT 1 / 0;
-`;
 
 for (const backend of BACKENDS) {
   test(`[${backend}] deploy with nothing pending stops before taking a backup`, async (t) => {
     await withDatabase(t, backend, async (source) => {
-      await populate(source.db);
+      await populateApp(source.db);
       const out = await tempDir("strata-deploy-");
       try {
         const lines: string[] = [];
-        const result = await deploy(source.db, urlOf(source), migrator(source.db), {
+        const result = await deploy(source.db, urlOf(source), appMigrator(source.db), {
           backup: { out: join(out.path, "backups") },
           log: (line) => lines.push(line),
         });
@@ -742,12 +704,12 @@ for (const backend of BACKENDS) {
     `[${backend}] deploy whose migration fails in its transaction leaves the data untouched and gives the exact restore command`,
     async (t) => {
       await withDatabase(t, backend, async (source) => {
-        await populate(source.db);
+        await populateApp(source.db);
         const before = await snapshot(source.db);
         const dir = await migrationsWith({ "000005_break.up.sql": FAILING_IN_TRANSACTION });
         const out = await tempDir("strata-deploy-");
         try {
-          const result = await deploy(source.db, urlOf(source), migrator(source.db, dir.path), {
+          const result = await deploy(source.db, urlOf(source), appMigrator(source.db, dir.path), {
             backup: { out: out.path },
             restoreOnFailure: true,
           });
@@ -781,12 +743,12 @@ for (const backend of BACKENDS) {
     `[${backend}] deploy with restoreOnFailure restores a migration that failed outside a transaction: previous version, not dirty, rows back`,
     async (t) => {
       await withDatabase(t, backend, async (source) => {
-        await populate(source.db);
+        await populateApp(source.db);
         const before = await snapshot(source.db);
         const dir = await migrationsWith({ "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
         const out = await tempDir("strata-deploy-");
         try {
-          const result = await deploy(source.db, urlOf(source), migrator(source.db, dir.path), {
+          const result = await deploy(source.db, urlOf(source), appMigrator(source.db, dir.path), {
             backup: { out: out.path },
             restoreOnFailure: true,
           });
@@ -796,7 +758,7 @@ for (const backend of BACKENDS) {
           assert.equal(result.restoreCommand, undefined);
           assert.deepEqual(await versionRow(source.db), { version: "4", dirty: false });
           assert.deepEqual(await snapshot(source.db), before);
-          assert.deepEqual(await migrator(source.db, dir.path).version(), { version: 4n, dirty: false });
+          assert.deepEqual(await appMigrator(source.db, dir.path).version(), { version: 4n, dirty: false });
         } finally {
           await out.remove();
           await dir.remove();
