@@ -2,6 +2,7 @@
  * The CLI as a real process: `node --import tsx mod.ts ...args`, with stdin a pipe closed at
  * once (never a terminal), no DATABASE_URL or PGPASSWORD inherited, and its output collected.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -89,4 +90,9 @@ export function startStrata(args: readonly string[], cwd: string, options: Strat
 /** Runs the CLI in `cwd` to the end. */
 export function runStrata(args: readonly string[], cwd: string, options: StrataProcessOptions = {}): Promise<Finished> {
   return startStrata(args, cwd, options).done;
+}
+
+/** Asserts a finished process's exit code; on a mismatch the message shows its output. */
+export function assertExit(out: Finished, code: number): void {
+  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
 }

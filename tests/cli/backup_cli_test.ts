@@ -24,7 +24,7 @@ import {
   populateApp,
 } from "../_support/app_fixture.ts";
 import { tempDir, withDatabase } from "../_support/backends.ts";
-import { type Finished, MOD, runProcess, runStrata, startStrata, TSX } from "../_support/run_strata.ts";
+import { assertExit, type Finished, MOD, runProcess, runStrata, startStrata, TSX } from "../_support/run_strata.ts";
 import { type ScramCluster, scramClusterUnavailable, startScramCluster } from "../_support/scram_cluster.ts";
 
 const PASSWORD = "Backup-Pa55-q9z";
@@ -42,10 +42,6 @@ before(async () => {
 after(async () => {
   await cluster?.stop();
 });
-
-function assertExit(out: Finished, code: number): void {
-  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
-}
 
 async function publicTables(db: Database): Promise<string[]> {
   const found = await db.query<{ name: string }>(

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import process from "node:process";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
-import { type Finished, runStrata } from "../_support/run_strata.ts";
+import { assertExit, type Finished, runStrata } from "../_support/run_strata.ts";
 import { BACKENDS, tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
 
 const UNREACHABLE = "postgres://postgres@127.0.0.1:1/x";
@@ -89,10 +89,6 @@ async function withHarness(
       await dir.remove();
     }
   }, { folder: backend === "pglite" });
-}
-
-function assertExit(out: Finished, code: number): void {
-  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
 }
 
 /**

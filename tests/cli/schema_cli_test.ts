@@ -8,12 +8,11 @@
 import assert from "node:assert/strict";
 import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { BACKENDS, makeDatabase, tempDir, withDatabase } from "../_support/backends.ts";
-import { type Finished, runScript, runStrata } from "../_support/run_strata.ts";
+import { assertExit, type Finished, runScript, runStrata } from "../_support/run_strata.ts";
 
 const EXAMPLE_MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const SNAPSHOT_SCRIPT = fileURLToPath(new URL("../../scripts/snapshot.ts", import.meta.url));
@@ -76,10 +75,6 @@ async function query<T = Record<string, unknown>>(url: string, text: string): Pr
   } finally {
     await db.close();
   }
-}
-
-function assertExit(out: Finished, code: number): void {
-  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
 }
 
 // snapshot and diff read the same catalog on both backends (tests/schema covers PGlite's snapshots,

@@ -7,19 +7,14 @@ import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import process from "node:process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { tempDir, withDatabase } from "../_support/backends.ts";
-import { type Finished, MOD, runStrata } from "../_support/run_strata.ts";
+import { assertExit, MOD, runStrata } from "../_support/run_strata.ts";
 
 const EXAMPLE_MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const EXAMPLE_SEEDS = fileURLToPath(new URL("../../seeds", import.meta.url));
-
-function assertExit(out: Finished, code: number): void {
-  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
-}
 
 /** The seed report lines on stderr, without their timings. */
 function seedLines(stderr: string): string[] {

@@ -10,7 +10,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
-import { type Finished, runStrata, type StrataProcessOptions } from "../_support/run_strata.ts";
+import { assertExit, type Finished, runStrata, type StrataProcessOptions } from "../_support/run_strata.ts";
 import { tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
 
 interface Harness {
@@ -60,10 +60,6 @@ async function withHarness(
       await dir.remove();
     }
   }, { folder: backend === "pglite" });
-}
-
-function assertExit(out: Finished, code: number): void {
-  assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
 }
 
 /** The version row and every relation outside the system schemas: what a read-only command must not change. */

@@ -197,7 +197,7 @@ for (const backend of BACKENDS) {
           historyTableFor({ schema: "public", table: "schema_migrations", sql: '"public"."schema_migrations"' }),
         );
         for (const row of history) {
-          const up = result.files[Number(row.version) - 1];
+          const up: string = result.files[Number(row.version) - 1];
           assert.equal(row.checksum, await sha256Hex(await readFile(join(MIGRATIONS, up), "utf8")), up);
         }
         assert.equal(history.length, 4);

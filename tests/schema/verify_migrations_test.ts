@@ -162,7 +162,7 @@ CREATE TABLE t (id int);`,
       assert.equal(report.ok, false);
       assert.deepEqual(report.steps.map((s) => s.result), ["ok", "down failed"]);
       assert.match(report.steps[1].error!, /^2_b\.down\.sql, statement 2, line 2.*table "nope" does not exist/);
-      assert.deepEqual(report.notChecked.map((m) => m.version), [3n]);
+      assert.deepEqual(report.notChecked?.map((m) => m.version), [3n]);
       assert.match(formatVerifyReport(report), /2_b\.up\.sql: down failed\n {4}error: 2_b\.down\.sql, statement 2/);
     });
   });
