@@ -43,6 +43,16 @@ export function databaseWord(args: ParsedArgs, env: Record<string, string | unde
   return maskUrl(raw) === raw ? shellWord(raw) : '"$DATABASE_URL"';
 }
 
+/**
+ * When a printed command says `"$DATABASE_URL"` for a -database URL that holds a password
+ * (which strata never prints) and the environment does not hold that URL: what to set first.
+ */
+export function databaseNote(args: ParsedArgs, env: Record<string, string | undefined>): string | undefined {
+  const given = stringFlag(args, "database");
+  if (given === undefined || maskUrl(given) === given || env.DATABASE_URL === given) return undefined;
+  return "set DATABASE_URL to the URL you passed with -database before running it (strata does not print passwords)";
+}
+
 /** A word the shell reads back as itself. */
 export function shellWord(word: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;

@@ -34,7 +34,7 @@ import {
   stringsFlag,
 } from "./flags.ts";
 import { formatDuration, formatPlan, formatStatus } from "./format_status.ts";
-import { databaseWord, lockTimeoutMs, openCommandDatabase, shellWord } from "./database_flag.ts";
+import { databaseNote, databaseWord, lockTimeoutMs, openCommandDatabase, shellWord } from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import { parseTrackSpec } from "./track_spec.ts";
 
@@ -605,6 +605,7 @@ async function runDeploy(
     backup: backupOptions(args, io, mode),
     restoreOnFailure: booleanFlag(args, "restore-on-failure"),
     restoreCommand: (path) => again(`restore ${shellWord(path)} -yes -clean`),
+    command: again,
     ...(mode.json ? {} : { log: (line: string) => io.stderr(`deploy: ${line}\n`) }),
   });
   if (mode.json) {
@@ -618,6 +619,7 @@ async function runDeploy(
         to: result.run ? versionJson(result.run.to) : versionJson(result.plan.from),
         restored: result.restored,
         restoreCommand: result.restoreCommand ?? null,
+        revertCommand: result.revertCommand ?? null,
         error: result.error ? errorJson(result.error) : null,
       }) + "\n",
     );
@@ -630,7 +632,20 @@ async function runDeploy(
           result.run?.to.dirty ? " (dirty)" : ""
         }. The backup taken before it: ${result.backup?.path}\n`,
       );
-      io.stderr(`deploy: to put the database back as it was:\n  ${result.restoreCommand}\n`);
+      if (result.revertCommand) {
+        io.stderr(
+          `deploy: to go back to version ${
+            result.plan.from.version ?? "none"
+          } with the down files of what it applied:\n  ${result.revertCommand}\n`,
+        );
+      }
+      io.stderr(
+        `deploy: to put the database back as it was${
+          result.revertCommand ? " instead" : ""
+        } (empties the current schema, then restores the backup):\n  ${result.restoreCommand}\n`,
+      );
+      const note = databaseNote(args, io.env);
+      if (note) io.stderr(`deploy: ${note}\n`);
     }
   }
   return result.error ? exitCodeOf(result.error) : 0;

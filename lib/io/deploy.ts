@@ -1,8 +1,10 @@
 /**
  * `strata deploy`: backup, verify, then migrate, all under the migration lock. With nothing
- * pending it stops before the backup. When a migration fails it says exactly how to restore
- * the backup it just took, and with `restoreOnFailure` restores it itself when the failure
- * left changes a transaction could not roll back (a dirty database).
+ * pending it stops before the backup. When a migration fails it says what changed and how to
+ * go back: nothing, when the failed file was rolled back and was the first to run; the down
+ * files (`goto`) of the files it applied before the failure; or the backup it just took,
+ * restored over an emptied current schema. With `restoreOnFailure` it restores the backup
+ * itself when the failure left changes a transaction could not roll back (a dirty database).
  */
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
@@ -18,6 +20,8 @@ export interface DeployOptions {
   restoreOnFailure?: boolean;
   /** How to write the restore command for people, given the backup's path. */
   restoreCommand?: (path: string) => string;
+  /** How to write another strata command for people (`drop -f`, `goto 4`). */
+  command?: (args: string) => string;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -33,8 +37,17 @@ export interface DeployResult {
   error?: StrataError;
   /** Whether the backup was restored after a failure. */
   restored: boolean;
-  /** The command that restores the backup, when a migration failed and it was not restored. */
+  /**
+   * When a migration failed after changing the database and the backup was not restored:
+   * the commands that empty the current schema and restore the backup into it, so that
+   * objects created since the backup go too.
+   */
   restoreCommand?: string;
+  /**
+   * When the failed file was rolled back after others applied (not dirty) and each of those
+   * has a down file: the command that runs them back to the version before the deploy.
+   */
+  revertCommand?: string;
 }
 
 /**
@@ -69,22 +82,57 @@ export async function deploy(
       log(`Deployed: version ${run.to.version ?? "none"}; the backup stays at ${backup.path}`);
       return { noChange: false, plan, backup, run, restored: false };
     }
-    const command = options.restoreCommand?.(backup.path) ?? `strata restore ${backup.path} -yes -clean`;
+    const strata = options.command ?? ((args: string) => `strata ${args}`);
+    const restore = `${strata("drop -f")} && ${
+      options.restoreCommand?.(backup.path) ?? strata(`restore ${backup.path} -yes -clean`)
+    }`;
+    const before = plan.from.version ?? "none";
+    const applied = run.results.filter((r) => r.status === "applied");
+    const failed = run.results.find((r) => r.status === "failed");
+    const failedFile = failed?.file ?? `version ${failed?.version ?? run.to.version}`;
+    if (!run.to.dirty && applied.length === 0) {
+      log(
+        `Nothing changed: ${failedFile} was rolled back and the database is still at version ${before}, ` +
+          `as before the deploy; no restore is needed (the backup stays at ${backup.path})`,
+      );
+      return { noChange: false, plan, backup, run, error: run.error, restored: false };
+    }
+    // Files whose objects a restore of the backup over the database would leave behind.
+    const since = [...applied, ...(run.to.dirty && failed ? [failed] : [])].map((r) => r.file ?? String(r.version));
     if (options.restoreOnFailure && run.to.dirty) {
       log(`The failed migration left version ${run.to.version} dirty: restoring ${backup.path}`);
       await restoreBackup(db, url, backup.path, { yes: true, clean: true });
-      log(`Restored: the database is back at version ${plan.from.version ?? "none"}, as before the deploy`);
-      const kept = run.results.filter((r) => r.status === "applied").map((r) => r.file ?? String(r.version));
-      if (kept.length > 0) {
-        log(
-          `Objects the backup does not contain stay: those created by ${
-            kept.join(", ")
-          } (applied before the failure) — drop them by hand if they are in the way`,
-        );
-      }
+      log(`Restored: the database is back at version ${before}, as before the deploy`);
+      log(
+        `Objects the backup does not contain stay: those created by ${since.join(", ")}. ` +
+          `To remove them too, empty the current schema and restore again: ${restore}`,
+      );
       return { noChange: false, plan, backup, run, error: run.error, restored: true };
     }
-    return { noChange: false, plan, backup, run, error: run.error, restored: false, restoreCommand: command };
+    let revertCommand: string | undefined;
+    if (!run.to.dirty && applied.every((r) => !r.outOfOrder)) {
+      const set = await migrator.loadSet();
+      const downs = applied.every((r) => set.migrations.find((m) => m.version === r.version)?.down !== undefined);
+      if (downs) revertCommand = strata(plan.from.version === null ? "down -all" : `goto ${plan.from.version}`);
+    }
+    log(
+      run.to.dirty
+        ? `${failedFile} failed part-way outside a transaction: version ${run.to.version} is dirty` +
+          (applied.length ? `; applied before it: ${applied.map((r) => r.file).join(", ")}` : "")
+        : `${failedFile} was rolled back; applied before it and kept: ${
+          applied.map((r) => r.file).join(", ")
+        } (version ${run.to.version})`,
+    );
+    return {
+      noChange: false,
+      plan,
+      backup,
+      run,
+      error: run.error,
+      restored: false,
+      restoreCommand: restore,
+      ...(revertCommand ? { revertCommand } : {}),
+    };
   });
 }
 

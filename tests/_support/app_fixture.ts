@@ -71,3 +71,9 @@ UPDATE organisations SET name = 'changed by 5';
 DELETE FROM sources;
 SELECT 1 / 0;
 `;
+
+/** Migration 5 that applies (with its down file), for a deploy that fails at 6. */
+export const APPLIED_FIVE: Record<string, string> = {
+  "000005_applied.up.sql": "CREATE TABLE deploy_applied (id int);\n",
+  "000005_applied.down.sql": "DROP TABLE deploy_applied;\n",
+};

@@ -17,6 +17,7 @@ import { backupDatabase } from "../../lib/io/backup.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import {
   APP_MIGRATIONS,
+  APPLIED_FIVE,
   appRows,
   copyMigrationsWith,
   FAILING_IN_TRANSACTION,
@@ -227,12 +228,14 @@ async function migrationsWith(dir: string, extra: Record<string, string>): Promi
 
 /** The command deploy printed to put the database back. */
 function printedRestore(stderr: string): string {
-  const match = /to put the database back as it was:\n {2}(.+)\n/.exec(stderr);
+  const match =
+    /to put the database back as it was(?: instead)? \(empties the current schema, then restores the backup\):\n {2}(.+)\n/
+      .exec(stderr);
   assert.ok(match, `no restore command in:\n${stderr}`);
   return match[1];
 }
 
-test("[scram] a failed deploy with a password URL prints a restore command that names $DATABASE_URL, not the password, and it works", async (t) => {
+test("[scram] a failed deploy with a password URL prints a restore command that names $DATABASE_URL, not the password, says to set it, and it works", async (t) => {
   if (!cluster) return t.skip(unavailable ?? "no private cluster");
   const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
   await admin.unsafe("CREATE DATABASE deploy_cli");
@@ -243,7 +246,7 @@ test("[scram] a failed deploy with a password URL prints a restore command that 
     try {
       await populateApp(db);
       const before = await appRows(db);
-      const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_IN_TRANSACTION });
+      const path = await migrationsWith(work.path, { ...APPLIED_FIVE, "000006_break.up.sql": FAILING_IN_TRANSACTION });
       const out = await runStrata(
         ["-path", path, "-database", url, "deploy", "-out", join(work.path, "backups")],
         work.path,
@@ -252,17 +255,16 @@ test("[scram] a failed deploy with a password URL prints a restore command that 
       assert.ok(!(out.stdout + out.stderr).includes(PASSWORD), out.stderr);
       const command = printedRestore(out.stderr);
       const [backup] = await backupsIn(join(work.path, "backups"));
-      assert.equal(
-        command,
-        `strata -path ${path} -database "$DATABASE_URL" restore ${join(work.path, "backups", backup)} -yes -clean`,
-      );
-      assert.deepEqual(await appRows(db), before);
+      const strata = `strata -path ${path} -database "$DATABASE_URL"`;
+      assert.equal(command, `${strata} drop -f && ${strata} restore ${join(work.path, "backups", backup)} -yes -clean`);
+      assert.match(out.stderr, /set DATABASE_URL to the URL you passed with -database/);
 
       await db.exec("DELETE FROM users");
       const restored = await runShell(command, work.path, await strataShim(work.path), { DATABASE_URL: url });
       assertExit(restored, 0);
       assert.ok(!(restored.stdout + restored.stderr).includes(PASSWORD), restored.stderr);
       assert.deepEqual(await appRows(db), before);
+      assert.ok(!(await publicTables(db)).includes("deploy_applied"), "migration 5's table went with the restore");
     } finally {
       await db.close();
     }
@@ -400,7 +402,7 @@ test("[postgres] deploy with nothing pending exits 0 and writes no backup", asyn
   });
 });
 
-test("[postgres] deploy whose migration fails exits 1, leaves the data untouched and prints a restore command that restores", async (t) => {
+test("[postgres] deploy whose only pending migration fails in its transaction exits 1 and says nothing changed, with no restore", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
     const before = await appRows(source.db);
@@ -409,20 +411,48 @@ test("[postgres] deploy whose migration fails exits 1, leaves the data untouched
       const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_IN_TRANSACTION });
       const out = await runStrata(["-path", path, "-database", source.url, "deploy", "-out", "backups"], work.path);
       assertExit(out, 1);
-      const [backup] = await backupsIn(join(work.path, "backups"));
-      assert.ok(backup, "a backup was taken before migrating");
-      const command = printedRestore(out.stderr);
-      assert.equal(
-        command,
-        `strata -path ${path} -database ${source.url} restore ${join(work.path, "backups", backup)} -yes -clean`,
-      );
+      assert.match(out.stderr, /deploy: Nothing changed: 000005_break\.up\.sql was rolled back .*version 4/);
+      assert.doesNotMatch(out.stderr, /to put the database back/);
       assert.deepEqual(await appRows(source.db), before);
       assert.ok(!(await publicTables(source.db)).includes("deploy_leftover"), "the failed migration was rolled back");
+    } finally {
+      await work.remove();
+    }
+  });
+});
 
-      await source.db.exec("DELETE FROM users; UPDATE organisations SET name = 'later'");
-      const restored = await runShell(command, work.path, await strataShim(work.path));
-      assertExit(restored, 0);
+test("[postgres] deploy that applies 5 and fails at 6 prints goto 4 and a restore that leaves nothing of 5; both work", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const before = await appRows(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const path = await migrationsWith(work.path, { ...APPLIED_FIVE, "000006_break.up.sql": FAILING_IN_TRANSACTION });
+      const out = await runStrata(["-path", path, "-database", source.url, "deploy", "-out", "backups"], work.path);
+      assertExit(out, 1);
+      const [backup] = await backupsIn(join(work.path, "backups"));
+      assert.ok(backup, "a backup was taken before migrating");
+      const strata = `strata -path ${path} -database ${source.url}`;
+      const revert = /to go back to version 4 with the down files of what it applied:\n {2}(.+)\n/.exec(out.stderr);
+      assert.equal(revert?.[1], `${strata} goto 4`, out.stderr);
+      const command = printedRestore(out.stderr);
+      assert.equal(command, `${strata} drop -f && ${strata} restore ${join(work.path, "backups", backup)} -yes -clean`);
+      assert.ok((await publicTables(source.db)).includes("deploy_applied"));
+      assert.ok(!(await publicTables(source.db)).includes("deploy_leftover"), "the failed migration was rolled back");
+
+      const bin = await strataShim(work.path);
+      assertExit(await runShell(revert![1], work.path, bin), 0);
       assert.deepEqual(await appRows(source.db), before);
+      assert.ok(!(await publicTables(source.db)).includes("deploy_applied"));
+
+      assertExit(await runShell(`${strata} up 1`, work.path, bin), 0);
+      await source.db.exec("DELETE FROM users; UPDATE organisations SET name = 'later'");
+      assertExit(await runShell(command, work.path, bin), 0);
+      assert.deepEqual(await appRows(source.db), before);
+      assert.ok(
+        !(await publicTables(source.db)).includes("deploy_applied"),
+        "migration 5's table went with the restore",
+      );
     } finally {
       await work.remove();
     }

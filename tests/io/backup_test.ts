@@ -27,6 +27,7 @@ import { deploy } from "../../lib/io/deploy.ts";
 import { findPgProgram, runProgram } from "../../lib/io/pg_tools.ts";
 import { restoreBackup } from "../../lib/io/restore.ts";
 import {
+  APPLIED_FIVE,
   appMigrator,
   appRows,
   copyMigrationsWith,
@@ -701,23 +702,30 @@ for (const backend of BACKENDS) {
   });
 
   test(
-    `[${backend}] deploy whose migration fails in its transaction leaves the data untouched and gives the exact restore command`,
+    `[${backend}] deploy whose only pending migration fails in its transaction changes nothing and asks for no restore`,
     async (t) => {
       await withDatabase(t, backend, async (source) => {
         await populateApp(source.db);
         const before = await snapshot(source.db);
         const dir = await migrationsWith({ "000005_break.up.sql": FAILING_IN_TRANSACTION });
         const out = await tempDir("strata-deploy-");
+        const lines: string[] = [];
         try {
           const result = await deploy(source.db, urlOf(source), appMigrator(source.db, dir.path), {
             backup: { out: out.path },
             restoreOnFailure: true,
+            log: (line) => lines.push(line),
           });
           assert.equal(result.noChange, false);
           assert.equal(result.error?.code, "MIGRATION_FAILED");
           assert.equal(result.restored, false, "a transaction rolled it back: nothing to restore");
           assert.ok(result.backup);
-          assert.equal(result.restoreCommand, `strata restore ${result.backup.path} -yes -clean`);
+          assert.equal(result.restoreCommand, undefined);
+          assert.equal(result.revertCommand, undefined);
+          assert.match(
+            lines.join("\n"),
+            /Nothing changed: 000005_break\.up\.sql was rolled back .* version 4, .*no restore is needed/,
+          );
           assert.deepEqual(result.backup.migrationVersion, { version: "4", dirty: false });
           await verifyBackup(result.backup.path);
           // Sequences are not transactional: the failed INSERT used a value, so only rows are compared.
@@ -726,11 +734,48 @@ for (const backend of BACKENDS) {
             "SELECT to_regclass('deploy_leftover')::text AS leftover",
           );
           assert.equal(leftover, null);
+        } finally {
+          await out.remove();
+          await dir.remove();
+        }
+      });
+    },
+  );
 
-          // What the printed command does: restore the backup over what changed since.
-          await source.db.exec("DELETE FROM users; INSERT INTO organisations (slug, name) VALUES ('later', 'Later')");
+  test(
+    `[${backend}] deploy that applies 5 and fails at 6 gives a goto back and a restore that leaves nothing of 5`,
+    async (t) => {
+      await withDatabase(t, backend, async (source) => {
+        await populateApp(source.db);
+        const before = await snapshot(source.db);
+        const dir = await migrationsWith({ ...APPLIED_FIVE, "000006_break.up.sql": FAILING_IN_TRANSACTION });
+        const out = await tempDir("strata-deploy-");
+        try {
+          const migrator = appMigrator(source.db, dir.path);
+          const result = await deploy(source.db, urlOf(source), migrator, { backup: { out: out.path } });
+          assert.equal(result.error?.code, "MIGRATION_FAILED");
+          assert.deepEqual(result.run?.to, { version: 5n, dirty: false });
+          assert.ok(result.backup);
+          assert.equal(result.revertCommand, "strata goto 4");
+          assert.equal(result.restoreCommand, `strata drop -f && strata restore ${result.backup.path} -yes -clean`);
+          const applied = async () =>
+            (await source.db.query<{ t: string | null }>("SELECT to_regclass('deploy_applied')::text AS t"))[0].t;
+          assert.equal(await applied(), "deploy_applied");
+
+          // The way back with the down files.
+          assert.equal((await migrator.goto(4n)).error, undefined);
+          assert.equal(await applied(), null);
+          assert.deepEqual((await snapshot(source.db)).rows, before.rows);
+
+          // The printed restore: empty the current schema, then restore. A restore over the
+          // database alone would keep migration 5's table with the version back at 4.
+          assert.equal((await migrator.up({ limit: 1 })).error, undefined);
+          await source.db.exec("DELETE FROM users");
+          await migrator.drop();
           await restoreBackup(source.db, urlOf(source), result.backup.path, { yes: true, clean: true });
+          assert.equal(await applied(), null);
           assert.deepEqual(await snapshot(source.db), before);
+          assert.deepEqual(await migrator.version(), { version: 4n, dirty: false });
         } finally {
           await out.remove();
           await dir.remove();
@@ -748,13 +793,19 @@ for (const backend of BACKENDS) {
         const dir = await migrationsWith({ "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
         const out = await tempDir("strata-deploy-");
         try {
+          const lines: string[] = [];
           const result = await deploy(source.db, urlOf(source), appMigrator(source.db, dir.path), {
             backup: { out: out.path },
             restoreOnFailure: true,
+            log: (line) => lines.push(line),
           });
           assert.equal(result.error?.code, "MIGRATION_FAILED");
           assert.deepEqual(result.run?.to, { version: 5n, dirty: true });
           assert.equal(result.restored, true);
+          assert.match(
+            lines.join("\n"),
+            /Objects the backup does not contain stay: those created by 000005_break\.up\.sql\. .*: strata drop -f && strata restore /,
+          );
           assert.equal(result.restoreCommand, undefined);
           assert.deepEqual(await versionRow(source.db), { version: "4", dirty: false });
           assert.deepEqual(await snapshot(source.db), before);
