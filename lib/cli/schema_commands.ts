@@ -151,8 +151,12 @@ async function runDiff(ctx: Context, rest: string[]): Promise<number> {
   }
   const [a, b] = [await classifyOperand(rest[0], ctx.io.cwd), await classifyOperand(rest[1], ctx.io.cwd)];
   const near = scratchNear(ctx, [a, b]);
-  const from = await loadOperand(ctx, a, near);
-  const to = await loadOperand(ctx, b, near);
+  // A folder replays with the database operand's version table, so a table in its own
+  // schema (x-migrations-table="migrations"."app") leaves that schema on both sides.
+  const database = [a, b].find((o) => o.kind === "database");
+  const table = database ? parseTableName(database.url.migrationsTable, database.url.migrationsTableQuoted) : undefined;
+  const from = await loadOperand(ctx, a, near, table);
+  const to = await loadOperand(ctx, b, near, table);
   const diff = diffSnapshots(from, to);
   const withSql = booleanFlag(ctx.args, "sql");
   const sql = withSql ? diffToSql(diff) : undefined;
@@ -219,7 +223,12 @@ function scratchNear(ctx: Context, operands: Operand[]): DatabaseUrl | undefined
   return undefined;
 }
 
-async function loadOperand(ctx: Context, operand: Operand, near: DatabaseUrl | undefined): Promise<SchemaSnapshot> {
+async function loadOperand(
+  ctx: Context,
+  operand: Operand,
+  near: DatabaseUrl | undefined,
+  versionTable?: TableName,
+): Promise<SchemaSnapshot> {
   switch (operand.kind) {
     case "database": {
       const { db, url } = await openDatabase(operand.text, { deadline: ctx.deadline, cwd: ctx.io.cwd });
@@ -232,16 +241,21 @@ async function loadOperand(ctx: Context, operand: Operand, near: DatabaseUrl | u
     case "file":
       return await readSnapshotFile(operand.path, operand.label);
     case "folder":
-      return await replayFolder(ctx, operand.path, near);
+      return await replayFolder(ctx, operand.path, near, versionTable);
   }
 }
 
-async function replayFolder(ctx: Context, path: string, near: DatabaseUrl | undefined): Promise<SchemaSnapshot> {
+async function replayFolder(
+  ctx: Context,
+  path: string,
+  near: DatabaseUrl | undefined,
+  versionTable?: TableName,
+): Promise<SchemaSnapshot> {
   const source = directorySource(path);
   const [{ withScratchDatabase }, { replayMigrations }] = await scratchModules();
   return await withScratchDatabase(near, async ({ db, description }) => {
     if (ctx.mode.verbose) ctx.io.stderr(`replaying ${source.label} on ${maskUrl(description)}\n`);
-    return await replayMigrations(db, source, {});
+    return await replayMigrations(db, source, versionTable ? { versionTable } : {});
   }, { extensions: await extensionsIn(path) });
 }
 
@@ -322,9 +336,10 @@ async function runCheck(ctx: Context): Promise<number> {
     const db = databaseWord(ctx);
     const path = shellWord(ctx.path);
     ctx.io.stderr(
-      `hint: keep the change: write a migration that makes it (strata create NAME); ` +
-        `'strata diff ${path} ${db} -sql' prints the statements\n` +
-        `hint: drop the change: revert it by hand; 'strata diff ${db} ${path} -sql' prints the statements that do\n`,
+      `hint: keep the change: write a migration that makes it (strata create NAME); its statements:\n` +
+        `  strata diff ${path} ${db} -sql\n` +
+        `hint: drop the change: revert it by hand; the statements that do:\n` +
+        `  strata diff ${db} ${path} -sql\n`,
     );
     const pending = set.migrations.length - applied;
     if (pending > 0) {

@@ -193,7 +193,11 @@ for (const backend of BACKENDS) {
       assert.match(out.stdout, /^--- expected \(.*migrations\/, replayed\)$/m);
       assert.match(out.stdout, /^\+ column public\.users\.nickname$/m);
       assert.match(out.stderr, /^hint: keep the change: write a migration that makes it/m);
-      assert.match(out.stderr, /strata diff .* migrations -sql' prints the statements that do$/m);
+      const drop = /^hint: drop the change: revert it by hand; the statements that do:\n {2}strata (.+)$/m.exec(
+        out.stderr,
+      );
+      assert.ok(drop, out.stderr);
+      assert.match(drop[1], / migrations -sql$/);
       assert.match(out.stderr, /^hint: those diffs replay all 4 migrations in .*migrations\/; 2 are not applied here/m);
 
       if (backend === "pglite") return;
@@ -368,5 +372,28 @@ test("[postgres] scripts/snapshot.ts writes schema.sql by default and passes che
     out = await script("check");
     assertExit(out, 0);
     assert.match(out.stdout, /^no drift: /m);
+  });
+});
+
+test("[postgres] with the version table in its own schema, diff of the database and the folder shows only the hand-made change, and its SQL runs", async (t) => {
+  await withProject(t, "postgres", async ({ dir, url }) => {
+    const custom = `${url}${
+      url.includes("?") ? "&" : "?"
+    }x-migrations-table=%22migrations%22.%22app%22&x-migrations-table-quoted=1`;
+    const strata = (...args: string[]) => runStrata(["-database", custom, ...args], dir);
+    await exec(url, "CREATE SCHEMA migrations");
+    assertExit(await strata("-path", "migrations", "up"), 0);
+    await exec(url, "ALTER TABLE users ADD COLUMN nickname text");
+
+    const check = await strata("-path", "migrations", "check");
+    assertExit(check, 1);
+    assert.match(check.stdout, /^\+ column public\.users\.nickname$/m);
+    const diff = await strata("diff", custom, "migrations", "-sql");
+    assertExit(diff, 1);
+    const statements = diff.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("--"));
+    assert.deepEqual(statements, ["ALTER TABLE public.users DROP COLUMN nickname;"], diff.stdout);
+
+    await exec(url, statements.join("\n"));
+    assertExit(await strata("-path", "migrations", "check"), 0);
   });
 });
