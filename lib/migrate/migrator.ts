@@ -501,7 +501,7 @@ export class Migrator {
       const steps = [...outOfOrder, ...plan.steps];
       if (steps.length === 0) {
         const run: MigrateRun = { from, to: from, results: [], noChange: true };
-        if (plan.short > 0) run.error = new StrataError("LIMIT_SHORT", `limit ${plan.short} short`);
+        if (plan.short > 0) run.error = limitShort(request, plan.short, 0);
         return run;
       }
       const results: MigrationResult[] = steps.map((step) => {
@@ -562,7 +562,7 @@ export class Migrator {
         }
       }
       const run: MigrateRun = { from, to, results, noChange: false };
-      if (plan.short > 0) run.error = new StrataError("LIMIT_SHORT", `limit ${plan.short} short`);
+      if (plan.short > 0) run.error = limitShort(request, plan.short, plan.steps.length);
       return run;
     });
   }
@@ -661,6 +661,17 @@ export class Migrator {
   #warn(message: string): void {
     this.#options.onEvent?.({ type: "warning", message });
   }
+}
+
+/** golang-migrate's `limit N short`, with what happened in words. */
+function limitShort(request: PlanRequest, short: number, ran: number): StrataError {
+  const down = request.command === "down";
+  const what = ran === 0
+    ? down ? "No migration is applied: nothing to revert" : "No migration is pending: nothing to apply"
+    : `Only ${ran} migration${ran === 1 ? " was" : "s were"} ${
+      down ? "applied: all reverted" : "pending: all applied"
+    }`;
+  return new StrataError("LIMIT_SHORT", `limit ${short} short`, { hint: what });
 }
 
 /** Whether a request will probably run a file (a guess, only for loading the parser early). */

@@ -162,6 +162,7 @@ for (const backend of BACKENDS) {
       const short = await m.up({ limit: 5 });
       assert.equal(short.error?.code, "LIMIT_SHORT");
       assert.equal(short.error?.message, "limit 3 short");
+      assert.equal(short.error?.hint, "Only 2 migrations were pending: all applied");
       assert.equal(short.to.version, 3n);
       const down = await m.down({ limit: 1 });
       assert.deepEqual(down.results.map((r) => [r.version, r.direction, r.status]), [[3n, "down", "applied"]]);
@@ -179,6 +180,9 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await versionRows(db), []);
       assert.deepEqual(await m.version(), { version: null, dirty: false });
       assert.equal((await m.down()).noChange, true);
+      assert.equal((await m.down({ limit: 1 })).error?.hint, "No migration is applied: nothing to revert");
+      await m.up({ limit: 1 });
+      assert.equal((await m.down({ limit: 3 })).error?.hint, "Only 1 migration was applied: all reverted");
     });
   });
 
