@@ -56,7 +56,10 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): ParsedArgs {
     const name = eq < 0 ? body : body.slice(0, eq);
     const kind = spec[name];
     if (kind === undefined) {
-      throw new StrataError("USAGE", `Unknown flag: -${name}`, { hint: "Run 'strata -help' for the list of flags" });
+      const near = closest(name, Object.keys(spec));
+      throw new StrataError("USAGE", `Unknown flag: -${name}`, {
+        hint: `${near === undefined ? "" : `Did you mean -${near}? `}Run 'strata -help' for the list of flags`,
+      });
     }
     if (kind === "boolean") {
       if (eq < 0) flags[name] = true;
@@ -110,4 +113,39 @@ export function parseWholeNumber(value: string, what: string, options: { min?: n
     throw new StrataError("USAGE", `${what} must be ${options.min} or more, got ${value}`);
   }
   return n;
+}
+
+/**
+ * The candidate nearest to a mistyped word (at most two edits away, one for words of three or
+ * four letters, none for shorter ones), for "did you mean" hints; undefined when none is that
+ * close.
+ *
+ * @example
+ * ```ts
+ * import { closest } from "./flags.ts";
+ * console.log(closest("dryrun", ["dry-run", "path"])); // "dry-run"
+ * ```
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const limit = word.length <= 2 ? 0 : word.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }

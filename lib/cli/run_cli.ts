@@ -26,6 +26,7 @@ import type { Track } from "../migrate/tracks.ts";
 import { parseTableName, type TableName, type VersionState } from "../migrate/version_table.ts";
 import {
   booleanFlag,
+  closest,
   type FlagSpec,
   parseArgs,
   type ParsedArgs,
@@ -183,8 +184,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const allowed = COMMAND_FLAGS[command];
     if (allowed === undefined) {
+      const near = closest(command, Object.keys(COMMAND_FLAGS));
       throw new StrataError("USAGE", `Unknown command: ${command}`, {
-        hint: "Run 'strata -help' for the list of commands",
+        hint: `${near === undefined ? "" : `Did you mean ${near}? `}Run 'strata -help' for the list of commands`,
       });
     }
     for (const name of Object.keys(args.flags)) {
@@ -197,6 +199,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return reportError(error, io, json);
   }
 }
+
+/** The commands that read the migrations folder. */
+const FOLDER_COMMANDS = new Set(["up", "down", "goto", "status", "validate", "deploy"]);
 
 async function runCommand(command: string, rest: string[], args: ParsedArgs, io: CliIo): Promise<number> {
   const mode: Mode = { json: booleanFlag(args, "json"), verbose: booleanFlag(args, "verbose") };
@@ -215,6 +220,12 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
   }
   if (trackSpecs.length > 0 && argument.dryRun) {
     throw new StrataError("USAGE", "-dry-run does not combine with -track yet: run it per folder with -path");
+  }
+
+  if (trackSpecs.length === 0 && FOLDER_COMMANDS.has(command)) {
+    // A missing folder fails before anything is opened (the embedded database is not created).
+    const { directorySource } = await import("../io/directory_source.ts");
+    await directorySource(resolvePath(io.cwd, path)).list();
   }
 
   const startedAt = Date.now();

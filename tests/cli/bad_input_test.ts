@@ -211,11 +211,32 @@ test("an unknown command and an unknown flag are usage errors (exit 2) that chan
     const flag = await h.strata("-bogus", "up");
     assertExit(flag, 2);
     assert.match(flag.stderr, /Unknown flag: -bogus/);
+    assert.doesNotMatch(flag.stderr, /Did you mean/);
+    const typo = await h.strata("up", "-dryrun");
+    assertExit(typo, 2);
+    assert.match(typo.stderr, /Unknown flag: -dryrun\nhint: Did you mean -dry-run\?/);
+    const typoCommand = await h.strata("statsu");
+    assertExit(typoCommand, 2);
+    assert.match(typoCommand.stderr, /Unknown command: statsu\nhint: Did you mean status\?/);
     const misplaced = await h.strata("up", "-f");
     assertExit(misplaced, 2);
     assert.match(misplaced.stderr, /-f does not apply to up/);
     assert.deepEqual(await h.state(), NOTHING);
   });
+});
+
+test("up in a folder without migrations/ fails before opening anything: no embedded database is made", async () => {
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    for (const command of ["up", "status", "down"]) {
+      const out = await runStrata([command, ...(command === "down" ? ["1"] : [])], dir.path);
+      assertExit(out, 1);
+      assert.match(out.stderr, /Migrations folder not found: .*migrations\nhint: Pass -path DIR/);
+    }
+    assert.equal(existsSync(join(dir.path, ".strata")), false, "no embedded database was made");
+  } finally {
+    await dir.remove();
+  }
 });
 
 test("down without N refuses to revert anything when stdin is not a terminal", async (t) => {
