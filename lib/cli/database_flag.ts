@@ -9,6 +9,7 @@ import { StrataError } from "../db/strata_error.ts";
 import type { OpenedDatabase } from "../io/open_database.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
 import type { CliIo } from "./run_cli.ts";
+import { shellWord } from "../io/shell_word.ts";
 
 /** The URL to open, or undefined for the embedded default. Throws USAGE on an empty value. */
 export function databaseFlag(args: ParsedArgs, env: Record<string, string | undefined>): string | undefined {
@@ -53,10 +54,7 @@ export function databaseNote(args: ParsedArgs, env: Record<string, string | unde
   return "set DATABASE_URL to the URL you passed with -database before running it (strata does not print passwords)";
 }
 
-/** A word the shell reads back as itself. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
-}
+export { shellWord };
 
 /** -lock-timeout in ms (default 15 s): how long a command waits for its database and the migration lock. */
 export function lockTimeoutMs(args: ParsedArgs): number {

@@ -35,7 +35,14 @@ import {
   stringsFlag,
 } from "./flags.ts";
 import { formatDuration, formatPlan, formatStatus } from "./format_status.ts";
-import { databaseNote, databaseWord, lockTimeoutMs, openCommandDatabase, shellWord } from "./database_flag.ts";
+import {
+  databaseFlag,
+  databaseNote,
+  databaseWord,
+  lockTimeoutMs,
+  openCommandDatabase,
+  shellWord,
+} from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import { parseTrackSpec } from "./track_spec.ts";
 
@@ -222,8 +229,9 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     throw new StrataError("USAGE", "-dry-run does not combine with -track yet: run it per folder with -path");
   }
 
-  if (trackSpecs.length === 0 && FOLDER_COMMANDS.has(command)) {
-    // A missing folder fails before anything is opened (the embedded database is not created).
+  const raw = databaseFlag(args, io.env);
+  if (trackSpecs.length === 0 && FOLDER_COMMANDS.has(command) && (raw === undefined || /^pglite:/i.test(raw))) {
+    // A missing folder fails before a PGlite folder is created for nothing.
     const { directorySource } = await import("../io/directory_source.ts");
     await directorySource(resolvePath(io.cwd, path)).list();
   }

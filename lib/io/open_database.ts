@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, parseDatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
+import { shellWord } from "./shell_word.ts";
 
 /** Options for {@linkcode openDatabase}. */
 export interface OpenDatabaseOptions {
@@ -126,6 +127,42 @@ function sslOption(ssl: unknown): boolean | "prefer" | "require" | "verify-full"
   return "prefer";
 }
 
+/**
+ * The URL's user, host, port, database and sslmode (and a socket folder given as ?host=), for a
+ * command people can run: no password
+ * (psql asks for it) and no other parameters, which may hold secrets too.
+ */
+function withoutPassword(connectUrl: string): string {
+  try {
+    const parsed = new URL(connectUrl);
+    const clean = new URL(`${parsed.protocol}//${parsed.host}${parsed.pathname}`);
+    clean.username = parsed.username;
+    for (const key of ["host", "port", "sslmode"]) {
+      const value = parsed.searchParams.get(key);
+      if (value !== null) clean.searchParams.set(key, value);
+    }
+    return clean.toString();
+  } catch {
+    return "postgres://USER@HOST:PORT/DATABASE";
+  }
+}
+
+/** `createdb -h HOST -p PORT -U USER NAME` for the URL's database, with only the parts it has. */
+function createdbCommand(url: DatabaseUrl): string {
+  try {
+    const parsed = new URL(url.connectUrl);
+    const name = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+    const parts = ["createdb"];
+    if (parsed.hostname) parts.push("-h", shellWord(parsed.hostname.replace(/^\[|\]$/g, "")));
+    if (parsed.port) parts.push("-p", parsed.port);
+    if (parsed.username) parts.push("-U", shellWord(decodeURIComponent(parsed.username)));
+    parts.push(shellWord(name));
+    return parts.join(" ");
+  } catch {
+    return "createdb NAME";
+  }
+}
+
 function connectError(error: unknown, url: DatabaseUrl, seconds: number): StrataError {
   const e = error as { code?: string; message?: string; errno?: string };
   const code = e.code ?? e.errno ?? "";
@@ -140,7 +177,7 @@ function connectError(error: unknown, url: DatabaseUrl, seconds: number): Strata
   if (code === "3D000") {
     return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
       cause: error,
-      hint: "Create the database first (createdb NAME), or fix the database name in the URL",
+      hint: `Create the database first (${createdbCommand(url)}), or fix the database name in the URL`,
     });
   }
   if (
@@ -156,7 +193,9 @@ function connectError(error: unknown, url: DatabaseUrl, seconds: number): Strata
       : "host unreachable";
     return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${reason}`, {
       cause: error,
-      hint: "Is the server running and the host and port right? Try: psql \"$DATABASE_URL\" -c 'SELECT 1'",
+      hint: `Is the server running and the host and port right? Try: psql ${
+        shellWord(withoutPassword(url.connectUrl))
+      } -c 'SELECT 1'`,
     });
   }
   if (code === "NO_ANSWER") {

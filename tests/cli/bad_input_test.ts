@@ -225,7 +225,7 @@ test("an unknown command and an unknown flag are usage errors (exit 2) that chan
   });
 });
 
-test("up in a folder without migrations/ fails before opening anything: no embedded database is made", async () => {
+test("up in a folder without migrations/ fails before the embedded database is made", async () => {
   const dir = await tempDir("strata-cli-bad-input-");
   try {
     for (const command of ["up", "status", "down"]) {
@@ -322,6 +322,7 @@ test("an unreachable server fails with connection refused", async () => {
     assertExit(out, 1);
     assert.match(out.stderr, /connection refused/);
     assert.match(out.stderr, /127\.0\.0\.1:1/);
+    assert.match(out.stderr, /Try: psql postgres:\/\/postgres@127\.0\.0\.1:1\/x -c 'SELECT 1'/);
   } finally {
     await dir.remove();
   }
@@ -336,6 +337,7 @@ test("a database that does not exist fails with its name and is not created", as
     const out = await runStrata(["-database", url.toString(), "up"], h.dir);
     assertExit(out, 1);
     assert.match(out.stderr, new RegExp(`database "${name}" does not exist`));
+    assert.match(out.stderr, new RegExp(`Create the database first \\(createdb -h .* -U postgres ${name}\\)`));
     const { db } = await openDatabase(h.url);
     try {
       assert.deepEqual(await db.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]), []);
@@ -354,6 +356,7 @@ test("the password in the database URL is never printed", async () => {
       [["-json", "-database", "postgres://app:s3cretpw@127.0.0.1:1/x", "up"], /s3cretpw/],
       [["-database", "postgres://app:s3cretpw@127.0.0.1:notaport/x", "up"], /s3cretpw/],
       [["-database", "postgres://127.0.0.1:1/x?password=s3cretpw", "up"], /s3cretpw/],
+      [["-database", "postgres://app@127.0.0.1:1/x?sslpassword=s3cretpw&sslmode=disable", "up"], /s3cretpw/],
       // URL parsers take the last "@" as the end of the user info, so this password is "s3cr@tpw".
       [["-database", "postgres://app:s3cr@tpw@127.0.0.1:1/x", "up"], /s3cr|tpw/],
     ];
