@@ -80,7 +80,7 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
     return JSON.parse(text) as DataSeed;
   } catch (error) {
     const message = (error as Error).message;
-    const position = /position (\d+)/.exec(message)?.[1];
+    const position = /position (\d+)/.exec(message)?.[1] ?? errorOffset(text)?.toString();
     const lineCol = /line (\d+) column (\d+)/.exec(message);
     let line: number | undefined;
     let column: number | undefined;
@@ -95,7 +95,7 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
     const reason = message.replace(/^JSON\.parse: /, "").replace(/ in JSON at position \d+.*$/s, "").replace(
       /\s*\(line \d+ column \d+\)$/,
       "",
-    );
+    ).replace(/^(Unexpected token '.+?'), .* is not valid JSON$/s, "$1");
     throw new FileError("SEED_INVALID", `invalid JSON: ${reason}`, {
       file,
       ...(line === undefined ? {} : { line }),
@@ -103,6 +103,35 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
       ...(line === undefined ? {} : { excerpt: text.split("\n")[line - 1] ?? "" }),
     }, { cause: error });
   }
+}
+
+/**
+ * Where JSON.parse stops in a text it rejects, for the messages that do not say (V8's
+ * "Unexpected token ']', ... is not valid JSON", a trailing comma). Parsing stops at the first
+ * bad character whatever follows it, so the shortest prefix that fails for a reason other than
+ * running out of text ends at that character: found by bisection, a few parses of the text.
+ */
+function errorOffset(text: string): number | undefined {
+  const failsBefore = (length: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, length));
+      return false;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/Unexpected end of JSON input/.test(message)) return false;
+      const at = /position (\d+)/.exec(message)?.[1];
+      return at === undefined || Number(at) < length;
+    }
+  };
+  if (!failsBefore(text.length)) return undefined;
+  let low = 1;
+  let high = text.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (failsBefore(middle)) high = middle;
+    else low = middle + 1;
+  }
+  return low - 1;
 }
 
 /**

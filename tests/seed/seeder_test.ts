@@ -663,6 +663,14 @@ test("parseJsonSeed names the line and column of a JSON syntax error", () => {
     assert.match(error.message, /^001_orgs\.json, line 5, column 20: invalid JSON: /);
     return true;
   });
+  // V8 gives no position for an unexpected token (a trailing comma in an array): found all the same.
+  const trailing = '{\n  "table": "orgs",\n  "rows": [\n    { "slug": "a" },\n  ]\n}\n';
+  assert.throws(() => parseJsonSeed(trailing, "002_orgs.json"), (error: unknown) => {
+    assert.ok(error instanceof FileError);
+    assert.equal(error.message, "002_orgs.json, line 5, column 3: invalid JSON: Unexpected token ']'");
+    assert.equal(error.excerpt, "  ]");
+    return true;
+  });
   assert.deepEqual(parseJsonSeed('{"table":"t","key":["k"],"rows":[]}', "x.json"), {
     table: "t",
     key: ["k"],
