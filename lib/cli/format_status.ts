@@ -105,6 +105,9 @@ export function formatPlan(command: string, plan: PlannedRun): string {
         step.file ?? `${step.version}_${step.name} (no ${step.direction} file: version moves, nothing runs)`
       }  ${step.direction}, ${how}${extra}`,
     );
+    if (step.file !== undefined && step.statements.length === 0) {
+      lines.push("       empty: no statements; the version moves without running anything");
+    }
     step.statements.forEach((s, i) => {
       const [first, ...more] = s.sql.split("\n");
       lines.push(`  ${String(i + 1).padStart(3)}  line ${String(s.line).padEnd(5)} ${first}`);

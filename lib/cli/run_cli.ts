@@ -371,7 +371,11 @@ async function dispatch(
       return finishRun("up", await migrator.up(argument), io, mode, db);
     case "down": {
       if (argument.limit === undefined && !argument.all) {
-        const confirmed = await confirm(io, "Are you sure you want to apply all down migrations? [y/N]");
+        const confirmed = await confirm(
+          io,
+          "Are you sure you want to apply all down migrations? [y/N]",
+          "Pass -all to revert them all without asking, or a number: down 1",
+        );
         if (!confirmed) return 1;
       }
       return finishRun("down", await migrator.down(argument), io, mode, db);
@@ -403,7 +407,13 @@ async function dispatch(
     case "validate":
       return await runValidate([{ name: "", migrator }], io, mode, db);
     case "drop": {
-      if (!argument.force && !(await confirm(io, "Are you sure you want to drop the entire database schema? [y/N]"))) {
+      if (
+        !argument.force && !(await confirm(
+          io,
+          "Are you sure you want to drop the entire database schema? [y/N]",
+          "Pass -f to drop without asking: drop -f",
+        ))
+      ) {
         return 1;
       }
       const dropped = await migrator.drop();
@@ -598,7 +608,9 @@ async function runRestore(
   const result = await restoreBackup(db, url, file, {
     yes: booleanFlag(args, "yes"),
     clean: booleanFlag(args, "clean"),
-    ...(io.stdinIsTTY ? { confirm: (question: string) => confirm(io, question) } : {}),
+    ...(io.stdinIsTTY
+      ? { confirm: (question: string) => confirm(io, question, "Pass -yes to restore without asking") }
+      : {}),
   });
   if (mode.json) io.stdout(toJson({ command: "restore", ...result }) + "\n");
   else {
@@ -723,14 +735,12 @@ function upToDate(status: MigrationStatus): boolean {
     !status.dirty;
 }
 
-async function confirm(io: CliIo, question: string): Promise<boolean> {
+async function confirm(io: CliIo, question: string, hint: string): Promise<boolean> {
   if (!io.stdinIsTTY) {
     throw new StrataError(
       "ABORTED",
       `${question.replace(/ \[y\/N\]$/, "")} No terminal to ask on, so nothing was done`,
-      {
-        hint: "Pass -all (down) or -f (drop) to run it without asking, or a number: down 1",
-      },
+      { hint },
     );
   }
   io.stderr(`${question} `);
@@ -761,9 +771,9 @@ function finishRun(command: string, run: MigrateRun, io: CliIo, mode: Mode, db: 
     printError(run.error, io);
     if (notRun > 0) {
       io.stderr(
-        `${notRun} more migration(s) of this command not run; the database is at version ${run.to.version ?? -1}${
-          run.to.dirty ? " (dirty)" : ""
-        }\n`,
+        `${notRun} more migration(s) of this command not run; the database is ${
+          run.to.version === null ? "with no migration applied" : `at version ${run.to.version}`
+        }${run.to.dirty ? " (dirty)" : ""}\n`,
       );
     }
     return exitCodeOf(run.error);

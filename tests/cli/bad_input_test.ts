@@ -153,9 +153,12 @@ for (const backend of backendsFor("files")) {
 }
 
 for (const backend of backendsFor("both")) {
-  test(`[${backend}] up over an empty up file warns that it is empty and moves the version`, async (t) => {
+  test(`[${backend}] up over an empty up file warns that it is empty (so does its dry run) and moves the version`, async (t) => {
     await withHarness(t, backend, async (h) => {
       await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "2_nothing.up.sql": "" });
+      const plan = await h.strata("up", "-dry-run");
+      assertExit(plan, 0);
+      assert.match(plan.stdout, /^2_nothing\.up\.sql {2}up, in one transaction\n {7}empty: no statements/m);
       const out = await h.strata("up");
       assertExit(out, 0);
       assert.match(out.stderr, /2_nothing\.up\.sql is empty/);
@@ -251,6 +254,7 @@ test("down without N refuses to revert anything when stdin is not a terminal", a
     const out = await h.strata("down");
     assertExit(out, 1);
     assert.match(out.stderr, /No terminal/);
+    assert.match(out.stderr, /hint: Pass -all to revert them all without asking, or a number: down 1/);
     assert.deepEqual(await h.state(), { version: "2", dirty: false, tables: ["a", "b"] });
   });
 });
@@ -262,6 +266,7 @@ test("drop without -f refuses to drop anything when stdin is not a terminal", as
     const out = await h.strata("drop");
     assertExit(out, 1);
     assert.match(out.stderr, /No terminal/);
+    assert.match(out.stderr, /hint: Pass -f to drop without asking: drop -f/);
     assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
   });
 });
