@@ -769,6 +769,13 @@ function finishRun(command: string, run: MigrateRun, io: CliIo, mode: Mode, db: 
   if (run.error) {
     const notRun = run.results.filter((r) => r.status === "not run").length;
     printError(run.error, io);
+    const missing = /extension "(.+?)" is not available/.exec(run.error.message)?.[1];
+    if (missing !== undefined && db.label.startsWith("pglite:")) {
+      io.stderr(
+        `hint: the embedded PGlite has only the extensions it ships (PostgreSQL's contrib: pgcrypto, citext, ...); ` +
+          `${missing} is not one of them: run these migrations on a PostgreSQL server (-database postgres://...)\n`,
+      );
+    }
     if (notRun > 0) {
       io.stderr(
         `${notRun} more migration(s) of this command not run; the database is ${

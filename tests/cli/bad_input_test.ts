@@ -242,6 +242,23 @@ test("up in a folder without migrations/ fails before the embedded database is m
   }
 });
 
+test("an extension PGlite does not ship fails on the embedded database with a hint to use a server", async (t) => {
+  await withHarness(t, "pglite", async (h) => {
+    await h.files({
+      "1_a.up.sql": "CREATE TABLE a (id int);\n",
+      "2_v.up.sql": "CREATE EXTENSION vector;\nCREATE TABLE e (v vector(3));\n",
+    });
+    const out = await h.strata("up");
+    assertExit(out, 1);
+    assert.match(
+      out.stderr,
+      /2_v\.up\.sql, statement 1, line 1, column 1: migration failed: extension "vector" is not available/,
+    );
+    assert.match(out.stderr, /hint: the embedded PGlite has only the extensions it ships .* vector is not one of them/);
+    assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+  });
+});
+
 test("down without N refuses to revert anything when stdin is not a terminal", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({
