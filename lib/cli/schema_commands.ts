@@ -27,6 +27,7 @@ import type { VerifyStep } from "../schema/verify_migrations.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
 import {
   databaseFlag,
+  databaseNote,
   databaseWord as databaseShellWord,
   lockTimeoutMs,
   openCommandDatabase,
@@ -341,6 +342,8 @@ async function runCheck(ctx: Context): Promise<number> {
         `hint: drop the change: revert it by hand; the statements that do:\n` +
         `  strata diff ${db} ${path} -sql\n`,
     );
+    const note = databaseNote(ctx.args, ctx.io.env);
+    if (note) ctx.io.stderr(`hint: ${note}\n`);
     const pending = set.migrations.length - applied;
     if (pending > 0) {
       ctx.io.stderr(

@@ -348,7 +348,8 @@ test("[postgres] a password in the database URL never shows in snapshot, diff, c
     assert.match(diff.stdout, /^\+\+\+ postgres:\/\/postgres:\*\*\*@/m);
     await run(["diff", "migrations", secret, "-json", "-sql"], 1);
     const check = await run(["-database", secret, "-path", "migrations", "check", "-verbose"], 1);
-    assert.match(check.stderr, /'strata diff migrations "\$DATABASE_URL" -sql'/);
+    assert.match(check.stderr, /^ {2}strata diff migrations "\$DATABASE_URL" -sql$/m);
+    assert.match(check.stderr, /^hint: set DATABASE_URL to the URL you passed with -database/m);
     await run(["-database", secret, "-path", "migrations", "verify"], 0);
     const missing = new URL(secret);
     missing.pathname = "/strata_no_such_database";
