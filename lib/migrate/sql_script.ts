@@ -79,7 +79,11 @@ export async function parseSqlScript(text: string, file: string): Promise<SqlScr
     const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
     // Unlike statement locations (UTF-8 bytes), the error cursor counts code points.
     const at = details?.cursorPosition === undefined ? undefined : codePointToIndex(text, details.cursorPosition);
-    const where = at === undefined ? {} : lineColumn(text, at);
+    let where: { line?: number; column?: number; excerpt?: string } = {};
+    if (at !== undefined) {
+      const { line, column } = lineColumn(text, at);
+      where = { line, column, excerpt: text.split("\n")[line - 1] ?? "" };
+    }
     const reason = (details?.message ?? (error as Error).message ?? String(error)).replace(/\s+$/, "");
     throw new FileError("PARSE_ERROR", reason, { file, ...where }, {
       cause: error,

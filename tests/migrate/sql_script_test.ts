@@ -24,7 +24,7 @@ SELECT 1`;
   assert.equal(script.transactional, true);
 });
 
-test("parseSqlScript reports a syntax error with the file, line and column", async () => {
+test("parseSqlScript reports a syntax error with the file, line, column and the line itself", async () => {
   const text = "CREATE TABLE a (id int);\n\nCREATE TABL b (id int);\n";
   await assert.rejects(parseSqlScript(text, "2_b.up.sql"), (error: unknown) => {
     assert.ok(error instanceof FileError);
@@ -32,6 +32,7 @@ test("parseSqlScript reports a syntax error with the file, line and column", asy
     assert.equal(error.file, "2_b.up.sql");
     assert.equal(error.line, 3);
     assert.equal(error.column, 8);
+    assert.equal(error.excerpt, "CREATE TABL b (id int);", "the line, for the CLI to print with a caret");
     assert.match(error.message, /^2_b\.up\.sql, line 3, column 8: syntax error at or near "TABL"/);
     return true;
   });
