@@ -651,6 +651,7 @@ async function runDeploy(
         restored: result.restored,
         restoreCommand: result.restoreCommand ?? null,
         revertCommand: result.revertCommand ?? null,
+        note: result.restoreCommand || result.restored ? databaseNote(args, io.env) ?? null : null,
         error: result.error ? errorJson(result.error) : null,
       }) + "\n",
     );
@@ -675,8 +676,10 @@ async function runDeploy(
           result.revertCommand ? " instead" : ""
         } (empties the current schema, then restores the backup):\n  ${result.restoreCommand}\n`,
       );
-      const note = databaseNote(args, io.env);
-      if (note) io.stderr(`deploy: ${note}\n`);
+    }
+    const note = databaseNote(args, io.env);
+    if (note && (result.restoreCommand || result.restored)) {
+      io.stderr(`deploy: the commands above say "$DATABASE_URL": ${note}\n`);
     }
   }
   return result.error ? exitCodeOf(result.error) : 0;
@@ -817,15 +820,26 @@ function printError(error: unknown, io: CliIo): void {
   const message = error instanceof Error ? error.message : String(error);
   io.stderr(`error: ${maskUrl(message)}\n`);
   if (error instanceof FileError && error.excerpt !== undefined && error.line !== undefined) {
+    const { text, column } = excerptWindow(error.excerpt, error.column);
     const gutter = `${error.line} | `;
-    io.stderr(`  ${gutter}${error.excerpt}\n`);
-    if (error.column !== undefined) io.stderr(`  ${" ".repeat(gutter.length + error.column - 1)}^\n`);
+    io.stderr(`  ${gutter}${text}\n`);
+    if (column !== undefined) io.stderr(`  ${" ".repeat(gutter.length + column - 1)}^\n`);
   }
   if (e?.hint) io.stderr(`hint: ${e.hint}\n`);
   if (!e) {
     const stack = error instanceof Error ? error.stack : undefined;
     if (stack) io.stderr(`${maskUrl(stack)}\n`);
   }
+}
+
+/** At most 120 characters of a long line (a minified file), around the column, marked with "…". */
+function excerptWindow(line: string, column?: number): { text: string; column?: number } {
+  const width = 120;
+  if (line.length <= width) return column === undefined ? { text: line } : { text: line, column };
+  const at = (column ?? 1) - 1;
+  const start = Math.max(0, Math.min(at - width / 2, line.length - width));
+  const text = `${start > 0 ? "…" : ""}${line.slice(start, start + width)}${start + width < line.length ? "…" : ""}`;
+  return column === undefined ? { text } : { text, column: at - start + 1 + (start > 0 ? 1 : 0) };
 }
 
 function reportError(error: unknown, io: CliIo, json: boolean): number {
@@ -986,6 +1000,8 @@ function strataCommand(args: ParsedArgs, env: Record<string, string | undefined>
   const parts = ["strata"];
   const path = stringFlag(args, "path");
   if (path !== undefined) parts.push("-path", shellWord(path));
+  const source = stringFlag(args, "source");
+  if (source !== undefined) parts.push("-source", shellWord(source));
   // Only a -database that was given: without one, the command reads $DATABASE_URL again.
   const database = stringFlag(args, "database") === undefined ? undefined : databaseWord(args, env);
   if (database !== undefined) parts.push("-database", database);

@@ -160,7 +160,16 @@ export function maskUrl(text: string): string {
       return colon < 0 ? match : `${scheme}${userinfo.slice(0, colon)}:***@`;
     })
     // a password may hold ":", but ": " ends it (the URL sits inside an error message)
-    .replace(/([?&](?:password|sslpassword)=)(?:[^&#\s:]|:(?! ))*/gi, "$1***");
+    .replace(/([?&])([^=&#\s]+)=((?:[^&#\s:]|:(?! ))*)/g, (match, separator: string, name: string) => {
+      // The name as libpq reads it: pass%77ord is password too.
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // a malformed escape: compare it as written
+      }
+      return /^(ssl)?password$/i.test(decoded) ? `${separator}${name}=***` : match;
+    });
   // key=value connection strings (libpq's other form)
   return /:\/\//.test(masked) ? masked : masked.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
 }

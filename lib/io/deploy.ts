@@ -89,10 +89,13 @@ export async function deploy(
     const before = plan.from.version ?? "none";
     const applied = run.results.filter((r) => r.status === "applied");
     const failed = run.results.find((r) => r.status === "failed");
-    const failedFile = failed?.file ?? `version ${failed?.version ?? run.to.version}`;
+    // No failed file: the run stopped between files (interrupted), nothing was rolled back.
+    const what = failed === undefined
+      ? "the deploy was interrupted between two files"
+      : `${failed.file ?? `version ${failed.version}`} was rolled back`;
     if (!run.to.dirty && applied.length === 0) {
       log(
-        `Nothing changed: ${failedFile} was rolled back and the database is still at version ${before}, ` +
+        `Nothing changed: ${what} and the database is still at version ${before}, ` +
           `as before the deploy; no restore is needed (the backup stays at ${backup.path})`,
       );
       return { noChange: false, plan, backup, run, error: run.error, restored: false };
@@ -117,11 +120,10 @@ export async function deploy(
     }
     log(
       run.to.dirty
-        ? `${failedFile} failed part-way outside a transaction: version ${run.to.version} is dirty` +
+        ? `${failed?.file ?? `version ${run.to.version}`} failed part-way outside a transaction: ` +
+          `version ${run.to.version} is dirty` +
           (applied.length ? `; applied before it: ${applied.map((r) => r.file).join(", ")}` : "")
-        : `${failedFile} was rolled back; applied before it and kept: ${
-          applied.map((r) => r.file).join(", ")
-        } (version ${run.to.version})`,
+        : `${what}; applied before it and kept: ${applied.map((r) => r.file).join(", ")} (version ${run.to.version})`,
     );
     return {
       noChange: false,

@@ -137,7 +137,7 @@ function withoutPassword(connectUrl: string): string {
     const parsed = new URL(connectUrl);
     const clean = new URL(`${parsed.protocol}//${parsed.host}${parsed.pathname}`);
     clean.username = parsed.username;
-    for (const key of ["host", "port", "sslmode"]) {
+    for (const key of ["host", "port", "user", "sslmode"]) {
       const value = parsed.searchParams.get(key);
       if (value !== null) clean.searchParams.set(key, value);
     }
@@ -151,12 +151,16 @@ function withoutPassword(connectUrl: string): string {
 function createdbCommand(url: DatabaseUrl): string {
   try {
     const parsed = new URL(url.connectUrl);
-    const name = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+    const param = (key: string) => parsed.searchParams.get(key) ?? "";
+    const name = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || param("dbname");
+    const host = decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")) || param("host");
+    const port = parsed.port || param("port");
+    const user = decodeURIComponent(parsed.username) || param("user");
     const parts = ["createdb"];
-    if (parsed.hostname) parts.push("-h", shellWord(parsed.hostname.replace(/^\[|\]$/g, "")));
-    if (parsed.port) parts.push("-p", parsed.port);
-    if (parsed.username) parts.push("-U", shellWord(decodeURIComponent(parsed.username)));
-    parts.push(shellWord(name));
+    if (host) parts.push("-h", shellWord(host));
+    if (port) parts.push("-p", shellWord(port));
+    if (user) parts.push("-U", shellWord(user));
+    parts.push(shellWord(name || "NAME"));
     return parts.join(" ");
   } catch {
     return "createdb NAME";

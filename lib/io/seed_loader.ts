@@ -109,9 +109,12 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
  * Where JSON.parse stops in a text it rejects, for the messages that do not say (V8's
  * "Unexpected token ']', ... is not valid JSON", a trailing comma). Parsing stops at the first
  * bad character whatever follows it, so the shortest prefix that fails for a reason other than
- * running out of text ends at that character: found by bisection, a few parses of the text.
+ * running out of text ends at that character: found by bisection, a few parses of the text
+ * (not for texts over 1 MB).
  */
 function errorOffset(text: string): number | undefined {
+  // Each parse reads up to the whole text: past 1 MB the search would take seconds.
+  if (text.length > 1_000_000) return undefined;
   const failsBefore = (length: number): boolean => {
     try {
       JSON.parse(text.slice(0, length));

@@ -259,6 +259,20 @@ test("an extension PGlite does not ship fails on the embedded database with a hi
   });
 });
 
+test("a syntax error on a very long line prints 120 characters around it, with the caret under it", async (t) => {
+  await withHarness(t, "pglite", async (h) => {
+    const values = Array.from({ length: 200 }, (_, i) => `(${i})`).join(", ");
+    await h.files({ "1_long.up.sql": `CREATE TABLE a (id int); INSERT INTO a VALUES ${values},;\n` });
+    const out = await h.strata("up");
+    assertExit(out, 1);
+    const lines = out.stderr.split("\n");
+    const at = lines.findIndex((line) => line.startsWith("  1 | …"));
+    assert.ok(at >= 0, out.stderr);
+    assert.ok(lines[at].length <= 130, lines[at]);
+    assert.equal(lines[at][lines[at + 1].indexOf("^")], ";", "the caret points at the offending token");
+  });
+});
+
 test("down without N refuses to revert anything when stdin is not a terminal", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({

@@ -56,6 +56,9 @@ test("maskUrl hides passwords in URLs, query parameters and key=value strings", 
   );
   assert.equal(maskUrl("host=db user=app password='s3 cret' dbname=app"), "host=db user=app password=*** dbname=app");
   assert.equal(maskUrl("postgres://db/app"), "postgres://db/app");
+  // libpq decodes parameter names: pass%77ord is password.
+  assert.equal(maskUrl("postgres://app@db/app?pass%77ord=s3cret&x=1"), "postgres://app@db/app?pass%77ord=***&x=1");
+  assert.equal(maskUrl("postgres://app@db/app?SSLPASSWORD=s3cret"), "postgres://app@db/app?SSLPASSWORD=***");
   assert.equal(parseDatabaseUrl("postgres://app:s3cret@db/app").label, "postgres://app:***@db/app");
 });
 

@@ -24,8 +24,10 @@ import {
   verifyBackup,
 } from "../../lib/io/backup.ts";
 import { deploy } from "../../lib/io/deploy.ts";
+import { directorySource } from "../../lib/io/directory_source.ts";
 import { findPgProgram, runProgram } from "../../lib/io/pg_tools.ts";
 import { restoreBackup } from "../../lib/io/restore.ts";
+import { Migrator } from "../../lib/migrate/migrator.ts";
 import {
   APPLIED_FIVE,
   appMigrator,
@@ -776,6 +778,48 @@ for (const backend of BACKENDS) {
           assert.equal(await applied(), null);
           assert.deepEqual(await snapshot(source.db), before);
           assert.deepEqual(await migrator.version(), { version: 4n, dirty: false });
+        } finally {
+          await out.remove();
+          await dir.remove();
+        }
+      });
+    },
+  );
+
+  test(
+    `[${backend}] deploy interrupted between two files says so, not that a file was rolled back, and offers goto back`,
+    async (t) => {
+      await withDatabase(t, backend, async (source) => {
+        await populateApp(source.db);
+        const dir = await migrationsWith({
+          ...APPLIED_FIVE,
+          "000006_more.up.sql": "CREATE TABLE deploy_more (id int);\n",
+          "000006_more.down.sql": "DROP TABLE deploy_more;\n",
+        });
+        const out = await tempDir("strata-deploy-");
+        const stop = new AbortController();
+        const lines: string[] = [];
+        try {
+          const migrator = new Migrator(source.db, {
+            source: directorySource(dir.path),
+            lockTimeoutMs: 5000,
+            signal: stop.signal,
+            onEvent: (event) => {
+              if (event.type === "migration" && event.result.version === 5n) stop.abort();
+            },
+          });
+          const result = await deploy(source.db, urlOf(source), migrator, {
+            backup: { out: out.path },
+            log: (line) => lines.push(line),
+          });
+          assert.equal(result.error?.code, "INTERRUPTED");
+          assert.deepEqual(result.run?.to, { version: 5n, dirty: false });
+          assert.match(
+            lines.join("\n"),
+            /the deploy was interrupted between two files; applied before it and kept: 000005_applied\.up\.sql \(version 5\)/,
+          );
+          assert.doesNotMatch(lines.join("\n"), /rolled back/);
+          assert.equal(result.revertCommand, "strata goto 4");
         } finally {
           await out.remove();
           await dir.remove();
