@@ -9,7 +9,7 @@ import { resolve as resolvePath } from "node:path";
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
-import type { BackupFormat, BackupOptions } from "../io/backup.ts";
+import type { BackupFormat, BackupOptions, BackupResult } from "../io/backup.ts";
 import type { SeedResult } from "../seed/seeder.ts";
 import type { MigrationSource } from "../migrate/migration_source.ts";
 import type { MigrationStatus } from "../migrate/migration_status.ts";
@@ -579,10 +579,16 @@ function backupOptions(args: ParsedArgs, io: CliIo, mode: Mode): BackupOptions {
   };
 }
 
+/** A backup for -json: its migration version as a number, like every version in -json output. */
+function backupJson(backup: BackupResult): Record<string, unknown> {
+  const { version, dirty } = backup.migrationVersion;
+  return { ...backup, migrationVersion: { version: version === null ? null : BigInt(version), dirty } };
+}
+
 async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: CliIo, mode: Mode): Promise<number> {
   const { backupDatabase } = await import("../io/backup.ts");
   const backup = await backupDatabase(db, url, backupOptions(args, io, mode));
-  if (mode.json) io.stdout(toJson({ command: "backup", ...backup }) + "\n");
+  if (mode.json) io.stdout(toJson({ command: "backup", ...backupJson(backup) }) + "\n");
   else {
     if (io.stderrIsTTY) io.stderr("\r\x1b[K");
     io.stderr(
@@ -645,7 +651,7 @@ async function runDeploy(
         command: "deploy",
         database: db.label,
         noChange: result.noChange,
-        backup: result.backup ?? null,
+        backup: result.backup ? backupJson(result.backup) : null,
         migrations: result.run?.results.map(resultJson) ?? [],
         to: result.run ? versionJson(result.run.to) : versionJson(result.plan.from),
         restored: result.restored,

@@ -13,7 +13,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
-import { readVersion, resolveTable, type TableName } from "../migrate/version_table.ts";
+import { parseTableName, readVersion, resolveTable, type TableName } from "../migrate/version_table.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
 
@@ -56,7 +56,7 @@ export interface BackupOptions {
   jobs?: number;
   /** Keep only the newest N backups of this database in `out`. */
   keep?: number;
-  /** The version table, to record the migration version (default schema_migrations). */
+  /** The version table, to record the migration version (default: the URL's x-migrations-table, else schema_migrations). */
   table?: TableName;
   /** Bytes written so far, every half second while pg_dump runs. */
   onProgress?: (bytes: number, elapsedMs: number) => void;
@@ -93,7 +93,8 @@ export async function backupDatabase(
   );
   const serverMajor = Math.floor(Number(server.num) / 10000);
   // Plain queries, not a session of its own: a deploy calls this while it holds the migration lock.
-  const version = await readVersion(db, await resolveTable(db, options.table ?? { table: "schema_migrations" }));
+  const table = options.table ?? parseTableName(url.migrationsTable, url.migrationsTableQuoted);
+  const version = await readVersion(db, await resolveTable(db, table));
   const databaseName = db.dialect === "pglite" ? pgliteName(url) : server.name;
   const format: BackupFormat = db.dialect === "pglite" ? "plain" : options.format ?? "custom";
   if (db.dialect === "pglite" && options.format && options.format !== "plain") {

@@ -308,6 +308,24 @@ test("[postgres] a directory backup with -jobs 2: named by UTC time and database
   });
 });
 
+test("[postgres] backup records the version from the URL's x-migrations-table, and -json gives it as a number", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    const custom = `${source.url}${source.url.includes("?") ? "&" : "?"}x-migrations-table=app_versions`;
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      assertExit(await runStrata(["-path", APP_MIGRATIONS, "-database", custom, "up", "3"], work.path), 0);
+      const out = await runStrata(["-database", custom, "backup", "-out", "backups", "-json"], work.path);
+      assertExit(out, 0);
+      const printed = JSON.parse(out.stdout) as { path: string; migrationVersion: unknown };
+      assert.deepEqual(printed.migrationVersion, { version: 3, dirty: false });
+      const manifest = JSON.parse(await readFile(`${printed.path}.json`, "utf8")) as Record<string, unknown>;
+      assert.deepEqual(manifest.migrationVersion, { version: "3", dirty: false }, "the manifest keeps it bigint-safe");
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 test("[postgres] restore refuses a database that has tables without -yes (no terminal): exit 1, unchanged; -yes -clean replaces it", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
