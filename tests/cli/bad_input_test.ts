@@ -242,22 +242,30 @@ test("up in a folder without migrations/ fails before the embedded database is m
   }
 });
 
-test("an extension PGlite does not ship fails on the embedded database with a hint to use a server", async (t) => {
-  await withHarness(t, "pglite", async (h) => {
-    await h.files({
-      "1_a.up.sql": "CREATE TABLE a (id int);\n",
-      "2_v.up.sql": "CREATE EXTENSION vector;\nCREATE TABLE e (v vector(3));\n",
+for (const backend of BACKENDS) {
+  test(`[${backend}] an extension the database does not have fails with a hint that says where to get it`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      const extension = backend === "pglite" ? "vector" : "strata_no_such_extension";
+      await h.files({
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "2_v.up.sql": `CREATE EXTENSION ${extension};\nCREATE TABLE e (id int);\n`,
+      });
+      const out = await h.strata("up");
+      assertExit(out, 1);
+      assert.match(
+        out.stderr,
+        /2_v\.up\.sql, statement 1, line 1, column 1: migration failed: extension ".+" is not available/,
+      );
+      assert.match(
+        out.stderr,
+        backend === "pglite"
+          ? /hint: the embedded PGlite has only the extensions it ships .* vector is not one of them/
+          : /hint: the server does not have the strata_no_such_extension extension installed: install its package/,
+      );
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
     });
-    const out = await h.strata("up");
-    assertExit(out, 1);
-    assert.match(
-      out.stderr,
-      /2_v\.up\.sql, statement 1, line 1, column 1: migration failed: extension "vector" is not available/,
-    );
-    assert.match(out.stderr, /hint: the embedded PGlite has only the extensions it ships .* vector is not one of them/);
-    assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
   });
-});
+}
 
 test("a syntax error on a very long line prints 120 characters around it, with the caret under it", async (t) => {
   await withHarness(t, "pglite", async (h) => {
