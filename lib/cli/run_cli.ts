@@ -929,6 +929,7 @@ function errorJson(error: unknown): Record<string, unknown> {
   }
   const out: Record<string, unknown> = { code: error.code, message: maskUrl(error.message) };
   if (error.hint) out.hint = error.hint;
+  if (error.track !== undefined) out.track = error.track;
   if (error instanceof FileError) {
     Object.assign(out, {
       file: error.file,

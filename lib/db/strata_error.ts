@@ -67,6 +67,8 @@ export class StrataError extends Error {
   readonly code: StrataErrorCode;
   /** What to do next, when strata knows. */
   readonly hint?: string;
+  /** The migration track it happened on, when several ran (migrateTracks, `-track`). */
+  track?: string;
 
   constructor(code: StrataErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

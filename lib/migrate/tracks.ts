@@ -4,6 +4,7 @@
  * "migrations"."app"), with one log line per track.
  */
 import type { Database } from "../db/database.ts";
+import { StrataError } from "../db/strata_error.ts";
 import { type MigrateRun, Migrator, type MigratorOptions } from "./migrator.ts";
 import type { MigrationSource } from "./migration_source.ts";
 import type { TableName } from "./version_table.ts";
@@ -31,7 +32,8 @@ export interface TrackRun {
  * Fluxbase-style lines: `Running system migrations...`,
  * `Migrations applied successfully source=system version=6`, `No new migrations to apply source=user`.
  *
- * @throws {StrataError} what {@linkcode Migrator.up} throws when nothing ran (lock, dirty, ...), naming the track.
+ * @throws {StrataError} what {@linkcode Migrator.up} throws when nothing ran (lock, dirty, ...), with the track
+ *   in its message and in `track`.
  * @example
  * ```ts ignore
  * import { bundledSource, migrateTracks, parseTableName } from "strata/core";
@@ -65,6 +67,10 @@ export async function migrateTracks(
     try {
       run = await migrator.up();
     } catch (error) {
+      // Nothing ran (a dirty database, the lock, a missing folder): the same log line as a
+      // failed file, and the track on the error for code that recovers (force, then again).
+      log(`Migrations failed source=${track.name}${error instanceof StrataError ? ` error=${error.code}` : ""}`);
+      if (error instanceof StrataError) error.track = track.name;
       if (error instanceof Error) error.message = `${track.name} migrations: ${error.message}`;
       throw error;
     }

@@ -4,6 +4,7 @@ import type { Database } from "../../lib/db/database.ts";
 import { FileError, StrataError } from "../../lib/db/strata_error.ts";
 import { memorySource } from "../../lib/migrate/migration_source.ts";
 import { Migrator, type MigratorEvent, type MigratorOptions } from "../../lib/migrate/migrator.ts";
+import { migrateTracks } from "../../lib/migrate/tracks.ts";
 import { parseTableName } from "../../lib/migrate/version_table.ts";
 import { BACKENDS, withDatabase } from "../_support/backends.ts";
 
@@ -269,6 +270,36 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await versionRows(db, '"migrations"."app"'), [{ version: "1", dirty: false }]);
       assert.equal((await user.down()).to.version, null);
       assert.deepEqual(await system.version(), { version: 2n, dirty: false });
+    });
+  });
+
+  test(`migrateTracks stops at a dirty track with the track on the error and a failure log line [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE SCHEMA migrations");
+      const system = memorySource({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);" });
+      const user = memorySource({ "1_products.up.sql": "CREATE TABLE products (id int);" });
+      const tracks = [
+        { name: "system", source: system, table: parseTableName('"migrations"."fluxbase"', true) },
+        { name: "user", source: user, table: parseTableName('"migrations"."app"', true) },
+      ];
+      await db.exec(`CREATE TABLE migrations.app (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+        INSERT INTO migrations.app VALUES (1, true)`);
+      const lines: string[] = [];
+      await assert.rejects(
+        migrateTracks(db, tracks, { lockTimeoutMs: 5000, log: (line) => lines.push(line) }),
+        (error) => {
+          assert.ok(error instanceof StrataError);
+          assert.equal(error.code, "DIRTY");
+          assert.equal(error.track, "user");
+          assert.match(error.message, /^user migrations: Dirty database version 1/);
+          return true;
+        },
+      );
+      assert.deepEqual(lines.slice(-2), [
+        "Running user migrations... path=memory",
+        "Migrations failed source=user error=DIRTY",
+      ]);
+      assert.deepEqual(await versionRows(db, '"migrations"."fluxbase"'), [{ version: "1", dirty: false }]);
     });
   });
 
