@@ -70,6 +70,16 @@ export async function migrateTracks(
       // Nothing ran (a dirty database, the lock, a missing folder): the same log line as a
       // failed file, and the track on the error for code that recovers (force, then again).
       log(`Migrations failed source=${track.name}${error instanceof StrataError ? ` error=${error.code}` : ""}`);
+      if (error instanceof StrataError && error.code === "SOURCE_NOT_FOUND") {
+        // Its hint names -path, which a track does not have.
+        const missing = new StrataError("SOURCE_NOT_FOUND", `${track.name} migrations: ${error.message}`, {
+          cause: error,
+          hint: `Fix the folder (or the variable) that names the ${track.name} track's migrations, or leave the ` +
+            "variable empty to skip the track",
+        });
+        missing.track = track.name;
+        throw missing;
+      }
       if (error instanceof StrataError) error.track = track.name;
       if (error instanceof Error) error.message = `${track.name} migrations: ${error.message}`;
       throw error;

@@ -343,6 +343,17 @@ test("-track runs Fluxbase's system then user migrations with one log line per t
     );
     assert.match(unset.stderr, /^Database migrations completed successfully$/m);
     assert.deepEqual(await h.query((db) => db.query("SELECT to_regclass('public.orders') AS t")), [{ t: null }]);
+
+    // A variable naming a folder that does not exist: the track says so, with a hint for tracks, not -path.
+    const wrong = await h.strata(["up", "-json", ...tracks], { env: { DB_USER_MIGRATIONS_PATH: join(h.dir, "nope") } });
+    assertExit(wrong, 1);
+    const { error } = JSON.parse(wrong.stdout) as {
+      error: { code: string; track: string; message: string; hint: string };
+    };
+    assert.equal(error.code, "SOURCE_NOT_FOUND");
+    assert.equal(error.track, "user");
+    assert.match(error.message, /^user migrations: Migrations folder not found: /);
+    assert.match(error.hint, /names the user track's migrations, or leave the variable empty to skip the track/);
   });
 });
 
