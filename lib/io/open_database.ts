@@ -110,7 +110,7 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     await Promise.race([db.query("SELECT 1"), silent]);
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => {});
-    throw connectError(error, url, seconds);
+    throw connectError(error, url, config, seconds);
   } finally {
     clearTimeout(timer);
   }
@@ -128,46 +128,29 @@ function sslOption(ssl: unknown): boolean | "prefer" | "require" | "verify-full"
 }
 
 /**
- * The URL's user, host, port, database and sslmode (and a socket folder given as ?host=), for a
- * command people can run: no password
- * (psql asks for it) and no other parameters, which may hold secrets too.
+ * libpq's `-h HOST -p PORT -U USER` for the server a URL names, as pg-connection-string read
+ * it (socket folders, ?host= and ?user= included): for psql and createdb commands in hints.
+ * Never the password: the client asks for it, or reads PGPASSWORD / .pgpass.
  */
-function withoutPassword(connectUrl: string): string {
-  try {
-    const parsed = new URL(connectUrl);
-    const clean = new URL(`${parsed.protocol}//${parsed.host}${parsed.pathname}`);
-    clean.username = parsed.username;
-    for (const key of ["host", "port", "user", "sslmode"]) {
-      const value = parsed.searchParams.get(key);
-      if (value !== null) clean.searchParams.set(key, value);
+function clientFlags(config: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [flag, key] of [["-h", "host"], ["-p", "port"], ["-U", "user"]] as const) {
+    const value = config[key];
+    if ((typeof value === "string" && value !== "") || typeof value === "number") {
+      parts.push(flag, shellWord(String(value)));
     }
-    return clean.toString();
-  } catch {
-    return "postgres://USER@HOST:PORT/DATABASE";
   }
+  return parts.join(" ");
 }
 
-/** `createdb -h HOST -p PORT -U USER NAME` for the URL's database, with only the parts it has. */
-function createdbCommand(url: DatabaseUrl): string {
-  try {
-    const parsed = new URL(url.connectUrl);
-    const param = (key: string) => parsed.searchParams.get(key) ?? "";
-    const name = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || param("dbname");
-    const host = decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")) || param("host");
-    const port = parsed.port || param("port");
-    const user = decodeURIComponent(parsed.username) || param("user");
-    const parts = ["createdb"];
-    if (host) parts.push("-h", shellWord(host));
-    if (port) parts.push("-p", shellWord(port));
-    if (user) parts.push("-U", shellWord(user));
-    parts.push(shellWord(name || "NAME"));
-    return parts.join(" ");
-  } catch {
-    return "createdb NAME";
-  }
-}
-
-function connectError(error: unknown, url: DatabaseUrl, seconds: number): StrataError {
+function connectError(
+  error: unknown,
+  url: DatabaseUrl,
+  config: Record<string, unknown>,
+  seconds: number,
+): StrataError {
+  const flags = clientFlags(config);
+  const database = typeof config.database === "string" && config.database !== "" ? config.database : "NAME";
   const e = error as { code?: string; message?: string; errno?: string };
   const code = e.code ?? e.errno ?? "";
   const message = String(e.message ?? error);
@@ -181,7 +164,7 @@ function connectError(error: unknown, url: DatabaseUrl, seconds: number): Strata
   if (code === "3D000") {
     return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
       cause: error,
-      hint: `Create the database first (${createdbCommand(url)}), or fix the database name in the URL`,
+      hint: `Create the database first (createdb ${flags} ${shellWord(database)}), or fix the database name in the URL`,
     });
   }
   if (
@@ -197,8 +180,8 @@ function connectError(error: unknown, url: DatabaseUrl, seconds: number): Strata
       : "host unreachable";
     return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${reason}`, {
       cause: error,
-      hint: `Is the server running and the host and port right? Try: psql ${
-        shellWord(withoutPassword(url.connectUrl))
+      hint: `Is the server running and the host and port right? Try: psql ${flags} -d ${
+        shellWord(database)
       } -c 'SELECT 1'`,
     });
   }

@@ -366,7 +366,7 @@ test("an unreachable server fails with connection refused", async () => {
     assertExit(out, 1);
     assert.match(out.stderr, /connection refused/);
     assert.match(out.stderr, /127\.0\.0\.1:1/);
-    assert.match(out.stderr, /Try: psql postgres:\/\/postgres@127\.0\.0\.1:1\/x -c 'SELECT 1'/);
+    assert.match(out.stderr, /Try: psql -h 127\.0\.0\.1 -p 1 -U postgres -d x -c 'SELECT 1'/);
   } finally {
     await dir.remove();
   }
