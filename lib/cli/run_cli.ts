@@ -778,18 +778,6 @@ function finishRun(command: string, run: MigrateRun, io: CliIo, mode: Mode, db: 
   if (run.error) {
     const notRun = run.results.filter((r) => r.status === "not run").length;
     printError(run.error, io);
-    // PostgreSQL 16+: extension "x" is not available; 15 and older: could not open extension control file ".../x.control".
-    const missing = /extension "(.+?)" is not available/.exec(run.error.message)?.[1] ??
-      /could not open extension control file "[^"]*\/([^/"]+)\.control"/.exec(run.error.message)?.[1];
-    if (missing !== undefined) {
-      io.stderr(
-        db.label.startsWith("pglite:")
-          ? `hint: the embedded PGlite has only the extensions it ships (PostgreSQL's contrib: pgcrypto, citext, ...); ` +
-            `${missing} is not one of them: run these migrations on a PostgreSQL server (-database postgres://...)\n`
-          : `hint: the server does not have the ${missing} extension installed: install its package on the database ` +
-            `server (for pgvector on Debian: postgresql-NN-pgvector), or ask whoever runs it\n`,
-      );
-    }
     if (notRun > 0) {
       io.stderr(
         `${notRun} more migration(s) of this command not run; the database is ${

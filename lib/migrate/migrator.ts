@@ -609,7 +609,7 @@ export class Migrator {
         if (!(error instanceof ScriptError)) throw connectionLost(error, step);
         const index = error.index - 1;
         if (index >= 0 && index < statements.length) {
-          throw statementError(step, script, index, error.server, error, "transaction");
+          throw statementError(step, script, index, error.server, error, "transaction", this.#db.dialect);
         }
         const what = index < 0
           ? "could not start its transaction"
@@ -648,7 +648,7 @@ export class Migrator {
             error: server.message,
           }),
         ).catch(() => {});
-        throw statementError(step, script, i, server, error, "dirty");
+        throw statementError(step, script, i, server, error, "dirty", this.#db.dialect);
       }
     }
     await inTransaction(session, [
@@ -779,8 +779,9 @@ function statementError(
   server: ServerErrorFields,
   cause: unknown,
   mode: "transaction" | "dirty",
+  dialect: Database["dialect"],
 ): FileError {
-  const hint = mode === "transaction"
+  const kept = mode === "transaction"
     ? `Nothing of ${step.file} was kept: the database is still ${atVersion(step.from)}, clean. ` +
       "Fix the file and run the command again"
     : `${step.file} runs outside a transaction: ${
@@ -789,9 +790,19 @@ function statementError(
       `dirty at version ${step.to ?? -1}. ${
         dirtyHint(step.to, step.direction === "up" ? step.from : step.migration.version)
       }`;
+  // PostgreSQL 16+ says `extension "x" is not available`; 15 and older name the missing control file.
+  const missing = /extension "(.+?)" is not available/.exec(server.message)?.[1] ??
+    /could not open extension control file "[^"]*\/([^/"]+)\.control"/.exec(server.message)?.[1];
+  const extension = missing === undefined
+    ? ""
+    : dialect === "pglite"
+    ? `. The embedded PGlite has only the extensions it ships (PostgreSQL's contrib: pgcrypto, citext, ...) and ` +
+      `${missing} is not one of them: run these migrations on a PostgreSQL server`
+    : `. The server does not have the ${missing} extension installed: install its package on the database server ` +
+      `(for pgvector on Debian: postgresql-NN-pgvector), or ask whoever runs it`;
   return scriptError("MIGRATION_FAILED", step.file!, script, index, server, {
     cause,
-    hint,
+    hint: kept + extension,
     prefix: "migration failed: ",
   });
 }

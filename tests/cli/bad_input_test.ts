@@ -259,8 +259,8 @@ for (const backend of BACKENDS) {
       assert.match(
         out.stderr,
         backend === "pglite"
-          ? /hint: the embedded PGlite has only the extensions it ships .* vector is not one of them/
-          : /hint: the server does not have the strata_no_such_extension extension installed: install its package/,
+          ? /^hint: Nothing of 2_v\.up\.sql was kept.*\. The embedded PGlite has only the extensions it ships .* vector is not one of them/m
+          : /^hint: Nothing of 2_v\.up\.sql was kept.*\. The server does not have the strata_no_such_extension extension installed: install its package/m,
       );
       assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
     });
