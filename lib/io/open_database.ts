@@ -73,8 +73,7 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     });
   }
   const config = parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>;
-  const host = typeof config.host === "string" && config.host !== "" ? config.host : "localhost";
-  const port = Number(config.port ?? 5432) || 5432;
+  const { host, port } = serverAddress(config);
   const connection: Record<string, string> = { application_name: "strata" };
   for (const key of ["application_name", "search_path", "options"]) {
     if (typeof config[key] === "string") connection[key] = config[key] as string;
@@ -115,6 +114,12 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     clearTimeout(timer);
   }
   return db;
+}
+
+/** The host (or socket folder) and port a URL parsed by pg-connection-string names, with libpq's defaults. */
+export function serverAddress(config: Record<string, unknown>): { host: string; port: number } {
+  const host = typeof config.host === "string" && config.host !== "" ? config.host : "localhost";
+  return { host, port: Number(config.port ?? 5432) || 5432 };
 }
 
 const SSL_MODES = new Set(["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"]);

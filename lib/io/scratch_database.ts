@@ -6,7 +6,7 @@
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, parseDatabaseUrl } from "../db/database_url.ts";
 import { isStrataError, StrataError } from "../db/strata_error.ts";
-import { openDatabase } from "./open_database.ts";
+import { openDatabase, serverAddress } from "./open_database.ts";
 
 /** Options for {@linkcode withScratchDatabase}. */
 export interface ScratchOptions {
@@ -226,9 +226,8 @@ function scratchUrl(connectUrl: string, name: string): string {
 /** `host:port` of a URL, for people (never the user or password). */
 async function serverOf(url: DatabaseUrl): Promise<string> {
   const { parse } = await import("pg-connection-string");
-  const config = parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>;
-  const host = typeof config.host === "string" && config.host !== "" ? config.host : "localhost";
-  return `${host}:${Number(config.port ?? 5432) || 5432}`;
+  const { host, port } = serverAddress(parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>);
+  return `${host}:${port}`;
 }
 
 function randomSuffix(): string {
