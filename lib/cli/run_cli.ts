@@ -94,7 +94,7 @@ const COMMAND_FLAGS: Record<string, FlagSpec> = {
   bundle: { out: "string", seeds: "string" },
   seed: { seeds: "string", env: "string", "batch-size": "string" },
   backup: { format: "string", out: "string", keep: "string", jobs: "string" },
-  restore: { yes: "boolean", clean: "boolean" },
+  restore: { yes: "boolean", clean: "boolean", replace: "boolean" },
   deploy: { format: "string", out: "string", keep: "string", jobs: "string", "restore-on-failure": "boolean" },
   snapshot: { out: "string", format: "string" },
   diff: { sql: "boolean" },
@@ -129,8 +129,9 @@ Commands:
                    Run the seeds in DIR (default seeds/), then DIR/NAME/; idempotent: counts inserted / updated / unchanged
   backup [-format custom|plain|directory] [-out DIR] [-keep N] [-jobs N]
                    pg_dump to DIR/backup_YYYYmmdd_HHMMSS_DB.EXT (mode 0600) with a .sha256 and a .json manifest
-  restore FILE [-yes] [-clean]
-                   Verify the checksum, then restore in one transaction; asks before writing over tables
+  restore FILE [-yes] [-clean | -replace]
+                   Verify the checksum, then restore in one transaction; asks before writing over tables.
+                   -clean drops what the backup recreates; -replace empties the current schema first
   deploy [-out DIR] [-format F] [-keep N] [-restore-on-failure]
                    Under the migration lock: stop if nothing is pending, else backup, verify it, migrate up
   snapshot [-out FILE] [-format json|sql]
@@ -614,6 +615,7 @@ async function runRestore(
   const result = await restoreBackup(db, url, file, {
     yes: booleanFlag(args, "yes"),
     clean: booleanFlag(args, "clean"),
+    replace: booleanFlag(args, "replace"),
     ...(io.stdinIsTTY
       ? { confirm: (question: string) => confirm(io, question, "Pass -yes to restore without asking") }
       : {}),
@@ -623,7 +625,12 @@ async function runRestore(
     if (!result.checked) {
       io.stderr(`warning: ${rest[0]} has no recorded checksum (not written by strata backup): it was not verified\n`);
     }
-    io.stderr(`Restored ${rest[0]} (${result.format}) into ${url.label} in ${formatDuration(result.durationMs)}\n`);
+    const emptied = result.dropped === undefined
+      ? ""
+      : `, after dropping the ${result.dropped} object(s) of the current schema in the same transaction`;
+    io.stderr(
+      `Restored ${rest[0]} (${result.format}) into ${url.label}${emptied} in ${formatDuration(result.durationMs)}\n`,
+    );
   }
   return 0;
 }
@@ -641,7 +648,7 @@ async function runDeploy(
   const result = await deploy(db, url, migrator, {
     backup: backupOptions(args, io, mode),
     restoreOnFailure: booleanFlag(args, "restore-on-failure"),
-    restoreCommand: (path) => again(`restore ${shellWord(path)} -yes -clean`),
+    restoreCommand: (path) => again(`restore ${shellWord(path)} -yes -replace`),
     command: again,
     ...(mode.json ? {} : { log: (line: string) => io.stderr(`deploy: ${line}\n`) }),
   });
@@ -680,7 +687,7 @@ async function runDeploy(
       io.stderr(
         `deploy: to put the database back as it was${
           result.revertCommand ? " instead" : ""
-        } (empties the current schema, then restores the backup):\n  ${result.restoreCommand}\n`,
+        } (empties the current schema and restores the backup, in one transaction):\n  ${result.restoreCommand}\n`,
       );
     }
     const note = databaseNote(args, io.env);

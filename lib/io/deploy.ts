@@ -3,8 +3,9 @@
  * pending it stops before the backup. When a migration fails it says what changed and how to
  * go back: nothing, when the failed file was rolled back and was the first to run; the down
  * files (`goto`) of the files it applied before the failure; or the backup it just took,
- * restored over an emptied current schema. With `restoreOnFailure` it restores the backup
- * itself when the failure left changes a transaction could not roll back (a dirty database).
+ * restored over an emptied current schema (`restore -replace`, both in one transaction).
+ * With `restoreOnFailure` it does that itself when the failure left changes a transaction
+ * could not roll back (a dirty database).
  */
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
@@ -39,8 +40,8 @@ export interface DeployResult {
   restored: boolean;
   /**
    * When a migration failed after changing the database and the backup was not restored:
-   * the commands that empty the current schema and restore the backup into it, so that
-   * objects created since the backup go too.
+   * the command that empties the current schema and restores the backup into it in one
+   * transaction, so that objects created since the backup go too.
    */
   restoreCommand?: string;
   /**
@@ -83,9 +84,7 @@ export async function deploy(
       return { noChange: false, plan, backup, run, restored: false };
     }
     const strata = options.command ?? ((args: string) => `strata ${args}`);
-    const restore = `${strata("drop -f")} && ${
-      options.restoreCommand?.(backup.path) ?? strata(`restore ${backup.path} -yes -clean`)
-    }`;
+    const restore = options.restoreCommand?.(backup.path) ?? strata(`restore ${backup.path} -yes -replace`);
     const before = plan.from.version ?? "none";
     const applied = run.results.filter((r) => r.status === "applied");
     const failed = run.results.find((r) => r.status === "failed");
@@ -100,17 +99,24 @@ export async function deploy(
       );
       return { noChange: false, plan, backup, run, error: run.error, restored: false };
     }
-    // Files whose objects a restore of the backup over the database would leave behind.
-    const since = [...applied, ...(run.to.dirty && failed ? [failed] : [])].map((r) => r.file ?? String(r.version));
     if (options.restoreOnFailure && run.to.dirty) {
-      log(`The failed migration left version ${run.to.version} dirty: restoring ${backup.path}`);
-      await restoreBackup(db, url, backup.path, { yes: true, clean: true });
-      log(`Restored: the database is back at version ${before}, as before the deploy`);
       log(
-        `Objects the backup does not contain stay: those created by ${since.join(", ")}. ` +
-          `To remove them too, empty the current schema and restore again: ${restore}`,
+        `The failed migration left version ${run.to.version} dirty: restoring ${backup.path} over an emptied current schema`,
       );
-      return { noChange: false, plan, backup, run, error: run.error, restored: true };
+      try {
+        const restored = await restoreBackup(db, url, backup.path, { yes: true, replace: true });
+        const since = [...applied, ...(failed ? [failed] : [])].map((r) => r.file ?? String(r.version));
+        log(
+          `Restored: the database is back at version ${before}, as before the deploy ` +
+            `(${restored.dropped} object(s) of the current schema dropped first, in the same transaction; ` +
+            `anything ${since.join(", ")} made in other schemas stays)`,
+        );
+        return { noChange: false, plan, backup, run, error: run.error, restored: true };
+      } catch (error) {
+        log(
+          `Restoring failed, so the database is as the failed migration left it: ${(error as Error).message}`,
+        );
+      }
     }
     let revertCommand: string | undefined;
     if (!run.to.dirty && applied.every((r) => !r.outOfOrder)) {

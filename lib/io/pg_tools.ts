@@ -3,6 +3,7 @@
  * connection travels in libpq's environment variables (PGHOST, PGPASSWORD, ...), never in
  * argv, so no `ps` listing shows a password; output is scrubbed of it before anyone sees it.
  */
+import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -102,7 +103,11 @@ export function runProgram(
     let stderr = "";
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (options.input !== undefined) {
+      // A program that exits before reading all of it (an error) must not crash strata with EPIPE.
+      child.stdin?.on("error", () => {});
+      child.stdin?.end(options.input);
+    }
     child.on("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
     child.on("error", (error: Error & { code?: string }) => {
       reject(
@@ -116,6 +121,92 @@ export function runProgram(
       resolve({ code: code ?? 1, stdout: redact(stdout, secrets), stderr: redact(stderr, secrets) });
     });
   });
+}
+
+/** Options for {@linkcode runPiped}. */
+export interface RunPipedOptions {
+  env?: Record<string, string>;
+  /** Secrets to scrub from both programs' stderr. */
+  secrets?: readonly (string | undefined)[];
+  /** Called with each child's pid once it started. */
+  onSpawn?: (pid: number) => void;
+  /** Written to the consumer's stdin before the producer's output. */
+  prefix?: string;
+  /** Rewrites the start of the producer's output (up to 16 KiB, on line ends) before it is passed on. */
+  head?: (head: string) => string;
+}
+
+/**
+ * Runs `producer | consumer` with exact argvs (no shell): the consumer reads `prefix`, then
+ * the producer's stdout. Its stdin is closed only when the producer succeeded; when the
+ * producer fails, the consumer is killed before it reads an end of input, so a psql that
+ * runs a transaction never commits a truncated script.
+ *
+ * @throws {StrataError} COMMAND_FAILED when either program cannot be started.
+ */
+export function runPiped(
+  producer: { program: string; args: readonly string[] },
+  consumer: { program: string; args: readonly string[] },
+  options: RunPipedOptions = {},
+): Promise<{ producer: ProcessResult; consumer: ProcessResult }> {
+  const env = { ...process.env, ...options.env };
+  const secrets = options.secrets ?? [];
+  const start = (program: string, args: readonly string[], stdio: ("pipe" | "ignore")[]) => {
+    const child = spawn(program, args, { env, stdio: stdio as ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.on("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
+    const done = new Promise<ProcessResult>((resolve, reject) => {
+      child.on("error", (error: Error & { code?: string }) => {
+        reject(
+          error.code === "ENOENT"
+            ? new StrataError("COMMAND_FAILED", `${program} not found`, { cause: error, hint: INSTALL_HINT })
+            : new StrataError("COMMAND_FAILED", `Cannot run ${program}: ${error.message}`, { cause: error }),
+        );
+      });
+      child.on(
+        "close",
+        (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout: "", stderr: redact(stderr, secrets) }),
+      );
+    });
+    return { child, done };
+  };
+  const into = start(consumer.program, consumer.args, ["pipe", "ignore", "pipe"]);
+  const from = start(producer.program, producer.args, ["ignore", "pipe", "pipe"]);
+  const stdin = into.child.stdin!;
+  stdin.on("error", () => {}); // the consumer stopped reading (its own error): reported by its exit code
+  if (options.prefix) stdin.write(options.prefix);
+  let head: string | undefined = options.head ? "" : undefined;
+  const passHead = () => {
+    if (head === undefined) return;
+    const text = options.head!(head);
+    head = undefined;
+    stdin.write(Buffer.from(text, "latin1"));
+  };
+  from.child.stdout!.on("data", (chunk: Buffer) => {
+    if (head !== undefined) {
+      head += chunk.toString("latin1"); // one char per byte: the rewrite keeps the bytes it does not touch
+      if (head.length < 16384) return;
+      const cut = head.lastIndexOf("\n") + 1 || head.length;
+      const rest = head.slice(cut);
+      head = head.slice(0, cut);
+      passHead();
+      if (rest) stdin.write(Buffer.from(rest, "latin1"));
+      return;
+    }
+    if (!stdin.write(chunk)) {
+      from.child.stdout!.pause();
+      stdin.once("drain", () => from.child.stdout!.resume());
+    }
+  });
+  from.done.then((result) => {
+    if (result.code === 0) {
+      passHead();
+      stdin.end();
+    } else into.child.kill("SIGKILL");
+  }, () => into.child.kill("SIGKILL"));
+  into.done.then(() => from.child.exitCode === null && from.child.kill("SIGKILL"), () => from.child.kill("SIGKILL"));
+  return Promise.all([from.done, into.done]).then(([p, c]) => ({ producer: p, consumer: c }));
 }
 
 const INSTALL_HINT = "Install PostgreSQL's client programs: Debian/Ubuntu `apt install postgresql-client`, " +

@@ -3,7 +3,8 @@
  * that already has tables unless told to, and restores in one transaction (psql
  * --single-transaction for plain SQL, pg_restore --single-transaction for custom and
  * directory dumps; the SQL executed in a transaction for PGlite), so a failure leaves the
- * target as it was.
+ * target as it was. With `replace` the current schema is emptied in that same transaction
+ * (custom and directory dumps then go through `pg_restore -f - | psql`).
  */
 import { Buffer } from "node:buffer";
 import { createReadStream, createWriteStream } from "node:fs";
@@ -14,9 +15,10 @@ import { basename } from "node:path";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
+import { currentSchemaDrops } from "../migrate/drop_schema.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { type BackupFormat, verifyBackup } from "./backup.ts";
-import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
+import { findPgProgram, libpqEnvironment, runPiped, runProgram } from "./pg_tools.ts";
 
 /** Options for {@linkcode restoreBackup}. */
 export interface RestoreOptions {
@@ -24,6 +26,11 @@ export interface RestoreOptions {
   yes?: boolean;
   /** Drop what the dump recreates first (custom and directory dumps; plain dumps by strata always do). */
   clean?: boolean;
+  /**
+   * Empty the current schema first, in the restore's own transaction (what `drop -f` drops),
+   * so that objects made after the backup go too. Implies `clean`.
+   */
+  replace?: boolean;
   /** Asked when the target has tables and `yes` is not set; no function means refuse. */
   confirm?: (question: string) => Promise<boolean>;
   /** The psql / pg_restore process id, once it runs. */
@@ -38,6 +45,8 @@ export interface RestoreResult {
   checked: boolean;
   /** Tables the target had before. */
   existingTables: number;
+  /** Objects of the current schema dropped first (with `replace`). */
+  dropped?: number;
   durationMs: number;
 }
 
@@ -72,12 +81,16 @@ export async function restoreBackup(
         "ABORTED",
         `${url.label} already has ${count} table(s): not restoring over them without -yes`,
         {
-          hint: "Restore into an empty database, or pass -yes (and -clean to drop what the backup recreates)",
+          hint: "Restore into an empty database, or pass -yes (with -clean to drop what the backup recreates, " +
+            "or -replace to empty the current schema first)",
         },
       );
     }
     if (!(await options.confirm(question))) throw new StrataError("ABORTED", "Restore declined: nothing was changed");
   }
+  // Listed before the restore starts; run in its transaction, so a failure keeps them too.
+  const drops = options.replace ? await currentSchemaDrops(db) : undefined;
+  const dropSql = drops?.map((d) => `${d.ddl};\n`).join("");
   if (db.dialect === "pglite") {
     if (verified.format !== "plain") {
       throw new StrataError(
@@ -85,15 +98,16 @@ export async function restoreBackup(
         `The embedded PGlite database restores plain SQL backups only, not ${verified.format}`,
       );
     }
-    await restorePglite(db, path);
+    await restorePglite(db, path, dropSql ?? "");
   } else {
-    await restorePostgres(db, url, path, verified.format, options);
+    await restorePostgres(db, url, path, verified.format, options, dropSql);
   }
   return {
     path,
     format: verified.format,
     checked: verified.checked,
     existingTables: count,
+    ...(drops === undefined ? {} : { dropped: drops.length }),
     durationMs: performance.now() - started,
   };
 }
@@ -104,53 +118,67 @@ async function restorePostgres(
   path: string,
   format: BackupFormat,
   options: RestoreOptions,
+  dropSql: string | undefined,
 ): Promise<void> {
   const [server] = await db.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
   const major = Math.floor(Number(server.num) / 10000);
   const libpq = await libpqEnvironment(url.connectUrl);
-  const run = async (name: "psql" | "pg_restore", args: string[]) => {
-    const program = await findPgProgram(name, name === "psql" ? 0 : major);
-    const result = await runProgram(program.path, args, {
-      env: libpq.env,
-      secrets: [libpq.password],
-      ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
-    });
-    if (result.code !== 0) {
-      throw new StrataError(
-        "RESTORE_FAILED",
-        `${name} failed, so nothing was restored (it ran in one transaction): ${firstError(result.stderr)}`,
-        {
-          hint: `The database is as it was before. ${
-            format === "plain"
-              ? "A plain file drops what it recreates only when pg_dump made it with --clean (strata's plain " +
-                "backups are); otherwise "
-              : "Add -clean to drop what the backup recreates, or "
-          }restore into an empty database`,
-        },
-      );
-    }
+  const spawned = {
+    env: libpq.env,
+    secrets: [libpq.password],
+    ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
   };
+  const failed = (name: string, stderr: string) =>
+    new StrataError(
+      "RESTORE_FAILED",
+      `${name} failed, so nothing was restored (it ran in one transaction): ${firstError(stderr)}`,
+      {
+        hint: `The database is as it was before${dropSql ? " (the current schema was not emptied either)" : ""}. ${
+          dropSql
+            ? "Fix what the error names, or "
+            : format === "plain"
+            ? "A plain file drops what it recreates only when pg_dump made it with --clean (strata's plain " +
+              "backups are); otherwise "
+            : "Add -clean to drop what the backup recreates, or "
+        }restore into an empty database`,
+      },
+    );
+  const psql = await findPgProgram("psql", 0);
+  const psqlArgs = ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"];
   if (format === "plain") {
     const file = major < 17 ? await withoutNewerSettings(path) : undefined;
     try {
-      await run("psql", [
-        "-X",
-        "-q",
-        "--no-password",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "--single-transaction",
-        "-f",
-        file ?? path,
-      ]);
+      // With -1, psql runs every -f in one transaction: the drops (from stdin), then the dump.
+      const args = [...psqlArgs, "--single-transaction", ...(dropSql ? ["-f", "-"] : []), "-f", file ?? path];
+      const result = await runProgram(psql.path, args, { ...spawned, ...(dropSql ? { input: dropSql } : {}) });
+      if (result.code !== 0) throw failed("psql", result.stderr);
     } finally {
       if (file) await rm(file, { force: true });
     }
-  } else {
+    return;
+  }
+  const pgRestore = await findPgProgram("pg_restore", major);
+  if (dropSql === undefined) {
     const args = ["--no-password", "--single-transaction", "--exit-on-error", `--dbname=${libpq.database}`];
     if (options.clean) args.push("--clean", "--if-exists");
-    await run("pg_restore", [...args, path]);
+    const result = await runProgram(pgRestore.path, [...args, path], spawned);
+    if (result.code !== 0) throw failed("pg_restore", result.stderr);
+    return;
   }
+  // pg_restore writes the restore as a script (its BEGIN ... COMMIT around all of it) and psql
+  // runs it after the drops, which the BEGIN sent first puts in the same transaction. The
+  // script's own BEGIN only warns. psql is killed, never committing, if pg_restore fails.
+  const result = await runPiped(
+    { program: pgRestore.path, args: ["--single-transaction", "--clean", "--if-exists", "-f", "-", path] },
+    { program: psql.path, args: [...psqlArgs, "-f", "-"] },
+    {
+      ...spawned,
+      prefix: `BEGIN;\n${dropSql}`,
+      ...(major < 17 && pgRestore.major >= 17 ? { head: (head: string) => removeNewerSettings(head) } : {}),
+    },
+  );
+  if (result.producer.code !== 0) throw failed("pg_restore", result.producer.stderr);
+  if (result.consumer.code !== 0) throw failed("psql", result.consumer.stderr);
 }
 
 /**
@@ -168,20 +196,8 @@ async function withoutNewerSettings(path: string): Promise<string | undefined> {
   } finally {
     await handle.close();
   }
-  // Only in the header: the SET and comment lines before the first statement.
   const text = head.subarray(0, headBytes).toString("latin1"); // one char per byte: offsets are byte offsets
-  let offset = 0;
-  let found: { start: number; end: number } | undefined;
-  for (const line of text.split("\n")) {
-    if (/^SET transaction_timeout = /.test(line)) found = { start: offset, end: offset + line.length + 1 };
-    else if (
-      line !== "" && !line.startsWith("--") && !line.startsWith("SET ") &&
-      !line.startsWith("SELECT pg_catalog.set_config")
-    ) {
-      break;
-    }
-    offset += line.length + 1;
-  }
+  const found = newerSettingLine(text);
   if (!found || found.end > headBytes) return undefined;
   const copy = `${path}.restore-${process.pid}.sql`;
   const out = createWriteStream(copy, { mode: 0o600 });
@@ -191,13 +207,39 @@ async function withoutNewerSettings(path: string): Promise<string | undefined> {
   return copy;
 }
 
-async function restorePglite(db: Database, path: string): Promise<void> {
+/**
+ * Where `SET transaction_timeout = ...;` stands in a dump's header (the comment, SET,
+ * set_config, \\restrict and BEGIN lines before the first statement), as offsets in `text`.
+ */
+function newerSettingLine(text: string): { start: number; end: number } | undefined {
+  let offset = 0;
+  for (const line of text.split("\n")) {
+    if (/^SET transaction_timeout = /.test(line)) return { start: offset, end: offset + line.length + 1 };
+    if (
+      line !== "" && !line.startsWith("--") && !line.startsWith("SET ") && !line.startsWith("\\restrict ") &&
+      line !== "BEGIN;" && !line.startsWith("SELECT pg_catalog.set_config")
+    ) {
+      return undefined;
+    }
+    offset += line.length + 1;
+  }
+  return undefined;
+}
+
+/** A script's header without `SET transaction_timeout`, which servers before 17 reject. */
+export function removeNewerSettings(head: string): string {
+  const found = newerSettingLine(head);
+  return found && found.end <= head.length ? head.slice(0, found.start) + head.slice(found.end) : head;
+}
+
+async function restorePglite(db: Database, path: string, dropSql: string): Promise<void> {
   const text = await readFile(path, "utf8");
   // PGlite is one session: plain queries on it (a deploy holding the migration lock can
   // restore too), and the dump's SETs must not outlive it.
   await keepingSessionSettings(db, async () => {
     try {
       await db.exec("BEGIN");
+      if (dropSql) await db.exec(dropSql);
       await db.exec(text);
       await db.exec("COMMIT");
     } catch (error) {
@@ -207,7 +249,7 @@ async function restorePglite(db: Database, path: string): Promise<void> {
         `Restoring ${basename(path)} failed, so nothing was restored: ${(error as Error).message}`,
         {
           cause: error,
-          hint: "The database is as it was before",
+          hint: `The database is as it was before${dropSql ? " (the current schema was not emptied either)" : ""}`,
         },
       );
     }

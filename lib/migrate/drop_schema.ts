@@ -4,7 +4,7 @@
  * so that `drop -f` followed by `up` rebuilds a clean schema; objects that belong to an
  * extension are left to the extension.
  */
-import type { Session } from "../db/database.ts";
+import type { Queryable, Session } from "../db/database.ts";
 import { inTransaction } from "./version_table.ts";
 
 /** One dropped object. */
@@ -46,6 +46,19 @@ SELECT kind, name, ddl FROM (
 ) objects
 ORDER BY rank, name`;
 
+/** One object of the current schema with the statement that drops it. */
+export interface DropStatement extends DroppedObject {
+  ddl: string;
+}
+
+/**
+ * The DROP statements that empty the current schema, tables first, without running them
+ * (a restore runs them in its own transaction).
+ */
+export async function currentSchemaDrops(db: Queryable): Promise<DropStatement[]> {
+  return await db.query<DropStatement>(LIST_OBJECTS);
+}
+
 /**
  * Drops the objects of the current schema in one transaction and says what it dropped.
  *
@@ -56,7 +69,7 @@ ORDER BY rank, name`;
  * ```
  */
 export async function dropCurrentSchema(session: Session): Promise<DroppedObject[]> {
-  const rows = await session.query<{ kind: DroppedObject["kind"]; name: string; ddl: string }>(LIST_OBJECTS);
+  const rows = await currentSchemaDrops(session);
   if (rows.length === 0) return [];
   await inTransaction(session, rows.map((r) => r.ddl));
   return rows.map(({ kind, name }) => ({ kind, name }));

@@ -229,7 +229,7 @@ async function migrationsWith(dir: string, extra: Record<string, string>): Promi
 /** The command deploy printed to put the database back. */
 function printedRestore(stderr: string): string {
   const match =
-    /to put the database back as it was(?: instead)? \(empties the current schema, then restores the backup\):\n {2}(.+)\n/
+    /to put the database back as it was(?: instead)? \(empties the current schema and restores the backup, in one transaction\):\n {2}(.+)\n/
       .exec(stderr);
   assert.ok(match, `no restore command in:\n${stderr}`);
   return match[1];
@@ -256,7 +256,7 @@ test("[scram] a failed deploy with a password URL prints a restore command that 
       const command = printedRestore(out.stderr);
       const [backup] = await backupsIn(join(work.path, "backups"));
       const strata = `strata -path ${path} -database "$DATABASE_URL"`;
-      assert.equal(command, `${strata} drop -f && ${strata} restore ${join(work.path, "backups", backup)} -yes -clean`);
+      assert.equal(command, `${strata} restore ${join(work.path, "backups", backup)} -yes -replace`);
       assert.match(out.stderr, /set DATABASE_URL to the URL you passed with -database/);
 
       await db.exec("DELETE FROM users");
@@ -326,7 +326,7 @@ test("[postgres] backup records the version from the URL's x-migrations-table, a
   });
 });
 
-test("[postgres] restore refuses a database that has tables without -yes (no terminal): exit 1, unchanged; -yes -clean replaces it", async (t) => {
+test("[postgres] restore refuses a database that has tables without -yes (no terminal): exit 1, unchanged; -yes -clean restores over it, -yes -replace empties the schema first", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
     const before = await appRows(source.db);
@@ -345,10 +345,21 @@ test("[postgres] restore refuses a database that has tables without -yes (no ter
       assert.match(refused.stderr, /-yes/);
       assert.deepEqual(await appRows(source.db), changed);
 
-      const replaced = await runStrata(["-database", source.url, "restore", path, "-yes", "-clean"], work.path);
-      assertExit(replaced, 0);
-      assert.match(replaced.stderr, /^Restored /m);
+      await source.db.exec("CREATE TABLE made_later (id int)");
+      const cleaned = await runStrata(["-database", source.url, "restore", path, "-yes", "-clean"], work.path);
+      assertExit(cleaned, 0);
+      assert.match(cleaned.stderr, /^Restored /m);
       assert.deepEqual(await appRows(source.db), before);
+      assert.ok((await publicTables(source.db)).includes("made_later"), "-clean drops only what the backup recreates");
+
+      const replaced = await runStrata(["-database", source.url, "restore", path, "-yes", "-replace"], work.path);
+      assertExit(replaced, 0);
+      assert.match(
+        replaced.stderr,
+        /^Restored .+, after dropping the \d+ object\(s\) of the current schema in the same transaction in /m,
+      );
+      assert.deepEqual(await appRows(source.db), before);
+      assert.ok(!(await publicTables(source.db)).includes("made_later"));
     } finally {
       await work.remove();
     }
@@ -454,7 +465,7 @@ test("[postgres] deploy that applies 5 and fails at 6 prints goto 4 and a restor
       const revert = /to go back to version 4 with the down files of what it applied:\n {2}(.+)\n/.exec(out.stderr);
       assert.equal(revert?.[1], `${strata} goto 4`, out.stderr);
       const command = printedRestore(out.stderr);
-      assert.equal(command, `${strata} drop -f && ${strata} restore ${join(work.path, "backups", backup)} -yes -clean`);
+      assert.equal(command, `${strata} restore ${join(work.path, "backups", backup)} -yes -replace`);
       assert.ok((await publicTables(source.db)).includes("deploy_applied"));
       assert.ok(!(await publicTables(source.db)).includes("deploy_leftover"), "the failed migration was rolled back");
 
@@ -477,13 +488,16 @@ test("[postgres] deploy that applies 5 and fails at 6 prints goto 4 and a restor
   });
 });
 
-test("[postgres] deploy -restore-on-failure puts back a migration that failed outside a transaction: version 4, not dirty, rows back", async (t) => {
+test("[postgres] deploy -restore-on-failure puts back 5 applied and 6 failed outside a transaction: version 4, not dirty, rows back, no table of 5", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
     const before = await appRows(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
-      const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
+      const path = await migrationsWith(work.path, {
+        ...APPLIED_FIVE,
+        "000006_break.up.sql": FAILING_OUTSIDE_TRANSACTION,
+      });
       const out = await runStrata(
         ["-path", path, "-database", source.url, "deploy", "-out", "backups", "-restore-on-failure"],
         work.path,
@@ -495,6 +509,7 @@ test("[postgres] deploy -restore-on-failure puts back a migration that failed ou
         { version: "4", dirty: false },
       ]);
       assert.deepEqual(await appRows(source.db), before);
+      assert.ok(!(await publicTables(source.db)).includes("deploy_applied"));
     } finally {
       await work.remove();
     }

@@ -26,7 +26,7 @@ import {
 import { deploy } from "../../lib/io/deploy.ts";
 import { directorySource } from "../../lib/io/directory_source.ts";
 import { findPgProgram, runProgram } from "../../lib/io/pg_tools.ts";
-import { restoreBackup } from "../../lib/io/restore.ts";
+import { removeNewerSettings, restoreBackup } from "../../lib/io/restore.ts";
 import { Migrator } from "../../lib/migrate/migrator.ts";
 import {
   APPLIED_FIVE,
@@ -507,6 +507,27 @@ test("[postgres] the password reaches pg_dump, pg_restore and psql through the e
   });
 });
 
+/** Objects of kinds a backup does not know, made in the target after the backup was taken. */
+const LATER_OBJECTS = `
+  CREATE TYPE later_mood AS ENUM ('ok');
+  CREATE TABLE later_table (id int PRIMARY KEY, mood later_mood, org bigint REFERENCES organisations (id));
+  CREATE VIEW later_view AS SELECT id FROM later_table;
+  CREATE FUNCTION later_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
+  CREATE SEQUENCE later_seq;
+`;
+const LATER_NAMES = ["later_fn", "later_mood", "later_seq", "later_table", "later_view"];
+
+/** Which of LATER_OBJECTS exist in the current schema. */
+async function laterObjects(db: Database): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    `SELECT relname AS name FROM pg_class WHERE relkind <> 'i' AND relnamespace = current_schema()::regnamespace AND relname LIKE 'later\\_%'
+     UNION SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname LIKE 'later\\_%'
+     UNION SELECT typname FROM pg_type WHERE typnamespace = current_schema()::regnamespace AND typname = 'later_mood'
+     ORDER BY 1`,
+  );
+  return rows.map((r) => r.name);
+}
+
 /** A database with tables and rows of its own: the app's schema, one more organisation. */
 async function occupied(db: Database): Promise<void> {
   await populateApp(db);
@@ -605,6 +626,65 @@ for (const backend of BACKENDS) {
       }
     });
   });
+
+  test(`[${backend}] restore with replace empties the current schema in its transaction: what was made after the backup goes too`, async (t) => {
+    await withDatabase(t, backend, async (source) => {
+      await populateApp(source.db);
+      const before = await snapshot(source.db);
+      const out = await tempDir("strata-backup-");
+      try {
+        for (const format of formatsFor(backend).filter((f) => f !== "directory")) {
+          const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format });
+          await withDatabase(t, backend, async (target) => {
+            await occupied(target.db);
+            await target.db.exec(LATER_OBJECTS);
+            const restored = await restoreBackup(target.db, urlOf(target), backup.path, { yes: true, replace: true });
+            assert.ok((restored.dropped ?? 0) >= 8, `${format}: dropped ${restored.dropped}`);
+            assert.deepEqual(await snapshot(target.db), before, format);
+            assert.deepEqual(await laterObjects(target.db), [], `${format}: objects made after the backup are gone`);
+            await assertAlive(target.db);
+          });
+        }
+      } finally {
+        await out.remove();
+      }
+    });
+  });
+
+  test(`[${backend}] a replace restore whose script fails at its last statement leaves the schema as it was, later objects too`, async (t) => {
+    await withDatabase(t, backend, async (source) => {
+      await populateApp(source.db);
+      const out = await tempDir("strata-backup-");
+      try {
+        const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "plain" });
+        // A copy without strata's checksum (a hand-made file), failing after everything else ran.
+        const failing = join(out.path, "hand_made.sql");
+        await writeFile(failing, (await readFile(backup.path, "utf8")) + "\nSELECT 1 / 0;\n");
+        await withDatabase(t, backend, async (target) => {
+          await occupied(target.db);
+          await target.db.exec(LATER_OBJECTS);
+          const own = await snapshot(target.db);
+          await assert.rejects(
+            restoreBackup(target.db, urlOf(target), failing, { yes: true, replace: true }),
+            (error) => {
+              assertCode("RESTORE_FAILED")(error);
+              assert.match((error as StrataError).message, /division by zero/);
+              assert.match(
+                (error as StrataError).hint ?? "",
+                /as it was before \(the current schema was not emptied either\)/,
+              );
+              return true;
+            },
+          );
+          assert.deepEqual(await snapshot(target.db), own);
+          assert.deepEqual(await laterObjects(target.db), LATER_NAMES);
+          await assertAlive(target.db, "43");
+        });
+      } finally {
+        await out.remove();
+      }
+    });
+  });
 }
 
 test("[postgres] a custom restore without clean into a database with a conflicting table fails as RESTORE_FAILED and changes nothing", async (t) => {
@@ -640,6 +720,55 @@ test("[postgres] a custom restore without clean into a database with a conflicti
       await out.remove();
     }
   });
+});
+
+test("[postgres] a replace restore of a custom dump cut short is RESTORE_FAILED naming pg_restore, and the drops it ran are rolled back", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    // Enough rows that pg_restore has written the drops, tables and some data before it
+    // reaches the cut: psql is then mid-transaction when pg_restore fails.
+    await source.db.exec("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS t FROM generate_series(1, 100000) g");
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "custom" });
+      const whole = await readFile(backup.path);
+      const cut = join(out.path, "cut_short.dump"); // no checksum beside it: not verified
+      await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+      await withDatabase(t, "postgres", async (target) => {
+        await occupied(target.db);
+        await target.db.exec(LATER_OBJECTS);
+        const own = await snapshot(target.db);
+        const pids: number[] = [];
+        await assert.rejects(
+          restoreBackup(target.db, urlOf(target), cut, { yes: true, replace: true, onSpawn: (pid) => pids.push(pid) }),
+          (error) => {
+            assertCode("RESTORE_FAILED")(error);
+            assert.match((error as StrataError).message, /^pg_restore failed/);
+            return true;
+          },
+        );
+        assert.equal(pids.length, 2, "pg_restore and psql ran");
+        assert.deepEqual(await snapshot(target.db), own);
+        assert.deepEqual(await laterObjects(target.db), LATER_NAMES);
+        const [{ bulk }] = await target.db.query<{ bulk: string | null }>("SELECT to_regclass('bulk')::text AS bulk");
+        assert.equal(bulk, null, "nothing of the backup was committed");
+      });
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+test("removeNewerSettings takes SET transaction_timeout out of a script's header only", () => {
+  const header = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nBEGIN;\n\nSET statement_timeout = 0;\n" +
+    "SET transaction_timeout = 0;\nSET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n";
+  const body = "CREATE TABLE a (id int);\nSET transaction_timeout = 0;\n";
+  assert.equal(
+    removeNewerSettings(header + body),
+    header.replace("SET transaction_timeout = 0;\n", "") + body,
+  );
+  assert.equal(removeNewerSettings(body), body, "after the first statement it is the script's own");
+  assert.equal(removeNewerSettings("SET lock_timeout = 0;\n"), "SET lock_timeout = 0;\n");
 });
 
 test("findPgProgram names both versions and how to install a newer client when pg_dump is older than the server", async () => {
@@ -759,7 +888,7 @@ for (const backend of BACKENDS) {
           assert.deepEqual(result.run?.to, { version: 5n, dirty: false });
           assert.ok(result.backup);
           assert.equal(result.revertCommand, "strata goto 4");
-          assert.equal(result.restoreCommand, `strata drop -f && strata restore ${result.backup.path} -yes -clean`);
+          assert.equal(result.restoreCommand, `strata restore ${result.backup.path} -yes -replace`);
           const applied = async () =>
             (await source.db.query<{ t: string | null }>("SELECT to_regclass('deploy_applied')::text AS t"))[0].t;
           assert.equal(await applied(), "deploy_applied");
@@ -769,12 +898,11 @@ for (const backend of BACKENDS) {
           assert.equal(await applied(), null);
           assert.deepEqual((await snapshot(source.db)).rows, before.rows);
 
-          // The printed restore: empty the current schema, then restore. A restore over the
-          // database alone would keep migration 5's table with the version back at 4.
+          // The printed restore empties the current schema in its transaction. A restore over
+          // the database alone would keep migration 5's table with the version back at 4.
           assert.equal((await migrator.up({ limit: 1 })).error, undefined);
           await source.db.exec("DELETE FROM users");
-          await migrator.drop();
-          await restoreBackup(source.db, urlOf(source), result.backup.path, { yes: true, clean: true });
+          await restoreBackup(source.db, urlOf(source), result.backup.path, { yes: true, replace: true });
           assert.equal(await applied(), null);
           assert.deepEqual(await snapshot(source.db), before);
           assert.deepEqual(await migrator.version(), { version: 4n, dirty: false });
@@ -829,12 +957,12 @@ for (const backend of BACKENDS) {
   );
 
   test(
-    `[${backend}] deploy with restoreOnFailure restores a migration that failed outside a transaction: previous version, not dirty, rows back`,
+    `[${backend}] deploy with restoreOnFailure puts back what it applied and what failed outside a transaction: version 4, rows, no table of 5`,
     async (t) => {
       await withDatabase(t, backend, async (source) => {
         await populateApp(source.db);
         const before = await snapshot(source.db);
-        const dir = await migrationsWith({ "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
+        const dir = await migrationsWith({ ...APPLIED_FIVE, "000006_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
         const out = await tempDir("strata-deploy-");
         try {
           const lines: string[] = [];
@@ -844,15 +972,19 @@ for (const backend of BACKENDS) {
             log: (line) => lines.push(line),
           });
           assert.equal(result.error?.code, "MIGRATION_FAILED");
-          assert.deepEqual(result.run?.to, { version: 5n, dirty: true });
+          assert.deepEqual(result.run?.to, { version: 6n, dirty: true });
           assert.equal(result.restored, true);
           assert.match(
             lines.join("\n"),
-            /Objects the backup does not contain stay: those created by 000005_break\.up\.sql\. .*: strata drop -f && strata restore /,
+            /Restored: the database is back at version 4, as before the deploy \(\d+ object\(s\) of the current schema dropped first, in the same transaction; anything 000005_applied\.up\.sql, 000006_break\.up\.sql made in other schemas stays\)/,
           );
           assert.equal(result.restoreCommand, undefined);
           assert.deepEqual(await versionRow(source.db), { version: "4", dirty: false });
           assert.deepEqual(await snapshot(source.db), before);
+          const [{ applied }] = await source.db.query<{ applied: string | null }>(
+            "SELECT to_regclass('deploy_applied')::text AS applied",
+          );
+          assert.equal(applied, null, "migration 5's table went with the restore");
           assert.deepEqual(await appMigrator(source.db, dir.path).version(), { version: 4n, dirty: false });
         } finally {
           await out.remove();
