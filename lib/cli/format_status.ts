@@ -2,6 +2,7 @@
  * Human output for `status` and dry runs: a table of migrations, a dirty database
  * explained with the exact commands out, a plan file by file and statement by statement.
  */
+import { STARTED_NOTE } from "../migrate/history.ts";
 import type { PlannedRun } from "../migrate/migrator.ts";
 import type { MigrationStatus } from "../migrate/migration_status.ts";
 
@@ -25,7 +26,7 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
   const rows = status.entries.map((e) => [
     String(e.version),
     e.name,
-    e.state,
+    e.state === "failed" && e.note === STARTED_NOTE ? "started" : e.state,
     e.appliedAt
       ? e.appliedAt.replace("T", " ").replace(/\.\d+Z$/, "Z")
       : e.state === "applied" || e.state === "changed"
@@ -57,11 +58,29 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
       } is pending below version ${v.version} (golang-migrate would skip it; 'up -allow-out-of-order' applies it)`,
     );
   }
+  const running = status.running;
+  if (running) {
+    lines.push("");
+    lines.push(
+      `A migration is running now: pid ${running.pid}${running.applicationName ? ` (${running.applicationName})` : ""}${
+        running.since ? `, since ${running.since}` : ""
+      }, holds the migration lock.`,
+    );
+  }
   if (status.dirty) {
     const d = status.dirty;
     lines.push("");
     lines.push(`DIRTY at version ${d.version ?? -1}.`);
-    if (d.file) {
+    if (d.file && d.unfinished) {
+      lines.push(
+        `  ${d.file} (${d.direction ?? "up"}) was started by strata${d.startedAt ? ` at ${d.startedAt}` : ""} ` +
+          `outside a transaction and has recorded no end: ${
+            running
+              ? "it is probably the migration running now"
+              : "its process was killed or lost its connection; the statements it ran stay applied"
+          }.`,
+      );
+    } else if (d.file) {
       lines.push(
         `  ${d.file} (${d.direction ?? "up"}) failed${d.failedStatement ? ` at statement ${d.failedStatement}` : ""}` +
           `${
@@ -73,15 +92,26 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
       if (d.error) lines.push(`  error: ${d.error}`);
     } else {
       lines.push(
-        "  strata did not run the failed migration (golang-migrate, or a crash): check the last migration's objects by hand.",
+        "  strata did not run the failed migration (golang-migrate, or by hand; strata records each file it starts): " +
+          "check the last migration's objects by hand.",
       );
     }
-    lines.push("  Repair the database by hand, then:");
-    lines.push(
-      `    if the failed migration's changes are all in place:  ${command(`force ${d.forceIfComplete ?? -1}`)}`,
-    );
-    lines.push(`    if none of them are:                                ${command(`force ${d.forceIfUndone ?? -1}`)}`);
-    lines.push(`  and run ${command("up")}`);
+    if (running) {
+      lines.push("  Do not force while a migration runs: wait for it to finish, then run status again.");
+    } else {
+      lines.push("  Repair the database by hand, then:");
+      lines.push(
+        `    if the failed migration's changes are all in place:  ${command(`force ${d.forceIfComplete ?? -1}`)}`,
+      );
+      lines.push(
+        `    if none of them are:                                ${command(`force ${d.forceIfUndone ?? -1}`)}`,
+      );
+      lines.push(
+        d.direction === "down"
+          ? `  and, if you forced the second, run ${command("down 1")} to revert it again`
+          : `  and run ${command("up")}`,
+      );
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -535,10 +535,19 @@ async function runValidate(
       problems.push(`${e.up ?? e.version} is pending below the current version ${status.version.version}`);
     }
     for (const e of status.missingFiles) {
-      problems.push(`version ${e.version} (${e.name}) is applied but its file is missing`);
+      problems.push(`version ${e.version}${e.name ? ` (${e.name})` : ""} is applied but its file is missing`);
+    }
+    if (status.running) {
+      problems.push(
+        `a migration is running now (pid ${status.running.pid}): it holds the migration lock; wait for it to finish`,
+      );
     }
     if (status.dirty) {
-      problems.push(`the database is dirty at version ${status.dirty.version ?? -1}: ${describeDirty(status.dirty)}`);
+      problems.push(
+        `the database is dirty at version ${status.dirty.version ?? -1}: ${
+          status.running ? "the running migration's marker until it ends" : describeDirty(status.dirty)
+        }`,
+      );
     }
     reports.push({ name, files: parsed, migrations: set.migrations.length, pending: status.pending.length, problems });
   }
@@ -906,6 +915,7 @@ function statusJson(status: MigrationStatus, again: (cmd: string) => string): Re
         },
       }
       : null,
+    running: status.running ?? null,
   };
 }
 

@@ -81,6 +81,18 @@ export class ScriptError extends Error {
 }
 
 /**
+ * Whether an error means the connection is gone: postgres.js's own codes, the socket's, and
+ * the server's FATAL ones (terminated backend, shutdown, connection exceptions).
+ */
+export function connectionGone(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  const text = typeof code === "string" ? code : "";
+  return /^CONNECTION_(CLOSED|ENDED|DESTROYED)$|^(ECONNRESET|EPIPE|ETIMEDOUT)$|^08|^57P0[1-3]$/.test(text) ||
+    severity === "FATAL" || severity === "PANIC";
+}
+
+/**
  * Reads the fields a server error carries, whichever driver raised it (postgres.js uses
  * snake_case names, PGlite camelCase). Undefined when `error` did not come from the server.
  *

@@ -33,7 +33,8 @@ const TRUE_VALUES = new Set(["1", "t", "true", "T", "TRUE", "True"]);
 const FALSE_VALUES = new Set(["0", "f", "false", "F", "FALSE", "False"]);
 
 /**
- * Parses a database URL. No URL means the embedded default (`pglite://.strata/pglite`).
+ * Parses a database URL. No URL (undefined) means the embedded default (`pglite://.strata/pglite`);
+ * an empty string is an error, as an empty DATABASE_URL is for the CLI.
  *
  * @throws {StrataError} INVALID_URL when the URL cannot be read or a parameter is malformed.
  * @example
@@ -46,8 +47,16 @@ const FALSE_VALUES = new Set(["0", "f", "false", "F", "FALSE", "False"]);
  * ```
  */
 export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
-  const text = raw?.trim() ?? "";
-  if (text === "") return pgliteUrl(DEFAULT_PGLITE_PATH);
+  if (raw === undefined) return pgliteUrl(DEFAULT_PGLITE_PATH);
+  const text = raw.trim();
+  if (text === "") {
+    // An unset variable arrives as undefined; an empty one is a mistake, not a request for a
+    // throwaway database that a server would then migrate and serve from without a word.
+    throw new StrataError("INVALID_URL", "The database URL is empty", {
+      hint: "Set it (postgres://user:password@host:5432/db), or pass undefined for the embedded PGlite database " +
+        "in .strata/pglite",
+    });
+  }
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();
   if (scheme === "pglite") {
     const rest = text.slice("pglite:".length).replace(/^\/\//, "");

@@ -3,7 +3,15 @@
  * postgres.js runs (Node, Deno, Bun, Cloudflare Workers) and never parses URLs itself.
  */
 import type { ReservedSql, Sql } from "postgres";
-import { type Database, type Row, ScriptError, type ScriptItem, serverErrorFields, type Session } from "./database.ts";
+import {
+  connectionGone,
+  type Database,
+  type Row,
+  ScriptError,
+  type ScriptItem,
+  serverErrorFields,
+  type Session,
+} from "./database.ts";
 
 /** Options for {@linkcode postgresDatabase}. */
 export interface PostgresDatabaseOptions {
@@ -36,6 +44,8 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
   // query) pays nothing.
   let connected = false;
   let busy = 0;
+  // A reserved connection that was lost keeps end() waiting for its whole timeout.
+  let lost = false;
   const track = async <T>(run: () => Promise<T>): Promise<T> => {
     busy++;
     try {
@@ -65,22 +75,26 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
         throw error;
       }
       let failed = false;
+      const session = reservedSession(reserved, () => (lost = true));
       try {
-        return await fn(reservedSession(reserved));
+        return await fn(session);
       } catch (error) {
         failed = true;
         throw error;
       } finally {
         // A session handed back mid-transaction would poison the pool for the next caller.
-        if (failed) await reserved.unsafe("ROLLBACK").catch(() => {});
-        reserved.release();
+        if (failed) await session.exec("ROLLBACK").catch(() => {});
+        // postgres.js's release() puts the connection back among the open ones even when it
+        // has closed, and the next query on it crashes the process (porsager/postgres#1208).
+        // Not released, a lost connection stays among the closed ones and reconnects when needed.
+        if (!session.lost()) reserved.release();
         busy--;
       }
     },
     async close() {
       if (closed) return;
       closed = true;
-      if (options.ownsClient !== false) await sql.end({ timeout: 5 });
+      if (options.ownsClient !== false) await sql.end({ timeout: lost ? 0 : 5 });
     },
   };
 }
@@ -95,30 +109,72 @@ async function runExec(sql: Sql | ReservedSql, text: string): Promise<void> {
   await sql.unsafe(text).simple();
 }
 
-function reservedSession(reserved: ReservedSql): Session {
+/** The error a session gives once its connection is gone, naming how it was lost. */
+function lostConnection(cause: unknown): Error {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return Object.assign(new Error(`the connection to the server was lost (${message})`, { cause }), {
+    code: "CONNECTION_CLOSED",
+  });
+}
+
+function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): Session & { lost(): boolean } {
+  // postgres.js 3.4.9 crashes the process (a TypeError thrown from a timer, porsager/postgres
+  // #1208) or never settles when a reserved connection whose backend went away is sent
+  // another query. After the first sign of a lost connection, nothing more is sent on it.
+  let lostWith: unknown;
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (lostWith !== undefined) throw lostConnection(lostWith);
+    try {
+      return await run();
+    } catch (error) {
+      if (connectionGone(error)) {
+        lostWith ??= error;
+        onLost();
+      }
+      throw error;
+    }
+  };
   return {
-    query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(reserved, text, params),
-    exec: (text: string) => runExec(reserved, text),
+    lost: () => lostWith !== undefined,
+    query: <T = Row>(text: string, params: readonly unknown[] = []) => guard(() => runQuery<T>(reserved, text, params)),
+    exec: (text: string) => guard(() => runExec(reserved, text)),
     async execScript(items: readonly ScriptItem[]) {
+      if (lostWith !== undefined) throw lostConnection(lostWith);
       // Sent together (postgres.js pipelines queries on one connection); the server runs
       // them in order, so the first rejection is the item that failed. Items with parameters
       // are prepared statements: postgres.js describes an unprepared statement before binding
       // it and holds everything after it until the server answers, which made each version
       // and history update of a migration a round trip of its own (and the migration's own
       // statements waited for it). Prepared once per session, they travel in the pipeline.
-      const settled = await Promise.allSettled(
-        items.map((item) =>
-          typeof item === "string"
-            ? reserved.unsafe(item).simple()
-            // deno-lint-ignore no-explicit-any
-            : reserved.unsafe(item.text, item.params as any[], { prepare: true })
-        ),
+      const pending = items.map((item) =>
+        typeof item === "string"
+          ? reserved.unsafe(item).simple()
+          // deno-lint-ignore no-explicit-any
+          : reserved.unsafe(item.text, item.params as any[], { prepare: true })
       );
+      // When the connection goes, postgres.js rejects what it sent but can leave a prepared
+      // statement queued behind them unsettled: the first such rejection ends the wait.
+      let lost: ((error: unknown) => void) | undefined;
+      const gone = new Promise<never>((_, reject) => (lost = reject));
+      gone.catch(() => {});
+      for (const p of pending) p.catch((error) => connectionGone(error) && lost!(error));
+      let settled: PromiseSettledResult<unknown>[];
+      try {
+        settled = await Promise.race([Promise.allSettled(pending), gone]);
+      } catch (error) {
+        lostWith ??= error;
+        onLost();
+        throw error;
+      }
       const index = settled.findIndex((r) => r.status === "rejected");
       if (index < 0) {
         return settled.map((r) => Number((r as PromiseFulfilledResult<{ count?: number }>).value?.count ?? 0));
       }
       const reason = (settled[index] as PromiseRejectedResult).reason;
+      if (settled.some((r) => r.status === "rejected" && connectionGone(r.reason))) {
+        lostWith ??= reason;
+        onLost();
+      }
       const server = serverErrorFields(reason);
       if (!server) throw reason;
       throw new ScriptError(index, server, reason);

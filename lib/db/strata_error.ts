@@ -18,6 +18,7 @@ export type StrataErrorCode =
   | "INVALID_MIGRATION_NAME"
   | "PARSE_ERROR"
   | "CONNECTION_FAILED"
+  | "CONNECTION_LOST"
   | "AUTH_FAILED"
   | "DATABASE_BUSY"
   | "INVALID_URL"

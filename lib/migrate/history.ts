@@ -179,6 +179,36 @@ export function recordFailure(table: ResolvedTable, record: FailureRecord): Scri
   ];
 }
 
+/** The note on the row a non-transactional file gets when it starts, until its end is recorded. */
+export const STARTED_NOTE = "started; no end recorded";
+
+/**
+ * Statements that record a non-transactional file as started, with the dirty flag: if the
+ * process dies or loses its connection before the end is recorded, `status` can still say
+ * which file was running, since when, and in which direction.
+ */
+export function recordStarted(
+  table: ResolvedTable,
+  record: Omit<FailureRecord, "failedStatement" | "error">,
+): ScriptItem[] {
+  return [
+    { text: `DELETE FROM ${table.sql} WHERE version = $1`, params: [record.version.toString()] },
+    {
+      text:
+        `INSERT INTO ${table.sql} (version, name, checksum, status, applied_at, client, transactional, direction, note)
+             VALUES ($1, $2, $3, 'failed', now(), $4, false, $5, $6)`,
+      params: [
+        record.version.toString(),
+        record.name,
+        record.checksum,
+        record.client,
+        record.direction,
+        STARTED_NOTE,
+      ],
+    },
+  ];
+}
+
 /**
  * SHA-256 of a file's text (UTF-8), as lowercase hex.
  *

@@ -3,7 +3,7 @@
  * golang-migrate version row (the source of truth) and strata's history. Also what the
  * history needs to agree with the version table again. Pure: data in, data out.
  */
-import type { HistoryRow } from "./history.ts";
+import { type HistoryRow, STARTED_NOTE } from "./history.ts";
 import type { MigrationSet } from "./migration_set.ts";
 import type { VersionState } from "./version_table.ts";
 
@@ -47,6 +47,12 @@ export interface DirtyExplanation {
   transactional?: boolean;
   failedStatement?: number;
   error?: string;
+  /**
+   * strata started the file (at `startedAt`) and recorded no end: its process was killed or
+   * lost its connection, or it is still running (see {@linkcode MigrationStatus.running}).
+   */
+  unfinished?: boolean;
+  startedAt?: string;
   /** `force V` when the failed file's changes are all in place. */
   forceIfComplete: bigint | null;
   /** `force V` when none of them are. */
@@ -63,6 +69,14 @@ export interface Reconciliation {
   settle: Array<{ version: bigint; name: string; checksum: string | null }>;
 }
 
+/** The session holding the migration lock, as the server's pg_stat_activity shows it. */
+export interface RunningMigration {
+  pid: number;
+  /** When its current transaction (or else its connection) started, ISO. */
+  since: string | null;
+  applicationName: string | null;
+}
+
 /** The whole picture. */
 export interface MigrationStatus {
   version: VersionState;
@@ -72,6 +86,8 @@ export interface MigrationStatus {
   outOfOrder: StatusEntry[];
   missingFiles: StatusEntry[];
   dirty?: DirtyExplanation;
+  /** Another session holds the migration lock: a migration is running now. */
+  running?: RunningMigration;
   reconcile: Reconciliation;
 }
 
@@ -163,6 +179,20 @@ export function computeStatus(
       reconcile.remove.push(row.version);
     }
   }
+  // The version the table holds, with no file and no history row (golang-migrate's table,
+  // or a file deleted): not up to date, and up and down cannot start from it.
+  if (current !== null && !fileVersions.has(current) && !rows.has(current)) {
+    entries.push({
+      version: current,
+      name: "",
+      state: "missing file",
+      appliedAt: null,
+      durationMs: null,
+      recordedChecksum: null,
+      checksum: null,
+      note: "the database is at this version; no file has it",
+    });
+  }
   entries.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 
   const status: MigrationStatus = {
@@ -176,6 +206,11 @@ export function computeStatus(
   };
   if (version.dirty) status.dirty = explainDirty(set, version.version, history);
   return status;
+}
+
+function unfinished(row: HistoryRow): { unfinished?: true; startedAt?: string } {
+  if (row.note !== STARTED_NOTE || row.failedStatement !== null) return {};
+  return { unfinished: true, ...(row.appliedAt ? { startedAt: row.appliedAt } : {}) };
 }
 
 function explainDirty(set: MigrationSet, version: bigint | null, history: readonly HistoryRow[]): DirtyExplanation {
@@ -197,6 +232,7 @@ function explainDirty(set: MigrationSet, version: bigint | null, history: readon
       transactional: false,
       ...(failed.failedStatement === null ? {} : { failedStatement: failed.failedStatement }),
       ...(failed.error === null ? {} : { error: failed.error }),
+      ...unfinished(failed),
       forceIfComplete: version,
       forceIfUndone: failed.version,
     };
@@ -210,6 +246,7 @@ function explainDirty(set: MigrationSet, version: bigint | null, history: readon
     ...(failed ? { direction: "up" as const, transactional: false } : {}),
     ...(failed?.failedStatement == null ? {} : { failedStatement: failed.failedStatement }),
     ...(failed?.error == null ? {} : { error: failed.error }),
+    ...(failed ? unfinished(failed) : {}),
     forceIfComplete: version,
     // (-1, dirty) only comes from the first version's down failing: undone means that version is still applied.
     forceIfUndone: version === null ? (set.migrations[0]?.version ?? null) : previous(version),

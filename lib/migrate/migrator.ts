@@ -4,7 +4,14 @@
  * advisory lock, a history with checksums, and results per migration instead of a throw
  * half-way.
  */
-import { type Database, ScriptError, type ScriptItem, type Session } from "../db/database.ts";
+import {
+  connectionGone,
+  type Database,
+  ScriptError,
+  type ScriptItem,
+  serverErrorFields,
+  type Session,
+} from "../db/database.ts";
 import { FileError, type ServerErrorFields, StrataError } from "../db/strata_error.ts";
 import { acquireLock, migrationLockId, releaseLock } from "./advisory_lock.ts";
 import type { DroppedObject } from "./drop_schema.ts";
@@ -16,13 +23,20 @@ import {
   recordApplied,
   recordFailure,
   recordReverted,
+  recordStarted,
   sha256HexSync,
 } from "./history.ts";
 import type { MigrationSource } from "./migration_source.ts";
 import { loadMigrationSet, type MigrationSet } from "./migration_set.ts";
-import { computeStatus, type DirtyExplanation, type MigrationStatus, type StatusEntry } from "./migration_status.ts";
+import {
+  computeStatus,
+  type DirtyExplanation,
+  type MigrationStatus,
+  type RunningMigration,
+  type StatusEntry,
+} from "./migration_status.ts";
 import { type Plan, planDown, planGoto, planUp, type Step } from "./planner.ts";
-import { loadParser, parseSqlScript, scriptError, type SqlScript } from "./sql_script.ts";
+import { loadParser, parseSqlScript, scriptError, type SqlScript, type SqlStatement } from "./sql_script.ts";
 import {
   ensureVersionTable,
   inTransaction,
@@ -256,8 +270,32 @@ export class Migrator {
       const from = await readVersion(session, table);
       const history = await readHistory(session, historyTableFor(table));
       const checksums = await this.#checksums(set, new Map());
-      return computeStatus(set, checksums, from, history);
+      const status = computeStatus(set, checksums, from, history);
+      const running = await this.#lockHolder(session, table);
+      if (running) status.running = running;
+      return status;
     });
+  }
+
+  /** The other session holding the migration lock, if any (a server only: PGlite has one session). */
+  async #lockHolder(session: Session, table: ResolvedTable): Promise<RunningMigration | undefined> {
+    if (this.#db.dialect !== "postgres" || this.#held) return undefined;
+    let lockName = this.#options.lockName ?? this.#db.lockName;
+    if (lockName === undefined) {
+      lockName = (await session.query<{ name: string }>("SELECT current_database() AS name"))[0].name;
+    }
+    const id = BigInt.asUintN(64, migrationLockId(table.schema, table.table, lockName));
+    const [row] = await session.query<{ pid: number; since: string | null; app: string | null }>(
+      `SELECT l.pid, to_char(coalesce(a.xact_start, a.backend_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since,
+              a.application_name AS app
+       FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 1
+         AND l.pid <> pg_backend_pid()
+       LIMIT 1`,
+      [(id >> 32n).toString(), (id & 0xffffffffn).toString()],
+    );
+    if (!row) return undefined;
+    return { pid: Number(row.pid), since: row.since ?? null, applicationName: row.app || null };
   }
 
   /**
@@ -268,7 +306,23 @@ export class Migrator {
    */
   async force(version: bigint): Promise<VersionState> {
     if (version < -1n) throw new StrataError("USAGE", `Version must be -1 or more, got ${version}`);
+    // What the caller saw: a migration holding the lock may move the version while force
+    // waits for it, and forcing over what it did would undo its record.
+    const seen = this.#held ? undefined : await this.version().catch(() => undefined);
     return await this.#withLock(async ({ session, table, history }) => {
+      if (seen) {
+        const now = await readVersion(session, table);
+        if (now.version !== seen.version || now.dirty !== seen.dirty) {
+          const show = (v: VersionState) => `${v.version ?? "none"}${v.dirty ? " (dirty)" : ""}`;
+          throw new StrataError(
+            "INTERRUPTED",
+            `While force waited for the migration lock, the migration holding it moved the version from ${
+              show(seen)
+            } to ${show(now)}: nothing was forced`,
+            { hint: "Run 'status' to see where the database stands now, then force again only if it still needs it" },
+          );
+        }
+      }
       await ensureVersionTable(session, table);
       await ensureHistoryTable(session, history);
       const target = version < 0n ? null : version;
@@ -606,10 +660,12 @@ export class Migrator {
         await session.execScript(batch);
       } catch (error) {
         await session.exec("ROLLBACK").catch(() => {});
-        if (!(error instanceof ScriptError)) throw connectionLost(error, step);
+        if (!(error instanceof ScriptError) || connectionGone(error.cause ?? error)) {
+          throw connectionLost(error, step, { transactional: true });
+        }
         const index = error.index - 1;
         if (index >= 0 && index < statements.length) {
-          throw statementError(step, script, index, error.server, error, "transaction", this.#db.dialect);
+          throw statementError(step, script, index, error.server, error, { dirty: false }, this.#db.dialect);
         }
         const what = index < 0
           ? "could not start its transaction"
@@ -629,13 +685,33 @@ export class Migrator {
     // Statements that cannot run in a transaction block: golang-migrate's dirty protocol,
     // one statement at a time so a failure names its statement (and the history keeps it).
     const started = performance.now();
-    if (!outOfOrder) await writeVersion(session, table, step.to, true);
+    if (!outOfOrder) {
+      await writeVersion(
+        session,
+        table,
+        step.to,
+        true,
+        recordStarted(history, {
+          version: step.migration.version,
+          name: step.migration.name,
+          checksum,
+          direction: step.direction,
+          client,
+        }),
+      );
+    }
     for (let i = 0; i < script.statements.length; i++) {
       try {
         await session.exec(script.statements[i].sql);
       } catch (error) {
-        const server = serverFieldsOf(error);
-        if (!server) throw connectionLost(error, step);
+        const server = serverErrorFields(error);
+        if (!server || connectionGone(error)) {
+          throw connectionLost(error, step, { transactional: false, statement: i, script, outOfOrder });
+        }
+        // A failure inside a transaction the file opened itself aborted that transaction:
+        // end it, so the failure can be recorded (and the statements since its BEGIN are gone).
+        const openedAt = openTransactionAt(script, i);
+        if (openedAt !== undefined) await session.exec("ROLLBACK").catch(() => {});
         await inTransaction(
           session,
           recordFailure(history, {
@@ -645,10 +721,14 @@ export class Migrator {
             direction: step.direction,
             client,
             failedStatement: i + 1,
-            error: server.message,
+            error: openedAt === undefined
+              ? server.message
+              : `${server.message} (${
+                statementRange(openedAt + 1, i + 1)
+              } were rolled back with the transaction the file opened at statement ${openedAt + 1})`,
           }),
         ).catch(() => {});
-        throw statementError(step, script, i, server, error, "dirty", this.#db.dialect);
+        throw statementError(step, script, i, server, error, { dirty: true, openedAt }, this.#db.dialect);
       }
     }
     await inTransaction(session, [
@@ -732,7 +812,14 @@ function outOfOrderError(entries: readonly StatusEntry[], current: bigint | null
 /** A dirty database explained, with the exact way out in each case. */
 export function describeDirty(dirty: DirtyExplanation): string {
   const parts: string[] = [];
-  if (dirty.file) {
+  if (dirty.file && dirty.unfinished) {
+    parts.push(
+      `${dirty.file} (${dirty.direction ?? "up"}) was started by strata${
+        dirty.startedAt ? ` at ${dirty.startedAt}` : ""
+      } outside a transaction and recorded no end: its process was killed or lost its connection (or it is ` +
+        "still running: 'status' says so), and the statements it ran stay applied.",
+    );
+  } else if (dirty.file) {
     parts.push(
       `${dirty.file} (${dirty.direction ?? "up"}) failed${
         dirty.failedStatement ? ` at statement ${dirty.failedStatement}` : ""
@@ -746,25 +833,13 @@ export function describeDirty(dirty: DirtyExplanation): string {
     );
   } else {
     parts.push(
-      `Version ${dirty.version ?? -1} was left dirty by a migration strata did not run (golang-migrate, or a crash).`,
+      `Version ${
+        dirty.version ?? -1
+      } was left dirty by a migration strata did not run (golang-migrate, or by hand; strata records each file it starts).`,
     );
   }
-  parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone));
+  parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone, dirty.direction ?? "up"));
   return parts.join(" ");
-}
-
-function serverFieldsOf(error: unknown): ServerErrorFields | undefined {
-  if (error instanceof ScriptError) return error.server;
-  const e = error as Record<string, unknown> | null;
-  if (!e || typeof e.severity !== "string" || typeof e.code !== "string") return undefined;
-  return {
-    message: String(e.message),
-    code: e.code,
-    ...(typeof e.detail === "string" ? { detail: e.detail } : {}),
-    ...(typeof e.hint === "string" ? { hint: e.hint } : {}),
-    ...(Number(e.position) > 0 ? { position: Number(e.position) } : {}),
-    ...(typeof e.where === "string" ? { where: e.where } : {}),
-  };
 }
 
 /** "at version 3", or "with no migration applied" where golang-migrate would say -1. */
@@ -778,18 +853,15 @@ function statementError(
   index: number,
   server: ServerErrorFields,
   cause: unknown,
-  mode: "transaction" | "dirty",
+  mode: { dirty: false } | { dirty: true; openedAt: number | undefined },
   dialect: Database["dialect"],
 ): FileError {
-  const kept = mode === "transaction"
-    ? `Nothing of ${step.file} was kept: the database is still ${atVersion(step.from)}, clean. ` +
-      "Fix the file and run the command again"
-    : `${step.file} runs outside a transaction: ${
-      index === 0 ? "it failed at its first statement, so nothing of it ran," : `statements 1 to ${index} stay applied,`
-    } and the database is ` +
-      `dirty at version ${step.to ?? -1}. ${
-        dirtyHint(step.to, step.direction === "up" ? step.from : step.migration.version)
-      }`;
+  const kept = mode.dirty
+    ? `${step.file} runs outside a transaction: ${whatStays(script, index, mode.openedAt)}${
+      invalidIndexNote(script.statements[index])
+    }, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
+    : `Nothing of ${step.file} was kept: the database is still ${atVersion(step.from)}, clean. ` +
+      "Fix the file and run the command again";
   // PostgreSQL 16+ says `extension "x" is not available`; 15 and older name the missing control file.
   const missing = /extension "(.+?)" is not available/.exec(server.message)?.[1] ??
     /could not open extension control file "[^"]*\/([^/"]+)\.control"/.exec(server.message)?.[1];
@@ -807,14 +879,96 @@ function statementError(
   });
 }
 
-function connectionLost(error: unknown, step: Step): StrataError {
+/** "statements 1 to 3", "statement 1". */
+function statementRange(from: number, to: number): string {
+  return from === to ? `statement ${from}` : `statements ${from} to ${to}`;
+}
+
+/** What a non-transactional file that failed at statement `index` (0-based) left applied. */
+function whatStays(script: SqlScript, index: number, openedAt: number | undefined): string {
+  const before = (end: number) =>
+    end === 0 ? "nothing before it stays applied" : `${statementRange(1, end)} ${end === 1 ? "stays" : "stay"} applied`;
+  if (openedAt !== undefined) {
+    return `statement ${index + 1} failed inside the transaction the file opened at statement ${openedAt + 1} (line ${
+      script.statements[openedAt].line
+    }), so ${statementRange(openedAt + 1, index + 1)} ${openedAt === index ? "was" : "were"} rolled back with it and ${
+      before(openedAt)
+    }`;
+  }
+  return index === 0 ? "it failed at its first statement, so nothing before it ran" : before(index);
+}
+
+/**
+ * The index of the BEGIN that opened the transaction statement `index` ran in, when the
+ * file manages transactions itself; undefined outside one.
+ */
+function openTransactionAt(script: SqlScript, index: number): number | undefined {
+  let open: number | undefined;
+  for (let k = 0; k < index; k++) {
+    const statement = script.statements[k];
+    if (statement.kind !== "TransactionStmt") continue;
+    const text = statement.sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "").toUpperCase();
+    if (/^(BEGIN|START)\b/.test(text)) open = k;
+    else if (/^(COMMIT|END|ABORT|PREPARE)\b/.test(text)) open = undefined;
+    else if (/^ROLLBACK\b/.test(text) && !/^ROLLBACK\s+((WORK|TRANSACTION)\s+)?TO\b/.test(text)) open = undefined;
+  }
+  return open;
+}
+
+/** A failed CREATE INDEX CONCURRENTLY leaves its index behind, INVALID: say which and how to drop it. */
+function invalidIndexNote(statement: SqlStatement | undefined): string {
+  if (!statement || statement.kind !== "IndexStmt") return "";
+  const match =
+    /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\b)((?:"[^"]+"|[^\s(]+)(?:\.(?:"[^"]+"|[^\s(]+))?)\s+ON\b/i
+      .exec(statement.sql);
+  if (!/\bCONCURRENTLY\b/i.test(statement.sql)) return "";
+  return match
+    ? `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID: run DROP INDEX CONCURRENTLY IF EXISTS ${
+      match[1]
+    } before running it again`
+    : "; a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID (see \\d of the table): drop it " +
+      "before running it again";
+}
+
+/** Where a file stood when its connection was lost. */
+type LostAt =
+  | { transactional: true }
+  | { transactional: false; statement: number; script: SqlScript; outOfOrder: boolean };
+
+function connectionLost(error: unknown, step: Step, at: LostAt): StrataError {
   if (error instanceof StrataError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new StrataError("MIGRATION_FAILED", `${step.file ?? step.migration.name}: ${message}`, {
-    cause: error,
-    hint:
-      "The connection failed while the migration ran; a transactional file was rolled back by the server. Run 'version' to see where the database stands",
-  });
+  const cause = error instanceof ScriptError ? error.cause : error;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const file = step.file ?? step.migration.name;
+  if (at.transactional) {
+    return new StrataError("CONNECTION_LOST", `The connection to the server was lost while ${file} ran: ${message}`, {
+      cause: error,
+      hint: `The server rolls back a transaction whose connection is gone, so nothing of ${file} was kept ` +
+        `unless the connection went during its COMMIT. Run 'version' to see where the database stands, then 'up' again`,
+    });
+  }
+  const n = at.statement + 1;
+  const statement = at.script.statements[at.statement];
+  const openedAt = openTransactionAt(at.script, at.statement);
+  const before = openedAt !== undefined
+    ? `it was inside the transaction the file opened at statement ${openedAt + 1}, which the server rolls back (${
+      statementRange(openedAt + 1, n)
+    }); ${openedAt === 0 ? "nothing before it stays applied" : `${statementRange(1, openedAt)} completed`}`
+    : at.statement === 0
+    ? "no statement before it had run; it may or may not have completed"
+    : `${statementRange(1, at.statement)} completed; statement ${n} may or may not have`;
+  const version = at.outOfOrder
+    ? "the version row was left as it was (an out-of-order file)"
+    : `version ${step.to ?? -1} is marked dirty`;
+  return new StrataError(
+    "CONNECTION_LOST",
+    `The connection to the server was lost while ${file} ran outside a transaction, at statement ${n} (line ${statement.line}): ${message}`,
+    {
+      cause: error,
+      hint: `${before}; ${version}. ` +
+        stepDirtyHint(step),
+    },
+  );
 }
 
 function asStrataError(error: unknown): StrataError {
@@ -827,9 +981,20 @@ function asStrataError(error: unknown): StrataError {
  * The two ways out of a dirty version, as commands: `force V` when the failed file's
  * changes are all in place, `force OTHER` when they are all undone.
  */
-export function dirtyHint(version: bigint | null, other: bigint | null): string {
+export function dirtyHint(version: bigint | null, other: bigint | null, direction: "up" | "down" = "up"): string {
+  if (direction === "down") {
+    return `Repair the database by hand, then run 'force ${
+      version ?? -1
+    }' if the failed down migration's changes are all in place (the revert is then done), ` +
+      `or 'force ${other ?? -1}' if none of them are and run 'down 1' to revert it again`;
+  }
   return `Repair the database by hand, then run 'force ${
     version ?? -1
   }' if the failed migration's changes are all in place, ` +
     `or 'force ${other ?? -1}' if none of them are, and run 'up' again`;
+}
+
+/** dirtyHint for the step that failed: its target version, or the one it started from. */
+function stepDirtyHint(step: Step): string {
+  return dirtyHint(step.to, step.direction === "up" ? step.from : step.migration.version, step.direction);
 }

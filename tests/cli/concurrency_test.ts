@@ -244,3 +244,46 @@ test("SIGINT during a run of slow migrations finishes the running one and stops 
     });
   });
 });
+
+test("a run whose server connection is terminated mid-file exits 1 with CONNECTION_LOST and where the database stands, not silently", async (t) => {
+  await withDatabase(t, "postgres", async (test) => {
+    const dbName = new URL(test.url).pathname.slice(1);
+    await withFolder(async (dir) => {
+      const migrations = join(dir, "migrations");
+      await writeMigrations(migrations, {
+        "1_t1.up.sql": "CREATE TABLE t1 (id int);\n",
+        "2_t2.up.sql": "-- strata:no-transaction\nCREATE TABLE t2 (id int);\nSELECT pg_sleep(30) AS lost_marker;\n",
+      });
+      const run = startStrata(["-database", test.url, "up"], dir);
+      const backend = async () =>
+        (await test.db.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND query LIKE '%lost_marker%'",
+          [dbName],
+        ))[0]?.pid;
+      try {
+        await waitFor(
+          "migration 2's pg_sleep to show in pg_stat_activity",
+          async () => (await backend()) !== undefined,
+        );
+      } catch (error) {
+        run.child.kill("SIGKILL");
+        throw error;
+      }
+      await test.db.query("SELECT pg_terminate_backend($1)", [await backend()]);
+      const out = await run.done;
+      assert.equal(out.code, 1, out.stderr);
+      assert.match(
+        out.stderr,
+        /error: The connection to the server was lost while 2_t2\.up\.sql ran outside a transaction, at statement 2 \(line 3\)/,
+      );
+      assert.match(out.stderr, /statement 1 completed; statement 2 may or may not have; version 2 is marked dirty/);
+      assert.deepEqual(await versionRow(test.db), { version: "2", dirty: true });
+
+      const status = await runStrata(["-database", test.url, "status"], dir);
+      assert.match(
+        status.stderr + status.stdout,
+        /2_t2\.up\.sql \(up\) was started by strata at .* and has recorded no end: its process was killed or lost its connection/,
+      );
+    });
+  });
+});

@@ -3,11 +3,17 @@ import { test } from "node:test";
 import { maskUrl, parseDatabaseUrl, redact } from "../../lib/db/database_url.ts";
 import { StrataError } from "../../lib/db/strata_error.ts";
 
-test("no URL selects the embedded PGlite default in .strata/pglite", () => {
-  for (const raw of [undefined, "", "  "]) {
-    const url = parseDatabaseUrl(raw);
-    assert.equal(url.kind, "pglite");
-    assert.equal(url.pglitePath, ".strata/pglite");
+test("no URL selects the embedded PGlite default in .strata/pglite; an empty one is INVALID_URL", () => {
+  const url = parseDatabaseUrl(undefined);
+  assert.equal(url.kind, "pglite");
+  assert.equal(url.pglitePath, ".strata/pglite");
+  for (const raw of ["", "  "]) {
+    assert.throws(() => parseDatabaseUrl(raw), (error) => {
+      assert.ok(error instanceof StrataError);
+      assert.equal(error.code, "INVALID_URL");
+      assert.match(error.message, /empty/);
+      return true;
+    });
   }
   assert.equal(parseDatabaseUrl("pglite://memory").pglitePath, "memory");
   assert.equal(parseDatabaseUrl("pglite:///var/data/db").pglitePath, "/var/data/db");

@@ -1,0 +1,234 @@
+/**
+ * What the migrator says and leaves when things go wrong in the ways operators meet them: the
+ * server connection killed mid-file, a status or force while another migration runs, a down
+ * file failing, a file with transactions of its own failing inside one, a failed
+ * CREATE INDEX CONCURRENTLY, and a database at a version no file has.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Database } from "../../lib/db/database.ts";
+import { StrataError } from "../../lib/db/strata_error.ts";
+import { historyTableFor, readHistory } from "../../lib/migrate/history.ts";
+import { memorySource } from "../../lib/migrate/migration_source.ts";
+import { describeDirty, type MigrateRun, Migrator } from "../../lib/migrate/migrator.ts";
+import type { ResolvedTable } from "../../lib/migrate/version_table.ts";
+import { BACKENDS, withDatabase } from "../_support/backends.ts";
+
+const HISTORY = historyTableFor(
+  { schema: "public", table: "schema_migrations", sql: '"public"."schema_migrations"' } as ResolvedTable,
+);
+
+function migrator(db: Database, files: Record<string, string>): Migrator {
+  return new Migrator(db, { source: memorySource(files), lockTimeoutMs: 20_000 });
+}
+
+async function versionRow(db: Database): Promise<{ version: string; dirty: boolean } | undefined> {
+  const [row] = await db.query<{ version: string; dirty: boolean }>(
+    "SELECT version::text AS version, dirty FROM public.schema_migrations",
+  );
+  return row;
+}
+
+async function exists(db: Database, name: string): Promise<boolean> {
+  const [{ found }] = await db.query<{ found: string | null }>("SELECT to_regclass($1)::text AS found", [name]);
+  return found !== null;
+}
+
+/** Waits until a statement containing `marker` runs on the server, and returns its backend's pid. */
+async function runningPid(db: Database, marker: string): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const rows = await db.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND position($1 in query) > 0",
+      [marker],
+    );
+    if (rows.length > 0) return Number(rows[0].pid);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no statement with ${marker} started`);
+}
+
+const FIRST = { "1_base.up.sql": "CREATE TABLE base (id int);\n", "1_base.down.sql": "DROP TABLE base;\n" };
+
+test(
+  "[postgres] a connection killed during a transactional file ends up() with CONNECTION_LOST, the version where it was",
+  {
+    timeout: 60_000,
+  },
+  async (t) => {
+    await withDatabase(t, "postgres", async ({ db }) => {
+      const files = { ...FIRST, "2_slow.up.sql": "CREATE TABLE slow (id int);\nSELECT pg_sleep(30) AS slow_marker;\n" };
+      assert.equal((await migrator(db, files).up({ limit: 1 })).error, undefined);
+      const running = migrator(db, files).up();
+      const pid = await runningPid(db, "slow_marker");
+      await db.query("SELECT pg_terminate_backend($1)", [pid]);
+      const run: MigrateRun = await running;
+      assert.equal(run.error?.code, "CONNECTION_LOST", run.error?.message);
+      assert.match(run.error!.message, /lost while 2_slow\.up\.sql ran/);
+      assert.match(
+        run.error!.hint ?? "",
+        /nothing of 2_slow\.up\.sql was kept unless the connection went during its COMMIT/,
+      );
+      assert.deepEqual(await versionRow(db), { version: "1", dirty: false });
+      assert.equal(await exists(db, "slow"), false);
+      // The migrator (and its pool) still works afterwards.
+      const again = await migrator(db, { ...FIRST, "2_slow.up.sql": "CREATE TABLE slow (id int);\n" }).up();
+      assert.equal(again.error, undefined);
+    });
+  },
+);
+
+test(
+  "[postgres] a connection killed during a non-transactional file: CONNECTION_LOST naming the statement, dirty, and status says it never finished",
+  {
+    timeout: 60_000,
+  },
+  async (t) => {
+    await withDatabase(t, "postgres", async ({ db }) => {
+      const files = {
+        ...FIRST,
+        "2_slow.up.sql":
+          "-- strata:no-transaction\nCREATE TABLE slow_a (id int);\nSELECT pg_sleep(30) AS slow_marker;\n" +
+          "CREATE TABLE slow_b (id int);\n",
+      };
+      assert.equal((await migrator(db, files).up({ limit: 1 })).error, undefined);
+      const running = migrator(db, files).up();
+      await db.query("SELECT pg_terminate_backend($1)", [await runningPid(db, "slow_marker")]);
+      const run = await running;
+      assert.equal(run.error?.code, "CONNECTION_LOST", run.error?.message);
+      assert.match(run.error!.message, /outside a transaction, at statement 2 \(line 3\)/);
+      assert.match(
+        run.error!.hint ?? "",
+        /^statement 1 completed; statement 2 may or may not have; version 2 is marked dirty\. /,
+      );
+      assert.deepEqual(await versionRow(db), { version: "2", dirty: true });
+      assert.equal(await exists(db, "slow_a"), true);
+      assert.equal(await exists(db, "slow_b"), false);
+      const status = await migrator(db, files).status();
+      assert.equal(status.running, undefined);
+      assert.equal(status.dirty?.unfinished, true);
+      assert.equal(status.dirty?.file, "2_slow.up.sql");
+      assert.match(describeDirty(status.dirty!), /was started by strata at .* and recorded no end/);
+    });
+  },
+);
+
+test(
+  "[postgres] while a non-transactional file runs, status names the running migration and force refuses once the version moved",
+  {
+    timeout: 60_000,
+  },
+  async (t) => {
+    await withDatabase(t, "postgres", async ({ db }) => {
+      const files = {
+        "1_ledger.up.sql": "CREATE TABLE ledger (amount int);\n",
+        "2_backfill.up.sql":
+          "-- strata:no-transaction\nINSERT INTO ledger SELECT 100 FROM generate_series(1, 3);\nSELECT pg_sleep(2) AS backfill_marker;\n",
+      };
+      assert.equal((await migrator(db, files).up({ limit: 1 })).error, undefined);
+      const running = migrator(db, files).up();
+      const pid = await runningPid(db, "backfill_marker");
+      const status = await migrator(db, files).status();
+      assert.equal(status.running?.pid, pid);
+      assert.equal(status.dirty?.unfinished, true);
+      assert.deepEqual(status.version, { version: 2n, dirty: true });
+      // The force a reader of an older status would type: it waits for the lock, sees the
+      // version moved (2 dirty -> 2 clean) and refuses instead of undoing the backfill's record.
+      await assert.rejects(migrator(db, files).force(1n), (error) => {
+        assert.ok(error instanceof StrataError);
+        assert.equal(error.code, "INTERRUPTED");
+        assert.match(error.message, /moved the version from 2 \(dirty\) to 2: nothing was forced/);
+        return true;
+      });
+      assert.equal((await running).error, undefined);
+      assert.deepEqual(await versionRow(db), { version: "2", dirty: false });
+      assert.equal((await migrator(db, files).up()).noChange, true, "the backfill is not run twice");
+      const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM ledger");
+      assert.equal(n, 3);
+    });
+  },
+);
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] a failed down file's hint says down 1 to revert it again, not up`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        ...FIRST,
+        "2_c.up.sql": "CREATE TABLE c (id int);\n",
+        "2_c.down.sql": "-- strata:no-transaction\nDROP TABLE c;\nDROP TABLE not_there;\n",
+      };
+      assert.equal((await migrator(db, files).up()).error, undefined);
+      const run = await migrator(db, files).down({ limit: 1 });
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      const hint = run.error!.hint ?? "";
+      assert.match(hint, /statement 1 stays applied, and the database is dirty at version 1/);
+      assert.match(
+        hint,
+        /'force 1' if the failed down migration's changes are all in place \(the revert is then done\)/,
+      );
+      assert.match(hint, /or 'force 2' if none of them are and run 'down 1' to revert it again$/);
+      assert.doesNotMatch(hint, /'up'/);
+      const status = await migrator(db, files).status();
+      assert.match(describeDirty(status.dirty!), /run 'down 1' to revert it again/);
+    });
+  });
+
+  test(`[${backend}] a file with transactions of its own failing inside one: those statements are rolled back, said so, and recorded`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        "1_a.up.sql": "CREATE TABLE a (id int PRIMARY KEY);\nINSERT INTO a VALUES (1), (2);\n",
+        "2_batch.up.sql": "BEGIN;\nUPDATE a SET id = id + 10;\nCREATE TABLE b (id int);\nCOMMIT;\n" +
+          "BEGIN;\nINSERT INTO b VALUES (1);\nINSERT INTO b VALUES ('oops');\nCOMMIT;\n",
+      };
+      const run = await migrator(db, files).up();
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      assert.match(
+        run.error!.hint ?? "",
+        /statement 7 failed inside the transaction the file opened at statement 5 \(line 5\), so statements 5 to 7 were rolled back with it and statements 1 to 4 stay applied, and the database is dirty at version 2/,
+      );
+      const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM b");
+      assert.equal(n, 0);
+      const rows = await readHistory(db, HISTORY);
+      const failed = rows.find((r) => r.version === 2n);
+      assert.equal(failed?.status, "failed", "the failure was recorded after the ROLLBACK");
+      assert.equal(failed?.failedStatement, 7);
+      const status = await migrator(db, files).status();
+      assert.equal(status.dirty?.file, "2_batch.up.sql");
+      assert.equal(status.dirty?.failedStatement, 7);
+    });
+  });
+
+  test(`[${backend}] a failed CREATE INDEX CONCURRENTLY says its INVALID index stays and how to drop it`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        "1_t.up.sql": "CREATE TABLE t (id int);\nINSERT INTO t VALUES (5), (5);\n",
+        "2_u.up.sql": 'CREATE UNIQUE INDEX CONCURRENTLY "t_u" ON t (id);\n',
+      };
+      const run = await migrator(db, files).up();
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      assert.match(
+        run.error!.hint ?? "",
+        /a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID: run DROP INDEX CONCURRENTLY IF EXISTS "t_u" before running it again/,
+      );
+      if (backend === "postgres") {
+        const [{ valid }] = await db.query<{ valid: boolean }>(
+          "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 't_u'::regclass",
+        );
+        assert.equal(valid, false, "the hint is about a real leftover");
+      }
+    });
+  });
+
+  test(`[${backend}] a database at a version no file has is not up to date: a missing-file entry for it`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = { ...FIRST, "2_b.up.sql": "CREATE TABLE b (id int);\n" };
+      assert.equal((await migrator(db, files).up()).error, undefined);
+      await db.exec("DELETE FROM public.schema_migrations_history WHERE version = 2");
+      const status = await migrator(db, FIRST).status();
+      assert.deepEqual(
+        status.missingFiles.map((e) => [e.version, e.note]),
+        [[2n, "the database is at this version; no file has it"]],
+      );
+      assert.equal(status.pending.length, 0);
+    });
+  });
+}
