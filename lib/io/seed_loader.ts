@@ -144,12 +144,13 @@ function errorOffset(text: string): number | undefined {
 async function importWithTsx(path: string): Promise<{ default?: unknown } | undefined> {
   let api: { tsImport(specifier: string, parent: string): Promise<{ default?: unknown }> };
   try {
-    const [{ createRequire }, { dirname, join: joinPath }] = await Promise.all([
+    const [{ createRequire }, { dirname, join: joinPath, resolve }] = await Promise.all([
       import("node:module"),
       import("node:path"),
     ]);
-    // The ES module build of tsx's API, located through the package's own exports map.
-    const manifestPath = createRequire(path).resolve("tsx/package.json");
+    // The ES module build of tsx's API, located through the package's own exports map, from
+    // the seed's folder (createRequire needs an absolute path: loadSeeds("seeds") is relative).
+    const manifestPath = createRequire(resolve(path)).resolve("tsx/package.json");
     const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
     const entry = manifest.exports["./esm/api"].import.default as string;
     api = await import(pathToFileURL(joinPath(dirname(manifestPath), entry)).href);
