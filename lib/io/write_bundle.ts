@@ -4,7 +4,7 @@
  * server migrates on start-up with no file system and no parser.
  */
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { StrataError } from "../db/strata_error.ts";
 import type { Bundle, BundledFiles } from "../migrate/bundled_source.ts";
 import { parseMigrationFileName } from "../migrate/file_name.ts";
@@ -21,11 +21,18 @@ export interface WriteBundleOptions {
   out: string;
   /** strata's version, recorded in the bundle. */
   version: string;
+  /**
+   * For a `.js` / `.mjs` module, the module its declaration file (`.d.ts` / `.d.mts`, written
+   * beside it) takes the `Bundle` type from; default `strata/core`; false writes none.
+   */
+  types?: string | false;
 }
 
 /** What was written. */
 export interface WrittenBundle {
   out: string;
+  /** The declaration file written beside a JavaScript module. */
+  declaration?: string;
   migrations: number;
   seeds: number;
   bytes: number;
@@ -58,23 +65,45 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     const seeds = await readSeeds(options.seeds);
     if (seeds) bundle.seeds = seeds;
   }
-  const body =
-    `// Written by \`strata bundle\` from ${options.migrations}${
-      options.seeds ? ` and ${options.seeds}` : ""
-    }. Do not edit:\n` +
-    `// run \`strata bundle\` again after changing a migration.\n` +
-    `const bundle = ${JSON.stringify(bundle, null, 1)};\nexport default bundle;\n`;
-  const partial = `${options.out}.partial`;
+  // Named relative to the module, so the committed file is the same on every machine.
+  const from = (dir: string) => relative(dirname(options.out), dir).replaceAll("\\", "/") || ".";
+  const typescript = /\.[cm]?ts$/.test(options.out);
+  const declaration = !typescript && options.types !== false
+    ? options.out.replace(/\.(m?)js$/, ".d.$1ts").replace(/^(?!.*\.d\.m?ts$)(.*)$/, "$1.d.ts")
+    : undefined;
+  const header = `// Written by \`strata bundle\` from ${from(options.migrations)}${
+    options.seeds ? ` and ${from(options.seeds)}` : ""
+  }. Do not edit:\n// run \`strata bundle\` again after changing a migration.\n`;
+  const json = JSON.stringify(bundle, null, 1);
+  const body = typescript
+    // Inferred, `format` would be a number; the Bundle type wants the literal.
+    ? `${header}const bundle = ${json};\nexport default bundle as typeof bundle & { format: 1 };\n`
+    : `${declaration ? `// @ts-self-types="./${basename(declaration)}"\n` : ""}${header}const bundle = ${json};\n` +
+      "export default bundle;\n";
   // -out src/generated/migrations.bundle.mjs in a fresh checkout: make the folder, as `mkdir -p` would.
   await mkdir(dirname(options.out), { recursive: true });
-  await writeFile(partial, body);
-  await rename(partial, options.out);
+  if (declaration) {
+    await writeAtomically(
+      declaration,
+      `// Types for ${basename(options.out)}, written by \`strata bundle\` with it.\n` +
+        `import type { Bundle } from ${JSON.stringify(options.types ?? "strata/core")};\n\n` +
+        "declare const bundle: Bundle;\nexport default bundle;\n",
+    );
+  }
+  await writeAtomically(options.out, body);
   return {
     out: options.out,
+    ...(declaration ? { declaration } : {}),
     migrations: Object.keys(migrations.scripts ?? {}).length,
     seeds: Object.keys(bundle.seeds?.files ?? {}).length,
     bytes: new TextEncoder().encode(body).length,
   };
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const partial = `${path}.partial`;
+  await writeFile(partial, text);
+  await rename(partial, path);
 }
 
 async function readSeeds(dir: string): Promise<BundledFiles | undefined> {

@@ -153,9 +153,11 @@ export async function ensureVersionTable(db: Queryable, table: ResolvedTable): P
       "SCHEMA_MISSING",
       `Schema ${quoteIdent(table.schema)} does not exist, so the migrations table ${table.sql} cannot be created`,
       {
-        hint: `Create it first (CREATE SCHEMA ${
-          quoteIdent(table.schema)
-        }), or choose another table: x-migrations-table in the URL, or TABLE in -track NAME:DIR:TABLE`,
+        hint:
+          `Create it first (CREATE SCHEMA ${
+            quoteIdent(table.schema)
+          }): strata never creates schemas. Or choose another table: x-migrations-table in the URL, TABLE in ` +
+          "-track NAME:DIR:TABLE, or the `table` option of the Migrator",
       },
     );
   }

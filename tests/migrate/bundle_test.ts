@@ -211,3 +211,52 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+test("a .js bundle gets a declaration file and both forms type-check as a Bundle under strict TypeScript, even with allowJs", async () => {
+  const dir = await tempDir("strata-bundle-types-");
+  try {
+    const core = fileURLToPath(new URL("../../core.ts", import.meta.url));
+    const js = join(dir.path, "src", "migrations.bundle.js");
+    const written = await writeBundle({ migrations: MIGRATIONS, out: js, version: "0.0.0-test", types: core });
+    assert.equal(written.declaration, join(dir.path, "src", "migrations.bundle.d.ts"));
+    const text = await readFile(js, "utf8");
+    assert.match(text, /^\/\/ @ts-self-types="\.\/migrations\.bundle\.d\.ts"\n/, "Deno reads the types from the .d.ts");
+    assert.match(text, /^\/\/ Written by `strata bundle` from \.\.\/\.\.\/\.\.\/.+\/migrations\. Do not edit:$/m);
+    assert.doesNotMatch(text, new RegExp(dir.path), "no machine's absolute path in the module");
+    assert.match(await readFile(written.declaration!, "utf8"), /^import type \{ Bundle \} from ".+core\.ts";$/m);
+    const defaults = await writeBundle({ migrations: MIGRATIONS, out: join(dir.path, "b.mjs"), version: "0" });
+    assert.match(await readFile(defaults.declaration!, "utf8"), /from "strata\/core";/);
+    assert.equal(defaults.declaration, join(dir.path, "b.d.mts"));
+    await writeBundle({ migrations: MIGRATIONS, out: join(dir.path, "src", "typed.bundle.ts"), version: "0" });
+
+    await writeFile(
+      join(dir.path, "src", "use.ts"),
+      `import { type Bundle, bundledSource } from ${JSON.stringify(core)};
+import fromJs from "./migrations.bundle.js";
+import fromTs from "./typed.bundle.ts";
+const sources = [bundledSource(fromJs), bundledSource(fromTs)];
+const format: Bundle["format"] = fromTs.format;
+export { format, sources };
+`,
+    );
+    const tsc = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url));
+    const out = await runProcess(process.execPath, [
+      tsc,
+      "--noEmit",
+      "--strict",
+      "--allowJs",
+      "--skipLibCheck",
+      "--target",
+      "es2022",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--allowImportingTsExtensions",
+      join(dir.path, "src", "use.ts"),
+    ], dir.path);
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+  } finally {
+    await dir.remove();
+  }
+});
