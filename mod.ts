@@ -26,6 +26,7 @@ export { directorySource } from "./lib/io/directory_source.ts";
 export { loadSeeds, type LoadSeedsOptions, parseJsonSeed } from "./lib/io/seed_loader.ts";
 export { writeBundle, type WriteBundleOptions, type WrittenBundle } from "./lib/io/write_bundle.ts";
 export { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from "./lib/io/open_database.ts";
+export { extensionsUsedIn } from "./lib/io/pglite_extensions.ts";
 export { type CliIo, runCli, USAGE, VERSION } from "./lib/cli/run_cli.ts";
 export { main } from "./lib/cli/main.ts";
 

@@ -840,6 +840,8 @@ function printError(error: unknown, io: CliIo): void {
     io.stderr(`  ${gutter}${text}\n`);
     if (column !== undefined) io.stderr(`  ${" ".repeat(gutter.length + column - 1)}^\n`);
   }
+  const server = error instanceof FileError ? error.server?.hint : undefined;
+  if (server) io.stderr(`server hint: ${server}\n`);
   if (e?.hint) io.stderr(`hint: ${e.hint}\n`);
   if (!e) {
     const stack = error instanceof Error ? error.stack : undefined;
@@ -943,6 +945,7 @@ function errorJson(error: unknown): Record<string, unknown> {
       column: error.column ?? null,
     });
     if (error.server?.code) out.sqlstate = error.server.code;
+    if (error.server?.hint) out.serverHint = error.server.hint;
   }
   return out;
 }

@@ -277,6 +277,24 @@ export class Migrator {
     });
   }
 
+  /** The changed files whose text, with its line endings turned the other way, has the recorded checksum. */
+  async #lineEndingsOnly(changed: readonly StatusEntry[]): Promise<string[]> {
+    const files: string[] = [];
+    for (const entry of changed) {
+      if (!entry.up || !entry.recordedChecksum) continue;
+      const text = await this.#options.source.read(entry.up).catch(() => undefined);
+      if (text === undefined) continue;
+      const lf = text.replaceAll("\r\n", "\n");
+      if (
+        sha256HexSync(lf) === entry.recordedChecksum ||
+        sha256HexSync(lf.replaceAll("\n", "\r\n")) === entry.recordedChecksum
+      ) {
+        files.push(entry.up);
+      }
+    }
+    return files;
+  }
+
   /** The other session holding the migration lock, if any (a server only: PGlite has one session). */
   async #lockHolder(session: Session, table: ResolvedTable): Promise<RunningMigration | undefined> {
     if (this.#db.dialect !== "postgres" || this.#held) return undefined;
@@ -505,7 +523,9 @@ export class Migrator {
       : planGoto(set, from.version, request.version);
     let outOfOrder: Step[] = [];
     if (request.command === "up") {
-      if (status.changed.length > 0 && !this.#options.allowChanged) throw changedError(status.changed);
+      if (status.changed.length > 0 && !this.#options.allowChanged) {
+        throw changedError(status.changed, await this.#lineEndingsOnly(status.changed));
+      }
       if (status.outOfOrder.length > 0) {
         if (!this.#options.allowOutOfOrder) throw outOfOrderError(status.outOfOrder, from.version);
         outOfOrder = status.outOfOrder.map((entry) => {
@@ -777,7 +797,7 @@ function listVersions(versions: readonly bigint[]): string {
   return `${versions.length === 1 ? "version" : "versions"} ${versions.join(", ")}`;
 }
 
-function changedError(changed: readonly StatusEntry[]): StrataError {
+function changedError(changed: readonly StatusEntry[], lineEndings: readonly string[] = []): StrataError {
   const files = changed.map((e) =>
     `${e.up} (applied ${e.appliedAt ?? "outside strata"}; checksum was ${e.recordedChecksum?.slice(0, 12)}, now ${
       e.checksum?.slice(0, 12)
@@ -788,6 +808,13 @@ function changedError(changed: readonly StatusEntry[]): StrataError {
     `Applied migration${changed.length === 1 ? "" : "s"} changed since applied: ${files.join("; ")}`,
     {
       hint:
+        (lineEndings.length
+          ? `${lineEndings.join(", ")} differ${
+            lineEndings.length === 1 ? "s" : ""
+          } from what was applied only in line endings (CRLF against LF: git's core.autocrlf, an editor): ` +
+            "check the file out with the line endings it had (a .gitattributes `*.sql text eol=lf`), " +
+            "or pass -allow-changed. "
+          : "") +
         "Never edit an applied migration: restore the file (git checkout) and write a new migration for the change, " +
         "or pass -allow-changed to migrate anyway",
     },
@@ -860,16 +887,19 @@ function statementError(
     ? `${step.file} runs outside a transaction: ${whatStays(script, index, mode.openedAt)}${
       invalidIndexNote(script.statements[index])
     }, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
-    : `Nothing of ${step.file} was kept: the database is still ${atVersion(step.from)}, clean. ` +
-      "Fix the file and run the command again";
+    : `Nothing of ${step.file} was kept: the database is still ${atVersion(step.from)}, clean. ${
+      transactionalAdvice(server.code)
+    }`;
   // PostgreSQL 16+ says `extension "x" is not available`; 15 and older name the missing control file.
   const missing = /extension "(.+?)" is not available/.exec(server.message)?.[1] ??
     /could not open extension control file "[^"]*\/([^/"]+)\.control"/.exec(server.message)?.[1];
   const extension = missing === undefined
     ? ""
     : dialect === "pglite"
-    ? `. The embedded PGlite has only the extensions it ships (PostgreSQL's contrib: pgcrypto, citext, ...) and ` +
-      `${missing} is not one of them: run these migrations on a PostgreSQL server`
+    ? `. The embedded PGlite runs only the extensions loaded when it was opened: the CLI loads the ones PGlite ` +
+      `ships (pgcrypto, citext, cube, ...) that the migrations name; from code, open it with ` +
+      `openDatabase(url, { extensions: ["${missing}"] }). An extension PGlite does not ship (pgvector's vector, ` +
+      "for one) needs a PostgreSQL server"
     : `. The server does not have the ${missing} extension installed: install its package on the database server ` +
       `(for pgvector on Debian: postgresql-NN-pgvector), or ask whoever runs it`;
   return scriptError("MIGRATION_FAILED", step.file!, script, index, server, {
@@ -877,6 +907,28 @@ function statementError(
     hint: kept + extension,
     prefix: "migration failed: ",
   });
+}
+
+/** What to do after a transactional file failed, by SQLSTATE: most failures are the file's, not all. */
+function transactionalAdvice(code: string | undefined): string {
+  switch (code) {
+    case "2D000": // invalid_transaction_termination: COMMIT in a DO block or a procedure
+    case "25001": // active_sql_transaction: a statement that refuses a transaction block, run from a function
+      return "The file manages transactions itself (a COMMIT in a DO block or procedure, say): make " +
+        "'-- strata:no-transaction' its first line so it runs outside strata's transaction, then run the command again";
+    case "55P03": // lock_not_available: lock_timeout
+      return "The file may be fine: a lock it needed was held past lock_timeout. Run the command again when the " +
+        "table is not in use, or raise lock_timeout (options=-c lock_timeout=... in the URL)";
+    case "57014": // query_canceled: statement_timeout or a cancel
+      return "The file may be fine: the statement was canceled (statement_timeout, x-statement-timeout or " +
+        "pg_cancel_backend). Run the command again, with a longer timeout if it needs one";
+    case "40P01": // deadlock_detected
+    case "40001": // serialization_failure
+      return "The file may be fine: it lost a deadlock or serialization conflict with another session. " +
+        "Run the command again";
+    default:
+      return "Fix the file and run the command again";
+  }
 }
 
 /** "statements 1 to 3", "statement 1". */

@@ -71,10 +71,13 @@ export function loadParser(): Promise<ParseFn> {
 export async function parseSqlScript(text: string, file: string): Promise<SqlScript> {
   if (text.trim() === "") return { text, statements: [], transactional: true };
   const parseSync = await loadParser();
-  const offsets = byteOffsets(text);
+  // A byte order mark (Windows editors write one) is not SQL: the server would read it as part
+  // of the first word. A space in its place keeps every offset, line and column.
+  const sql = text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text;
+  const offsets = byteOffsets(sql);
   let stmts: ReturnType<ParseFn>["stmts"] & object;
   try {
-    stmts = parseSync(text).stmts ?? [];
+    stmts = parseSync(sql).stmts ?? [];
   } catch (error) {
     const details = (error as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;
     // Unlike statement locations (UTF-8 bytes), the error cursor counts code points.
@@ -94,9 +97,9 @@ export async function parseSqlScript(text: string, file: string): Promise<SqlScr
     const startByte = s.stmt_location ?? 0;
     const start = offsets.toChar(startByte);
     const end = s.stmt_len ? offsets.toChar(startByte + s.stmt_len) : text.length;
-    const sql = text.slice(start, end).replace(/\s+$/, "").replace(/;$/, "");
+    const statement = sql.slice(start, end).replace(/\s+$/, "").replace(/;$/, "");
     const { line, column } = lineColumn(text, start);
-    return { sql, start, line, column, kind: Object.keys(s.stmt ?? {})[0] ?? "Unknown" };
+    return { sql: statement, start, line, column, kind: Object.keys(s.stmt ?? {})[0] ?? "Unknown" };
   });
   const nodes = stmts.map((s) => (s.stmt ?? {}) as Record<string, Record<string, unknown>>);
 

@@ -442,3 +442,20 @@ test("with -json every failure is one JSON document on stdout with error.code", 
     assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
   });
 });
+
+test("the server's hint is printed on a line of its own before strata's", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      "1_mood.up.sql": "CREATE TYPE mood AS ENUM ('ok');\n",
+      "2_more.up.sql": "ALTER TYPE mood ADD VALUE 'great';\nSELECT 'great'::mood;\n",
+    });
+    const out = await h.strata("up");
+    assertExit(out, 1);
+    assert.match(
+      out.stderr,
+      /\nserver hint: New enum values must be committed before they can be used\.\nhint: Nothing of 2_more/,
+    );
+    const json = await h.strata("-json", "up");
+    assert.match(JSON.parse(json.stdout).error.serverHint, /must be committed/);
+  });
+});

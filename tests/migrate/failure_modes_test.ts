@@ -232,3 +232,73 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] a DO block that commits fails in strata's transaction with a hint to mark the file no-transaction, and runs once marked`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const body = "CREATE TABLE batches (n int);\nDO $$\nBEGIN\n  INSERT INTO batches VALUES (1);\n  COMMIT;\n" +
+        "  INSERT INTO batches VALUES (2);\nEND\n$$;\n";
+      const run = await migrator(db, { "1_batches.up.sql": body }).up();
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      assert.equal((run.error as { server?: { code?: string } }).server?.code, "2D000");
+      assert.match(run.error!.hint ?? "", /make '-- strata:no-transaction' its first line/);
+      assert.doesNotMatch(run.error!.hint ?? "", /Fix the file/);
+      const marked = await migrator(db, { "1_batches.up.sql": `-- strata:no-transaction\n${body}` }).up();
+      assert.equal(marked.error, undefined);
+      const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM batches");
+      assert.equal(n, 2);
+    });
+  });
+
+  test(`[${backend}] an applied file that now differs only in line endings is refused with a hint about CRLF and LF`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const lf = { "1_a.up.sql": "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n" };
+      assert.equal((await migrator(db, lf).up()).error, undefined);
+      const crlf = {
+        "1_a.up.sql": lf["1_a.up.sql"].replaceAll("\n", "\r\n"),
+        "2_c.up.sql": "CREATE TABLE c (id int);\n",
+      };
+      await assert.rejects(migrator(db, crlf).up(), (error) => {
+        assert.ok(error instanceof StrataError);
+        assert.equal(error.code, "CHECKSUM_MISMATCH");
+        assert.match(
+          error.hint ?? "",
+          /^1_a\.up\.sql differs from what was applied only in line endings \(CRLF against LF/,
+        );
+        return true;
+      });
+      const edited = { ...crlf, "1_a.up.sql": "CREATE TABLE a (id bigint);\n" };
+      await assert.rejects(migrator(db, edited).up(), (error) => {
+        assert.equal((error as StrataError).code, "CHECKSUM_MISMATCH");
+        assert.doesNotMatch((error as StrataError).hint ?? "", /line endings/);
+        return true;
+      });
+    });
+  });
+
+  test(`[${backend}] a file that starts with a byte order mark runs, its lines numbered as the editor shows them`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        "1_bom.up.sql": "\uFEFFCREATE TABLE bom (id int);\nCREATE TABLE bom2 (id int);\n",
+        "2_bad.up.sql": "\uFEFFCREATE TABLE ok (id int);\nSELECT * FROM missing_table;\n",
+      };
+      const run = await migrator(db, files).up();
+      assert.equal(run.results[0].status, "applied");
+      assert.equal(await exists(db, "bom2"), true);
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      assert.equal((run.error as { line?: number }).line, 2);
+    });
+  });
+
+  test(`[${backend}] the server's own hint travels with the error (a new enum value used in its transaction)`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        "1_mood.up.sql": "CREATE TYPE mood AS ENUM ('ok');\n",
+        "2_more.up.sql": "ALTER TYPE mood ADD VALUE 'great';\nSELECT 'great'::mood;\n",
+      };
+      const run = await migrator(db, files).up();
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      assert.match((run.error as { server?: { hint?: string } }).server?.hint ?? "", /must be committed/);
+    });
+  });
+}
