@@ -896,10 +896,10 @@ function statementError(
   const extension = missing === undefined
     ? ""
     : dialect === "pglite"
-    ? `. The embedded PGlite runs only the extensions loaded when it was opened: the CLI loads the ones PGlite ` +
-      `ships (pgcrypto, citext, cube, ...) that the migrations name; from code, open it with ` +
-      `openDatabase(url, { extensions: ["${missing}"] }). An extension PGlite does not ship (pgvector's vector, ` +
-      "for one) needs a PostgreSQL server"
+    ? `. The embedded PGlite runs only the extensions it ships (PostgreSQL's contrib: pgcrypto, citext, cube, ...), ` +
+      "loaded when it is opened: the CLI loads those the migrations name, code passes them to " +
+      `openDatabase(url, { extensions: [...] }). ${missing} is not loaded: if PGlite does not ship it ` +
+      "(pgvector's vector, PostGIS), run these migrations on a PostgreSQL server"
     : `. The server does not have the ${missing} extension installed: install its package on the database server ` +
       `(for pgvector on Debian: postgresql-NN-pgvector), or ask whoever runs it`;
   return scriptError("MIGRATION_FAILED", step.file!, script, index, server, {
