@@ -9,8 +9,9 @@ import { type CliIo, VERSION } from "./run_cli.ts";
 
 /**
  * Builds the CLI's IO from `process`. Loads `.env` from the working directory when there
- * is one (variables already set win). The first SIGINT aborts `signal` (the running
- * migration finishes, nothing new starts); a second one exits at once with 130.
+ * is one (variables already set win). The first SIGINT or SIGTERM aborts `signal` (the
+ * running migration finishes, nothing new starts); a second one exits at once (130 / 143),
+ * saying what that leaves.
  *
  * @example
  * ```ts ignore
@@ -23,14 +24,26 @@ import { type CliIo, VERSION } from "./run_cli.ts";
 export function nodeIo(): CliIo & { dispose(): void } {
   loadDotEnv();
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
+  // SIGTERM (docker stop, a Kubernetes rollout) is handled as Ctrl-C: what runs finishes
+  // within the grace period more often than not, and a second signal still stops at once.
+  const onSignal = (name: "SIGINT" | "SIGTERM") => {
+    const key = name === "SIGINT" ? "Ctrl-C" : "SIGTERM";
+    if (controller.signal.aborted) {
+      process.stderr.write(
+        `\nAborted (${key} again): a file running in a transaction is rolled back by the server; one running ` +
+          "outside a transaction leaves its version dirty. Run 'strata status' to see which\n",
+      );
+      process.exit(name === "SIGINT" ? 130 : 143);
+    }
     process.stderr.write(
-      "\nInterrupted: finishing the running migration, then stopping (Ctrl-C again to abort it now)\n",
+      `\nInterrupted (${key}): stopping after the migration running now, if one is (${key} again to abort it)\n`,
     );
     controller.abort();
   };
+  const onSigint = () => onSignal("SIGINT");
+  const onSigterm = () => onSignal("SIGTERM");
   process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
   let lines: AsyncIterator<string> | undefined;
   return {
     stdout: (text) => void process.stdout.write(text),
@@ -50,6 +63,7 @@ export function nodeIo(): CliIo & { dispose(): void } {
     client: `strata ${VERSION} (${safeUser()}@${hostname()}, pid ${process.pid})`,
     dispose() {
       process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigterm);
       process.stdin.unref?.();
     },
   };

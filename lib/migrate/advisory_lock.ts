@@ -83,11 +83,12 @@ export async function acquireLock(session: Queryable, id: bigint, options: Acqui
           ? "Interrupted while waiting for the migration lock"
           : `Timeout: can't acquire database lock (advisory lock ${id} is held by another session)`,
         {
-          hint:
-            "Another migration is running. Wait for it, or find the holder with: SELECT pid, state, query FROM pg_stat_activity " +
-            `WHERE pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ${
-              id % 4294967296n
-            }); raise -lock-timeout to wait longer`,
+          hint: options.signal?.aborted
+            ? "Nothing was changed: another migration held the lock, and strata stopped waiting for it"
+            : "Another migration is running. Wait for it, or find the holder with: SELECT pid, state, query FROM pg_stat_activity " +
+              `WHERE pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ${
+                id % 4294967296n
+              }); raise -lock-timeout to wait longer`,
         },
       );
     }

@@ -207,40 +207,76 @@ test("up fails with a lock timeout that says so while another session holds gola
   });
 });
 
-test("SIGINT during a run of slow migrations finishes the running one and stops at a clean version", async (t) => {
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  test(`${signal} during a run of slow migrations finishes the running one and stops at a clean version`, async (t) => {
+    await withDatabase(t, "postgres", async (test: TestDatabase) => {
+      await withFolder(async (dir) => {
+        const files: Record<string, string> = {};
+        for (let n = 1; n <= 5; n++) {
+          files[`${n}_slow${n}.up.sql`] = `CREATE TABLE m${n} (id int);\nSELECT pg_sleep(1);\n`;
+        }
+        await writeMigrations(join(dir, "migrations"), files);
+        const run = startStrata(["-database", test.url, "up"], dir);
+        try {
+          await waitFor("the first migration to finish", () => /^1\/u /m.test(run.stderr()));
+        } catch (error) {
+          run.child.kill("SIGKILL");
+          const out = await run.done;
+          throw new Error(`${(error as Error).message}; the run ended with ${out.code}:\n${out.stderr}`);
+        }
+        run.child.kill(signal);
+        const out = await run.done;
+        assert.notEqual(out.code, 0, out.stderr);
+        assert.match(out.stderr, signal === "SIGINT" ? /Interrupted \(Ctrl-C\)/ : /Interrupted \(SIGTERM\)/);
+
+        const row = await versionRow(test.db);
+        assert.ok(row, `no version after the interrupted run:\n${out.stderr}`);
+        assert.equal(row.dirty, false);
+        const version = Number(row.version);
+        assert.ok(
+          version >= 1 && version < 5,
+          `expected the run to stop before version 5, got ${version}:\n${out.stderr}`,
+        );
+        for (let n = 1; n <= 5; n++) {
+          assert.equal(await tableExists(test.db, `m${n}`), n <= version, `table m${n} at version ${version}`);
+        }
+        const printed = out.stderr.split("\n").filter((line) => /^\d+\/u /.test(line)).length;
+        assert.equal(printed, version, out.stderr);
+      });
+    });
+  });
+}
+
+test("a second SIGTERM during a file outside a transaction exits 143 saying what that leaves, and status names the file", async (t) => {
   await withDatabase(t, "postgres", async (test: TestDatabase) => {
     await withFolder(async (dir) => {
-      const files: Record<string, string> = {};
-      for (let n = 1; n <= 5; n++) {
-        files[`${n}_slow${n}.up.sql`] = `CREATE TABLE m${n} (id int);\nSELECT pg_sleep(1);\n`;
-      }
-      await writeMigrations(join(dir, "migrations"), files);
+      await writeMigrations(join(dir, "migrations"), {
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "2_b.up.sql": "-- strata:no-transaction\nCREATE TABLE b (id int);\nSELECT pg_sleep(20) AS twice_marker;\n",
+      });
       const run = startStrata(["-database", test.url, "up"], dir);
+      const dbName = new URL(test.url).pathname.slice(1);
       try {
-        await waitFor("the first migration to finish", () => /^1\/u /m.test(run.stderr()));
+        await waitFor("migration 2's pg_sleep", async () =>
+          (await test.db.query(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND query LIKE '%twice_marker%'",
+            [dbName],
+          )).length > 0);
       } catch (error) {
         run.child.kill("SIGKILL");
-        const out = await run.done;
-        throw new Error(`${(error as Error).message}; the run ended with ${out.code}:\n${out.stderr}`);
+        throw error;
       }
-      run.child.kill("SIGINT");
+      run.child.kill("SIGTERM");
+      await waitFor("the first signal's message", () => /Interrupted \(SIGTERM\)/.test(run.stderr()));
+      run.child.kill("SIGTERM");
       const out = await run.done;
-      assert.notEqual(out.code, 0, out.stderr);
-      assert.match(out.stderr, /Interrupted/);
-
-      const row = await versionRow(test.db);
-      assert.ok(row, `no version after the interrupted run:\n${out.stderr}`);
-      assert.equal(row.dirty, false);
-      const version = Number(row.version);
-      assert.ok(
-        version >= 1 && version < 5,
-        `expected the run to stop before version 5, got ${version}:\n${out.stderr}`,
+      assert.equal(out.code, 143, out.stderr);
+      assert.match(
+        out.stderr,
+        /Aborted \(SIGTERM again\): .* one running outside a transaction leaves its version dirty/,
       );
-      for (let n = 1; n <= 5; n++) {
-        assert.equal(await tableExists(test.db, `m${n}`), n <= version, `table m${n} at version ${version}`);
-      }
-      const printed = out.stderr.split("\n").filter((line) => /^\d+\/u /.test(line)).length;
-      assert.equal(printed, version, out.stderr);
+      const status = await runStrata(["-database", test.url, "status"], dir);
+      assert.match(status.stdout, /2_b\.up\.sql \(up\) was started by strata at .* and has recorded no end/);
     });
   });
 });
