@@ -382,6 +382,28 @@ export class Migrator {
         await ensureHistoryTable(session, history);
         await writeVersion(session, table, null, false, [`DELETE FROM ${history.sql}`]);
       }
+      // Another track's version table (golang-migrate's shape) outside the current schema
+      // still says its migrations are applied, though their objects may have been dropped.
+      const stale: Array<{ name: string; version: string }> = [];
+      if (dropped.length > 0) {
+        for (
+          const { name } of await session.query<{ name: string }>(OTHER_VERSION_TABLES, [table.schema, table.table])
+        ) {
+          const [held] = await session.query<{ version: string }>(
+            `SELECT version::text AS version FROM ${name} LIMIT 1`,
+          );
+          if (held && BigInt(held.version) >= 0n) stale.push({ name, version: held.version });
+        }
+      }
+      if (stale.length > 0) {
+        this.#warn(
+          `Other version tables still record applied migrations: ${
+            stale.map((o) => `${o.name} at ${o.version}`).join(", ")
+          }. drop removed everything in the current schema, whichever track made it: if a track's objects were ` +
+            "there, reset that track too (force -1 with its x-migrations-table) before running up, or its " +
+            "migrations will not run again",
+        );
+      }
       return dropped;
     });
   }
@@ -908,6 +930,20 @@ function statementError(
     prefix: "migration failed: ",
   });
 }
+
+/**
+ * Tables shaped like golang-migrate's version table (exactly `version bigint, dirty boolean`)
+ * other than $1.$2.
+ */
+const OTHER_VERSION_TABLES = `
+SELECT format('%I.%I', n.nspname, c.relname) AS name
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND NOT (n.nspname = $1 AND c.relname = $2)
+  AND (SELECT array_agg(a.attname::text || ' ' || format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+       FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+      = ARRAY['version bigint', 'dirty boolean']
+ORDER BY 1`;
 
 /** What to do after a transactional file failed, by SQLSTATE: most failures are the file's, not all. */
 function transactionalAdvice(code: string | undefined): string {

@@ -302,3 +302,31 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] drop warns when another track's version table still records migrations whose objects it may have dropped`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE SCHEMA migrations");
+      const warnings: string[] = [];
+      const system = new Migrator(db, {
+        source: memorySource({ "1_webhooks.up.sql": "CREATE TABLE public.webhooks (id int);\n" }),
+        table: { schema: "migrations", table: "system" },
+      });
+      assert.equal((await system.up()).error, undefined);
+      const app = new Migrator(db, {
+        source: memorySource({ "1_products.up.sql": "CREATE TABLE products (id int);\n" }),
+        onEvent: (e) => e.type === "warning" && warnings.push(e.message),
+      });
+      assert.equal((await app.up()).error, undefined);
+      const dropped = await app.drop();
+      assert.ok(dropped.some((o) => o.name === "public.webhooks"), "the other track's table went too");
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+      assert.match(warnings[0], /^Other version tables still record applied migrations: migrations\.system at 1\. /);
+      assert.match(warnings[0], /force -1 with its x-migrations-table/);
+
+      warnings.length = 0;
+      await app.drop();
+      assert.deepEqual(warnings, [], "nothing dropped, nothing to warn about");
+    });
+  });
+}
