@@ -339,6 +339,7 @@ async function runCheck(ctx: Context): Promise<number> {
     ctx.io.stderr(
       `hint: keep the change: write a migration that makes it (strata create NAME); its statements:\n` +
         `  strata diff ${path} ${db} -sql\n` +
+        `  then record it as applied here, where the change already is: strata force N (N: its version)\n` +
         `hint: drop the change: revert it by hand; the statements that do:\n` +
         `  strata diff ${db} ${path} -sql\n`,
     );

@@ -193,6 +193,7 @@ for (const backend of BACKENDS) {
       assert.match(out.stdout, /^--- expected \(.*migrations\/, replayed\)$/m);
       assert.match(out.stdout, /^\+ column public\.users\.nickname$/m);
       assert.match(out.stderr, /^hint: keep the change: write a migration that makes it/m);
+      assert.match(out.stderr, /^ {2}then record it as applied here, where the change already is: strata force N/m);
       const drop = /^hint: drop the change: revert it by hand; the statements that do:\n {2}strata (.+)$/m.exec(
         out.stderr,
       );
