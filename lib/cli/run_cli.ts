@@ -606,6 +606,7 @@ async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: C
         backup.migrationVersion.version ?? "none"
       }\n`,
     );
+    for (const name of backup.pruned) io.stderr(`Deleted older backup ${name} (-keep ${stringFlag(args, "keep")})\n`);
     io.stdout(`${backup.path}\n`);
   }
   return 0;

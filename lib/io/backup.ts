@@ -44,6 +44,8 @@ export interface BackupResult extends BackupManifest {
   path: string;
   manifestPath: string;
   durationMs: number;
+  /** Older backups of this database deleted by `keep` (file names, newest first). */
+  pruned: string[];
 }
 
 /** Options for {@linkcode backupDatabase}. */
@@ -144,8 +146,8 @@ export async function backupDatabase(
   const lines = files ? files.map((f) => `${f.sha256}  ${name}/${f.name}`) : [`${sha256}  ${name}`];
   await writeFile(`${path}.sha256`, lines.join("\n") + "\n", { mode: 0o600 });
   await rename(partial, path);
-  if (options.keep !== undefined) await prune(out, safeName(databaseName), options.keep);
-  return { ...manifest, path, manifestPath, durationMs: performance.now() - started };
+  const pruned = options.keep === undefined ? [] : await prune(out, safeName(databaseName), options.keep);
+  return { ...manifest, path, manifestPath, durationMs: performance.now() - started, pruned };
 }
 
 async function dumpPostgres(
@@ -262,16 +264,18 @@ async function chmodTree(dir: string): Promise<void> {
 }
 
 /** Deletes all but the newest `keep` backups of one database (and their manifests). */
-async function prune(out: string, database: string, keep: number): Promise<void> {
+async function prune(out: string, database: string, keep: number): Promise<string[]> {
   const pattern = new RegExp(
     `^backup_(\\d{8}_\\d{6})_${database.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(sql|dump|dir)$`,
   );
   const backups = (await readdir(out)).filter((name) => pattern.test(name)).sort().reverse();
-  for (const name of backups.slice(Math.max(0, keep))) {
+  const old = backups.slice(Math.max(0, keep));
+  for (const name of old) {
     for (const suffix of ["", ".json", ".sha256"]) {
       await rm(join(out, `${name}${suffix}`), { recursive: true, force: true });
     }
   }
+  return old;
 }
 
 /** What a manifest beside a backup says, or undefined when there is none. */

@@ -242,7 +242,7 @@ test("a backup of the embedded PGlite (PostgreSQL 18) restores into the PostgreS
   });
 });
 
-test("[postgres] keep 2 after three backups leaves the newest two of that database and other databases' backups", async (t) => {
+test("[postgres] keep 2 after three backups leaves the newest two of that database and other databases' backups, and names what it deleted", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
     const out = await tempDir("strata-backup-");
@@ -250,6 +250,7 @@ test("[postgres] keep 2 after three backups leaves the newest two of that databa
       const other = "backup_20200101_000000_some_other_db.dump";
       for (const suffix of ["", ".json", ".sha256"]) await writeFile(join(out.path, other + suffix), "x");
       const names: string[] = [];
+      const pruned: string[][] = [];
       for (const second of [1, 2, 3]) {
         const backup = await backupDatabase(source.db, urlOf(source), {
           out: out.path,
@@ -257,7 +258,9 @@ test("[postgres] keep 2 after three backups leaves the newest two of that databa
           now: new Date(`2026-01-01T00:00:0${second}Z`),
         });
         names.push(basename(backup.path));
+        pruned.push(backup.pruned);
       }
+      assert.deepEqual(pruned, [[], [], [names[0]]], "the third backup says which one it deleted");
       const expected = [names[1], names[2]].flatMap((n) => [n, `${n}.json`, `${n}.sha256`]);
       expected.push(other, `${other}.json`, `${other}.sha256`);
       assert.deepEqual((await readdir(out.path)).sort(), expected.sort());
