@@ -160,23 +160,7 @@ export interface FailureRecord {
 
 /** Statements that record a failed non-transactional file, so `status` can explain a dirty database. */
 export function recordFailure(table: ResolvedTable, record: FailureRecord): ScriptItem[] {
-  return [
-    { text: `DELETE FROM ${table.sql} WHERE version = $1`, params: [record.version.toString()] },
-    {
-      text:
-        `INSERT INTO ${table.sql} (version, name, checksum, status, applied_at, client, transactional, direction, failed_statement, error)
-             VALUES ($1, $2, $3, 'failed', now(), $4, false, $5, $6, $7)`,
-      params: [
-        record.version.toString(),
-        record.name,
-        record.checksum,
-        record.client,
-        record.direction,
-        record.failedStatement,
-        record.error,
-      ],
-    },
-  ];
+  return failedRow(table, record, record.failedStatement, record.error, null);
 }
 
 /** The note on the row a non-transactional file gets when it starts, until its end is recorded. */
@@ -191,19 +175,32 @@ export function recordStarted(
   table: ResolvedTable,
   record: Omit<FailureRecord, "failedStatement" | "error">,
 ): ScriptItem[] {
+  return failedRow(table, record, null, null, STARTED_NOTE);
+}
+
+/** A `failed` row for a non-transactional file, replacing the version's row. */
+function failedRow(
+  table: ResolvedTable,
+  record: Omit<FailureRecord, "failedStatement" | "error">,
+  failedStatement: number | null,
+  error: string | null,
+  note: string | null,
+): ScriptItem[] {
   return [
     { text: `DELETE FROM ${table.sql} WHERE version = $1`, params: [record.version.toString()] },
     {
-      text:
-        `INSERT INTO ${table.sql} (version, name, checksum, status, applied_at, client, transactional, direction, note)
-             VALUES ($1, $2, $3, 'failed', now(), $4, false, $5, $6)`,
+      text: `INSERT INTO ${table.sql}
+               (version, name, checksum, status, applied_at, client, transactional, direction, failed_statement, error, note)
+             VALUES ($1, $2, $3, 'failed', now(), $4, false, $5, $6, $7, $8)`,
       params: [
         record.version.toString(),
         record.name,
         record.checksum,
         record.client,
         record.direction,
-        STARTED_NOTE,
+        failedStatement,
+        error,
+        note,
       ],
     },
   ];
