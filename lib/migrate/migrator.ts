@@ -717,7 +717,7 @@ export class Migrator {
         throw new FileError("MIGRATION_FAILED", `${what}: ${error.server.message}`, { file: step.file! }, {
           cause: error,
           server: error.server,
-          hint: `Nothing of ${step.file} was kept; the database is still ${atVersion(step.from)}`,
+          hint: `Nothing of ${step.file} was kept; ${stillAt(step.from)}`,
         });
       }
       return script.unwrapped
@@ -891,9 +891,11 @@ export function describeDirty(dirty: DirtyExplanation): string {
   return parts.join(" ");
 }
 
-/** "at version 3", or "with no migration applied" where golang-migrate would say -1. */
-function atVersion(version: bigint | null | undefined): string {
-  return version === null || version === undefined ? "with no migration applied" : `at version ${version}`;
+/** "the database is still at version 3", or "the database still has no migration applied" (golang-migrate's -1). */
+function stillAt(version: bigint | null | undefined): string {
+  return version === null || version === undefined
+    ? "the database still has no migration applied"
+    : `the database is still at version ${version}`;
 }
 
 function statementError(
@@ -909,9 +911,7 @@ function statementError(
     ? `${step.file} runs outside a transaction: ${whatStays(script, index, mode.openedAt)}${
       invalidIndexNote(script.statements[index])
     }, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
-    : `Nothing of ${step.file} was kept: the database is still ${atVersion(step.from)}, clean. ${
-      transactionalAdvice(server.code)
-    }`;
+    : `Nothing of ${step.file} was kept: ${stillAt(step.from)}, clean. ${transactionalAdvice(server.code)}`;
   // PostgreSQL 16+ says `extension "x" is not available`; 15 and older name the missing control file.
   const missing = /extension "(.+?)" is not available/.exec(server.message)?.[1] ??
     /could not open extension control file "[^"]*\/([^/"]+)\.control"/.exec(server.message)?.[1];

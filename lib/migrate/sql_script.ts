@@ -287,7 +287,8 @@ export function scriptError(
   if (server.where && !server.position) reason += ` (${server.where.split("\n")[0]})`;
   return new FileError(code, `${options.prefix ?? ""}${reason}`, {
     file,
-    statement: index + 1,
+    // Numbered as in the file: an unwrapped file's own BEGIN was statement 1.
+    statement: index + 1 + (script.unwrapped ? 1 : 0),
     line,
     column,
     ...(statement ? { sql: statement.sql } : {}),

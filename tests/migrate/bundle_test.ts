@@ -221,7 +221,7 @@ test("a .js bundle gets a declaration file and both forms type-check as a Bundle
     assert.equal(written.declaration, join(dir.path, "src", "migrations.bundle.d.ts"));
     const text = await readFile(js, "utf8");
     assert.match(text, /^\/\/ @ts-self-types="\.\/migrations\.bundle\.d\.ts"\n/, "Deno reads the types from the .d.ts");
-    assert.match(text, /^\/\/ Written by `strata bundle` from \.\.\/\.\.\/\.\.\/.+\/migrations\. Do not edit:$/m);
+    assert.match(text, /^\/\/ Written by `strata bundle` from (\.\.\/)+(.+\/)?migrations\. Do not edit:$/m);
     assert.doesNotMatch(text, new RegExp(dir.path), "no machine's absolute path in the module");
     assert.match(await readFile(written.declaration!, "utf8"), /^import type \{ Bundle \} from ".+core\.ts";$/m);
     const defaults = await writeBundle({ migrations: MIGRATIONS, out: join(dir.path, "b.mjs"), version: "0" });

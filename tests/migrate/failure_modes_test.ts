@@ -330,3 +330,18 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+test("[pglite] a file whose own BEGIN/COMMIT strata took off numbers its failing statement as the file does", async (t) => {
+  await withDatabase(t, "pglite", async ({ db }) => {
+    const run = await migrator(db, {
+      "1_wrapped.up.sql": "BEGIN;\nCREATE TABLE x (id int);\nSELECT * FROM nope;\nCOMMIT;\n",
+    }).up();
+    assert.equal(run.error?.code, "MIGRATION_FAILED");
+    assert.equal((run.error as { statement?: number }).statement, 3);
+    assert.equal((run.error as { line?: number }).line, 3);
+    assert.match(
+      run.error!.hint ?? "",
+      /^Nothing of 1_wrapped\.up\.sql was kept: the database still has no migration applied, clean\./,
+    );
+  });
+});
