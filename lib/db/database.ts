@@ -81,15 +81,17 @@ export class ScriptError extends Error {
 }
 
 /**
- * Whether an error means the connection is gone: postgres.js's own codes, the socket's, and
- * the server's FATAL ones (terminated backend, shutdown, connection exceptions).
+ * Whether an error means the connection is gone: a server error only at severity FATAL or
+ * PANIC (which end the backend: a terminated backend, a shutdown), since an ERROR with a
+ * connection-class SQLSTATE (dblink's 08001, a RAISE ... ERRCODE) leaves the session usable;
+ * otherwise the driver's and the socket's own codes.
  */
 export function connectionGone(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const { code, severity } = error as { code?: unknown; severity?: unknown };
+  if (typeof severity === "string") return severity === "FATAL" || severity === "PANIC";
   const text = typeof code === "string" ? code : "";
-  return /^CONNECTION_(CLOSED|ENDED|DESTROYED)$|^(ECONNRESET|EPIPE|ETIMEDOUT)$|^08|^57P0[1-3]$/.test(text) ||
-    severity === "FATAL" || severity === "PANIC";
+  return /^CONNECTION_(CLOSED|ENDED|DESTROYED)$|^(ECONNRESET|EPIPE|ETIMEDOUT)$/.test(text);
 }
 
 /**

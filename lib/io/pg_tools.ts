@@ -5,6 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
+import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
@@ -148,7 +149,7 @@ export function runPiped(
   producer: { program: string; args: readonly string[] },
   consumer: { program: string; args: readonly string[] },
   options: RunPipedOptions = {},
-): Promise<{ producer: ProcessResult; consumer: ProcessResult }> {
+): Promise<{ producer: ProcessResult & { stopped?: true }; consumer: ProcessResult }> {
   const env = { ...process.env, ...options.env };
   const secrets = options.secrets ?? [];
   const start = (program: string, args: readonly string[], stdio: ("pipe" | "ignore")[]) => {
@@ -164,10 +165,12 @@ export function runPiped(
             : new StrataError("COMMAND_FAILED", `Cannot run ${program}: ${error.message}`, { cause: error }),
         );
       });
-      child.on(
-        "close",
-        (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout: "", stderr: redact(stderr, secrets) }),
-      );
+      child.on("close", (code, signal) =>
+        resolve({
+          code: code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1),
+          stdout: "",
+          stderr: redact(stderr, secrets),
+        }));
     });
     return { child, done };
   };
@@ -194,7 +197,7 @@ export function runPiped(
       if (rest) stdin.write(Buffer.from(rest, "latin1"));
       return;
     }
-    if (!stdin.write(chunk)) {
+    if (!stdin.write(chunk) && !stdin.destroyed) {
       from.child.stdout!.pause();
       stdin.once("drain", () => from.child.stdout!.resume());
     }
@@ -205,8 +208,20 @@ export function runPiped(
       stdin.end();
     } else into.child.kill("SIGKILL");
   }, () => into.child.kill("SIGKILL"));
-  into.done.then(() => from.child.exitCode === null && from.child.kill("SIGKILL"), () => from.child.kill("SIGKILL"));
-  return Promise.all([from.done, into.done]).then(([p, c]) => ({ producer: p, consumer: c }));
+  // The consumer gone first (its own error): stop the producer, whose paused output would
+  // otherwise wait for a drain that never comes, and say it was stopped, not failed.
+  let stopped = false;
+  const stopProducer = () => {
+    if (from.child.exitCode !== null || from.child.signalCode !== null) return;
+    stopped = true;
+    from.child.stdout?.destroy();
+    from.child.kill("SIGKILL");
+  };
+  into.done.then(stopProducer, stopProducer);
+  return Promise.all([from.done, into.done]).then(([p, c]) => ({
+    producer: stopped ? { ...p, stopped: true } : p,
+    consumer: c,
+  }));
 }
 
 const INSTALL_HINT = "Install PostgreSQL's client programs: Debian/Ubuntu `apt install postgresql-client`, " +

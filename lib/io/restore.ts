@@ -150,7 +150,9 @@ async function restorePostgres(
     try {
       // With -1, psql runs every -f in one transaction: the drops (from stdin), then the dump.
       const args = [...psqlArgs, "--single-transaction", ...(dropSql ? ["-f", "-"] : []), "-f", file ?? path];
-      const result = await runProgram(psql.path, args, { ...spawned, ...(dropSql ? { input: dropSql } : {}) });
+      // The drops are UTF-8 whatever the database's encoding; the dump sets its own.
+      const input = dropSql ? `SET client_encoding = 'UTF8';\n${dropSql}` : undefined;
+      const result = await runProgram(psql.path, args, { ...spawned, ...(input ? { input } : {}) });
       if (result.code !== 0) throw failed("psql", result.stderr);
     } finally {
       if (file) await rm(file, { force: true });
@@ -173,10 +175,14 @@ async function restorePostgres(
     { program: psql.path, args: [...psqlArgs, "-f", "-"] },
     {
       ...spawned,
-      prefix: `BEGIN;\n${dropSql}`,
+      prefix: `SET client_encoding = 'UTF8';\nBEGIN;\n${dropSql}`,
       ...(major < 17 && pgRestore.major >= 17 ? { head: (head: string) => removeNewerSettings(head) } : {}),
     },
   );
+  // psql failing first stops pg_restore: then psql's error is the one to report.
+  if (result.consumer.code !== 0 && (result.producer.stopped || result.producer.code === 0)) {
+    throw failed("psql", result.consumer.stderr);
+  }
   if (result.producer.code !== 0) throw failed("pg_restore", result.producer.stderr);
   if (result.consumer.code !== 0) throw failed("psql", result.consumer.stderr);
 }

@@ -308,6 +308,7 @@ export class Migrator {
               a.application_name AS app
        FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 1
+         AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
          AND l.pid <> pg_backend_pid()
        LIMIT 1`,
       [(id >> 32n).toString(), (id & 0xffffffffn).toString()],
@@ -385,14 +386,18 @@ export class Migrator {
       // Another track's version table (golang-migrate's shape) outside the current schema
       // still says its migrations are applied, though their objects may have been dropped.
       const stale: Array<{ name: string; version: string }> = [];
+      // Only a warning: nothing here may fail a drop that is already committed.
       if (dropped.length > 0) {
-        for (
-          const { name } of await session.query<{ name: string }>(OTHER_VERSION_TABLES, [table.schema, table.table])
-        ) {
-          const [held] = await session.query<{ version: string }>(
-            `SELECT version::text AS version FROM ${name} LIMIT 1`,
-          );
-          if (held && BigInt(held.version) >= 0n) stale.push({ name, version: held.version });
+        try {
+          const others = await session.query<{ name: string }>(OTHER_VERSION_TABLES, [table.schema, table.table]);
+          for (const { name } of others) {
+            const [held] = await session.query<{ version: string | null }>(
+              `SELECT version::text AS version FROM ${name} WHERE version IS NOT NULL LIMIT 1`,
+            );
+            if (held?.version && BigInt(held.version) >= 0n) stale.push({ name, version: held.version });
+          }
+        } catch {
+          // a table this role cannot read: no warning rather than a failed drop
         }
       }
       if (stale.length > 0) {
@@ -939,7 +944,7 @@ const OTHER_VERSION_TABLES = `
 SELECT format('%I.%I', n.nspname, c.relname) AS name
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-  AND NOT (n.nspname = $1 AND c.relname = $2)
+  AND NOT (n.nspname = $1 AND c.relname = $2) AND has_table_privilege(c.oid, 'SELECT')
   AND (SELECT array_agg(a.attname::text || ' ' || format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
        FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
       = ARRAY['version bigint', 'dirty boolean']
@@ -997,6 +1002,8 @@ function openTransactionAt(script: SqlScript, index: number): number | undefined
     if (statement.kind !== "TransactionStmt") continue;
     const text = statement.sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "").toUpperCase();
     if (/^(BEGIN|START)\b/.test(text)) open = k;
+    // COMMIT AND CHAIN / ROLLBACK AND CHAIN end one transaction and open the next at once.
+    else if (/\bAND\s+CHAIN\s*$/.test(text)) open = k;
     else if (/^(COMMIT|END|ABORT|PREPARE)\b/.test(text)) open = undefined;
     else if (/^ROLLBACK\b/.test(text) && !/^ROLLBACK\s+((WORK|TRANSACTION)\s+)?TO\b/.test(text)) open = undefined;
   }

@@ -762,6 +762,36 @@ test("[postgres] a replace restore of a custom dump cut short is RESTORE_FAILED 
   });
 });
 
+test("[postgres] a replace restore whose psql fails at once reports psql's error and does not hang on pg_restore's output", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    // More output than the pipe holds, so pg_restore is blocked writing when psql stops reading.
+    await source.db.exec("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS t FROM generate_series(1, 100000) g");
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "custom" });
+      await withDatabase(t, "postgres", async (target) => {
+        await occupied(target.db);
+        const own = await snapshot(target.db);
+        const name = new URL(target.url).pathname.slice(1);
+        // New sessions (psql's) are read-only: its first DROP fails.
+        await target.db.exec(`ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
+        await assert.rejects(
+          restoreBackup(target.db, urlOf(target), backup.path, { yes: true, replace: true }),
+          (error) => {
+            assertCode("RESTORE_FAILED")(error);
+            assert.match((error as StrataError).message, /^psql failed, .*read-only transaction/);
+            return true;
+          },
+        );
+        assert.deepEqual(await snapshot(target.db), own);
+      });
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
 test("removeNewerSettings takes SET transaction_timeout out of a script's header only", () => {
   const header = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nBEGIN;\n\nSET statement_timeout = 0;\n" +
     "SET transaction_timeout = 0;\nSET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n";

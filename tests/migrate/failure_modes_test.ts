@@ -345,3 +345,40 @@ test("[pglite] a file whose own BEGIN/COMMIT strata took off numbers its failing
     );
   });
 });
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] an ERROR with a connection-class SQLSTATE is a failed statement, not a lost connection: the lock is released`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        ...FIRST,
+        "2_raise.up.sql":
+          "CREATE TABLE r (id int);\nDO $$ BEGIN RAISE EXCEPTION 'remote gone' USING ERRCODE = '08006'; END $$;\n",
+      };
+      const run = await migrator(db, files).up();
+      assert.equal(run.error?.code, "MIGRATION_FAILED", run.error?.message);
+      assert.deepEqual(await versionRow(db), { version: "1", dirty: false });
+      const fixed = await migrator(db, { ...FIRST, "2_raise.up.sql": "CREATE TABLE r (id int);\n" }).up();
+      assert.equal(fixed.error, undefined, "the lock and the session were given back");
+    });
+  });
+
+  test(`[${backend}] a failure after COMMIT AND CHAIN counts the chained transaction as rolled back`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "2_chain.up.sql": "BEGIN;\nINSERT INTO a VALUES (1);\nCOMMIT AND CHAIN;\nINSERT INTO a VALUES (2);\n" +
+          "INSERT INTO a VALUES ('x');\nCOMMIT;\n",
+      };
+      const run = await migrator(db, files).up();
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      assert.match(
+        run.error!.hint ?? "",
+        /statement 5 failed inside the transaction the file opened at statement 3 \(line 3\), so statements 3 to 5 were rolled back with it and statements 1 to 2 stay applied/,
+      );
+      const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM a");
+      assert.equal(n, 1);
+      const status = await migrator(db, files).status();
+      assert.equal(status.dirty?.failedStatement, 5, "the failure was recorded");
+    });
+  });
+}
