@@ -122,15 +122,16 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
   // #1208) or never settles when a reserved connection whose backend went away is sent
   // another query. After the first sign of a lost connection, nothing more is sent on it.
   let lostWith: unknown;
+  const markLost = (error: unknown) => {
+    lostWith ??= error;
+    onLost();
+  };
   const guard = async <T>(run: () => Promise<T>): Promise<T> => {
     if (lostWith !== undefined) throw lostConnection(lostWith);
     try {
       return await run();
     } catch (error) {
-      if (connectionGone(error)) {
-        lostWith ??= error;
-        onLost();
-      }
+      if (connectionGone(error)) markLost(error);
       throw error;
     }
   };
@@ -162,8 +163,7 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
       try {
         settled = await Promise.race([Promise.allSettled(pending), gone]);
       } catch (error) {
-        lostWith ??= error;
-        onLost();
+        markLost(error);
         throw error;
       }
       const index = settled.findIndex((r) => r.status === "rejected");
@@ -171,10 +171,7 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
         return settled.map((r) => Number((r as PromiseFulfilledResult<{ count?: number }>).value?.count ?? 0));
       }
       const reason = (settled[index] as PromiseRejectedResult).reason;
-      if (settled.some((r) => r.status === "rejected" && connectionGone(r.reason))) {
-        lostWith ??= reason;
-        onLost();
-      }
+      if (settled.some((r) => r.status === "rejected" && connectionGone(r.reason))) markLost(reason);
       const server = serverErrorFields(reason);
       if (!server) throw reason;
       throw new ScriptError(index, server, reason);

@@ -110,13 +110,7 @@ export function runProgram(
       child.stdin?.end(options.input);
     }
     child.on("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
-    child.on("error", (error: Error & { code?: string }) => {
-      reject(
-        error.code === "ENOENT"
-          ? new StrataError("COMMAND_FAILED", `${program} not found`, { cause: error, hint: INSTALL_HINT })
-          : new StrataError("COMMAND_FAILED", `Cannot run ${program}: ${error.message}`, { cause: error }),
-      );
-    });
+    child.on("error", (error: Error & { code?: string }) => reject(cannotStart(program, error)));
     child.on("close", (code) => {
       const secrets = options.secrets ?? [];
       resolve({ code: code ?? 1, stdout: redact(stdout, secrets), stderr: redact(stderr, secrets) });
@@ -158,13 +152,7 @@ export function runPiped(
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
     const done = new Promise<ProcessResult>((resolve, reject) => {
-      child.on("error", (error: Error & { code?: string }) => {
-        reject(
-          error.code === "ENOENT"
-            ? new StrataError("COMMAND_FAILED", `${program} not found`, { cause: error, hint: INSTALL_HINT })
-            : new StrataError("COMMAND_FAILED", `Cannot run ${program}: ${error.message}`, { cause: error }),
-        );
-      });
+      child.on("error", (error: Error & { code?: string }) => reject(cannotStart(program, error)));
       child.on("close", (code, signal) =>
         resolve({
           code: code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1),
@@ -198,8 +186,15 @@ export function runPiped(
       return;
     }
     if (!stdin.write(chunk) && !stdin.destroyed) {
+      // Resumed by a drain, or by the consumer going away (no drain comes then).
+      const resume = () => {
+        stdin.off("drain", resume);
+        stdin.off("close", resume);
+        from.child.stdout!.resume();
+      };
       from.child.stdout!.pause();
-      stdin.once("drain", () => from.child.stdout!.resume());
+      stdin.once("drain", resume);
+      stdin.once("close", resume);
     }
   });
   from.done.then((result) => {
@@ -222,6 +217,13 @@ export function runPiped(
     producer: stopped ? { ...p, stopped: true } : p,
     consumer: c,
   }));
+}
+
+/** A program that could not be started: not installed (with how to install it), or refused. */
+function cannotStart(program: string, error: Error & { code?: string }): StrataError {
+  return error.code === "ENOENT"
+    ? new StrataError("COMMAND_FAILED", `${program} not found`, { cause: error, hint: INSTALL_HINT })
+    : new StrataError("COMMAND_FAILED", `Cannot run ${program}: ${error.message}`, { cause: error });
 }
 
 const INSTALL_HINT = "Install PostgreSQL's client programs: Debian/Ubuntu `apt install postgresql-client`, " +

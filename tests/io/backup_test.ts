@@ -725,70 +725,71 @@ test("[postgres] a custom restore without clean into a database with a conflicti
   });
 });
 
-test("[postgres] a replace restore of a custom dump cut short is RESTORE_FAILED naming pg_restore, and the drops it ran are rolled back", async (t) => {
+/**
+ * A custom backup of the app with 100,000 rows more: more output than a pipe holds, so
+ * pg_restore is still writing when psql stops, or has written DDL and data before a cut.
+ */
+async function withBulkCustomBackup(
+  t: { skip(message?: string): void },
+  fn: (backup: BackupResult, out: string) => Promise<void>,
+): Promise<void> {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
-    // Enough rows that pg_restore has written the drops, tables and some data before it
-    // reaches the cut: psql is then mid-transaction when pg_restore fails.
     await source.db.exec("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS t FROM generate_series(1, 100000) g");
     const out = await tempDir("strata-backup-");
     try {
-      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "custom" });
-      const whole = await readFile(backup.path);
-      const cut = join(out.path, "cut_short.dump"); // no checksum beside it: not verified
-      await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
-      await withDatabase(t, "postgres", async (target) => {
-        await occupied(target.db);
-        await target.db.exec(LATER_OBJECTS);
-        const own = await snapshot(target.db);
-        const pids: number[] = [];
-        await assert.rejects(
-          restoreBackup(target.db, urlOf(target), cut, { yes: true, replace: true, onSpawn: (pid) => pids.push(pid) }),
-          (error) => {
-            assertCode("RESTORE_FAILED")(error);
-            assert.match((error as StrataError).message, /^pg_restore failed/);
-            return true;
-          },
-        );
-        assert.equal(pids.length, 2, "pg_restore and psql ran");
-        assert.deepEqual(await snapshot(target.db), own);
-        assert.deepEqual(await laterObjects(target.db), LATER_NAMES);
-        const [{ bulk }] = await target.db.query<{ bulk: string | null }>("SELECT to_regclass('bulk')::text AS bulk");
-        assert.equal(bulk, null, "nothing of the backup was committed");
-      });
+      await fn(await backupDatabase(source.db, urlOf(source), { out: out.path, format: "custom" }), out.path);
     } finally {
       await out.remove();
     }
   });
+}
+
+test("[postgres] a replace restore of a custom dump cut short is RESTORE_FAILED naming pg_restore, and the drops it ran are rolled back", async (t) => {
+  await withBulkCustomBackup(t, async (backup, out) => {
+    const whole = await readFile(backup.path);
+    const cut = join(out, "cut_short.dump"); // no checksum beside it: not verified
+    await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    await withDatabase(t, "postgres", async (target) => {
+      await occupied(target.db);
+      await target.db.exec(LATER_OBJECTS);
+      const own = await snapshot(target.db);
+      const pids: number[] = [];
+      await assert.rejects(
+        restoreBackup(target.db, urlOf(target), cut, { yes: true, replace: true, onSpawn: (pid) => pids.push(pid) }),
+        (error) => {
+          assertCode("RESTORE_FAILED")(error);
+          assert.match((error as StrataError).message, /^pg_restore failed/);
+          return true;
+        },
+      );
+      assert.equal(pids.length, 2, "pg_restore and psql ran");
+      assert.deepEqual(await snapshot(target.db), own);
+      assert.deepEqual(await laterObjects(target.db), LATER_NAMES);
+      const [{ bulk }] = await target.db.query<{ bulk: string | null }>("SELECT to_regclass('bulk')::text AS bulk");
+      assert.equal(bulk, null, "nothing of the backup was committed");
+    });
+  });
 });
 
 test("[postgres] a replace restore whose psql fails at once reports psql's error and does not hang on pg_restore's output", async (t) => {
-  await withDatabase(t, "postgres", async (source) => {
-    await populateApp(source.db);
-    // More output than the pipe holds, so pg_restore is blocked writing when psql stops reading.
-    await source.db.exec("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS t FROM generate_series(1, 100000) g");
-    const out = await tempDir("strata-backup-");
-    try {
-      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "custom" });
-      await withDatabase(t, "postgres", async (target) => {
-        await occupied(target.db);
-        const own = await snapshot(target.db);
-        const name = new URL(target.url).pathname.slice(1);
-        // New sessions (psql's) are read-only: its first DROP fails.
-        await target.db.exec(`ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
-        await assert.rejects(
-          restoreBackup(target.db, urlOf(target), backup.path, { yes: true, replace: true }),
-          (error) => {
-            assertCode("RESTORE_FAILED")(error);
-            assert.match((error as StrataError).message, /^psql failed, .*read-only transaction/);
-            return true;
-          },
-        );
-        assert.deepEqual(await snapshot(target.db), own);
-      });
-    } finally {
-      await out.remove();
-    }
+  await withBulkCustomBackup(t, async (backup) => {
+    await withDatabase(t, "postgres", async (target) => {
+      await occupied(target.db);
+      const own = await snapshot(target.db);
+      const name = new URL(target.url).pathname.slice(1);
+      // New sessions (psql's) are read-only: its first DROP fails.
+      await target.db.exec(`ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
+      await assert.rejects(
+        restoreBackup(target.db, urlOf(target), backup.path, { yes: true, replace: true }),
+        (error) => {
+          assertCode("RESTORE_FAILED")(error);
+          assert.match((error as StrataError).message, /^psql failed, .*read-only transaction/);
+          return true;
+        },
+      );
+      assert.deepEqual(await snapshot(target.db), own);
+    });
   });
 });
 
