@@ -3,6 +3,10 @@
  * golang-migrate exclude each other. strata polls pg_try_advisory_lock until a deadline
  * instead of blocking in pg_advisory_lock, so its timeout really holds and a waiter never
  * sits in the server's lock queue (where it can deadlock with CREATE INDEX CONCURRENTLY).
+ * The pause between polls is a pg_sleep in the poll itself: the session is never idle while
+ * it waits, so a connection lost during the wait fails the query in flight (an idle reserved
+ * connection that closed crashes postgres.js on its next query, porsager/postgres#1208),
+ * and idle_session_timeout cannot end a long wait.
  */
 import type { Queryable } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
@@ -65,15 +69,25 @@ export interface AcquireLockOptions {
  */
 export async function acquireLock(session: Queryable, id: bigint, options: AcquireLockOptions): Promise<void> {
   let delay = 25;
+  let pause = 0;
+  /** The session's statement_timeout in ms (0: none), read once the lock is found taken. */
+  let statementTimeout = 0;
   let waited = false;
   for (;;) {
-    const [row] = await session.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [
-      id.toString(),
-    ]);
+    const [row] = pause === 0
+      ? await session.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS locked", [id.toString()])
+      : await session.query<{ locked: boolean }>(
+        "SELECT pg_try_advisory_lock($1::bigint) AS locked FROM pg_sleep($2::float8 / 1000)",
+        [id.toString(), pause],
+      );
     if (row?.locked) return;
     if (!waited) {
       waited = true;
       options.onWait?.();
+      const [setting] = await session.query<{ ms: string }>(
+        "SELECT setting AS ms FROM pg_settings WHERE name = 'statement_timeout'",
+      );
+      statementTimeout = Number(setting?.ms ?? 0) || 0;
     }
     const left = options.deadline - Date.now();
     if (left <= 0 || options.signal?.aborted) {
@@ -92,7 +106,8 @@ export async function acquireLock(session: Queryable, id: bigint, options: Acqui
         },
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
+    // Half the statement_timeout at most, so the sleeping poll itself is never cancelled.
+    pause = Math.max(1, Math.min(delay, left, statementTimeout > 0 ? Math.floor(statementTimeout / 2) : Infinity));
     delay = Math.min(Math.round(delay * 1.5), 1000);
   }
 }

@@ -441,6 +441,35 @@ export class Migrator {
   async #withLock<T>(fn: (context: Context) => Promise<T>): Promise<T> {
     if (this.#held) return await fn(this.#held);
     const deadline = this.#startedAt + (this.#options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+    let locked = false;
+    try {
+      return await this.#withLockedSession(deadline, () => (locked = true), fn);
+    } catch (error) {
+      if (error instanceof StrataError || !connectionGone(error)) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw locked
+        ? new StrataError("CONNECTION_LOST", `The connection to the server was lost: ${message}`, {
+          cause: error,
+          hint: "No migration file was running when it went. Run 'version' to see where the database stands, " +
+            "then run the command again once the server is back",
+        })
+        : new StrataError(
+          "CONNECTION_LOST",
+          `The connection to the server was lost before the migration lock was taken: ${message}`,
+          {
+            cause: error,
+            hint: "Nothing was changed. Check that the server is up and why it ended the session " +
+              "(a restart, pg_terminate_backend, idle_session_timeout), then run the command again",
+          },
+        );
+    }
+  }
+
+  async #withLockedSession<T>(
+    deadline: number,
+    onLocked: () => void,
+    fn: (context: Context) => Promise<T>,
+  ): Promise<T> {
     return await this.#db.withSession(async (session) => {
       // Sent together (one pipeline on postgres.js), in this order.
       const setUp: Promise<unknown>[] = [];
@@ -469,6 +498,7 @@ export class Migrator {
         ...(this.#options.signal ? { signal: this.#options.signal } : {}),
         onWait: () => this.#options.onEvent?.({ type: "lock-wait", lockId: id }),
       });
+      onLocked();
       try {
         return await fn({ session, table, history: historyTableFor(table) });
       } finally {

@@ -323,3 +323,42 @@ test("a run whose server connection is terminated mid-file exits 1 with CONNECTI
     });
   });
 });
+
+test("a run whose connection is terminated while it waits for the migration lock exits 1 with CONNECTION_LOST, nothing changed", async (t) => {
+  await withDatabase(t, "postgres", async (test) => {
+    await withFolder(async (dir) => {
+      await writeMigrations(join(dir, "migrations"), { "1_t1.up.sql": "CREATE TABLE t1 (id int);\n" });
+      const dbName = new URL(test.url).pathname.slice(1);
+      const id = migrationLockId("public", "schema_migrations", `/${dbName}`);
+      const holder = postgres(test.url, { max: 1, onnotice: () => {} });
+      try {
+        const [held] = await holder`SELECT pg_try_advisory_lock(${id.toString()}::bigint) AS locked`;
+        assert.equal(held.locked, true);
+        const run = startStrata(["-database", test.url, "-lock-timeout", "60", "up"], dir);
+        const waiter = async () =>
+          (await test.db.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid() AND pid <> $2",
+            [dbName, (await holder`SELECT pg_backend_pid() AS pid`)[0].pid],
+          ))[0]?.pid;
+        try {
+          // A few polls in: the waiter has reached its longest pause between them.
+          await waitFor("strata to wait for the lock", async () => (await waiter()) !== undefined);
+          await new Promise((resolve) => setTimeout(resolve, 2500));
+        } catch (error) {
+          run.child.kill("SIGKILL");
+          throw error;
+        }
+        await test.db.query("SELECT pg_terminate_backend($1)", [await waiter()]);
+        const out = await run.done;
+        assert.equal(out.code, 1, out.stderr);
+        assert.doesNotMatch(out.stderr, /TypeError/);
+        assert.match(out.stderr, /error: The connection to the server was lost before the migration lock was taken/);
+        assert.match(out.stderr, /hint: Nothing was changed/);
+        assert.equal(await versionRow(test.db), undefined);
+        assert.equal(await tableExists(test.db, "t1"), false);
+      } finally {
+        await holder.end({ timeout: 1 });
+      }
+    });
+  });
+});
