@@ -50,7 +50,7 @@ const USAGE = `Usage: tsx bench/run.ts [--smoke] [--only ID[,ID...]] [--runs K] 
   --runs     timed runs per contender (default 5; smoke 1); the table shows median, min and max
   --warmup   untimed runs per contender first (default 1; smoke 0)
   --out      also write the JSON here (default bench/results/latest.json)
-  --build    compile dist/ first (tsc -p tsconfig.json) even when it exists
+  --build    build dist/ first (npm run build) even when it exists
   --list     print the figure ids and exit`;
 
 function log(line: string): void {
@@ -61,8 +61,12 @@ function log(line: string): void {
 function ensureDist(build: boolean): boolean {
   const bin = join(ROOT, "dist", "bin", "strata.js");
   if (build || !existsSync(bin)) {
-    log(build ? "compiling dist/ (--build)" : "dist/bin/strata.js is missing: compiling dist/ with tsc");
-    execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], {
+    log(
+      build
+        ? "building dist/ (--build: npm run build)"
+        : "dist/bin/strata.js is missing: building dist/ (npm run build)",
+    );
+    execFileSync("npm", ["run", "--silent", "build"], {
       cwd: ROOT,
       stdio: "inherit",
     });

@@ -82,9 +82,17 @@ export function runScript(
   return runProcess(process.execPath, ["--import", TSX, script, ...args], cwd, options);
 }
 
+/**
+ * The npm bin (one bundled file, see scripts/bundle_bin.mjs), run instead of the sources
+ * when STRATA_TEST_CLI=dist (after `npm run build`), so the CLI tests can check the bundle.
+ */
+const BIN = fileURLToPath(new URL("../../dist/bin/strata.js", import.meta.url));
+
 /** Starts the CLI in `cwd`. */
 export function startStrata(args: readonly string[], cwd: string, options: StrataProcessOptions = {}): Running {
-  return startProcess(process.execPath, ["--import", TSX, MOD, ...args], cwd, options);
+  return process.env.STRATA_TEST_CLI === "dist"
+    ? startProcess(process.execPath, [BIN, ...args], cwd, options)
+    : startProcess(process.execPath, ["--import", TSX, MOD, ...args], cwd, options);
 }
 
 /** Runs the CLI in `cwd` to the end. */
