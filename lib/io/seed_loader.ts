@@ -76,8 +76,11 @@ async function loadFolder(dir: string, prefix: string, what: string): Promise<Se
  * @throws {FileError} SEED_INVALID
  */
 export function parseJsonSeed(text: string, file: string): DataSeed {
+  // A byte-order mark (some Windows editors write one) is not JSON; it is not data either.
+  if (text.charCodeAt(0) === 0xfeff) text = ` ${text.slice(1)}`;
+  let seed: DataSeed;
   try {
-    return JSON.parse(text) as DataSeed;
+    seed = JSON.parse(text) as DataSeed;
   } catch (error) {
     const message = (error as Error).message;
     const position = /position (\d+)/.exec(message)?.[1] ?? errorOffset(text)?.toString();
@@ -103,6 +106,63 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
       ...(line === undefined ? {} : { excerpt: text.split("\n")[line - 1] ?? "" }),
     }, { cause: error });
   }
+  const inexact = inexactNumber(text);
+  if (inexact) {
+    const before = text.slice(0, inexact.offset);
+    const line = before.split("\n").length;
+    throw new FileError(
+      "SEED_INVALID",
+      `the number ${inexact.literal} has more digits than JSON.parse keeps: it would be stored as ${
+        String(Number(inexact.literal))
+      }`,
+      {
+        file,
+        line,
+        column: inexact.offset - before.lastIndexOf("\n"),
+        excerpt: text.split("\n")[line - 1] ?? "",
+      },
+      { hint: `Write it as a string: "${inexact.literal}" (PostgreSQL reads the text exactly)` },
+    );
+  }
+  return seed;
+}
+
+/**
+ * The first number literal in a JSON text that a double cannot hold: JSON.parse would round it
+ * (9007199254740993 becomes ...992; a numeric(40,20) value loses its last digits). Strings are
+ * skipped; a literal of 15 significant digits or fewer is always exact.
+ */
+function inexactNumber(text: string): { literal: string; offset: number } | undefined {
+  const token = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+  for (let match = token.exec(text); match !== null; match = token.exec(text)) {
+    const literal = match[0];
+    if (literal.startsWith('"')) continue;
+    const [mantissa, exponent = "0"] = literal.replace("-", "").split(/[eE]/);
+    const digits = mantissa.replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
+    if (digits.length <= 15) continue;
+    const value = Number(literal);
+    if (!Number.isFinite(value) || !sameDecimal(mantissa, Number(exponent), value)) {
+      return { literal, offset: match.index };
+    }
+  }
+  return undefined;
+}
+
+/** Whether `mantissa`e`exponent` is exactly the decimal that the double `value` prints as. */
+function sameDecimal(mantissa: string, exponent: number, value: number): boolean {
+  const normal = (m: string, e: number) => {
+    const [whole, fraction = ""] = m.split(".");
+    let digits = (whole + fraction).replace(/^0+/, "");
+    let scale = e - fraction.length;
+    if (digits === "") return "0";
+    while (digits.endsWith("0")) {
+      digits = digits.slice(0, -1);
+      scale++;
+    }
+    return `${digits}e${scale}`;
+  };
+  const [printed, printedExponent = "0"] = Math.abs(value).toString().split(/e/);
+  return normal(mantissa, exponent) === normal(printed, Number(printedExponent));
 }
 
 /**

@@ -44,10 +44,21 @@ export interface RunSeedsOptions {
 
 interface Column {
   name: string;
+  /** The column's type as declared, e.g. `character varying(5)`. */
   type: string;
+  /**
+   * The type values are cast to. Strings and bit strings lose their length (by the type's own
+   * name: `character` alone would mean char(1)): an explicit cast to varchar(5) cuts a longer
+   * value silently, while the INSERT's own assignment refuses it.
+   */
+  castType: string;
+  /** The type under a domain, without modifiers (`integer`, `uuid`, `jsonb`). */
+  base: string;
   isArray: boolean;
   isJson: boolean;
   generated: boolean;
+  /** The sequence behind an identity or serial column. */
+  sequence: string | null;
 }
 
 interface PreparedData {
@@ -117,7 +128,7 @@ export async function runSeeds(
         result.unchanged = p.kind === "data" ? 0 : null;
         result.durationMs = performance.now() - started;
         options.onResult?.(result);
-        return { results, error: seedError(error, p) };
+        return { results, error: seedError(error, p, results.slice(0, i).map((r) => r.file)) };
       }
       result.durationMs = performance.now() - started;
       options.onResult?.(result);
@@ -169,30 +180,66 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   if (seed.update !== undefined && typeof seed.update !== "boolean") throw invalid('"update" must be true or false');
   if (typeof seed.rows !== "function" && !Array.isArray(seed.rows)) throw invalid('"rows" must be a list of objects');
 
-  const [table] = await session.query<{ oid: number; schema: string; name: string }>(
-    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name
-     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')`,
-    [seed.table],
-  );
-  if (!table) {
-    throw invalid(`unknown table ${seed.table}`, "Run the migrations first (strata up), or fix the table name");
+  let table: { oid: number; schema: string; name: string } | undefined;
+  try {
+    [table] = await session.query<{ oid: number; schema: string; name: string }>(
+      `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')`,
+      [seed.table],
+    );
+  } catch (error) {
+    // invalid name syntax, too many dotted names, a cross-database reference
+    if (!/^(42|0A)/.test((error as { code?: string }).code ?? "")) throw error;
+    throw invalid(
+      `"table" ${JSON.stringify(seed.table)} is not a table name PostgreSQL can read (${(error as Error).message})`,
+      'Write table or schema.table; quote a name with capitals, spaces or dots as in SQL: "\\"My Table\\""',
+    );
   }
-  const columns = await session.query<{ name: string; type: string; category: string; generated: boolean }>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category,
-            (a.attgenerated <> '' OR a.attidentity = 'a') AS generated
+  if (!table) {
+    // A name with capitals is folded to lower case unless quoted, as in SQL: say so when that is the miss.
+    const [alike] = await session.query<{ name: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE lower(c.relname) = lower($1) AND c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\\_%'
+       ORDER BY n.nspname = ANY (current_schemas(false)) DESC, 1 LIMIT 1`,
+      [seed.table.replace(/^.*\./, "").replaceAll('"', "")],
+    );
+    throw invalid(
+      `unknown table ${seed.table}`,
+      alike
+        ? `Did you mean ${alike.name}? Names with capitals are read as lower case unless quoted: ` +
+          `"table": ${JSON.stringify(alike.name)}`
+        : "Run the migrations first (strata up), or fix the table name",
+    );
+  }
+  const qualified = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
+  const columns = await session.query<
+    { name: string; type: string; cast_type: string; base: string; category: string; generated: boolean; sequence: string | null }
+  >(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN t.typtype <> 'd' AND t.typcategory IN ('S', 'V') AND a.atttypmod >= 0
+                 THEN format('%I.%I', tn.nspname, t.typname)
+                 ELSE format_type(a.atttypid, a.atttypmod) END AS cast_type,
+            format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL) AS base,
+            t.typcategory AS category,
+            (a.attgenerated <> '' OR a.attidentity = 'a') AS generated,
+            pg_get_serial_sequence($2, a.attname) AS sequence
      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-    [table.oid],
+    [table.oid, qualified],
   );
-  const byName = new Map(columns.map((c) => [c.name, {
+  const byName = new Map<string, Column>(columns.map((c) => [c.name, {
     name: c.name,
     type: c.type,
+    castType: c.cast_type,
+    base: c.base,
     isArray: c.category === "A",
-    isJson: c.type === "json" || c.type === "jsonb",
+    isJson: c.base === "json" || c.base === "jsonb",
     generated: c.generated,
+    sequence: c.sequence,
   }]));
-  const qualified = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
   for (const key of seed.key) {
     if (!byName.has(key)) {
       throw invalid(
@@ -202,15 +249,26 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     }
   }
   const keySet = [...new Set(seed.key)].sort();
-  const unique = await session.query<{ columns: string[] }>(
-    `SELECT array_agg(a.attname::text ORDER BY a.attname) AS columns
+  // The key columns of each unique index (not its INCLUDE columns).
+  const unique = await session.query<{ columns: string[]; immediate: boolean }>(
+    `SELECT array_agg(a.attname::text ORDER BY a.attname) AS columns, bool_and(i.indimmediate) AS immediate
      FROM pg_catalog.pg_index i
-     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
-     WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indimmediate
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid
+       AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])
+     WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
      GROUP BY i.indexrelid`,
     [table.oid],
   );
-  if (!unique.some((u) => u.columns.length === keySet.length && u.columns.every((c, i) => c === keySet[i]))) {
+  const matching = unique.filter((u) =>
+    u.columns.length === keySet.length && u.columns.every((c, i) => c === keySet[i])
+  );
+  if (matching.length > 0 && !matching.some((u) => u.immediate)) {
+    throw invalid(
+      `the unique constraint on ${table.name} (${seed.key.join(", ")}) is DEFERRABLE, and ON CONFLICT cannot use a deferrable constraint`,
+      `Make it NOT DEFERRABLE in a migration, or add a unique index on (${seed.key.map(quoteIdent).join(", ")})`,
+    );
+  }
+  if (matching.length === 0) {
     throw invalid(
       `no unique index or constraint on ${table.name} (${seed.key.join(", ")}): the key must be unique for ON CONFLICT`,
       `Add one in a migration: ALTER TABLE ${qualified} ADD UNIQUE (${seed.key.map(quoteIdent).join(", ")})`,
@@ -240,16 +298,21 @@ interface RowGroup {
   count: number;
 }
 
-/** Checks rows against the table (columns, keys, duplicates, values) and groups them by the columns they give. */
+/**
+ * Checks rows against the table (columns, keys, duplicates, values) and groups consecutive
+ * rows that give the same columns: groups run in order, so rows go in in the seed's order
+ * (a row may refer to one before it, and generated ids follow the order).
+ */
 function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGroup[]; total: number } {
   const invalid = (message: string, hint?: string) =>
     new FileError("SEED_INVALID", message, { file: p.file }, hint ? { hint } : {});
   if (!Array.isArray(rows)) throw invalid('"rows" must be a list of objects');
   const known = () => `Its columns: ${[...p.columns.keys()].join(", ")}`;
-  const groups = new Map<string, RowGroup & { keyIndexes: number[] }>();
+  const groups: Array<RowGroup & { keyIndexes: number[]; shape: string }> = [];
   const seen = new Map<string, number>();
+  const canonical = p.key.map((k) => keyCanonical(p.columns.get(k)!));
   let previousKeys: string[] = [];
-  let previousGroup: (RowGroup & { keyIndexes: number[] }) | undefined;
+  let previousGroup: (RowGroup & { keyIndexes: number[]; shape: string }) | undefined;
   for (let index = 0; index < rows.length; index++) {
     const row = rows[index];
     const where = `row ${index + 1}`;
@@ -259,7 +322,11 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
     const same = previousGroup !== undefined && sameKeys(rowKeys, previousKeys, row);
     let group = same ? previousGroup : undefined;
     const names = same ? rowKeys : rowKeys.filter((k) => row[k] !== undefined);
-    group ??= groups.get(names.slice().sort().join("\u0000"));
+    if (!group) {
+      const shape = names.slice().sort().join("\u0000");
+      const last = groups.at(-1);
+      if (last?.shape === shape) group = last;
+    }
     if (!group) {
       for (const name of names) {
         const column = p.columns.get(name);
@@ -268,8 +335,14 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
       }
       const columns = names.slice().sort().map((n) => p.columns.get(n)!);
       const keyIndexes = p.key.map((k) => columns.findIndex((c) => c.name === k));
-      group = { columns, values: columns.map(() => []), count: 0, keyIndexes };
-      groups.set(names.slice().sort().join("\u0000"), group);
+      group = {
+        columns,
+        values: columns.map(() => []),
+        count: 0,
+        keyIndexes,
+        shape: names.slice().sort().join("\u0000"),
+      };
+      groups.push(group);
     }
     previousKeys = rowKeys;
     previousGroup = names.length === rowKeys.length ? group : undefined;
@@ -280,7 +353,7 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
         values[c].push(toText(row[column.name], column));
       } catch (error) {
         for (let d = 0; d < c; d++) values[d].pop();
-        throw invalid(`${where}, column ${column.name}: ${(error as Error).message}`);
+        throw invalid(`${where}, column ${column.name}: ${(error as Error).message}`, (error as { hint?: string }).hint);
       }
     }
     group.count++;
@@ -289,7 +362,8 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
     for (let k = 0; k < p.key.length; k++) {
       const value = keyIndexes[k] < 0 ? null : values[keyIndexes[k]][last];
       if (value === null) throw invalid(`${where} has no value for key column ${p.key[k]}`);
-      keyText = k === 0 ? value : `${keyText}\u0000${value}`;
+      const text = canonical[k](value);
+      keyText = k === 0 ? text : `${keyText}\u0000${text}`;
     }
     const earlier = seen.get(keyText);
     if (earlier !== undefined) {
@@ -298,9 +372,40 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
     seen.set(keyText, index);
   }
   return {
-    groups: [...groups.values()].map(({ columns, values, count }) => ({ columns, values, count })),
+    groups: groups.map(({ columns, values, count }) => ({ columns, values, count })),
     total: rows.length,
   };
+}
+
+/**
+ * A key value as the column's equality sees it, for the duplicate check: `01` and `1` are one
+ * integer, `A@x.io` and `a@x.io` one citext, upper- and lower-case uuids one uuid. Other
+ * types compare as text.
+ */
+function keyCanonical(column: Column): (text: string) => string {
+  switch (column.base) {
+    case "smallint":
+    case "integer":
+    case "bigint":
+      return (text) => (/^\s*[+-]?\d+\s*$/.test(text) ? BigInt(text.trim()).toString() : text);
+    case "numeric":
+      return (text) => {
+        const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?\s*$/.exec(text);
+        if (!match || (match[2] === "" && (match[3] ?? "") === "")) return text;
+        const whole = match[2].replace(/^0+/, "") || "0";
+        const fraction = (match[3] ?? "").replace(/0+$/, "");
+        const zero = whole === "0" && fraction === "";
+        return `${match[1] === "-" && !zero ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
+      };
+    case "uuid":
+      return (text) => text.trim().toLowerCase().replace(/[{}-]/g, "");
+    case "citext":
+      return (text) => text.toLowerCase();
+    case "character":
+      return (text) => text.replace(/ +$/, "");
+    default:
+      return (text) => text;
+  }
 }
 
 /** Whether a row has exactly the keys of the row before (and no undefined value). */
@@ -339,6 +444,22 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
     result.inserted += Number(counts.inserted);
     result.updated += Number(counts.updated);
   }
+  if (result.inserted > 0) {
+    // Rows given their own id (an identity BY DEFAULT or serial column): move the column's
+    // sequence past the highest value, or the application's next insert collides with them.
+    const given = new Set(groups.flatMap((g) => g.columns.filter((c) => c.sequence !== null)));
+    for (const column of given) {
+      await session.query(
+        `SELECT setval(q.seqrelid, x.top::bigint)
+         FROM pg_catalog.pg_sequence q, (SELECT max(${quoteIdent(column.name)})::numeric AS top FROM ${p.sql}) x
+         WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0 AND x.top IS NOT NULL
+           AND CASE WHEN has_sequence_privilege(q.seqrelid, 'SELECT, UPDATE')
+             THEN x.top >= COALESCE(pg_sequence_last_value(q.seqrelid)::numeric + q.seqincrement, q.seqstart)
+             ELSE false END`,
+        [column.sequence],
+      );
+    }
+  }
   await session.exec("COMMIT");
   result.unchanged = total - result.inserted - result.updated;
 }
@@ -356,9 +477,9 @@ function upsertStatement(p: PreparedData, columns: Column[]): string {
   const isKey = (c: Column) => p.key.includes(c.name);
   const others = columns.filter((c) => !isKey(c));
   const raw = (i: number) => `"strata ${i}"`;
-  const value = (c: Column, i: number) => (isKey(c) ? `i.${names[i]}` : `i.${raw(i)}::${c.type}`);
+  const value = (c: Column, i: number) => (isKey(c) ? `i.${names[i]}` : `i.${raw(i)}::${c.castType}`);
   // WITH ORDINALITY keeps the seed's row order, so generated ids follow it.
-  const selected = columns.map((c, i) => (isKey(c) ? `u.${raw(i)}::${c.type} AS ${names[i]}` : `u.${raw(i)}`));
+  const selected = columns.map((c, i) => (isKey(c) ? `u.${raw(i)}::${c.castType} AS ${names[i]}` : `u.${raw(i)}`));
   const arrays = columns.map((_c, i) => `$${i + 1}::text[]`).join(", ");
   const aliases = columns.map((_c, i) => raw(i)).join(", ");
   const input = `SELECT u."strata ord", ${
@@ -384,6 +505,9 @@ function upsertStatement(p: PreparedData, columns: Column[]): string {
   return `WITH ${ctes.join(",\n")}\nSELECT (SELECT count(*) FROM ins)::int AS inserted, ${updated} AS updated`;
 }
 
+/** Types whose values a rounded JavaScript number would change. */
+const EXACT = new Set(["smallint", "integer", "bigint", "numeric", "money"]);
+
 /** A value as PostgreSQL's text input for the column's type. */
 function toText(value: unknown, column: Column): string | null {
   if (value === null || value === undefined) return null;
@@ -392,6 +516,12 @@ function toText(value: unknown, column: Column): string | null {
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "bigint") {
     if (typeof value === "number" && !Number.isFinite(value)) return String(value).replace("Infinity", "infinity");
+    if (typeof value === "number" && !Number.isSafeInteger(value) && Number.isInteger(value) && EXACT.has(column.base)) {
+      throw Object.assign(
+        new Error(`${value} is past 2^53, where a JavaScript number is no longer exact (it may not be the number written)`),
+        { hint: 'Write it as a string ("9007199254740993"), or in a .ts seed as a BigInt (9007199254740993n)' },
+      );
+    }
     return String(value);
   }
   if (typeof value === "boolean") return value ? "true" : "false";
@@ -417,7 +547,17 @@ function arrayLiteral(values: readonly unknown[]): string {
   return `{${items.join(",")}}`;
 }
 
-function seedError(error: unknown, p: PreparedData | PreparedSql): StrataError {
+function seedError(error: unknown, p: PreparedData | PreparedSql, before: readonly string[]): StrataError {
+  if (error instanceof FileError && error.code === "SEED_INVALID" && p.kind === "data" && p.compute) {
+    // Rows from a function are checked when the seed runs, after the seeds before it committed.
+    return new FileError("SEED_INVALID", error.reason, { file: error.file }, {
+      cause: error.cause,
+      hint: `${error.hint ? `${error.hint}. ` : ""}Its rows come from a function, so they were checked when it ran: ` +
+        `nothing of ${p.file} was written, ${
+          before.length === 0 ? "and no seed ran before it" : `but the seeds before it stay (${before.join(", ")})`
+        }`,
+    });
+  }
   if (error instanceof StrataError) return error;
   const server = (error as { severity?: unknown }).severity
     ? (error as { message: string; code?: string; detail?: string })

@@ -97,6 +97,17 @@ function counts(run: SeedRun): Array<[string, string, number, number, number | n
   return run.results.map((r) => [r.file, r.status, r.inserted, r.updated, r.unchanged]);
 }
 
+/** The SEED_INVALID error runSeeds throws for bad input, before anything runs. */
+async function refused(run: Promise<SeedRun>): Promise<FileError> {
+  const error = await run.then(
+    (done) => assert.fail(`not refused: ${JSON.stringify(done.error?.message ?? done.results)}`),
+    (error: unknown) => error,
+  );
+  assert.ok(error instanceof FileError, String(error));
+  assert.equal(error.code, "SEED_INVALID");
+  return error;
+}
+
 function assertOk(run: SeedRun): void {
   assert.equal(run.error, undefined, run.error?.message);
 }
@@ -426,6 +437,171 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a value longer than its varchar(n) or char(n) column is refused, not cut short (keys cannot merge that way) [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE vc (code varchar(5) PRIMARY KEY, name varchar(5), tag char(2))");
+      const cut = await runSeeds(db, [
+        data("vc.json", "vc", ["code"], [{ code: "ABCDE-1", name: "x" }, { code: "ABCDE-2", name: "y" }]),
+      ]);
+      assert.equal(cut.error?.code, "SEED_FAILED");
+      assert.match(cut.error!.message, /value too long for type character varying\(5\)/);
+      assert.equal(await count(db, "vc"), 0);
+
+      assertOk(await runSeeds(db, [data("vc.json", "vc", ["code"], [{ code: "ABCDE", name: "short", tag: "ab" }])]));
+      const longer = await runSeeds(db, [
+        data("vc.json", "vc", ["code"], [{ code: "ABCDE", name: "much too long", tag: "ab" }], true),
+      ]);
+      assert.equal(longer.error?.code, "SEED_FAILED");
+      assert.match(longer.error!.message, /value too long/);
+      const tag = await runSeeds(db, [
+        data("vc.json", "vc", ["code"], [{ code: "ABCDE", name: "short", tag: "abc" }], true),
+      ]);
+      assert.match(tag.error?.message ?? "", /value too long for type character\(2\)/);
+      assert.deepEqual(await db.query("SELECT code, name, tag FROM vc"), [{ code: "ABCDE", name: "short", tag: "ab" }]);
+      // Unchanged values of a char(n) column (stored padded) still compare equal.
+      await db.exec("ALTER TABLE vc ALTER COLUMN tag TYPE char(4)");
+      const again = await runSeeds(db, [
+        data("vc.json", "vc", ["code"], [{ code: "ABCDE", name: "short", tag: "ab" }], true),
+      ]);
+      assertOk(again);
+      assert.deepEqual(counts(again), [["vc.json", "done", 0, 0, 1]]);
+    });
+  });
+
+  test(`keys that differ as text but are equal to their column (01 and 1, upper- and lower-case uuids) are duplicates [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE ik (id int PRIMARY KEY, name text); CREATE TABLE uk (id uuid PRIMARY KEY)");
+      const ints = await refused(
+        runSeeds(db, [data("ik.json", "ik", ["id"], [{ id: 1, name: "a" }, { id: "01", name: "b" }])]),
+      );
+      assert.match(ints.message, /rows 1 and 2 have the same key \(id\)/);
+      const spaced = await refused(runSeeds(db, [data("ik.json", "ik", ["id"], [{ id: " 2" }, { id: 2 }])]));
+      assert.match(spaced.message, /rows 1 and 2 have the same key/);
+      const uuids = await refused(runSeeds(db, [
+        data("uk.json", "uk", ["id"], [
+          { id: "6F9619FF-8B86-D011-B42D-00C04FC964FF" },
+          { id: "6f9619ff-8b86-d011-b42d-00c04fc964ff" },
+        ]),
+      ]));
+      assert.match(uuids.message, /rows 1 and 2 have the same key/);
+      assert.equal(await count(db, "ik") + await count(db, "uk"), 0);
+    });
+  });
+
+  test(`an integer past 2^53 is refused for an exact column instead of stored rounded; a string or BigInt is exact [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE big (id int PRIMARY KEY, n bigint, f float8)");
+      const rounded = await refused(runSeeds(db, [data("big.ts", "big", ["id"], [{ id: 1, n: 2 ** 53 + 2 }])]));
+      assert.match(rounded.message, /row 1, column n: 9007199254740994 is past 2\^53/);
+      assert.match(rounded.hint ?? "", /as a string/);
+      assertOk(
+        await runSeeds(db, [
+          data("big.ts", "big", ["id"], [{ id: 1, n: "9007199254740993", f: 1e300 }, { id: 2, n: 9007199254740995n }]),
+        ]),
+      );
+      assert.deepEqual(await db.query("SELECT id, n::text AS n FROM big ORDER BY id"), [
+        { id: 1, n: "9007199254740993" },
+        { id: 2, n: "9007199254740995" },
+      ]);
+    });
+  });
+
+  test(`rows with different columns still go in in the seed's order (a tree whose rows refer to earlier ones) [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE cat (id int GENERATED ALWAYS AS IDENTITY, slug text PRIMARY KEY, parent text REFERENCES cat (slug), name text)",
+      );
+      const rows = [
+        { slug: "root", name: "Root" },
+        { slug: "child", parent: "root" },
+        { slug: "grandchild", parent: "child", name: "GC" },
+        { slug: "leaf", parent: "grandchild" },
+        { slug: "other", name: "Other" },
+      ];
+      const run = await runSeeds(db, [data("cat.json", "cat", ["slug"], rows)]);
+      assertOk(run);
+      assert.deepEqual(counts(run), [["cat.json", "done", 5, 0, 0]]);
+      const stored = await db.query<{ slug: string }>("SELECT slug FROM cat ORDER BY id");
+      assert.deepEqual(stored.map((r) => r.slug), rows.map((r) => r.slug));
+    });
+  });
+
+  test(`a unique index with INCLUDE columns serves as the key; a DEFERRABLE unique constraint is refused saying why [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE inc (a int, b int); CREATE UNIQUE INDEX inc_a ON inc (a) INCLUDE (b);" +
+          "CREATE TABLE dfr (a int UNIQUE DEFERRABLE, b int)",
+      );
+      const included = await runSeeds(db, [data("inc.json", "inc", ["a"], [{ a: 1, b: 2 }])]);
+      assertOk(included);
+      assert.deepEqual(counts(included), [["inc.json", "done", 1, 0, 0]]);
+      const both = await refused(runSeeds(db, [data("inc.json", "inc", ["a", "b"], [{ a: 1, b: 2 }])]));
+      assert.match(both.message, /no unique index or constraint on inc \(a, b\)/);
+      const deferred = await refused(runSeeds(db, [data("dfr.json", "dfr", ["a"], [{ a: 1, b: 2 }])]));
+      assert.match(deferred.message, /is DEFERRABLE, and ON CONFLICT cannot use a deferrable constraint/);
+    });
+  });
+
+  test(`rows given their own ids move the identity or serial sequence past them, so the app's next insert does not collide [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE idt (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text);" +
+          "CREATE TABLE ser (id serial PRIMARY KEY, name text UNIQUE)",
+      );
+      const files = [
+        data("idt.json", "idt", ["id"], [{ id: 1, name: "a" }, { id: 5, name: "b" }]),
+        data("ser.json", "ser", ["name"], [{ id: 7, name: "x" }]),
+      ];
+      assertOk(await runSeeds(db, files));
+      const [next] = await db.query<{ id: number }>("INSERT INTO idt (name) VALUES ('app') RETURNING id");
+      assert.equal(next.id, 6);
+      const [serial] = await db.query<{ id: number }>("INSERT INTO ser (name) VALUES ('app') RETURNING id");
+      assert.equal(serial.id, 8);
+      // A re-run inserts nothing and leaves the sequences where the app took them.
+      assertOk(await runSeeds(db, files));
+      const [after] = await db.query<{ id: number }>("INSERT INTO idt (name) VALUES ('app 2') RETURNING id");
+      assert.equal(after.id, 7);
+    });
+  });
+
+  test(`a table name PostgreSQL cannot read, or one that needs quotes, is refused naming the file, with the quoted name [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec('CREATE SCHEMA "Other"; CREATE TABLE "Other"."MixedCase" (id int PRIMARY KEY)');
+      const bad = await refused(runSeeds(db, [data("bad.json", "x.y.z.w", ["id"], [{ id: 1 }])]));
+      assert.equal(bad.file, "bad.json");
+      assert.match(
+        bad.message,
+        /"table" "x\.y\.z\.w" is not a table name PostgreSQL can read \(improper relation name/,
+      );
+      const mixed = await refused(runSeeds(db, [data("mixed.json", "Other.MixedCase", ["id"], [{ id: 1 }])]));
+      assert.match(mixed.message, /unknown table Other\.MixedCase/);
+      assert.match(mixed.hint ?? "", /Did you mean "Other"\."MixedCase"\?/);
+      assertOk(await runSeeds(db, [data("mixed.json", '"Other"."MixedCase"', ["id"], [{ id: 1 }])]));
+    });
+  });
+
+  test(`a seed whose rows function returns bad rows says the seeds before it stay and nothing of it was written [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const run = await runSeeds(db, [
+        data("001_orgs.json", "orgs", ["slug"], ORGS),
+        {
+          name: "002_things.ts",
+          kind: "data",
+          seed: { table: "things", key: ["code"], rows: () => [{ code: "a", colour: "red" }] },
+        },
+      ]);
+      assert.equal(run.error?.code, "SEED_INVALID");
+      assert.match(run.error!.message, /row 1: unknown column colour in things/);
+      assert.match(
+        run.error!.hint ?? "",
+        /Its rows come from a function.*nothing of 002_things\.ts was written, but the seeds before it stay \(001_orgs\.json\)/,
+      );
+      assert.equal(await count(db, "orgs"), 3);
+      assert.equal(await count(db, "things"), 0);
+    });
+  });
+
   test(`an SQL seed failing at statement 2 keeps nothing of itself, names file, statement and line [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await setup(db);
@@ -699,4 +875,36 @@ test("loadSeeds rejects a JSON seed with a syntax error, naming the file and lin
   } finally {
     await dir.remove();
   }
+});
+
+test("a JSON seed's number that a double cannot hold is refused with its line and column; shorter ones, strings and a BOM are fine", () => {
+  const text = '{\n  "table": "t", "key": ["id"],\n  "rows": [{ "id": 1, "n": 9007199254740993 }]\n}\n';
+  assert.throws(() => parseJsonSeed(text, "big.json"), (error) => {
+    assert.ok(error instanceof FileError);
+    assert.equal(error.code, "SEED_INVALID");
+    assert.equal(error.line, 3);
+    assert.equal(error.column, 28);
+    assert.match(
+      error.message,
+      /the number 9007199254740993 has more digits than JSON\.parse keeps: it would be stored as 9007199254740992/,
+    );
+    assert.match(error.hint ?? "", /"9007199254740993"/);
+    return true;
+  });
+  assert.throws(
+    () => parseJsonSeed('{"rows": [{"n": 12345678901234567890.12345678901234567890}]}', "n.json"),
+    /more digits/,
+  );
+  const fine = parseJsonSeed(
+    '\ufeff{"rows": [{"a": 0.1, "b": 1.5e3, "c": 123456789012345, "d": "9007199254740993", "e": 9007199254740992, "f": 1.0000000000000000}]}',
+    "ok.json",
+  ) as unknown as { rows: Array<Record<string, unknown>> };
+  assert.deepEqual(fine.rows[0], {
+    a: 0.1,
+    b: 1500,
+    c: 123456789012345,
+    d: "9007199254740993",
+    e: 9007199254740992,
+    f: 1,
+  });
 });
