@@ -125,8 +125,9 @@ Commands:
   drop [-f]        Drop everything in the current schema (asks [y/N] unless -f)
   bundle -out FILE [-seeds DIR]
                    Write an ES module embedding the migrations (statements split ahead of time) for edge runtimes
-  seed [-seeds DIR] [-env NAME]
-                   Run the seeds in DIR (default seeds/), then DIR/NAME/; idempotent: counts inserted / updated / unchanged
+  seed [-seeds DIR] [-env NAME] [-batch-size N]
+                   Run the seeds in DIR (default seeds/), then DIR/NAME/ (-env, else $SEED_ENV); idempotent:
+                   counts inserted / updated / unchanged; data seeds go N rows a statement (default 10000)
   backup [-format custom|plain|directory] [-out DIR] [-keep N] [-jobs N]
                    pg_dump to DIR/backup_YYYYmmdd_HHMMSS_DB.EXT (mode 0600) with a .sha256 and a .json manifest
   restore FILE [-yes] [-clean | -replace]
@@ -710,7 +711,7 @@ async function runDeploy(
 
 async function runSeed(args: ParsedArgs, db: Database, io: CliIo, mode: Mode): Promise<number> {
   const dir = stringFlag(args, "seeds") ?? "seeds";
-  const env = stringFlag(args, "env");
+  const env = stringFlag(args, "env") ?? io.env.SEED_ENV;
   const batch = stringFlag(args, "batch-size");
   const [{ loadSeeds }, { runSeeds }] = await Promise.all([
     import("../io/seed_loader.ts"),

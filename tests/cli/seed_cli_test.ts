@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -244,4 +244,41 @@ test("seed over the example migrations on a PGlite folder: counts, then a re-run
       await dir.remove();
     }
   }, { folder: true });
+});
+
+test("SEED_ENV picks the environment subfolder when -env is not given, and -env wins over it [pglite]", async () => {
+  const dir = await tempDir("strata-seed-env-");
+  try {
+    await mkdir(join(dir.path, "migrations"));
+    await mkdir(join(dir.path, "seeds", "dev"), { recursive: true });
+    await mkdir(join(dir.path, "seeds", "prod"));
+    await writeFile(join(dir.path, "migrations", "1_t.up.sql"), "CREATE TABLE t (name text PRIMARY KEY);\n");
+    await writeFile(join(dir.path, "seeds", "001_t.json"), '{"table":"t","key":["name"],"rows":[{"name":"common"}]}');
+    await writeFile(
+      join(dir.path, "seeds", "dev", "001_t.json"),
+      '{"table":"t","key":["name"],"rows":[{"name":"dev"}]}',
+    );
+    await writeFile(
+      join(dir.path, "seeds", "prod", "001_t.json"),
+      '{"table":"t","key":["name"],"rows":[{"name":"prod"}]}',
+    );
+    const url = `pglite://${join(dir.path, "db")}`;
+    assertExit(await runStrata(["-database", url, "up"], dir.path), 0);
+    const viaEnv = await runStrata(["-database", url, "seed"], dir.path, { env: { SEED_ENV: "dev" } });
+    assertExit(viaEnv, 0);
+    assert.deepEqual(seedLines(viaEnv.stderr), [
+      "001_t.json  t  1 inserted, 0 updated, 0 unchanged",
+      "dev/001_t.json  t  1 inserted, 0 updated, 0 unchanged",
+    ]);
+    const flagWins = await runStrata(["-database", url, "seed", "-env", "prod"], dir.path, {
+      env: { SEED_ENV: "dev" },
+    });
+    assertExit(flagWins, 0);
+    assert.match(flagWins.stderr, /^prod\/001_t\.json/m);
+    assert.doesNotMatch(flagWins.stderr, /^dev\//m);
+    const rows = await query<{ name: string }>(url, "SELECT name FROM t ORDER BY name");
+    assert.deepEqual(rows.map((r) => r.name), ["common", "dev", "prod"]);
+  } finally {
+    await dir.remove();
+  }
 });
