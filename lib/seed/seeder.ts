@@ -215,7 +215,15 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   }
   const qualified = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
   const columns = await session.query<
-    { name: string; type: string; cast_type: string; base: string; category: string; generated: boolean; sequence: string | null }
+    {
+      name: string;
+      type: string;
+      cast_type: string;
+      base: string;
+      category: string;
+      generated: boolean;
+      sequence: string | null;
+    }
   >(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             CASE WHEN t.typtype <> 'd' AND t.typcategory IN ('S', 'V') AND a.atttypmod >= 0
@@ -264,7 +272,9 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   );
   if (matching.length > 0 && !matching.some((u) => u.immediate)) {
     throw invalid(
-      `the unique constraint on ${table.name} (${seed.key.join(", ")}) is DEFERRABLE, and ON CONFLICT cannot use a deferrable constraint`,
+      `the unique constraint on ${table.name} (${
+        seed.key.join(", ")
+      }) is DEFERRABLE, and ON CONFLICT cannot use a deferrable constraint`,
       `Make it NOT DEFERRABLE in a migration, or add a unique index on (${seed.key.map(quoteIdent).join(", ")})`,
     );
   }
@@ -353,7 +363,10 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
         values[c].push(toText(row[column.name], column));
       } catch (error) {
         for (let d = 0; d < c; d++) values[d].pop();
-        throw invalid(`${where}, column ${column.name}: ${(error as Error).message}`, (error as { hint?: string }).hint);
+        throw invalid(
+          `${where}, column ${column.name}: ${(error as Error).message}`,
+          (error as { hint?: string }).hint,
+        );
       }
     }
     group.count++;
@@ -516,9 +529,13 @@ function toText(value: unknown, column: Column): string | null {
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "bigint") {
     if (typeof value === "number" && !Number.isFinite(value)) return String(value).replace("Infinity", "infinity");
-    if (typeof value === "number" && !Number.isSafeInteger(value) && Number.isInteger(value) && EXACT.has(column.base)) {
+    if (
+      typeof value === "number" && !Number.isSafeInteger(value) && Number.isInteger(value) && EXACT.has(column.base)
+    ) {
       throw Object.assign(
-        new Error(`${value} is past 2^53, where a JavaScript number is no longer exact (it may not be the number written)`),
+        new Error(
+          `${value} is past 2^53, where a JavaScript number is no longer exact (it may not be the number written)`,
+        ),
         { hint: 'Write it as a string ("9007199254740993"), or in a .ts seed as a BigInt (9007199254740993n)' },
       );
     }
