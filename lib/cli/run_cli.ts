@@ -762,16 +762,26 @@ function upToDate(status: MigrationStatus): boolean {
     !status.dirty;
 }
 
+/**
+ * Asks on stderr and reads the answer from stdin, a terminal or not: as golang-migrate does,
+ * `echo y | strata down` answers the question. Only y (or yes) goes ahead.
+ */
 async function confirm(io: CliIo, question: string, hint: string): Promise<boolean> {
-  if (!io.stdinIsTTY) {
+  io.stderr(`${question} `);
+  const line = await io.readLine();
+  if (line === null) {
+    io.stderr("\n");
     throw new StrataError(
       "ABORTED",
-      `${question.replace(/ \[y\/N\]$/, "")} No terminal to ask on, so nothing was done`,
-      { hint },
+      `${question.replace(/ \[y\/N\]$/, "")} No ${
+        io.stdinIsTTY ? "answer" : "terminal to ask on and no answer on stdin"
+      }, so nothing was done`,
+      { hint: io.stdinIsTTY ? hint : `${hint}, or answer on stdin: echo y | strata ...` },
     );
   }
-  io.stderr(`${question} `);
-  const answer = (await io.readLine())?.trim().toLowerCase();
+  // A piped answer is not echoed: end the question's line as a terminal would.
+  if (!io.stdinIsTTY) io.stderr(`${line.trim()}\n`);
+  const answer = line.trim().toLowerCase();
   if (answer === "y" || answer === "yes") return true;
   io.stderr("Aborted: nothing was done\n");
   return false;

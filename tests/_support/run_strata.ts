@@ -32,6 +32,8 @@ export interface Running {
 export interface StrataProcessOptions {
   /** Extra environment (undefined removes a variable). */
   env?: Record<string, string | undefined>;
+  /** Written to stdin before it is closed (`echo y | strata down`). */
+  input?: string;
 }
 
 /** Starts any program in `cwd` under the same rules (stdin closed, no DATABASE_URL or PGPASSWORD unless given). */
@@ -50,7 +52,7 @@ export function startProcess(
     else env[key] = value;
   }
   const child = spawn(command, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
-  child.stdin!.end();
+  child.stdin!.end(options.input ?? "");
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));

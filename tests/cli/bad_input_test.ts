@@ -35,6 +35,8 @@ interface Harness {
   dir: string;
   files(files: Record<string, string>): Promise<void>;
   strata(...args: string[]): Promise<Finished>;
+  /** The CLI with `input` on its stdin. */
+  strataWith(input: string, ...args: string[]): Promise<Finished>;
   state(): Promise<State>;
 }
 
@@ -75,6 +77,7 @@ async function withHarness(
           for (const [name, text] of Object.entries(files)) await writeFile(join(dir.path, "migrations", name), text);
         },
         strata: (...args) => runStrata(["-database", test.url, ...args], dir.path),
+        strataWith: (input, ...args) => runStrata(["-database", test.url, ...args], dir.path, { input }),
         async state() {
           if (backend === "postgres") return await readState(test.db);
           const { db } = await openDatabase(test.url);
@@ -307,6 +310,30 @@ test("drop without -f refuses to drop anything when stdin is not a terminal", as
     assert.match(out.stderr, /No terminal/);
     assert.match(out.stderr, /hint: Pass -f to drop without asking: drop -f/);
     assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+  });
+});
+
+test("an answer piped to stdin answers the [y/N] question as golang-migrate reads it: y goes ahead, anything else aborts", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      "1_a.up.sql": "CREATE TABLE a (id int);\n",
+      "1_a.down.sql": "DROP TABLE a;\n",
+      "2_b.up.sql": "CREATE TABLE b (id int);\n",
+      "2_b.down.sql": "DROP TABLE b;\n",
+    });
+    assertExit(await h.strata("up"), 0);
+    const no = await h.strataWith("n\n", "down");
+    assertExit(no, 1);
+    assert.match(no.stderr, /Are you sure you want to apply all down migrations\? \[y\/N\] n\nAborted: nothing was done/);
+    assert.deepEqual(await h.state(), { version: "2", dirty: false, tables: ["a", "b"] });
+    const yes = await h.strataWith("y\n", "down");
+    assertExit(yes, 0);
+    assert.match(yes.stderr, /^2\/d b /m);
+    assert.deepEqual((await h.state()).tables, []);
+    assertExit(await h.strata("up"), 0);
+    const dropped = await h.strataWith("y\n", "drop");
+    assertExit(dropped, 0);
+    assert.deepEqual((await h.state()).tables, []);
   });
 });
 
