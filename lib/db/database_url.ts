@@ -76,7 +76,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   }
   let url: URL;
   try {
-    url = new URL(text);
+    url = new URL(socketForm(text) ?? text);
   } catch (cause) {
     throw new StrataError("INVALID_URL", `Cannot parse database URL: ${maskUrl(text)}`, {
       cause,
@@ -99,6 +99,28 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   url.search = params.toString();
   result.connectUrl = url.toString();
   return result;
+}
+
+/**
+ * `postgres://user:pass@/db?host=/cloudsql/project:region:instance` (Cloud SQL's form, and
+ * libpq's for a socket folder with a user): a user with no host, which a WHATWG URL refuses.
+ * The same connection with the user and password as query parameters, which libpq and
+ * pg-connection-string read alike; undefined for any other text.
+ */
+function socketForm(text: string): string | undefined {
+  const match = /^(postgres(?:ql)?:\/\/)([^@/?#]*)@(\/[^?#]*)?(\?[^#]*)?$/i.exec(text);
+  if (!match) return undefined;
+  const [, scheme, userinfo, path = "/", query = ""] = match;
+  const params = new URLSearchParams(query.slice(1));
+  const [user, password] = splitOnce(userinfo, ":");
+  try {
+    if (user !== "" && !params.has("user")) params.set("user", decodeURIComponent(user));
+    if (password !== undefined && !params.has("password")) params.set("password", decodeURIComponent(password));
+  } catch {
+    return undefined;
+  }
+  const search = params.toString();
+  return `${scheme}${path}${search === "" ? "" : `?${search}`}`;
 }
 
 function pgliteUrl(path: string): DatabaseUrl {
@@ -201,4 +223,70 @@ function safeDecode(text: string): string {
   } catch {
     return text;
   }
+}
+
+/** URL query parameters libpq, lib/pq or pg-connection-string read themselves, never sent to the server. */
+const CLIENT_PARAMETERS = new Set([
+  "host",
+  "hostaddr",
+  "port",
+  "user",
+  "password",
+  "passfile",
+  "dbname",
+  "database",
+  "sslmode",
+  "ssl",
+  "sslcert",
+  "sslkey",
+  "sslrootcert",
+  "sslcrl",
+  "sslpassword",
+  "sslinline",
+  "sslsni",
+  "sslcompression",
+  "sslnegotiation",
+  "ssl_min_protocol_version",
+  "ssl_max_protocol_version",
+  "requiressl",
+  "gssencmode",
+  "gsslib",
+  "krbsrvname",
+  "krbspn",
+  "channel_binding",
+  "require_auth",
+  "connect_timeout",
+  "keepalives",
+  "keepalives_idle",
+  "keepalives_interval",
+  "keepalives_count",
+  "tcp_user_timeout",
+  "target_session_attrs",
+  "load_balance_hosts",
+  "service",
+  "fallback_application_name",
+  "replication",
+  "uselibpqcompat",
+  "binary_parameters",
+  "disable_prepared_binary_result",
+]);
+
+/**
+ * The server settings a URL carries: every query parameter that is not a connection setting
+ * (`?lock_timeout=5s&TimeZone=UTC`), sent to the server for the session, as lib/pq
+ * (golang-migrate's driver) sends them. `application_name`, `search_path` and `options` are
+ * among them; `x-*` parameters are gone from a connect URL.
+ *
+ * @example
+ * ```ts
+ * import { serverSettings } from "./database_url.ts";
+ * console.log(serverSettings("postgres://db/app?sslmode=disable&lock_timeout=5s"));
+ * // [ [ "lock_timeout", "5s" ] ]
+ * ```
+ */
+export function serverSettings(connectUrl: string): Array<[string, string]> {
+  const query = connectUrl.includes("?") ? connectUrl.slice(connectUrl.indexOf("?") + 1).replace(/#.*$/, "") : "";
+  return [...new URLSearchParams(query)].filter(([key]) =>
+    !CLIENT_PARAMETERS.has(key.toLowerCase()) && !key.startsWith("x-")
+  );
 }

@@ -6,7 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Database } from "../db/database.ts";
-import { type DatabaseUrl, parseDatabaseUrl } from "../db/database_url.ts";
+import { type DatabaseUrl, parseDatabaseUrl, serverSettings } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { shellWord } from "./shell_word.ts";
 
@@ -75,9 +75,9 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
   const config = parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>;
   const { host, port } = serverAddress(config);
   const connection: Record<string, string> = { application_name: "strata" };
-  for (const key of ["application_name", "search_path", "options"]) {
-    if (typeof config[key] === "string") connection[key] = config[key] as string;
-  }
+  // As lib/pq (golang-migrate's driver) does, a query parameter that is not a connection
+  // setting is a server setting for the session: ?lock_timeout=5s&TimeZone=UTC.
+  for (const [key, value] of serverSettings(url.connectUrl)) connection[key] = value;
   const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
   const sql = postgres({
     ...(host.startsWith("/") ? { path: `${host}/.s.PGSQL.${port}` } : { host, port }),
@@ -164,6 +164,13 @@ function connectError(
     return new StrataError("AUTH_FAILED", `Cannot log in to ${where}: ${message}`, {
       cause: error,
       hint: "Check the user and password in the URL (or PGPASSWORD); the password is never printed",
+    });
+  }
+  if (code === "42704" || code === "22023") {
+    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
+      cause: error,
+      hint: "A query parameter of the URL that is not a connection setting is sent to the server as a " +
+        "setting for the session (as golang-migrate's driver does): remove it or fix its name or value",
     });
   }
   if (code === "3D000") {

@@ -9,7 +9,7 @@ import { constants as osConstants } from "node:os";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
-import { redact } from "../db/database_url.ts";
+import { redact, serverSettings } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 
 /** libpq environment for a postgres:// URL, and the password to scrub from output. */
@@ -54,8 +54,10 @@ export async function libpqEnvironment(connectUrl: string): Promise<Libpq> {
       ["connect_timeout", "PGCONNECT_TIMEOUT"],
     ] as const
   ) set(variable, query.get(param) ?? undefined);
-  if (query.get("search_path")) {
-    env.PGOPTIONS = `${env.PGOPTIONS ?? ""} -c search_path=${query.get("search_path")}`.trim();
+  // The URL's server settings (search_path, lock_timeout, ...) as the session's, as for strata's own connection.
+  for (const [key, value] of serverSettings(connectUrl)) {
+    if (key === "application_name" || key === "options" || value === "") continue;
+    env.PGOPTIONS = `${env.PGOPTIONS ?? ""} -c ${key}=${value.replace(/[\\ ]/g, "\\$&")}`.trim();
   }
   return {
     env,

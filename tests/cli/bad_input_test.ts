@@ -324,7 +324,10 @@ test("an answer piped to stdin answers the [y/N] question as golang-migrate read
     assertExit(await h.strata("up"), 0);
     const no = await h.strataWith("n\n", "down");
     assertExit(no, 1);
-    assert.match(no.stderr, /Are you sure you want to apply all down migrations\? \[y\/N\] n\nAborted: nothing was done/);
+    assert.match(
+      no.stderr,
+      /Are you sure you want to apply all down migrations\? \[y\/N\] n\nAborted: nothing was done/,
+    );
     assert.deepEqual(await h.state(), { version: "2", dirty: false, tables: ["a", "b"] });
     const yes = await h.strataWith("y\n", "down");
     assertExit(yes, 0);
@@ -488,5 +491,42 @@ test("the server's hint is printed on a line of its own before strata's", async 
     );
     const json = await h.strata("-json", "up");
     assert.match(JSON.parse(json.stdout).error.serverHint, /must be committed/);
+  });
+});
+
+test("server settings in the URL's query (lock_timeout, TimeZone) apply to the migration's session and to pg_dump; an unknown one fails to connect saying why", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      "1_settings.up.sql":
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout, current_setting('TimeZone') AS zone;\n",
+    });
+    const url = new URL(h.url);
+    url.searchParams.set("lock_timeout", "1234");
+    url.searchParams.set("TimeZone", "Asia/Tokyo");
+    const up = await runStrata(["-database", url.toString(), "up"], h.dir);
+    assertExit(up, 0);
+    const { db } = await openDatabase(h.url);
+    try {
+      assert.deepEqual(await db.query("SELECT lock_timeout, zone FROM seen"), [{
+        lock_timeout: "1234ms",
+        zone: "Asia/Tokyo",
+      }]);
+    } finally {
+      await db.close();
+    }
+    const backup = await runStrata(
+      ["-database", url.toString(), "backup", "-out", "backups", "-format", "plain"],
+      h.dir,
+    );
+    assertExit(backup, 0);
+
+    url.searchParams.set("no_such_setting", "1");
+    const bad = await runStrata(["-database", url.toString(), "version"], h.dir);
+    assertExit(bad, 1);
+    assert.match(bad.stderr, /unrecognized configuration parameter "no_such_setting"/);
+    assert.match(
+      bad.stderr,
+      /hint: A query parameter of the URL that is not a connection setting is sent to the server/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { maskUrl, parseDatabaseUrl, redact } from "../../lib/db/database_url.ts";
+import { maskUrl, parseDatabaseUrl, redact, serverSettings } from "../../lib/db/database_url.ts";
 import { StrataError } from "../../lib/db/strata_error.ts";
 
 test("no URL selects the embedded PGlite default in .strata/pglite; an empty one is INVALID_URL", () => {
@@ -85,4 +85,31 @@ test("a password with an unencoded #, /, ? or space is masked whole, also in the
       assert.match((error as StrataError).hint ?? "", /Percent-encode/);
     }
   }
+});
+
+test("Cloud SQL's socket form (a user, no host, ?host=/folder) parses: user and password move to the query, the lock name is the path", () => {
+  const url = parseDatabaseUrl("postgres://app:p%2Bw+d@/mydb?host=/cloudsql/proj:region:inst&sslmode=disable");
+  assert.equal(url.lockName, "/mydb");
+  assert.equal(url.label, "postgres://app:***@/mydb?host=/cloudsql/proj:region:inst&sslmode=disable");
+  const query = new URL(url.connectUrl).searchParams;
+  assert.equal(query.get("host"), "/cloudsql/proj:region:inst");
+  assert.equal(query.get("user"), "app");
+  assert.equal(query.get("password"), "p+w+d");
+  assert.equal(new URL(url.connectUrl).pathname, "/mydb");
+  assert.equal(
+    new URL(parseDatabaseUrl("postgres://app@/db?host=/run/pg").connectUrl).searchParams.get("password"),
+    null,
+  );
+  // A host that is there is left as it is.
+  assert.equal(parseDatabaseUrl("postgres://app:pw@db:5432/app").connectUrl, "postgres://app:pw@db:5432/app");
+});
+
+test("serverSettings are the query parameters that are not connection settings, as lib/pq sends them to the server", () => {
+  assert.deepEqual(
+    serverSettings(
+      "postgres://u@h/db?sslmode=disable&lock_timeout=5s&TimeZone=Asia%2FTokyo&connect_timeout=3&search_path=app&host=x",
+    ),
+    [["lock_timeout", "5s"], ["TimeZone", "Asia/Tokyo"], ["search_path", "app"]],
+  );
+  assert.deepEqual(serverSettings("postgres://u@h/db"), []);
 });
