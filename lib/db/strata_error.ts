@@ -59,7 +59,7 @@ export interface ServerErrorFields {
  * @example
  * ```ts
  * import { StrataError } from "./strata_error.ts";
- * const error = new StrataError("LOCK_TIMEOUT", "Timeout: can't acquire database lock");
+ * const error = new StrataError("LOCK_TIMEOUT", "timeout: can't acquire database lock");
  * console.log(error.code); // "LOCK_TIMEOUT"
  * ```
  */

@@ -95,7 +95,7 @@ export async function acquireLock(session: Queryable, id: bigint, options: Acqui
         options.signal?.aborted ? "INTERRUPTED" : "LOCK_TIMEOUT",
         options.signal?.aborted
           ? "Interrupted while waiting for the migration lock"
-          : `Timeout: can't acquire database lock (advisory lock ${id} is held by another session)`,
+          : `timeout: can't acquire database lock (advisory lock ${id} is held by another session)`,
         {
           hint: options.signal?.aborted
             ? "Nothing was changed: another migration held the lock, and strata stopped waiting for it"

@@ -61,7 +61,7 @@ export async function loadMigrationSet(source: MigrationSource): Promise<Migrati
     if (existing !== undefined) {
       throw new StrataError(
         "DUPLICATE_MIGRATION",
-        `Duplicate migration file: ${file} (version ${parsed.version} already has ${existing} in ${source.label})`,
+        `duplicate migration file: ${file} (version ${parsed.version} already has ${existing} in ${source.label})`,
         { hint: "Give one of them another version number" },
       );
     }

@@ -30,7 +30,7 @@ function indexOfVersion(set: MigrationSet, version: bigint | null): number {
   if (index < 0) {
     throw new StrataError(
       "VERSION_MISSING",
-      `No migration found for version ${version}: the database is at ${version} but ${set.source.label} has no file for it`,
+      `no migration found for version ${version}: the database is at ${version} but ${set.source.label} has no file for it`,
       {
         hint:
           `Restore the missing files (e.g. check out the branch that added version ${version}), or point -path at the right folder; ` +
@@ -102,7 +102,7 @@ export function planGoto(set: MigrationSet, current: bigint | null, target: bigi
     const versions = set.migrations.map((m) => m.version);
     throw new StrataError(
       "VERSION_MISSING",
-      `No migration found for version ${target}: ${set.source.label} has no file for the version goto was asked for`,
+      `no migration found for version ${target}: ${set.source.label} has no file for the version goto was asked for`,
       {
         hint: versions.length === 0
           ? "The folder has no migrations"

@@ -119,7 +119,7 @@ for (const backend of backendsFor("files")) {
       await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "1_b.up.sql": "CREATE TABLE b (id int);\n" });
       const out = await h.strata("up");
       assertExit(out, 1);
-      assert.match(out.stderr, /Duplicate migration file: 1_b\.up\.sql/);
+      assert.match(out.stderr, /duplicate migration file: 1_b\.up\.sql/);
       assert.deepEqual(await h.state(), NOTHING);
     });
   });
@@ -175,7 +175,7 @@ for (const backend of backendsFor("both")) {
       assertExit(await h.strata("force", "99"), 0);
       const out = await h.strata("up");
       assertExit(out, 1);
-      assert.match(out.stderr, /No migration found for version 99/);
+      assert.match(out.stderr, /no migration found for version 99/);
       assert.deepEqual(await h.state(), { version: "99", dirty: false, tables: [] });
     });
   });

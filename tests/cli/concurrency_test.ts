@@ -191,7 +191,7 @@ test("up fails with a lock timeout that says so while another session holds gola
 
         const blocked = await runStrata(["-database", test.url, "-lock-timeout", "2", "up"], dir);
         assert.equal(blocked.code, 1, blocked.stderr);
-        assert.match(blocked.stderr, /can't acquire database lock/);
+        assert.match(blocked.stderr, /^error: timeout: can't acquire database lock/m);
         assert.equal(await versionRow(test.db), undefined);
         assert.equal(await tableExists(test.db, "t1"), false);
 

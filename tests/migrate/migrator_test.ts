@@ -174,7 +174,7 @@ for (const backend of BACKENDS) {
       const gotoThree = await m.goto(3n);
       assert.deepEqual(gotoThree.results.map((r) => r.version), [2n, 3n]);
       assert.equal((await m.goto(3n)).noChange, true);
-      await assert.rejects(m.goto(7n), /No migration found for version 7/);
+      await assert.rejects(m.goto(7n), /no migration found for version 7/);
       const all = await m.down();
       assert.deepEqual(all.results.map((r) => r.version), [3n, 2n, 1n]);
       assert.deepEqual(all.to, { version: null, dirty: false });
@@ -193,7 +193,7 @@ for (const backend of BACKENDS) {
       await assert.rejects(migrator(db, APP).up(), (error: unknown) => {
         assert.ok(error instanceof StrataError);
         assert.equal(error.code, "VERSION_MISSING");
-        assert.match(error.message, /^No migration found for version 99/);
+        assert.match(error.message, /^no migration found for version 99/);
         return true;
       });
       assert.deepEqual(await versionRows(db), [{ version: "99", dirty: false }]);
