@@ -92,8 +92,12 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
       if (d.error) lines.push(`  error: ${d.error}`);
     } else {
       lines.push(
-        "  strata did not run the failed migration (golang-migrate, or by hand; strata records each file it starts): " +
-          "check the last migration's objects by hand.",
+        "  strata did not run the failed migration (golang-migrate, or by hand; strata records each file it starts)" + (
+          d.likelyDown
+            ? `; its history still has version ${d.likelyDown.version} applied, so it was most likely its down ` +
+              `migration${d.likelyDown.file ? ` (${d.likelyDown.file})` : ""} that failed: check its objects by hand.`
+            : ": check the last migration's objects by hand."
+        ),
       );
     }
     if (running) {

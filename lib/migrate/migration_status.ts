@@ -53,6 +53,12 @@ export interface DirtyExplanation {
    */
   unfinished?: boolean;
   startedAt?: string;
+  /**
+   * A dirty state strata did not make, while its history still has the version after it
+   * applied: most likely that version's down failed (golang-migrate's `down` leaves the
+   * version it was going to, dirty).
+   */
+  likelyDown?: { version: bigint; file?: string };
   /** `force V` when the failed file's changes are all in place. */
   forceIfComplete: bigint | null;
   /** `force V` when none of them are. */
@@ -237,8 +243,19 @@ function explainDirty(set: MigrationSet, version: bigint | null, history: readon
       forceIfUndone: failed.version,
     };
   }
-  // Without a failed history row strata cannot say which file left it dirty: golang-migrate's (V, dirty)
-  // comes from V's up or from the down of the version after V, and a crash leaves no record either.
+  // Without a failed history row strata cannot say for sure which file left it dirty: golang-migrate's
+  // (V, dirty) comes from V's up or from the down of the version after V, and a crash leaves no
+  // record either. When the history still says the version after V is applied, it was that down.
+  const next = failed ? undefined : set.migrations.find((m) => version === null || m.version > version);
+  if (next && history.some((row) => row.version === next.version && row.status === "applied")) {
+    return {
+      version,
+      direction: "down",
+      likelyDown: { version: next.version, ...(next.down === undefined ? {} : { file: next.down }) },
+      forceIfComplete: version,
+      forceIfUndone: next.version,
+    };
+  }
   const migration = failed ? set.migrations.find((m) => m.version === failed.version) : undefined;
   return {
     version,

@@ -919,7 +919,12 @@ export function describeDirty(dirty: DirtyExplanation): string {
     parts.push(
       `Version ${
         dirty.version ?? -1
-      } was left dirty by a migration strata did not run (golang-migrate, or by hand; strata records each file it starts).`,
+      } was left dirty by a migration strata did not run (golang-migrate, or by hand; strata records each file it starts)${
+        dirty.likelyDown
+          ? `; strata's history still has version ${dirty.likelyDown.version} applied, so it was most likely its down ` +
+            `migration${dirty.likelyDown.file ? ` (${dirty.likelyDown.file})` : ""} that failed`
+          : ""
+      }.`,
     );
   }
   parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone, dirty.direction ?? "up"));

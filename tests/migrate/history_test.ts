@@ -480,6 +480,29 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`golang-migrate's failed down (the version below marked dirty while the history has the one above applied) offers 'force' of the upper version and 'down 1' [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = only(1, 2, 3);
+      await migrator(db, files).up();
+      // golang-migrate's down from 3 to 2 failing: (2, dirty); strata's history still has 3.
+      await goSetsVersion(db, 2, true);
+      const dirty = (await migrator(db, files).status()).dirty!;
+      assert.equal(dirty.direction, "down");
+      assert.equal(dirty.forceIfComplete, 2n);
+      assert.equal(dirty.forceIfUndone, 3n);
+      assert.equal(dirty.likelyDown?.version, 3n);
+      const text = describeDirty(dirty);
+      assert.match(
+        text,
+        /history still has version 3 applied, so it was most likely its down migration .* that failed/,
+      );
+      assert.match(
+        text,
+        /'force 2' if the failed down migration's changes are all in place .* 'force 3' if none of them are and run 'down 1'/,
+      );
+    });
+  });
+
   test(`status does not claim a file failed when strata has no record of the failure [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       const files = only(1, 2, 3);
