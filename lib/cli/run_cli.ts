@@ -287,7 +287,7 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     const migrator = new Migrator(db, { ...base, source, table });
     const again = (cmd: string) => strataCommand(args, io.env, cmd);
     if (command === "deploy") return await runDeploy(args, db, url, migrator, io, mode, again);
-    return await dispatch(command, argument, migrator, db, io, mode, again);
+    return await dispatch(command, argument, migrator, db, io, mode, again, source.label);
   } finally {
     await db.close();
   }
@@ -358,6 +358,7 @@ async function dispatch(
   io: CliIo,
   mode: Mode,
   again: (cmd: string) => string,
+  folder: string,
 ): Promise<number> {
   if (argument.dryRun) {
     const request: PlanRequest = command === "goto"
@@ -369,8 +370,21 @@ async function dispatch(
     return 0;
   }
   switch (command) {
-    case "up":
-      return finishRun("up", await migrator.up(argument), io, mode, db);
+    case "up": {
+      const run = await migrator.up(argument);
+      if (run.noChange && !run.error && run.from.version === null && !run.from.dirty) {
+        // golang-migrate's up fails on a folder with no migration in it ("file does not exist"):
+        // a -path naming the wrong folder must not pass a CI job as "no change".
+        const status = await migrator.status();
+        if (status.entries.length === 0) {
+          throw new StrataError("SOURCE_NOT_FOUND", `No migration files in ${folder}`, {
+            hint: "-path must name the folder holding the VERSION_NAME.up.sql files (not its parent); " +
+              "'strata create NAME' makes the first one",
+          });
+        }
+      }
+      return finishRun("up", run, io, mode, db);
+    }
     case "down": {
       if (argument.limit === undefined && !argument.all) {
         const confirmed = await confirm(

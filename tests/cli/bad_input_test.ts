@@ -530,3 +530,19 @@ test("server settings in the URL's query (lock_timeout, TimeZone) apply to the m
     );
   });
 });
+
+test("up on a folder with no migration files fails as golang-migrate's does (a -path naming the parent folder must not pass as no change)", async (t) => {
+  await withHarness(t, "pglite", async (h) => {
+    await mkdir(join(h.dir, "migrations", "sql"), { recursive: true });
+    await writeFile(join(h.dir, "migrations", "sql", "1_a.up.sql"), "CREATE TABLE a (id int);\n");
+    const out = await h.strata("up");
+    assertExit(out, 1);
+    assert.match(out.stderr, /^error: No migration files in .*migrations\/$/m);
+    assert.match(
+      out.stderr,
+      /hint: -path must name the folder holding the VERSION_NAME\.up\.sql files \(not its parent\)/,
+    );
+    assertExit(await h.strata("-path", "migrations/sql", "up"), 0);
+    assert.deepEqual((await h.state()).tables, ["a"]);
+  });
+});
