@@ -93,7 +93,8 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
     multiStatement: false,
   };
   const path = url.pathname;
-  if (path && path !== "/") result.lockName = safeDecode(path);
+  // golang-migrate: the URL path as it is ("/" included); an empty one means current_database().
+  if (path) result.lockName = safeDecode(path);
   applyParameters(result, params, text);
   for (const key of [...params.keys()]) if (key.startsWith("x-")) params.delete(key);
   url.search = params.toString();

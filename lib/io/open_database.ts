@@ -72,7 +72,17 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
       hint: `sslmode is one of ${[...SSL_MODES].join(", ")} (libpq's values)`,
     });
   }
-  const config = parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>;
+  let config: Record<string, unknown>;
+  try {
+    config = parse(url.connectUrl, { useLibpqCompat: true }) as Record<string, unknown>;
+  } catch (cause) {
+    // verify-ca without sslrootcert, an sslrootcert / sslcert / sslkey file that is not there
+    throw new StrataError("INVALID_URL", `Cannot use ${url.label}: ${(cause as Error).message}`, {
+      cause,
+      hint: "Check the ssl parameters: sslrootcert, sslcert and sslkey must name readable files, and " +
+        "verify-ca / verify-full need sslrootcert (the CA that signed the server's certificate)",
+    });
+  }
   const { host, port } = serverAddress(config);
   const connection: Record<string, string> = { application_name: "strata" };
   // As lib/pq (golang-migrate's driver) does, a query parameter that is not a connection
@@ -84,7 +94,7 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     ...(typeof config.user === "string" && config.user !== "" ? { user: config.user } : {}),
     ...(typeof config.password === "string" ? { password: config.password } : {}),
     ...(typeof config.database === "string" && config.database !== "" ? { database: config.database } : {}),
-    ssl: sslOption(config.ssl),
+    ssl: sslOption(config.ssl, sslmode),
     max: options.max ?? 2,
     connect_timeout: seconds,
     idle_timeout: 0,
@@ -124,7 +134,13 @@ export function serverAddress(config: Record<string, unknown>): { host: string; 
 
 const SSL_MODES = new Set(["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"]);
 
-function sslOption(ssl: unknown): boolean | "prefer" | "require" | "verify-full" | Record<string, unknown> {
+function sslOption(
+  ssl: unknown,
+  mode: string | null,
+): boolean | "prefer" | "require" | "verify-full" | Record<string, unknown> {
+  // libpq's allow and prefer take TLS when the server offers it and go on without it when it
+  // does not; pg-connection-string gives them TLS options that would make TLS required.
+  if (mode === "allow" || mode === "prefer") return "prefer";
   if (ssl === undefined || ssl === null) return "prefer";
   if (ssl === false) return false;
   if (ssl === true) return "verify-full";

@@ -546,3 +546,22 @@ test("up on a folder with no migration files fails as golang-migrate's does (a -
     assert.deepEqual((await h.state()).tables, ["a"]);
   });
 });
+
+test("sslmode=prefer and allow connect whether or not the server offers TLS; a missing sslrootcert is INVALID_URL with a hint, not a stack trace", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+    for (const mode of ["prefer", "allow"]) {
+      const url = new URL(h.url);
+      url.searchParams.set("sslmode", mode);
+      assertExit(await runStrata(["-database", url.toString(), "up"], h.dir), 0);
+    }
+    const url = new URL(h.url);
+    url.searchParams.set("sslmode", "verify-full");
+    url.searchParams.set("sslrootcert", join(h.dir, "no-such-ca.crt"));
+    const out = await runStrata(["-database", url.toString(), "-json", "version"], h.dir);
+    assertExit(out, 1);
+    assert.doesNotMatch(out.stderr, /\n\s+at /, "no stack trace");
+    assert.equal(JSON.parse(out.stdout).error.code, "INVALID_URL");
+    assert.match(out.stdout, /no-such-ca\.crt/);
+  });
+});

@@ -35,7 +35,9 @@ test("golang-migrate's x- parameters are read and removed before connecting", ()
 
 test("the lock's database name is the URL path with its slash, percent-decoded", () => {
   assert.equal(parseDatabaseUrl("postgresql://u@h/my%20db").lockName, "/my db");
+  // golang-migrate's WithInstance asks current_database() only for an empty path; "/" is a name.
   assert.equal(parseDatabaseUrl("postgres://u@h").lockName, undefined);
+  assert.equal(parseDatabaseUrl("postgres://u@h:5432/").lockName, "/");
 });
 
 test("malformed parameters and unknown schemes are INVALID_URL errors that never show the password", () => {
