@@ -255,8 +255,22 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
   const { lockFolder } = await import("./folder_lock.ts");
   const lock = await lockFolder(folder, { deadline, label: url.label });
   try {
-    const pg = new PGlite(folder, pgliteOptions);
+    let pg = new PGlite(folder, pgliteOptions);
     await pg.waitReady;
+    // Extensions the database already has (created by a run given other folders, or by hand)
+    // need their PGlite builds loaded too, or their functions fail ("could not access file").
+    const installed = await pg.query<{ name: string }>(
+      "SELECT extname AS name FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql'",
+    );
+    const missing = installed.rows.map((r) => r.name).filter((name) => !names.includes(name));
+    if (missing.length > 0) {
+      const extra = await (await import("./pglite_extensions.ts")).pgliteExtensions(missing);
+      if (Object.keys(extra).length > 0) {
+        await pg.close();
+        pg = new PGlite(folder, { extensions: { ...pgliteOptions.extensions, ...extra } as Record<string, never> });
+        await pg.waitReady;
+      }
+    }
     return pgliteDatabase(pg, { label: url.label, onClose: () => lock.release() });
   } catch (error) {
     await lock.release();

@@ -282,3 +282,32 @@ test("SEED_ENV picks the environment subfolder when -env is not given, and -env 
     await dir.remove();
   }
 });
+
+test("a PGlite folder whose citext came from another migrations folder seeds a citext key without -path (installed extensions are loaded) [pglite]", async () => {
+  const dir = await tempDir("strata-seed-ext-");
+  try {
+    await mkdir(join(dir.path, "db", "migrations"), { recursive: true });
+    await mkdir(join(dir.path, "seeds"));
+    await writeFile(
+      join(dir.path, "db", "migrations", "1_users.up.sql"),
+      "CREATE EXTENSION IF NOT EXISTS citext;\nCREATE TABLE users (email citext PRIMARY KEY, name text);\n",
+    );
+    await writeFile(
+      join(dir.path, "seeds", "001_users.json"),
+      '{"table":"users","key":["email"],"rows":[{"email":"Admin@Example.com","name":"Admin"}]}',
+    );
+    const url = `pglite://${join(dir.path, "data")}`;
+    assertExit(await runStrata(["-database", url, "-path", "db/migrations", "up"], dir.path), 0);
+    for (const run of [1, 2]) {
+      const seeded = await runStrata(["-database", url, "seed"], dir.path);
+      assertExit(seeded, 0);
+      assert.deepEqual(seedLines(seeded.stderr), [
+        run === 1
+          ? "001_users.json  users  1 inserted, 0 updated, 0 unchanged"
+          : "001_users.json  users  0 inserted, 0 updated, 1 unchanged",
+      ]);
+    }
+  } finally {
+    await dir.remove();
+  }
+});
