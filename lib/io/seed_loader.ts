@@ -10,7 +10,7 @@ import { FileError, StrataError } from "../db/strata_error.ts";
 import type { DataSeed } from "../seed/define_seed.ts";
 import type { SeedFile } from "../seed/seeder.ts";
 
-const SEED_FILE = /\.(sql|json|ts|mts|js|mjs)$/;
+const SEED_FILE = /\.(sql|json|ts|mts|cts|js|mjs|cjs)$/;
 
 /** Options for {@linkcode loadSeeds}. */
 export interface LoadSeedsOptions {
@@ -55,7 +55,7 @@ async function loadFolder(dir: string, prefix: string, what: string): Promise<Se
     }
     throw cause;
   }
-  const names = entries.filter((e) => e.isFile() && SEED_FILE.test(e.name) && !e.name.endsWith(".d.ts")).map((e) =>
+  const names = entries.filter((e) => e.isFile() && SEED_FILE.test(e.name) && !/\.d\.[mc]?ts$/.test(e.name)).map((e) =>
     e.name
   ).sort();
   const files: SeedFile[] = [];
@@ -229,14 +229,14 @@ async function importSeed(path: string, file: string): Promise<DataSeed> {
     try {
       module = await import(pathToFileURL(path).href);
     } catch (error) {
-      const viaTsx = (error as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.m?ts$/.test(path)
+      const viaTsx = (error as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.[mc]?ts$/.test(path)
         ? await importWithTsx(path)
         : undefined;
       if (!viaTsx) throw error;
       module = viaTsx;
     }
   } catch (error) {
-    const typescript = /\.m?ts$/.test(path);
+    const typescript = /\.[mc]?ts$/.test(path);
     const unknownExtension = (error as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION";
     throw new FileError(
       "SEED_INVALID",

@@ -908,3 +908,19 @@ test("a JSON seed's number that a double cannot hold is refused with its line an
     f: 1,
   });
 });
+
+test("loadSeeds reads CommonJS seeds (.cjs) like the other modules", async () => {
+  const dir = await tempDir("strata-seeds-cjs-");
+  try {
+    await writeFile(
+      join(dir.path, "001_t.cjs"),
+      'module.exports = { table: "t", key: ["id"], rows: [{ id: 1 }] };\n',
+    );
+    const [seed] = await loadSeeds(dir.path);
+    assert.equal(seed?.name, "001_t.cjs");
+    assert.equal(seed?.kind, "data");
+    assert.deepEqual(seed?.kind === "data" ? seed.seed.rows : undefined, [{ id: 1 }]);
+  } finally {
+    await dir.remove();
+  }
+});
