@@ -51,6 +51,7 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
       }`,
     );
   }
+  for (const i of status.ignored ?? []) lines.push(`ignored: ${i.file}: ${i.reason}`);
   for (const e of status.outOfOrder) {
     lines.push(
       `out of order: ${

@@ -922,6 +922,7 @@ function statusJson(status: MigrationStatus, again: (cmd: string) => string): Re
     changed: status.changed.length,
     outOfOrder: status.outOfOrder.length,
     missingFiles: status.missingFiles.length,
+    ignored: status.ignored ?? [],
     migrations: status.entries.map((e) => ({
       version: e.version,
       name: e.name,

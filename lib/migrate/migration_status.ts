@@ -94,6 +94,8 @@ export interface MigrationStatus {
   dirty?: DirtyExplanation;
   /** Another session holds the migration lock: a migration is running now. */
   running?: RunningMigration;
+  /** Files that look like migrations but are not read as one (golang-migrate ignores them too), and why. */
+  ignored?: Array<{ file: string; reason: string }>;
   reconcile: Reconciliation;
 }
 

@@ -273,6 +273,7 @@ export class Migrator {
       const status = computeStatus(set, checksums, from, history);
       const running = await this.#lockHolder(session, table);
       if (running) status.running = running;
+      if (set.ignored.length > 0) status.ignored = set.ignored;
       return status;
     });
   }

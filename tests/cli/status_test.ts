@@ -185,7 +185,16 @@ test("status -exit-code is 1 while anything is pending and 0 when up to date; va
     const clean = await h.strata(["status", "-exit-code", "-json"]);
     assertExit(clean, 0);
     assert.equal(JSON.parse(clean.stdout).upToDate, true);
+    assert.deepEqual(JSON.parse(clean.stdout).ignored, []);
     assertExit(await h.strata(["validate"]), 0);
+
+    // A file that looks like a migration but is not read as one is listed, and does not make status fail.
+    await h.files({ "3-typo.up.sql": "CREATE TABLE typo (id int);\n" });
+    const listed = await h.strata(["status", "-exit-code"]);
+    assertExit(listed, 0);
+    assert.match(listed.stdout, /^ignored: 3-typo\.up\.sql: the name does not start with VERSION_/m);
+    assert.equal(JSON.parse((await h.strata(["status", "-json"])).stdout).ignored[0].file, "3-typo.up.sql");
+    await h.remove("3-typo.up.sql");
 
     await h.files({ "3_bad.up.sql": "CREATE TABLE ok (id int);\nCREAT TABLE nope (id int);\n" });
     const broken = await h.strata(["validate"]);
