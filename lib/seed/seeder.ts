@@ -451,7 +451,21 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
   }
   const settled = await Promise.allSettled(batches);
   const failed = settled.find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  if (failed) {
+    const reason = (failed as PromiseRejectedResult).reason;
+    const code = (reason as { severity?: unknown; code?: string }).severity
+      ? (reason as { code?: string }).code
+      : undefined;
+    // A value the column refuses (bad input, too long, out of range), a NULL for NOT NULL, a
+    // CHECK: the server does not say which row. Find it, so the message can.
+    if (code !== undefined && /^(22|23502|23514)/.test(code)) {
+      await session.exec("ROLLBACK").catch(() => {});
+      const at = await locateFailingRow(session, p, groups, code).catch(() => undefined);
+      if (at) Object.assign(reason as object, { seedRow: at });
+      await session.exec("BEGIN"); // the caller rolls back the seed's transaction
+    }
+    throw reason;
+  }
   for (const r of settled) {
     const [counts] = (r as PromiseFulfilledResult<Array<{ inserted: number; updated: number }>>).value;
     result.inserted += Number(counts.inserted);
@@ -475,6 +489,59 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
   }
   await session.exec("COMMIT");
   result.unchanged = total - result.inserted - result.updated;
+}
+
+/**
+ * The row (1-based, in the seed's order) and key of the first row that fails with `code`, by
+ * bisection in a transaction that is rolled back: each probe runs the seed's own statement
+ * on part of a group inside a savepoint. Groups before it are applied (later rows may refer
+ * to theirs). Runs only after a failure.
+ */
+async function locateFailingRow(
+  session: Session,
+  p: PreparedData,
+  groups: readonly RowGroup[],
+  code: string,
+): Promise<{ row: number; key: string } | undefined> {
+  await session.exec("BEGIN");
+  try {
+    let before = 0;
+    for (const group of groups) {
+      const statement = upsertStatement(p, group.columns);
+      const part = (start: number, end: number) => group.values.map((column) => column.slice(start, end));
+      const fails = async (start: number, end: number): Promise<boolean> => {
+        await session.exec("SAVEPOINT strata_probe");
+        try {
+          await session.query(statement, part(start, end));
+          return false;
+        } catch (error) {
+          if (!(error as { severity?: unknown }).severity) throw error;
+          return (error as { code?: string }).code === code;
+        } finally {
+          await session.exec("ROLLBACK TO SAVEPOINT strata_probe");
+        }
+      };
+      if (await fails(0, group.count)) {
+        let low = 0;
+        let high = group.count;
+        while (high - low > 1) {
+          const middle = (low + high) >> 1;
+          if (await fails(low, middle)) high = middle;
+          else low = middle;
+        }
+        const key = p.key.map((k) => {
+          const c = group.columns.findIndex((column) => column.name === k);
+          return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][low])}`;
+        }).join(", ");
+        return { row: before + low + 1, key };
+      }
+      await session.query(statement, group.values);
+      before += group.count;
+    }
+    return undefined;
+  } finally {
+    await session.exec("ROLLBACK");
+  }
 }
 
 /**
@@ -581,8 +648,14 @@ function seedError(error: unknown, p: PreparedData | PreparedSql, before: readon
     : undefined;
   const message = error instanceof Error ? error.message : String(error);
   const detail = server?.detail ? `, ${server.detail}` : "";
-  return new FileError("SEED_FAILED", `${message}${detail}`, { file: p.file }, {
-    cause: error,
-    hint: `Nothing of ${p.file} was kept; later seeds did not run`,
-  });
+  const at = (error as { seedRow?: { row: number; key: string } }).seedRow;
+  return new FileError(
+    "SEED_FAILED",
+    `${at ? `row ${at.row} (${at.key}): ` : ""}${message}${detail}`,
+    { file: p.file },
+    {
+      cause: error,
+      hint: `Nothing of ${p.file} was kept; later seeds did not run`,
+    },
+  );
 }

@@ -468,6 +468,37 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a value the column refuses names its row and key, even in a later batch, and nothing of the seed stays [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE nums (code text PRIMARY KEY, n int NOT NULL, label varchar(3))");
+      const rows = [
+        { code: "a", n: 1 },
+        { code: "b", n: 2 },
+        { code: "c", n: 3, label: "ok" },
+        { code: "d", n: 4, label: "ok" },
+        { code: "e", n: "five", label: "ok" },
+        { code: "f", n: 6, label: "ok" },
+      ];
+      const bad = await runSeeds(db, [data("nums.json", "nums", ["code"], rows)], { batchSize: 2 });
+      assert.equal(bad.error?.code, "SEED_FAILED");
+      assert.match(
+        bad.error!.message,
+        /^nums\.json: row 5 \(code "e"\): invalid input syntax for type integer: "five"/,
+      );
+      const long = await runSeeds(db, [
+        data("nums.json", "nums", ["code"], [{ code: "a", n: 1 }, { code: "b", n: 2, label: "long" }]),
+      ]);
+      assert.match(
+        long.error?.message ?? "",
+        /^nums\.json: row 2 \(code "b"\): value too long for type character varying\(3\)/,
+      );
+      assert.equal(await count(db, "nums"), 0);
+      // the session is usable afterwards, with no transaction left open
+      assertOk(await runSeeds(db, [data("nums.json", "nums", ["code"], [{ code: "a", n: 1 }])]));
+      assert.equal(await count(db, "nums"), 1);
+    });
+  });
+
   test(`keys that differ as text but are equal to their column (01 and 1, upper- and lower-case uuids) are duplicates [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec("CREATE TABLE ik (id int PRIMARY KEY, name text); CREATE TABLE uk (id uuid PRIMARY KEY)");
