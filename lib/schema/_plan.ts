@@ -484,7 +484,8 @@ function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn)
   if (x.identity && (!y.identity || typeChanged)) statements.push(alter("DROP IDENTITY"));
   if (typeChanged) {
     const collate = y.collation ? ` COLLATE ${y.collation}` : "";
-    statements.push(alter(`TYPE ${y.type}${collate} USING ${c}::${y.type}`));
+    const using = needsCast(x.type, y.type) ? ` USING ${c}::${y.type}` : "";
+    statements.push(alter(`TYPE ${y.type}${collate}${using}`));
   }
   if (y.default !== undefined && (x.default !== y.default || typeChanged)) {
     statements.push(alter(`SET DEFAULT ${y.default}`));
@@ -523,6 +524,32 @@ function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn)
   }
   statements.push(...commentChange(`COLUMN ${t}.${c}`, x, y));
   return { before, statements, disturbs: typeChanged };
+}
+
+/** A type without its modifiers and array brackets: `character varying(5)[]` → `character varying`. */
+function baseType(type: string): { base: string; array: boolean } {
+  const array = type.endsWith("[]");
+  const base = type.replace(/(\[\])+$/, "").replace(/\(\s*\d+(\s*,\s*-?\d+)?\s*\)/g, "");
+  return { base, array };
+}
+
+const STRING_TYPES = new Set(["character varying", "character", "text", "bpchar"]);
+const BIT_TYPES = new Set(["bit", "bit varying"]);
+
+/**
+ * Whether ALTER COLUMN ... TYPE needs `USING col::type`. Without USING the server converts
+ * with the assignment cast, as an INSERT does: a value too long for varchar(n), char(n) or
+ * bit(n) fails the statement, where an explicit cast would cut it silently. So USING is left
+ * out whenever an assignment cast exists for certain: the same type with other modifiers, any
+ * type to a character type (through its text form), bit to bit. Other changes (text to jsonb,
+ * text to integer, ...) keep the explicit cast, which they need.
+ */
+function needsCast(from: string, to: string): boolean {
+  const [x, y] = [baseType(from), baseType(to)];
+  if (x.array !== y.array) return true;
+  if (x.base === y.base) return false;
+  if (STRING_TYPES.has(y.base)) return false;
+  return !(BIT_TYPES.has(x.base) && BIT_TYPES.has(y.base));
 }
 
 function alterView(kind: "view" | "materialized view", x: SnapshotView, y: SnapshotView): Alter {

@@ -20,8 +20,10 @@ import type { SchemaSnapshot } from "./snapshot_types.ts";
  * otherwise the object is dropped and created again, together with every view, function,
  * trigger, policy, index or constraint that uses it. A statement never ends with a semicolon.
  *
- * Review the statements before running them: dropping a column or table drops its data,
- * and a column whose type changes is converted with a plain cast (`USING col::new_type`).
+ * Review the statements before running them: dropping a column or table drops its data. A
+ * column whose type changes is converted as an INSERT would convert it (no USING), so a value
+ * too long for a shorter varchar(n), char(n) or bit(n) stops the statement instead of being
+ * cut; only a change with no assignment cast (text to jsonb, ...) gets `USING col::new_type`.
  *
  * @param from The schema as it is (or a diff from {@linkcode diffSnapshots}).
  * @param to The schema as it should be (omit when `from` is a diff).

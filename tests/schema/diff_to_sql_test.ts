@@ -59,6 +59,38 @@ for (const backend of BACKENDS) {
       });
     });
   });
+  test(`[${backend}] diffToSql shortens varchar, char and bit columns (and arrays) without a cast, keeping the rows that fit`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TABLE notes (code varchar(20), tag char(8), flags bit varying(8), codes varchar(20)[], body text);
+        INSERT INTO notes VALUES ('abc', 'ab', B'101', '{abc,de}', '{"a": 1}')`,
+      b: `CREATE TABLE notes (code varchar(5), tag char(4), flags bit varying(4), codes varchar(5)[], body jsonb)`,
+    }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements.filter((s) => s.includes(" TYPE ")), [
+        "ALTER TABLE public.notes ALTER COLUMN body TYPE jsonb USING body::jsonb",
+        "ALTER TABLE public.notes ALTER COLUMN code TYPE character varying(5)",
+        "ALTER TABLE public.notes ALTER COLUMN codes TYPE character varying(5)[]",
+        "ALTER TABLE public.notes ALTER COLUMN flags TYPE bit varying(4)",
+        "ALTER TABLE public.notes ALTER COLUMN tag TYPE character(4)",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+      assert.deepEqual(await db.query("SELECT code, tag, flags::text, codes, body FROM notes"), [
+        { code: "abc", tag: "ab  ", flags: "101", codes: ["abc", "de"], body: { a: 1 } },
+      ]);
+    });
+  });
+
+  test(`[${backend}] diffToSql shortening a varchar column refuses a value too long instead of cutting it`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TABLE notes (code varchar(20)); INSERT INTO notes VALUES ('abcdefgh')`,
+      b: `CREATE TABLE notes (code varchar(5))`,
+    }, async (db, a, b) => {
+      await assert.rejects(applyStatements(db, diffToSql(a, b)), /value too long for type character varying\(5\)/);
+      assert.deepEqual(await db.query("SELECT code FROM notes"), [{ code: "abcdefgh" }]);
+      assert.deepEqual(diffSnapshots(a, await snapshotSchema(db)).changes, []);
+    });
+  });
 }
 
 test("[postgres] diffToSql(empty, A) rebuilds a schema that uses an extension", async (t) => {
@@ -173,6 +205,31 @@ test("diffToSql of two equal snapshots is empty", async (t) => {
     assert.deepEqual(diffToSql(snapshot, structuredClone(snapshot)), []);
   });
 });
+
+/**
+ * Two fresh databases on `backend`: A made by `sql.a` (its rows included), B by `sql.b`; `fn`
+ * gets A and both snapshots.
+ */
+async function withSchemas(
+  t: { skip(message?: string): void },
+  backend: "postgres" | "pglite",
+  sql: { a: string; b: string },
+  fn: (db: Database, a: SchemaSnapshot, b: SchemaSnapshot) => Promise<void>,
+): Promise<void> {
+  await withDatabase(t, backend, async ({ db: first }) => {
+    await withDatabase(t, backend, async ({ db: second }) => {
+      await first.exec(sql.a);
+      await second.exec(sql.b);
+      await fn(first, await snapshotSchema(first), await snapshotSchema(second));
+    });
+  });
+}
+
+/** The live schema of `db` is `expected`: diffing them finds nothing. */
+async function assertSchema(db: Database, expected: SchemaSnapshot): Promise<void> {
+  const diff = diffSnapshots(expected, await snapshotSchema(db));
+  assert.deepEqual(diff.changes, [], formatDiff(diff));
+}
 
 function schemaWith(tables: SnapshotTable[]): SchemaSnapshot {
   const snapshot = emptySnapshot();
