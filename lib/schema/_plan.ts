@@ -472,12 +472,18 @@ function alterTable(x: SnapshotTable, y: SnapshotTable): Alter {
 }
 
 function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn): Alter {
-  if (canonicalJson(x.generated) !== canonicalJson(y.generated)) return { statements: [], replace: true };
+  // A stored generated column becomes a plain one in place, keeping its values; any other
+  // change of expression (or a plain column made generated) needs the column made again.
+  const dropsExpression = x.generated?.kind === "stored" && y.generated === undefined;
+  if (canonicalJson(x.generated) !== canonicalJson(y.generated) && !dropsExpression) {
+    return { statements: [], replace: true };
+  }
   const t = qualified(table.schema, table.name);
   const c = ident(y.name);
   const alter = (action: string) => `ALTER TABLE ${t} ALTER COLUMN ${c} ${action}`;
   const before: string[] = [];
   const statements: string[] = [];
+  if (dropsExpression) statements.push(alter("DROP EXPRESSION"));
   const typeChanged = x.type !== y.type || x.collation !== y.collation;
   // Detach the old default before anything is dropped: it may use a sequence or function on its way out.
   if (x.default !== undefined && (x.default !== y.default || typeChanged)) before.push(alter("DROP DEFAULT"));

@@ -91,6 +91,26 @@ for (const backend of BACKENDS) {
       assert.deepEqual(diffSnapshots(a, await snapshotSchema(db)).changes, []);
     });
   });
+
+  test(`[${backend}] diffToSql turns a generated column into a plain one in place, keeping its values`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TABLE orders (qty int, price numeric, total numeric GENERATED ALWAYS AS (qty * price) STORED);
+        INSERT INTO orders (qty, price) VALUES (2, 5)`,
+      b: `CREATE TABLE orders (qty int, price numeric, total numeric)`,
+    }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements, ["ALTER TABLE public.orders ALTER COLUMN total DROP EXPRESSION"]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+      await db.exec("UPDATE orders SET qty = 3");
+      assert.deepEqual(await db.query("SELECT qty, total::text FROM orders"), [{ qty: 3, total: "10" }]);
+
+      // Back: a plain column made generated is dropped and added again, its values computed anew.
+      await applyStatements(db, diffToSql(b, a));
+      await assertSchema(db, a);
+      assert.deepEqual(await db.query("SELECT total::text FROM orders"), [{ total: "15" }]);
+    });
+  });
 }
 
 test("[postgres] diffToSql(empty, A) rebuilds a schema that uses an extension", async (t) => {
