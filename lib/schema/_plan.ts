@@ -16,7 +16,7 @@ import {
 } from "./_objects.ts";
 import { creationOrder, type DependencyGraph, dependencyGraph, dependents } from "./_order.ts";
 import { commentOn, ident, literal, qualified } from "./_sql_text.ts";
-import { isName, nameOf, tokenize } from "./_sql_tokens.ts";
+import { isName, nameOf, qualifiedNames, tokenize } from "./_sql_tokens.ts";
 import type {
   SchemaSnapshot,
   SnapshotColumn,
@@ -28,6 +28,7 @@ import type {
   SnapshotFunction,
   SnapshotSchemaInfo,
   SnapshotSequence,
+  SnapshotSequenceOptions,
   SnapshotTable,
   SnapshotTrigger,
   SnapshotView,
@@ -265,7 +266,7 @@ function alterFor(a: SchemaItem, b: SchemaItem, setA: ItemSet, setB: ItemSet): A
     case "column": {
       const x = a.data as { table: SnapshotTable; column: SnapshotColumn };
       const y = b.data as { table: SnapshotTable; column: SnapshotColumn };
-      return alterColumn(y.table, x.column, y.column);
+      return alterColumn(y.table, x.column, y.column, newSequence(y.column, setA, setB));
     }
     case "constraint": {
       const x = (a.data as { constraint: { comment?: string } }).constraint;
@@ -471,7 +472,36 @@ function alterTable(x: SnapshotTable, y: SnapshotTable): Alter {
   return { statements };
 }
 
-function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn): Alter {
+/** The sequence a column's new default draws from (`nextval('s'::regclass)`), when it is new. */
+function newSequence(column: SnapshotColumn, setA: ItemSet, setB: ItemSet): SnapshotSequence | undefined {
+  if (!column.default?.startsWith("nextval(")) return undefined;
+  for (const [schema, name] of qualifiedNames(column.default)) {
+    const key = itemKey("sequence", schema, name);
+    const item = setB.items.get(key);
+    if (item && !setA.items.has(key)) return item.data as SnapshotSequence;
+  }
+  return undefined;
+}
+
+/**
+ * Moves a sequence past the values a column already holds (nothing when the table is empty or
+ * every value is below where the sequence starts), so the next insert does not collide.
+ * `sequence` is SQL for the sequence's regclass.
+ */
+function restartPast(table: string, column: string, sequence: string, options: SnapshotSequenceOptions): string {
+  const descending = options.increment.startsWith("-");
+  const edge = descending ? `min(${column})` : `max(${column})`;
+  return `SELECT pg_catalog.setval(${sequence}, ${edge}) FROM ${table} HAVING ${edge} ${
+    descending ? "<=" : ">="
+  } ${options.start}`;
+}
+
+function alterColumn(
+  table: SnapshotTable,
+  x: SnapshotColumn,
+  y: SnapshotColumn,
+  sequence?: SnapshotSequence,
+): Alter {
   // A stored generated column becomes a plain one in place, keeping its values; any other
   // change of expression (or a plain column made generated) needs the column made again.
   const dropsExpression = x.generated?.kind === "stored" && y.generated === undefined;
@@ -487,7 +517,8 @@ function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn)
   const typeChanged = x.type !== y.type || x.collation !== y.collation;
   // Detach the old default before anything is dropped: it may use a sequence or function on its way out.
   if (x.default !== undefined && (x.default !== y.default || typeChanged)) before.push(alter("DROP DEFAULT"));
-  if (x.identity && (!y.identity || typeChanged)) statements.push(alter("DROP IDENTITY"));
+  // Before anything is created: a serial's new sequence may take the identity sequence's name.
+  if (x.identity && !y.identity) before.push(alter("DROP IDENTITY"));
   if (typeChanged) {
     const collate = y.collation ? ` COLLATE ${y.collation}` : "";
     const using = needsCast(x.type, y.type) ? ` USING ${c}::${y.type}` : "";
@@ -495,11 +526,18 @@ function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn)
   }
   if (y.default !== undefined && (x.default !== y.default || typeChanged)) {
     statements.push(alter(`SET DEFAULT ${y.default}`));
+    // A new sequence (serial) for a column that has values: start it past them.
+    if (sequence && x.default !== y.default) {
+      statements.push(restartPast(t, c, literal(qualified(sequence.schema, sequence.name)), sequence));
+    }
   }
   if (x.notNull !== y.notNull) statements.push(alter(`${y.notNull ? "SET" : "DROP"} NOT NULL`));
-  if (y.identity && (!x.identity || typeChanged)) {
+  // ALTER COLUMN ... TYPE keeps an identity (and moves its sequence to the new type).
+  if (y.identity && !x.identity) {
     const clause = columnClause(table, { ...y, default: undefined, notNull: false, collation: undefined });
     statements.push(alter(`ADD ${clause.slice(clause.indexOf(" GENERATED ") + 1)}`));
+    const identity = `pg_catalog.pg_get_serial_sequence(${literal(t)}, ${literal(y.name)})`;
+    statements.push(restartPast(t, c, identity, y.identity));
   } else if (x.identity && y.identity) {
     if (x.identity.generation !== y.identity.generation) {
       statements.push(alter(`SET GENERATED ${y.identity.generation.toUpperCase()}`));
