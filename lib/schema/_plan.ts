@@ -26,6 +26,7 @@ import type {
   SnapshotEnum,
   SnapshotExtension,
   SnapshotFunction,
+  SnapshotIndex,
   SnapshotSchemaInfo,
   SnapshotSequence,
   SnapshotSequenceOptions,
@@ -88,6 +89,7 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
     else alters.set(key, alter);
   }
 
+  movePartitions(a, b, { added, removed, replaced, alters });
   cascade(a, b, graphA, removed, replaced, alters);
 
   const droppedTable = (item: SchemaItem) =>
@@ -136,6 +138,107 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
   }
   const foreignKeys = later.filter((step) => step.item.foreignKey);
   return [...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys];
+}
+
+/**
+ * A table detached from a partitioned table, or attached to one, or whose partitioned table
+ * is made again (a new partition key), keeps its rows: ALTER TABLE ... DETACH PARTITION runs
+ * before anything else (its old parent may be dropped), ATTACH PARTITION once the new parent
+ * and the table's columns are as B has them (a row outside the new bound stops it).
+ *
+ * A partition's columns, constraints and indexes come from its parent, and a snapshot lists
+ * them on the parent only. So what B lists on a detached table already exists once DETACH
+ * has run (A's parent had it), and what A lists on a table to attach must stay for ATTACH to
+ * merge it (B's parent has it): neither is added nor dropped. A column that differs from the
+ * parent's is altered instead: after DETACH, or before ATTACH, which needs the same types.
+ */
+function movePartitions(
+  a: ItemSet,
+  b: ItemSet,
+  plan: { added: Set<string>; removed: Set<string>; replaced: Set<string>; alters: Map<string, Alter> },
+): void {
+  const { added, removed, replaced, alters } = plan;
+  const tableKey = (of: { schema: string; name: string }) => itemKey("table", of.schema, of.name);
+  for (const [key, item] of b.items) {
+    if (item.kind !== "table" || !a.items.has(key) || replaced.has(key)) continue;
+    const x = a.items.get(key)!.data as SnapshotTable;
+    const y = item.data as SnapshotTable;
+    const moved = canonicalJson(x.partitionOf) !== canonicalJson(y.partitionOf) ||
+      (x.partitionOf !== undefined && replaced.has(tableKey(x.partitionOf)));
+    if (!moved) continue;
+    let alter = alters.get(key);
+    if (!alter) alters.set(key, alter = { statements: [] });
+    const q = qualified(y.schema, y.name);
+    if (x.partitionOf) {
+      const parent = qualified(x.partitionOf.schema, x.partitionOf.name);
+      alter.before = [`ALTER TABLE ${parent} DETACH PARTITION ${q}`, ...alter.before ?? []];
+      const parentA = a.items.get(tableKey(x.partitionOf));
+      for (const part of parentA ? b.children.get(key) ?? [] : []) {
+        const inherited = added.has(part) ? fromParent(b.items.get(part)!, parentA!, a) : undefined;
+        if (inherited === undefined) continue;
+        added.delete(part);
+        if (inherited) {
+          const column = alterColumn(y, columnOf(inherited), columnOf(b.items.get(part)!));
+          if (column.statements.length || column.before?.length) alters.set(part, column);
+        }
+      }
+    }
+    if (y.partitionOf) {
+      const parent = qualified(y.partitionOf.schema, y.partitionOf.name);
+      alter.later = [...alter.later ?? [], `ALTER TABLE ${parent} ATTACH PARTITION ${q} ${y.partitionOf.bound}`];
+      const parentB = b.items.get(tableKey(y.partitionOf));
+      for (const part of parentB ? a.children.get(key) ?? [] : []) {
+        const inherited = removed.has(part) ? fromParent(a.items.get(part)!, parentB!, b) : undefined;
+        if (inherited === undefined) continue;
+        removed.delete(part);
+        if (inherited) {
+          const column = alterColumn(y, columnOf(a.items.get(part)!), columnOf(inherited));
+          alter.before = [...alter.before ?? [], ...column.before ?? []];
+          alter.statements.push(...column.statements);
+        }
+      }
+    }
+  }
+}
+
+function columnOf(item: SchemaItem): SnapshotColumn {
+  return (item.data as { column: SnapshotColumn }).column;
+}
+
+/**
+ * What a partition's `part` (a column, constraint or index) comes from on `parent`: the
+ * parent's column of the same name, or null for a constraint or index the parent has too
+ * (the same definition; a CHECK also the same name, which is how PostgreSQL matches it).
+ * Undefined when the parent has nothing like it.
+ */
+function fromParent(part: SchemaItem, parent: SchemaItem, set: ItemSet): SchemaItem | null | undefined {
+  const table = parent.data as SnapshotTable;
+  if (part.kind === "column") {
+    return set.items.get(itemKey("column", table.schema, table.name, columnOf(part).name));
+  }
+  const siblings = (set.children.get(parent.key) ?? []).map((key) => set.items.get(key)!);
+  if (part.kind === "constraint") {
+    const own = (part.data as { constraint: SnapshotConstraint }).constraint;
+    const found = siblings.some((item) => {
+      if (item.kind !== "constraint") return false;
+      const other = (item.data as { constraint: SnapshotConstraint }).constraint;
+      return other.type === own.type && other.definition === own.definition &&
+        (own.type !== "check" || other.name === own.name);
+    });
+    return found ? null : undefined;
+  }
+  if (part.kind === "index") {
+    const own = indexShape(part.data as SnapshotIndex);
+    return siblings.some((item) => item.kind === "index" && indexShape(item.data as SnapshotIndex) === own)
+      ? null
+      : undefined;
+  }
+  return undefined;
+}
+
+/** An index definition without its name and table. */
+function indexShape(index: SnapshotIndex): string {
+  return index.definition.replace(` ${ident(index.name)} ON ${qualified(index.schema, index.table)} `, " ON ");
 }
 
 /**
@@ -449,7 +552,8 @@ function alterSequence(x: SnapshotSequence, y: SnapshotSequence): Alter {
 }
 
 function alterTable(x: SnapshotTable, y: SnapshotTable): Alter {
-  const structural = (t: SnapshotTable) => canonicalJson([t.partitionBy, t.partitionOf, t.inherits]);
+  // A partition detached or attached is moved by movePartitions.
+  const structural = (t: SnapshotTable) => canonicalJson([t.partitionBy, t.inherits]);
   if (structural(x) !== structural(y)) return { statements: [], replace: true };
   const q = qualified(y.schema, y.name);
   const statements: string[] = [];

@@ -144,6 +144,68 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await db.query("INSERT INTO empty DEFAULT VALUES RETURNING id"), [{ id: 2 }]);
     });
   });
+
+  test(`[${backend}] diffToSql detaches, attaches and re-bounds partitions in place, keeping their rows`, async (t) => {
+    const events = `CREATE TABLE events (id int, at date, kind text DEFAULT 'x', PRIMARY KEY (id, at),
+        CONSTRAINT kind_set CHECK (kind <> '')) PARTITION BY RANGE (at);
+      CREATE INDEX ON events (at);
+      CREATE TABLE events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');`;
+    await withSchemas(t, backend, {
+      a: `${events}
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+        INSERT INTO events (id, at) VALUES (1, '2023-05-01'), (2, '2024-05-01')`,
+      b: `${events}
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2026-01-01');
+        ALTER TABLE events DETACH PARTITION events_2023`,
+    }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements, [
+        "ALTER TABLE public.events DETACH PARTITION public.events_2023",
+        "ALTER TABLE public.events DETACH PARTITION public.events_2024",
+        "ALTER TABLE public.events ATTACH PARTITION public.events_2024 FOR VALUES FROM ('2024-01-01') TO ('2026-01-01')",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+      const rows = "SELECT tableoid::regclass::text AS t, id FROM events UNION ALL SELECT 'alone', id FROM events_2023";
+      assert.deepEqual(await db.query(rows), [{ t: "events_2024", id: 2 }, { t: "alone", id: 1 }]);
+
+      await applyStatements(db, diffToSql(b, a));
+      await assertSchema(db, a);
+      assert.deepEqual(await db.query("SELECT tableoid::regclass::text AS t, id FROM events ORDER BY id"), [
+        { t: "events_2023", id: 1 },
+        { t: "events_2024", id: 2 },
+      ]);
+    });
+  });
+
+  test(`[${backend}] diffToSql keeps a partition's rows when its partitioned table is made again with a new key`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TABLE events (id int, at date, made date) PARTITION BY RANGE (at);
+        CREATE TABLE events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+        INSERT INTO events VALUES (1, '2023-05-01', '2023-06-01')`,
+      b: `CREATE TABLE events (id int, at date, made date) PARTITION BY RANGE (made);
+        CREATE TABLE events_2023 PARTITION OF events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')`,
+    }, async (db, a, b) => {
+      await applyStatements(db, diffToSql(a, b));
+      await assertSchema(db, b);
+      assert.deepEqual(await db.query("SELECT tableoid::regclass::text AS t, id FROM events"), [
+        { t: "events_2023", id: 1 },
+      ]);
+    });
+  });
+
+  test(`[${backend}] diffToSql's ATTACH PARTITION refuses rows outside the new bound`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2026-01-01');
+        INSERT INTO events VALUES (1, '2025-05-01')`,
+      b: `CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+        CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`,
+    }, async (db, a, b) => {
+      await assert.rejects(applyStatements(db, diffToSql(a, b)), /partition constraint .* is violated by some row/);
+      assert.deepEqual(await db.query("SELECT id FROM events_2024"), [{ id: 1 }]);
+    });
+  });
 }
 
 test("[postgres] diffToSql(empty, A) rebuilds a schema that uses an extension", async (t) => {
