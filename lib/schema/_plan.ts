@@ -113,9 +113,10 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
   };
   const dropping = (item: SchemaItem) =>
     gone(item.key) && (!droppedTable(item) || (item.foreignKey === true && linksDroppedTables(item)));
+  const lastDrops = typesInUse(a, graphA, removed, alters);
   for (const foreignFirst of [true, false]) {
     for (const item of orderA) {
-      if (Boolean(item.foreignKey) !== foreignFirst || !dropping(item)) continue;
+      if (Boolean(item.foreignKey) !== foreignFirst || !dropping(item) || lastDrops.has(item.key)) continue;
       steps.push({ phase: "drop", item, action: removed.has(item.key) ? "drop" : "replace", statements: item.drop });
     }
   }
@@ -137,7 +138,36 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
     if (alter.later?.length) later.push({ phase: "later", item, action: "alter", statements: alter.later });
   }
   const foreignKeys = later.filter((step) => step.item.foreignKey);
-  return [...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys];
+  const last: PlanStep[] = orderA.filter((item) => lastDrops.has(item.key))
+    .map((item) => ({ phase: "drop", item, action: "drop", statements: item.drop }));
+  return [...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys, ...last];
+}
+
+const TYPE_KINDS: ReadonlySet<string> = new Set(["enum", "domain", "composite type", "range type"]);
+
+/**
+ * The types on their way out that a column still uses until its type changes (an enum column
+ * made text): the column is converted with the other changes, so these are dropped last. So
+ * is a type such a type uses (a domain over an enum).
+ */
+function typesInUse(
+  a: ItemSet,
+  graphA: DependencyGraph,
+  removed: Set<string>,
+  alters: Map<string, Alter>,
+): Set<string> {
+  const found = new Set<string>();
+  const queue: string[] = [];
+  const visit = (key: string) => {
+    for (const dep of graphA.get(key) ?? []) {
+      if (!removed.has(dep) || found.has(dep) || !TYPE_KINDS.has(a.items.get(dep)!.kind)) continue;
+      found.add(dep);
+      queue.push(dep);
+    }
+  };
+  for (const [key, alter] of alters) if (alter.disturbs && a.items.get(key)?.kind === "column") visit(key);
+  while (queue.length > 0) visit(queue.pop()!);
+  return found;
 }
 
 /**

@@ -206,6 +206,33 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await db.query("SELECT id FROM events_2024"), [{ id: 1 }]);
     });
   });
+
+  test(`[${backend}] diffToSql converts enum and domain columns to their base type before dropping the types`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TYPE mood AS ENUM ('ok', 'happy'); CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');
+        CREATE DOMAIN good_mood AS mood CHECK (VALUE <> 'ok');
+        CREATE TABLE people (m mood DEFAULT 'ok', ms mood[], e email, g good_mood);
+        CREATE VIEW moods AS SELECT m FROM people;
+        INSERT INTO people VALUES ('happy', '{ok}', 'a@b', 'happy')`,
+      b: `CREATE TABLE people (m text DEFAULT 'ok', ms text[], e text, g text);
+        CREATE VIEW moods AS SELECT m FROM people`,
+    }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements.slice(-3), [
+        "DROP DOMAIN public.good_mood",
+        "DROP DOMAIN public.email",
+        "DROP TYPE public.mood",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+      assert.deepEqual(await db.query("SELECT m, ms, e, g FROM people"), [{
+        m: "happy",
+        ms: ["ok"],
+        e: "a@b",
+        g: "happy",
+      }]);
+    });
+  });
 }
 
 test("[postgres] diffToSql(empty, A) rebuilds a schema that uses an extension", async (t) => {
