@@ -35,16 +35,26 @@ import type {
   SnapshotView,
 } from "./snapshot_types.ts";
 
-/** The statements for one object, in the phase they run in. */
+/**
+ * The statements for one object, in the phase they run in. `outside` statements (ALTER TYPE
+ * ... ADD VALUE) come first and must not share a transaction with the rest, which may use the
+ * new labels; the other phases can run in one transaction.
+ */
 export interface PlanStep {
-  phase: "drop" | "create" | "later";
+  phase: "outside" | "drop" | "create" | "later";
   item: SchemaItem;
   /** added, removed, changed (altered in place) or replaced (dropped and made again). */
   action: "add" | "drop" | "alter" | "replace";
   statements: string[];
+  /** For people, by statement: what it does to the data (`destroys data: drops table ...`). */
+  notes?: ReadonlyMap<string, string>;
 }
 
 interface Alter {
+  /** Statements that must commit before the others run (new enum labels). */
+  outside?: string[];
+  /** For people, by statement: what it does to the data. */
+  notes?: Map<string, string>;
   /** Statements that must run before anything is dropped (detaching a default). */
   before?: string[];
   statements: string[];
@@ -97,10 +107,13 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
   const createdTable = (item: SchemaItem) =>
     item.parent !== undefined && (added.has(item.parent) || replaced.has(item.parent));
 
+  const outside: PlanStep[] = [];
   const steps: PlanStep[] = [];
   for (const [key, alter] of alters) {
+    const item = b.items.get(key)!;
+    if (alter.outside?.length) outside.push({ phase: "outside", item, action: "alter", statements: alter.outside });
     if (alter.before?.length) {
-      steps.push({ phase: "drop", item: b.items.get(key)!, action: "alter", statements: alter.before });
+      steps.push({ phase: "drop", item, action: "alter", statements: alter.before, ...notes(alter) });
     }
   }
   const orderA = creationOrder(a, graphA).reverse();
@@ -117,7 +130,8 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
   for (const foreignFirst of [true, false]) {
     for (const item of orderA) {
       if (Boolean(item.foreignKey) !== foreignFirst || !dropping(item) || lastDrops.has(item.key)) continue;
-      steps.push({ phase: "drop", item, action: removed.has(item.key) ? "drop" : "replace", statements: item.drop });
+      const action = removed.has(item.key) ? "drop" : "replace";
+      steps.push({ phase: "drop", item, action, statements: item.drop, ...dropNotes(item, action) });
     }
   }
 
@@ -134,13 +148,37 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
     }
     const alter = alters.get(item.key);
     if (!alter) continue;
-    if (alter.statements.length) steps.push({ phase: "create", item, action: "alter", statements: alter.statements });
+    if (alter.statements.length) {
+      steps.push({ phase: "create", item, action: "alter", statements: alter.statements, ...notes(alter) });
+    }
     if (alter.later?.length) later.push({ phase: "later", item, action: "alter", statements: alter.later });
   }
   const foreignKeys = later.filter((step) => step.item.foreignKey);
   const last: PlanStep[] = orderA.filter((item) => lastDrops.has(item.key))
     .map((item) => ({ phase: "drop", item, action: "drop", statements: item.drop }));
-  return [...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys, ...last];
+  return [...outside, ...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys, ...last];
+}
+
+function notes(alter: Alter): { notes?: ReadonlyMap<string, string> } {
+  return alter.notes?.size ? { notes: alter.notes } : {};
+}
+
+/** A table's rows or a column's values go with it: say so above the statement. */
+function dropNotes(item: SchemaItem, action: "drop" | "replace"): { notes?: ReadonlyMap<string, string> } {
+  const again = action === "replace" ? ", made again below" : "";
+  let note: string;
+  if (item.kind === "table") {
+    const partitioned = (item.data as SnapshotTable).partitionBy !== undefined;
+    note = `destroys data: drops table ${item.name} and its rows${partitioned ? " (in every partition)" : ""}${again}`;
+  } else if (item.kind === "column") {
+    const generated = (item.data as { column: SnapshotColumn }).column.generated !== undefined;
+    note = generated
+      ? `drops generated column ${item.name}${again} (its values are computed again)`
+      : `destroys data: drops column ${item.name} and its values${again}`;
+  } else {
+    return {};
+  }
+  return { notes: new Map(item.drop.map((statement) => [statement, note])) };
 }
 
 const TYPE_KINDS: ReadonlySet<string> = new Set(["enum", "domain", "composite type", "range type"]);
@@ -472,10 +510,11 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
         : i > 0
         ? ` AFTER ${literal(y.labels[i - 1])}`
         : "";
-      statements.push(`ALTER TYPE ${q} ADD VALUE ${literal(label)}${position}`);
+      // IF NOT EXISTS: these commit on their own, so a script that failed later can run again.
+      statements.push(`ALTER TYPE ${q} ADD VALUE IF NOT EXISTS ${literal(label)}${position}`);
       current.splice(next !== undefined ? current.indexOf(next) : current.length, 0, label);
     }
-    return { statements: [...statements, ...comments] };
+    return { outside: statements, statements: comments };
   }
   // Labels removed or reordered: build the new type beside the old one and convert each column.
   const old = qualified(y.schema, `${y.name}__strata_old`);
@@ -484,6 +523,7 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
     `CREATE TYPE ${q} AS ENUM (${y.labels.map(literal).join(", ")})`,
   ];
   const converts: string[] = [];
+  const notes = new Map<string, string>();
   for (const item of setB.items.values()) {
     if (item.kind !== "column" || !setA.items.has(item.key)) continue;
     const { table, column } = item.data as { table: SnapshotTable; column: SnapshotColumn };
@@ -494,16 +534,18 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
     const array = before.type.endsWith("[]");
     converts.push(item.key);
     if (before.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
-    statements.push(
-      `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${column.type} USING ${c}::text${array ? "[]" : ""}::${column.type}`,
-    );
+    const convert = `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${column.type} USING ${c}::text${
+      array ? "[]" : ""
+    }::${column.type}`;
+    statements.push(convert);
+    notes.set(convert, `rewrites data: ${item.name} to the new ${q}; a value with a removed label stops the script`);
     if (column.default !== undefined && before.default !== undefined) {
       statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${column.default}`);
     }
   }
   statements.push(`DROP TYPE ${old}`);
   if (y.comment !== undefined) statements.push(commentOn(`TYPE ${q}`, y.comment));
-  return { statements, disturbs: true, converts };
+  return { statements, disturbs: true, converts, notes };
 }
 
 function alterDomain(x: SnapshotDomain, y: SnapshotDomain): Alter {
@@ -647,6 +689,7 @@ function alterColumn(
   const alter = (action: string) => `ALTER TABLE ${t} ALTER COLUMN ${c} ${action}`;
   const before: string[] = [];
   const statements: string[] = [];
+  const notes = new Map<string, string>();
   if (dropsExpression) statements.push(alter("DROP EXPRESSION"));
   const typeChanged = x.type !== y.type || x.collation !== y.collation;
   // Detach the old default before anything is dropped: it may use a sequence or function on its way out.
@@ -655,8 +698,11 @@ function alterColumn(
   if (x.identity && !y.identity) before.push(alter("DROP IDENTITY"));
   if (typeChanged) {
     const collate = y.collation ? ` COLLATE ${y.collation}` : "";
-    const using = needsCast(x.type, y.type) ? ` USING ${c}::${y.type}` : "";
-    statements.push(alter(`TYPE ${y.type}${collate}${using}`));
+    const cast = needsCast(x.type, y.type);
+    const change = alter(`TYPE ${y.type}${collate}${cast ? ` USING ${c}::${y.type}` : ""}`);
+    statements.push(change);
+    const note = typeNote(x.type, y.type, cast);
+    if (note) notes.set(change, `rewrites data: ${t}.${c} from ${x.type} to ${y.type}${note}`);
   }
   if (y.default !== undefined && (x.default !== y.default || typeChanged)) {
     statements.push(alter(`SET DEFAULT ${y.default}`));
@@ -701,7 +747,7 @@ function alterColumn(
     }
   }
   statements.push(...commentChange(`COLUMN ${t}.${c}`, x, y));
-  return { before, statements, disturbs: typeChanged };
+  return { before, statements, disturbs: typeChanged, notes };
 }
 
 /** A type without its modifiers and array brackets: `character varying(5)[]` → `character varying`. */
@@ -728,6 +774,23 @@ function needsCast(from: string, to: string): boolean {
   if (x.base === y.base) return false;
   if (STRING_TYPES.has(y.base)) return false;
   return !(BIT_TYPES.has(x.base) && BIT_TYPES.has(y.base));
+}
+
+/**
+ * What a column's type change does to its values, for people (the end of a `rewrites data`
+ * note): nothing to say when the type only gets longer (varchar(5) to varchar(20) or text);
+ * otherwise the table is rewritten, and an explicit cast (USING) may round or cut values
+ * where an assignment cast stops at them.
+ */
+function typeNote(from: string, to: string, cast: boolean): string | undefined {
+  if (from === to) return undefined; // a new collation
+  const [x, y] = [baseType(from), baseType(to)];
+  const length = (type: string) => Number(/\((\d+)\)/.exec(type)?.[1] ?? Infinity);
+  const texts = new Set(["character varying", "text"]);
+  if (x.array === y.array && texts.has(x.base) && texts.has(y.base) && length(to) >= length(from)) return undefined;
+  return cast
+    ? ", with an explicit cast (USING): check that it keeps every value"
+    : "; a value that does not fit stops the script";
 }
 
 function alterView(kind: "view" | "materialized view", x: SnapshotView, y: SnapshotView): Alter {

@@ -321,9 +321,9 @@ test("diffToSql adds enum labels in place, before or after their neighbours", ()
   const to = schemaWith([]);
   to.objects.enums.push({ schema: "public", name: "mood", labels: ["awful", "sad", "ok", "happy", "elated"] });
   assert.deepEqual(diffToSql(from, to), [
-    "ALTER TYPE public.mood ADD VALUE 'awful' BEFORE 'sad'",
-    "ALTER TYPE public.mood ADD VALUE 'ok' BEFORE 'happy'",
-    "ALTER TYPE public.mood ADD VALUE 'elated' AFTER 'happy'",
+    "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'awful' BEFORE 'sad'",
+    "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'ok' BEFORE 'happy'",
+    "ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'elated' AFTER 'happy'",
   ]);
 });
 
