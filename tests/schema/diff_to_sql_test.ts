@@ -233,6 +233,30 @@ for (const backend of BACKENDS) {
       }]);
     });
   });
+
+  test(`[${backend}] diffToSql re-creates a view whose ORDER BY names a column an output column shadows, with the same meaning`, async (t) => {
+    await withDatabase(t, backend, async ({ db: source }) => {
+      await withDatabase(t, backend, async ({ db: target }) => {
+        await source.exec(`CREATE TABLE events (user_id int, kind text, at date);
+          INSERT INTO events VALUES (1, 'old', '2023-01-01'), (1, 'new', '2024-01-01');
+          CREATE VIEW latest AS SELECT DISTINCT ON (events.user_id) events.user_id, events.kind AS at
+            FROM events ORDER BY events.user_id, events.at DESC;
+          CREATE VIEW first_kind AS SELECT DISTINCT ON (events.at) events.kind AS at FROM events
+            ORDER BY events.at LIMIT 1`);
+        const a = await snapshotSchema(source);
+        assert.deepEqual(a.objects.views.map((view) => view.definition), [
+          "SELECT DISTINCT ON (events.at) kind AS at\n   FROM public.events\n  ORDER BY events.at\n LIMIT 1",
+          "SELECT DISTINCT ON (user_id) user_id,\n    kind AS at\n   FROM public.events\n  ORDER BY user_id, events.at DESC",
+        ]);
+        await applyStatements(target, diffToSql(await snapshotSchema(target), a));
+        await target.exec("INSERT INTO events VALUES (1, 'old', '2023-01-01'), (1, 'new', '2024-01-01')");
+        for (const view of ["latest", "first_kind"]) {
+          assert.deepEqual(await target.query(`SELECT * FROM ${view}`), await source.query(`SELECT * FROM ${view}`));
+        }
+        assert.deepEqual(await target.query("SELECT at FROM latest"), [{ at: "new" }]);
+      });
+    });
+  });
 }
 
 test("[postgres] diffToSql(empty, A) rebuilds a schema that uses an extension", async (t) => {
