@@ -93,6 +93,7 @@ export {
   type SchemaDiff,
 } from "./lib/schema/diff_snapshots.ts";
 export { diffToSql } from "./lib/schema/diff_to_sql.ts";
+export { diffToScript } from "./lib/schema/diff_to_script.ts";
 export { snapshotToJson, snapshotToSql } from "./lib/schema/format_snapshot.ts";
 export { type MermaidOptions, snapshotToMermaid } from "./lib/schema/erd.ts";
 export {

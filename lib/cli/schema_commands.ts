@@ -18,6 +18,7 @@ import { historyTableFor } from "../migrate/history.ts";
 import { loadMigrationSet } from "../migrate/migration_set.ts";
 import { parseTableName, resolveTable, type TableName } from "../migrate/version_table.ts";
 import { diffSnapshots, formatDiff, type SchemaDiff } from "../schema/diff_snapshots.ts";
+import { diffToScript } from "../schema/diff_to_script.ts";
 import { diffToSql } from "../schema/diff_to_sql.ts";
 import { snapshotToMermaid } from "../schema/erd.ts";
 import { snapshotToJson, snapshotToSql } from "../schema/format_snapshot.ts";
@@ -169,14 +170,14 @@ async function runDiff(ctx: Context, rest: string[]): Promise<number> {
         to: b.label,
         differences: diff.changes.length > 0,
         changes: diff.changes,
-        ...(sql ? { sql } : {}),
+        ...(sql ? { sql, script: diffToScript(diff) } : {}),
       }) + "\n",
     );
   } else if (diff.changes.length === 0) {
     ctx.io.stderr(`no differences: ${a.label} and ${b.label} have the same schema\n`);
   } else if (sql) {
     ctx.io.stderr(`${summary(diff)} from ${a.label} to ${b.label}; review before running\n`);
-    ctx.io.stdout(sqlScript(sql, `-- strata diff: the statements that turn ${a.label} into ${b.label}`));
+    ctx.io.stdout(`-- strata diff: the statements that turn ${a.label} into ${b.label}\n${diffToScript(diff)}`);
   } else {
     ctx.io.stdout(`--- ${a.label}\n+++ ${b.label}\n${formatDiff(diff)}`);
   }
@@ -488,10 +489,6 @@ async function writeAtomically(path: string, text: string): Promise<void> {
     await rm(partial, { force: true }).catch(() => {});
     throw new StrataError("COMMAND_FAILED", `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-function sqlScript(statements: readonly string[], header: string): string {
-  return `${header}\n${statements.map((s) => `${s};\n`).join("")}`;
 }
 
 function summary(diff: SchemaDiff): string {

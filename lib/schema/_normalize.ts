@@ -3,7 +3,7 @@
  * object, made the same. The rules are pure text in, text out, and leave text the newer
  * servers print unchanged, so a snapshot file written by either version compares equal.
  */
-import { isKeyword, isName, type Token, tokenize } from "./_sql_tokens.ts";
+import { isKeyword, isName, nameOf, type Token, tokenize } from "./_sql_tokens.ts";
 
 /** A deparsed expression (default, generated column, policy qualifier): printed alike by 15 and 18. */
 export function normalizeExpression(text: string): string {
@@ -29,7 +29,88 @@ export function normalizeFunctionDefinition(text: string): string {
 }
 
 const SUBQUERY_START = new Set(["SELECT", "WITH", "VALUES", "TABLE"]);
+const SORT_ITEM_END = new Set([
+  "ASC",
+  "DESC",
+  "NULLS",
+  "USING",
+  "LIMIT",
+  "OFFSET",
+  "FETCH",
+  "FOR",
+  "ROWS",
+  "RANGE",
+  "GROUPS",
+]);
 const FROM_END = new Set(["WHERE", "GROUP", "HAVING", "WINDOW", "ORDER", "LIMIT", "OFFSET", "FETCH", "FOR", "QUALIFY"]);
+
+type Significant = Array<{ token: Token; index: number }>;
+
+/**
+ * The sort items whose prefix must stay: a bare name in ORDER BY or DISTINCT ON means an
+ * output column of that name before a column of the table, so `ORDER BY events.at` with an
+ * output `kind AS at` must keep `events.` or it sorts by kind. PostgreSQL 16+ prints the
+ * prefix in that case (a sort item that is a plain column, and an output column of its name
+ * that is something else), in every ORDER BY (a window's, an aggregate's too), and never in
+ * GROUP BY or PARTITION BY, which prefer the table's columns. Returns the positions (in
+ * `significant`) of the prefixes.
+ */
+function shadowedSortItems(
+  significant: Significant,
+  depth: number[],
+  start: number,
+  from: number,
+  refname: Token,
+): Set<number> {
+  const isRef = (i: number) =>
+    significant[i]?.token.kind === refname.kind && significant[i].token.text === refname.text &&
+    significant[i + 1]?.token.text === "." && isName(significant[i + 2]?.token);
+  // The output columns that are not the table's column of the same name.
+  const shadowing = new Set<string>();
+  let item = start + 1;
+  if (isKeyword(significant[item]?.token, "DISTINCT")) {
+    item++;
+    if (isKeyword(significant[item]?.token, "ON")) {
+      item++;
+      while (item < from && !(significant[item].token.text === ")" && depth[item] === 0)) item++;
+      item++;
+    }
+  } else if (isKeyword(significant[item]?.token, "ALL")) item++;
+  for (let i = item; i <= from; i++) {
+    if (i < from && !(depth[i] === 0 && significant[i].token.text === ",")) continue;
+    const [first, last] = [item, i - 1];
+    item = i + 1;
+    if (last - 1 < first || !isKeyword(significant[last - 1].token, "AS")) continue;
+    const name = nameOf(significant[last].token);
+    const plain = (last - 1 === first + 1 && isName(significant[first].token)) ||
+      (last - 1 === first + 3 && isRef(first));
+    if (!plain || nameOf(significant[last - 2].token) !== name) shadowing.add(name);
+  }
+  if (shadowing.size === 0) return new Set();
+
+  const keep = new Set<number>();
+  for (let k = start; k < significant.length; k++) {
+    const t = significant[k].token;
+    const listStart = (isKeyword(t, "BY") && isKeyword(significant[k - 1]?.token, "ORDER")) ||
+      (t.text === "(" && isKeyword(significant[k - 1]?.token, "ON") &&
+        isKeyword(significant[k - 2]?.token, "DISTINCT"));
+    if (!listStart) continue;
+    const level = depth[k + 1];
+    let itemStart = k + 1;
+    for (let j = k + 1; j <= significant.length; j++) {
+      const u = significant[j]?.token;
+      const ends = u === undefined || depth[j] < level ||
+        (depth[j] === level && (u.text === "," || (u.kind === "ident" && SORT_ITEM_END.has(u.text.toUpperCase()))));
+      if (!ends) continue;
+      if (j === itemStart + 3 && isRef(itemStart) && shadowing.has(nameOf(significant[itemStart + 2].token))) {
+        keep.add(itemStart);
+      }
+      if (u === undefined || depth[j] < level || u.text !== ",") break;
+      itemStart = j + 1;
+    }
+  }
+  return keep;
+}
 
 /**
  * pg_get_viewdef output, trimmed and without its semicolon.
@@ -39,7 +120,8 @@ const FROM_END = new Set(["WHERE", "GROUP", "HAVING", "WINDOW", "ORDER", "LIMIT"
  * app.accounts ORDER BY slug`); PostgreSQL 15 still prefixes them (`SELECT accounts.slug ...
  * ORDER BY accounts.slug`). Subqueries, CTEs and set operations print prefixes on both. This
  * strips the prefix where 16+ would not print one: in the main query of a single-relation
- * FROM, outside sub-selects.
+ * FROM, outside sub-selects, except where a bare name would mean an output column instead
+ * (`ORDER BY events.at` beside an output `kind AS at`; see shadowedSortItems).
  */
 export function normalizeViewDefinition(text: string): string {
   const body = text.trim().replace(/;$/, "");
@@ -84,6 +166,7 @@ export function normalizeViewDefinition(text: string): string {
   }
   if (!refname) return body;
 
+  const keep = shadowedSortItems(significant, depth, start, from, refname);
   const drop = new Set<number>();
   for (let i = start; i < significant.length; i++) {
     if (i === from) {
@@ -105,7 +188,7 @@ export function normalizeViewDefinition(text: string): string {
     if (
       t.kind === refname.kind && t.text === refname.text && dot?.text === "." && isName(column) &&
       significant[i + 3]?.token.text !== "(" && before?.text !== "." && before?.text !== "::" &&
-      !isKeyword(before, "AS")
+      !isKeyword(before, "AS") && !keep.has(i)
     ) {
       drop.add(significant[i].index);
       drop.add(significant[i + 1].index);

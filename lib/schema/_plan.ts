@@ -16,7 +16,7 @@ import {
 } from "./_objects.ts";
 import { creationOrder, type DependencyGraph, dependencyGraph, dependents } from "./_order.ts";
 import { commentOn, ident, literal, qualified } from "./_sql_text.ts";
-import { isName, nameOf, tokenize } from "./_sql_tokens.ts";
+import { isName, nameOf, qualifiedNames, tokenize } from "./_sql_tokens.ts";
 import type {
   SchemaSnapshot,
   SnapshotColumn,
@@ -26,23 +26,35 @@ import type {
   SnapshotEnum,
   SnapshotExtension,
   SnapshotFunction,
+  SnapshotIndex,
   SnapshotSchemaInfo,
   SnapshotSequence,
+  SnapshotSequenceOptions,
   SnapshotTable,
   SnapshotTrigger,
   SnapshotView,
 } from "./snapshot_types.ts";
 
-/** The statements for one object, in the phase they run in. */
+/**
+ * The statements for one object, in the phase they run in. `outside` statements (ALTER TYPE
+ * ... ADD VALUE) come first and must not share a transaction with the rest, which may use the
+ * new labels; the other phases can run in one transaction.
+ */
 export interface PlanStep {
-  phase: "drop" | "create" | "later";
+  phase: "outside" | "drop" | "create" | "later";
   item: SchemaItem;
   /** added, removed, changed (altered in place) or replaced (dropped and made again). */
   action: "add" | "drop" | "alter" | "replace";
   statements: string[];
+  /** For people, by statement: what it does to the data (`destroys data: drops table ...`). */
+  notes?: ReadonlyMap<string, string>;
 }
 
 interface Alter {
+  /** Statements that must commit before the others run (new enum labels). */
+  outside?: string[];
+  /** For people, by statement: what it does to the data. */
+  notes?: Map<string, string>;
   /** Statements that must run before anything is dropped (detaching a default). */
   before?: string[];
   statements: string[];
@@ -87,6 +99,7 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
     else alters.set(key, alter);
   }
 
+  movePartitions(a, b, { added, removed, replaced, alters });
   cascade(a, b, graphA, removed, replaced, alters);
 
   const droppedTable = (item: SchemaItem) =>
@@ -94,10 +107,13 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
   const createdTable = (item: SchemaItem) =>
     item.parent !== undefined && (added.has(item.parent) || replaced.has(item.parent));
 
+  const outside: PlanStep[] = [];
   const steps: PlanStep[] = [];
   for (const [key, alter] of alters) {
+    const item = b.items.get(key)!;
+    if (alter.outside?.length) outside.push({ phase: "outside", item, action: "alter", statements: alter.outside });
     if (alter.before?.length) {
-      steps.push({ phase: "drop", item: b.items.get(key)!, action: "alter", statements: alter.before });
+      steps.push({ phase: "drop", item, action: "alter", statements: alter.before, ...notes(alter) });
     }
   }
   const orderA = creationOrder(a, graphA).reverse();
@@ -110,10 +126,12 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
   };
   const dropping = (item: SchemaItem) =>
     gone(item.key) && (!droppedTable(item) || (item.foreignKey === true && linksDroppedTables(item)));
+  const lastDrops = typesInUse(a, graphA, removed, alters);
   for (const foreignFirst of [true, false]) {
     for (const item of orderA) {
-      if (Boolean(item.foreignKey) !== foreignFirst || !dropping(item)) continue;
-      steps.push({ phase: "drop", item, action: removed.has(item.key) ? "drop" : "replace", statements: item.drop });
+      if (Boolean(item.foreignKey) !== foreignFirst || !dropping(item) || lastDrops.has(item.key)) continue;
+      const action = removed.has(item.key) ? "drop" : "replace";
+      steps.push({ phase: "drop", item, action, statements: item.drop, ...dropNotes(item, action) });
     }
   }
 
@@ -130,11 +148,165 @@ export function planChanges(from: SchemaSnapshot, to: SchemaSnapshot): PlanStep[
     }
     const alter = alters.get(item.key);
     if (!alter) continue;
-    if (alter.statements.length) steps.push({ phase: "create", item, action: "alter", statements: alter.statements });
+    if (alter.statements.length) {
+      steps.push({ phase: "create", item, action: "alter", statements: alter.statements, ...notes(alter) });
+    }
     if (alter.later?.length) later.push({ phase: "later", item, action: "alter", statements: alter.later });
   }
   const foreignKeys = later.filter((step) => step.item.foreignKey);
-  return [...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys];
+  const last: PlanStep[] = orderA.filter((item) => lastDrops.has(item.key))
+    .map((item) => ({ phase: "drop", item, action: "drop", statements: item.drop }));
+  return [...outside, ...steps, ...later.filter((step) => !step.item.foreignKey), ...foreignKeys, ...last];
+}
+
+function notes(alter: Alter): { notes?: ReadonlyMap<string, string> } {
+  return alter.notes?.size ? { notes: alter.notes } : {};
+}
+
+/** A table's rows or a column's values go with it: say so above the statement. */
+function dropNotes(item: SchemaItem, action: "drop" | "replace"): { notes?: ReadonlyMap<string, string> } {
+  const again = action === "replace" ? ", made again below" : "";
+  let note: string;
+  if (item.kind === "table") {
+    const partitioned = (item.data as SnapshotTable).partitionBy !== undefined;
+    note = `destroys data: drops table ${item.name} and its rows${partitioned ? " (in every partition)" : ""}${again}`;
+  } else if (item.kind === "column") {
+    const generated = (item.data as { column: SnapshotColumn }).column.generated !== undefined;
+    note = generated
+      ? `drops generated column ${item.name}${again} (its values are computed again)`
+      : `destroys data: drops column ${item.name} and its values${again}`;
+  } else {
+    return {};
+  }
+  return { notes: new Map(item.drop.map((statement) => [statement, note])) };
+}
+
+const TYPE_KINDS: ReadonlySet<string> = new Set(["enum", "domain", "composite type", "range type"]);
+
+/**
+ * The types on their way out that a column still uses until its type changes (an enum column
+ * made text): the column is converted with the other changes, so these are dropped last. So
+ * is a type such a type uses (a domain over an enum).
+ */
+function typesInUse(
+  a: ItemSet,
+  graphA: DependencyGraph,
+  removed: Set<string>,
+  alters: Map<string, Alter>,
+): Set<string> {
+  const found = new Set<string>();
+  const queue: string[] = [];
+  const visit = (key: string) => {
+    for (const dep of graphA.get(key) ?? []) {
+      if (!removed.has(dep) || found.has(dep) || !TYPE_KINDS.has(a.items.get(dep)!.kind)) continue;
+      found.add(dep);
+      queue.push(dep);
+    }
+  };
+  for (const [key, alter] of alters) if (alter.disturbs && a.items.get(key)?.kind === "column") visit(key);
+  while (queue.length > 0) visit(queue.pop()!);
+  return found;
+}
+
+/**
+ * A table detached from a partitioned table, or attached to one, or whose partitioned table
+ * is made again (a new partition key), keeps its rows: ALTER TABLE ... DETACH PARTITION runs
+ * before anything else (its old parent may be dropped), ATTACH PARTITION once the new parent
+ * and the table's columns are as B has them (a row outside the new bound stops it).
+ *
+ * A partition's columns, constraints and indexes come from its parent, and a snapshot lists
+ * them on the parent only. So what B lists on a detached table already exists once DETACH
+ * has run (A's parent had it), and what A lists on a table to attach must stay for ATTACH to
+ * merge it (B's parent has it): neither is added nor dropped. A column that differs from the
+ * parent's is altered instead: after DETACH, or before ATTACH, which needs the same types.
+ */
+function movePartitions(
+  a: ItemSet,
+  b: ItemSet,
+  plan: { added: Set<string>; removed: Set<string>; replaced: Set<string>; alters: Map<string, Alter> },
+): void {
+  const { added, removed, replaced, alters } = plan;
+  const tableKey = (of: { schema: string; name: string }) => itemKey("table", of.schema, of.name);
+  for (const [key, item] of b.items) {
+    if (item.kind !== "table" || !a.items.has(key) || replaced.has(key)) continue;
+    const x = a.items.get(key)!.data as SnapshotTable;
+    const y = item.data as SnapshotTable;
+    const moved = canonicalJson(x.partitionOf) !== canonicalJson(y.partitionOf) ||
+      (x.partitionOf !== undefined && replaced.has(tableKey(x.partitionOf)));
+    if (!moved) continue;
+    let alter = alters.get(key);
+    if (!alter) alters.set(key, alter = { statements: [] });
+    const q = qualified(y.schema, y.name);
+    if (x.partitionOf) {
+      const parent = qualified(x.partitionOf.schema, x.partitionOf.name);
+      alter.before = [`ALTER TABLE ${parent} DETACH PARTITION ${q}`, ...alter.before ?? []];
+      const parentA = a.items.get(tableKey(x.partitionOf));
+      for (const part of parentA ? b.children.get(key) ?? [] : []) {
+        const inherited = added.has(part) ? fromParent(b.items.get(part)!, parentA!, a) : undefined;
+        if (inherited === undefined) continue;
+        added.delete(part);
+        if (inherited) {
+          const column = alterColumn(y, columnOf(inherited), columnOf(b.items.get(part)!));
+          if (column.statements.length || column.before?.length) alters.set(part, column);
+        }
+      }
+    }
+    if (y.partitionOf) {
+      const parent = qualified(y.partitionOf.schema, y.partitionOf.name);
+      alter.later = [...alter.later ?? [], `ALTER TABLE ${parent} ATTACH PARTITION ${q} ${y.partitionOf.bound}`];
+      const parentB = b.items.get(tableKey(y.partitionOf));
+      for (const part of parentB ? a.children.get(key) ?? [] : []) {
+        const inherited = removed.has(part) ? fromParent(a.items.get(part)!, parentB!, b) : undefined;
+        if (inherited === undefined) continue;
+        removed.delete(part);
+        if (inherited) {
+          const column = alterColumn(y, columnOf(a.items.get(part)!), columnOf(inherited));
+          alter.before = [...alter.before ?? [], ...column.before ?? []];
+          alter.statements.push(...column.statements);
+        }
+      }
+    }
+  }
+}
+
+function columnOf(item: SchemaItem): SnapshotColumn {
+  return (item.data as { column: SnapshotColumn }).column;
+}
+
+/**
+ * What a partition's `part` (a column, constraint or index) comes from on `parent`: the
+ * parent's column of the same name, or null for a constraint or index the parent has too
+ * (the same definition; a CHECK also the same name, which is how PostgreSQL matches it).
+ * Undefined when the parent has nothing like it.
+ */
+function fromParent(part: SchemaItem, parent: SchemaItem, set: ItemSet): SchemaItem | null | undefined {
+  const table = parent.data as SnapshotTable;
+  if (part.kind === "column") {
+    return set.items.get(itemKey("column", table.schema, table.name, columnOf(part).name));
+  }
+  const siblings = (set.children.get(parent.key) ?? []).map((key) => set.items.get(key)!);
+  if (part.kind === "constraint") {
+    const own = (part.data as { constraint: SnapshotConstraint }).constraint;
+    const found = siblings.some((item) => {
+      if (item.kind !== "constraint") return false;
+      const other = (item.data as { constraint: SnapshotConstraint }).constraint;
+      return other.type === own.type && other.definition === own.definition &&
+        (own.type !== "check" || other.name === own.name);
+    });
+    return found ? null : undefined;
+  }
+  if (part.kind === "index") {
+    const own = indexShape(part.data as SnapshotIndex);
+    return siblings.some((item) => item.kind === "index" && indexShape(item.data as SnapshotIndex) === own)
+      ? null
+      : undefined;
+  }
+  return undefined;
+}
+
+/** An index definition without its name and table. */
+function indexShape(index: SnapshotIndex): string {
+  return index.definition.replace(` ${ident(index.name)} ON ${qualified(index.schema, index.table)} `, " ON ");
 }
 
 /**
@@ -265,7 +437,7 @@ function alterFor(a: SchemaItem, b: SchemaItem, setA: ItemSet, setB: ItemSet): A
     case "column": {
       const x = a.data as { table: SnapshotTable; column: SnapshotColumn };
       const y = b.data as { table: SnapshotTable; column: SnapshotColumn };
-      return alterColumn(y.table, x.column, y.column);
+      return alterColumn(y.table, x.column, y.column, newSequence(y.column, setA, setB));
     }
     case "constraint": {
       const x = (a.data as { constraint: { comment?: string } }).constraint;
@@ -338,10 +510,11 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
         : i > 0
         ? ` AFTER ${literal(y.labels[i - 1])}`
         : "";
-      statements.push(`ALTER TYPE ${q} ADD VALUE ${literal(label)}${position}`);
+      // IF NOT EXISTS: these commit on their own, so a script that failed later can run again.
+      statements.push(`ALTER TYPE ${q} ADD VALUE IF NOT EXISTS ${literal(label)}${position}`);
       current.splice(next !== undefined ? current.indexOf(next) : current.length, 0, label);
     }
-    return { statements: [...statements, ...comments] };
+    return { outside: statements, statements: comments };
   }
   // Labels removed or reordered: build the new type beside the old one and convert each column.
   const old = qualified(y.schema, `${y.name}__strata_old`);
@@ -350,6 +523,7 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
     `CREATE TYPE ${q} AS ENUM (${y.labels.map(literal).join(", ")})`,
   ];
   const converts: string[] = [];
+  const notes = new Map<string, string>();
   for (const item of setB.items.values()) {
     if (item.kind !== "column" || !setA.items.has(item.key)) continue;
     const { table, column } = item.data as { table: SnapshotTable; column: SnapshotColumn };
@@ -360,16 +534,18 @@ function alterEnum(x: SnapshotEnum, y: SnapshotEnum, setA: ItemSet, setB: ItemSe
     const array = before.type.endsWith("[]");
     converts.push(item.key);
     if (before.default !== undefined) statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`);
-    statements.push(
-      `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${column.type} USING ${c}::text${array ? "[]" : ""}::${column.type}`,
-    );
+    const convert = `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE ${column.type} USING ${c}::text${
+      array ? "[]" : ""
+    }::${column.type}`;
+    statements.push(convert);
+    notes.set(convert, `rewrites data: ${item.name} to the new ${q}; a value with a removed label stops the script`);
     if (column.default !== undefined && before.default !== undefined) {
       statements.push(`ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ${column.default}`);
     }
   }
   statements.push(`DROP TYPE ${old}`);
   if (y.comment !== undefined) statements.push(commentOn(`TYPE ${q}`, y.comment));
-  return { statements, disturbs: true, converts };
+  return { statements, disturbs: true, converts, notes };
 }
 
 function alterDomain(x: SnapshotDomain, y: SnapshotDomain): Alter {
@@ -448,7 +624,8 @@ function alterSequence(x: SnapshotSequence, y: SnapshotSequence): Alter {
 }
 
 function alterTable(x: SnapshotTable, y: SnapshotTable): Alter {
-  const structural = (t: SnapshotTable) => canonicalJson([t.partitionBy, t.partitionOf, t.inherits]);
+  // A partition detached or attached is moved by movePartitions.
+  const structural = (t: SnapshotTable) => canonicalJson([t.partitionBy, t.inherits]);
   if (structural(x) !== structural(y)) return { statements: [], replace: true };
   const q = qualified(y.schema, y.name);
   const statements: string[] = [];
@@ -471,28 +648,76 @@ function alterTable(x: SnapshotTable, y: SnapshotTable): Alter {
   return { statements };
 }
 
-function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn): Alter {
-  if (canonicalJson(x.generated) !== canonicalJson(y.generated)) return { statements: [], replace: true };
+/** The sequence a column's new default draws from (`nextval('s'::regclass)`), when it is new. */
+function newSequence(column: SnapshotColumn, setA: ItemSet, setB: ItemSet): SnapshotSequence | undefined {
+  if (!column.default?.startsWith("nextval(")) return undefined;
+  for (const [schema, name] of qualifiedNames(column.default)) {
+    const key = itemKey("sequence", schema, name);
+    const item = setB.items.get(key);
+    if (item && !setA.items.has(key)) return item.data as SnapshotSequence;
+  }
+  return undefined;
+}
+
+/**
+ * Moves a sequence past the values a column already holds (nothing when the table is empty or
+ * every value is below where the sequence starts), so the next insert does not collide.
+ * `sequence` is SQL for the sequence's regclass.
+ */
+function restartPast(table: string, column: string, sequence: string, options: SnapshotSequenceOptions): string {
+  const descending = options.increment.startsWith("-");
+  const edge = descending ? `min(${column})` : `max(${column})`;
+  return `SELECT pg_catalog.setval(${sequence}, ${edge}) FROM ${table} HAVING ${edge} ${
+    descending ? "<=" : ">="
+  } ${options.start}`;
+}
+
+function alterColumn(
+  table: SnapshotTable,
+  x: SnapshotColumn,
+  y: SnapshotColumn,
+  sequence?: SnapshotSequence,
+): Alter {
+  // A stored generated column becomes a plain one in place, keeping its values; any other
+  // change of expression (or a plain column made generated) needs the column made again.
+  const dropsExpression = x.generated?.kind === "stored" && y.generated === undefined;
+  if (canonicalJson(x.generated) !== canonicalJson(y.generated) && !dropsExpression) {
+    return { statements: [], replace: true };
+  }
   const t = qualified(table.schema, table.name);
   const c = ident(y.name);
   const alter = (action: string) => `ALTER TABLE ${t} ALTER COLUMN ${c} ${action}`;
   const before: string[] = [];
   const statements: string[] = [];
+  const notes = new Map<string, string>();
+  if (dropsExpression) statements.push(alter("DROP EXPRESSION"));
   const typeChanged = x.type !== y.type || x.collation !== y.collation;
   // Detach the old default before anything is dropped: it may use a sequence or function on its way out.
   if (x.default !== undefined && (x.default !== y.default || typeChanged)) before.push(alter("DROP DEFAULT"));
-  if (x.identity && (!y.identity || typeChanged)) statements.push(alter("DROP IDENTITY"));
+  // Before anything is created: a serial's new sequence may take the identity sequence's name.
+  if (x.identity && !y.identity) before.push(alter("DROP IDENTITY"));
   if (typeChanged) {
     const collate = y.collation ? ` COLLATE ${y.collation}` : "";
-    statements.push(alter(`TYPE ${y.type}${collate} USING ${c}::${y.type}`));
+    const cast = needsCast(x.type, y.type);
+    const change = alter(`TYPE ${y.type}${collate}${cast ? ` USING ${c}::${y.type}` : ""}`);
+    statements.push(change);
+    const note = typeNote(x.type, y.type, cast);
+    if (note) notes.set(change, `rewrites data: ${t}.${c} from ${x.type} to ${y.type}${note}`);
   }
   if (y.default !== undefined && (x.default !== y.default || typeChanged)) {
     statements.push(alter(`SET DEFAULT ${y.default}`));
+    // A new sequence (serial) for a column that has values: start it past them.
+    if (sequence && x.default !== y.default) {
+      statements.push(restartPast(t, c, literal(qualified(sequence.schema, sequence.name)), sequence));
+    }
   }
   if (x.notNull !== y.notNull) statements.push(alter(`${y.notNull ? "SET" : "DROP"} NOT NULL`));
-  if (y.identity && (!x.identity || typeChanged)) {
+  // ALTER COLUMN ... TYPE keeps an identity (and moves its sequence to the new type).
+  if (y.identity && !x.identity) {
     const clause = columnClause(table, { ...y, default: undefined, notNull: false, collation: undefined });
     statements.push(alter(`ADD ${clause.slice(clause.indexOf(" GENERATED ") + 1)}`));
+    const identity = `pg_catalog.pg_get_serial_sequence(${literal(t)}, ${literal(y.name)})`;
+    statements.push(restartPast(t, c, identity, y.identity));
   } else if (x.identity && y.identity) {
     if (x.identity.generation !== y.identity.generation) {
       statements.push(alter(`SET GENERATED ${y.identity.generation.toUpperCase()}`));
@@ -522,7 +747,50 @@ function alterColumn(table: SnapshotTable, x: SnapshotColumn, y: SnapshotColumn)
     }
   }
   statements.push(...commentChange(`COLUMN ${t}.${c}`, x, y));
-  return { before, statements, disturbs: typeChanged };
+  return { before, statements, disturbs: typeChanged, notes };
+}
+
+/** A type without its modifiers and array brackets: `character varying(5)[]` → `character varying`. */
+function baseType(type: string): { base: string; array: boolean } {
+  const array = type.endsWith("[]");
+  const base = type.replace(/(\[\])+$/, "").replace(/\(\s*\d+(\s*,\s*-?\d+)?\s*\)/g, "");
+  return { base, array };
+}
+
+const STRING_TYPES = new Set(["character varying", "character", "text", "bpchar"]);
+const BIT_TYPES = new Set(["bit", "bit varying"]);
+
+/**
+ * Whether ALTER COLUMN ... TYPE needs `USING col::type`. Without USING the server converts
+ * with the assignment cast, as an INSERT does: a value too long for varchar(n), char(n) or
+ * bit(n) fails the statement, where an explicit cast would cut it silently. So USING is left
+ * out whenever an assignment cast exists for certain: the same type with other modifiers, any
+ * type to a character type (through its text form), bit to bit. Other changes (text to jsonb,
+ * text to integer, ...) keep the explicit cast, which they need.
+ */
+function needsCast(from: string, to: string): boolean {
+  const [x, y] = [baseType(from), baseType(to)];
+  if (x.array !== y.array) return true;
+  if (x.base === y.base) return false;
+  if (STRING_TYPES.has(y.base)) return false;
+  return !(BIT_TYPES.has(x.base) && BIT_TYPES.has(y.base));
+}
+
+/**
+ * What a column's type change does to its values, for people (the end of a `rewrites data`
+ * note): nothing to say when the type only gets longer (varchar(5) to varchar(20) or text);
+ * otherwise the table is rewritten, and an explicit cast (USING) may round or cut values
+ * where an assignment cast stops at them.
+ */
+function typeNote(from: string, to: string, cast: boolean): string | undefined {
+  if (from === to) return undefined; // a new collation
+  const [x, y] = [baseType(from), baseType(to)];
+  const length = (type: string) => Number(/\((\d+)\)/.exec(type)?.[1] ?? Infinity);
+  const texts = new Set(["character varying", "text"]);
+  if (x.array === y.array && texts.has(x.base) && texts.has(y.base) && length(to) >= length(from)) return undefined;
+  return cast
+    ? ", with an explicit cast (USING): check that it keeps every value"
+    : "; a value that does not fit stops the script";
 }
 
 function alterView(kind: "view" | "materialized view", x: SnapshotView, y: SnapshotView): Alter {

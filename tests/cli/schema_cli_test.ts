@@ -57,11 +57,14 @@ async function withProject(
   }
 }
 
-/** Runs SQL on a database by URL, closing it again (a PGlite folder admits one process at a time). */
+/**
+ * Runs SQL on a database by URL, on one session (the SQL may hold its own BEGIN and COMMIT),
+ * closing it again (a PGlite folder admits one process at a time).
+ */
 async function exec(url: string, text: string): Promise<void> {
   const { db } = await openDatabase(url);
   try {
-    await db.exec(text);
+    await db.withSession((session) => session.exec(text));
   } finally {
     await db.close();
   }
@@ -144,6 +147,7 @@ for (const backend of ["postgres"] as const) {
           differences: boolean;
           changes: Array<{ kind: string; name: string; change: string }>;
           sql: string[];
+          script: string;
         };
         assert.equal(report.differences, true);
         assert.deepEqual(
@@ -152,12 +156,19 @@ for (const backend of ["postgres"] as const) {
         );
         assert.equal(report.sql.length, 1);
         assert.match(report.sql[0], /^ALTER TABLE public\.users ADD COLUMN nickname text DEFAULT ''::text NOT NULL$/);
+        assert.equal(report.script, `BEGIN;\n${report.sql[0]};\nCOMMIT;\n`);
       }
 
       // the statements that turn the live database back into what the migrations make
       out = await runStrata(["diff", url, "migrations", "-sql"], dir);
       assertExit(out, 1);
-      assert.match(out.stdout, /^ALTER TABLE public\.users DROP COLUMN nickname;$/m);
+      assert.deepEqual(out.stdout.split("\n").slice(1), [
+        "BEGIN;",
+        "-- destroys data: drops column public.users.nickname and its values",
+        "ALTER TABLE public.users DROP COLUMN nickname;",
+        "COMMIT;",
+        "",
+      ]);
       assert.match(out.stderr, /1 change from .* to migrations\/; review before running/);
       await exec(url, out.stdout);
       out = await runStrata(["diff", url, "migrations"], dir);
@@ -393,7 +404,7 @@ test("[postgres] with the version table in its own schema, diff of the database 
     const diff = await strata("diff", custom, "migrations", "-sql");
     assertExit(diff, 1);
     const statements = diff.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("--"));
-    assert.deepEqual(statements, ["ALTER TABLE public.users DROP COLUMN nickname;"], diff.stdout);
+    assert.deepEqual(statements, ["BEGIN;", "ALTER TABLE public.users DROP COLUMN nickname;", "COMMIT;"], diff.stdout);
 
     await exec(url, statements.join("\n"));
     assertExit(await strata("-path", "migrations", "check"), 0);

@@ -1,6 +1,7 @@
 /** Shared by the schema tests: the example migrations and the every-kind fixture. */
 import { readdir, readFile } from "node:fs/promises";
 import type { Database } from "../../lib/db/database.ts";
+import { loadParser } from "../../lib/migrate/sql_script.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -25,4 +26,26 @@ export async function applyStatements(db: Database, statements: readonly string[
       throw new Error(`${(error as Error).message}\n  in: ${statement}`, { cause: error });
     }
   }
+}
+
+/**
+ * Runs a script as `psql -v ON_ERROR_STOP=1 -f` does: statement by statement (split by the
+ * real parser) on one session, stopping at the first failure, which ends an open transaction.
+ */
+export async function runScript(db: Database, script: string): Promise<void> {
+  const parse = await loadParser();
+  const bytes = new TextEncoder().encode(script);
+  const statements = (parse(script).stmts ?? []).map(({ stmt_location: start = 0, stmt_len: length }) =>
+    new TextDecoder().decode(bytes.subarray(start, length ? start + length : bytes.length))
+  );
+  await db.withSession(async (session) => {
+    for (const statement of statements) {
+      try {
+        await session.exec(statement);
+      } catch (error) {
+        await session.exec("ROLLBACK");
+        throw new Error(`${(error as Error).message}\n  in: ${statement.trim()}`, { cause: error });
+      }
+    }
+  });
 }
