@@ -2,7 +2,7 @@
  * The CLI's runtime adapter for Node and Deno (through its node: compatibility): streams,
  * environment with `.env`, stdin prompts, and SIGINT that lets the running migration finish.
  */
-import { existsSync } from "node:fs";
+import { existsSync, fstatSync, readSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import process from "node:process";
 import { type CliIo, VERSION } from "./run_cli.ts";
@@ -53,11 +53,39 @@ export function nodeIo(): CliIo & { dispose(): void } {
     stdinIsTTY: process.stdin.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
     async readLine() {
+      if (process.stdin.isTTY !== true) {
+        let pipe = false;
+        try {
+          const stat = fstatSync(0);
+          pipe = stat.isFIFO() || stat.isSocket();
+        } catch {
+          return null;
+        }
+        // A file (`bash < script.sh`, /dev/null): one byte at a time, so the lines after the
+        // answer stay for whoever reads stdin next, as golang-migrate's Scanln leaves them.
+        if (!pipe) return readLineSync();
+      }
       // Loaded only when a prompt needs it (node:readline adds ~15 ms to every start-up).
       const { createInterface } = await import("node:readline");
       lines ??= createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
-      const next = await lines.next();
-      return next.done ? null : next.value;
+      if (process.stdin.isTTY === true) {
+        const next = await lines.next();
+        return next.done ? null : next.value;
+      }
+      // A pipe (`echo y | strata down`) answers at once; one nobody writes to (a parent
+      // process that never closes it) must not hold the command and its connection forever.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waited = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), PIPE_ANSWER_MS)));
+      try {
+        const next = await Promise.race([lines.next(), waited]);
+        if (next === null) {
+          process.stdin.destroy();
+          return null;
+        }
+        return next.done ? null : next.value;
+      } finally {
+        clearTimeout(timer);
+      }
     },
     signal: controller.signal,
     client: `strata ${VERSION} (${safeUser()}@${hostname()}, pid ${process.pid})`,
@@ -67,6 +95,26 @@ export function nodeIo(): CliIo & { dispose(): void } {
       process.stdin.unref?.();
     },
   };
+}
+
+/** How long a prompt waits for an answer on a pipe that is not a terminal. */
+const PIPE_ANSWER_MS = 10_000;
+
+function readLineSync(): string | null {
+  const bytes: number[] = [];
+  const byte = new Uint8Array(1);
+  for (;;) {
+    let read: number;
+    try {
+      read = readSync(0, byte, 0, 1, null);
+    } catch {
+      break;
+    }
+    if (read === 0) break;
+    if (byte[0] === 0x0a) return new TextDecoder().decode(new Uint8Array(bytes));
+    bytes.push(byte[0]);
+  }
+  return bytes.length > 0 ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
 }
 
 function loadDotEnv(): void {

@@ -111,7 +111,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
 function socketForm(text: string): string | undefined {
   const match = /^(postgres(?:ql)?:\/\/)([^@/?#]*)@(\/[^?#]*)?(\?[^#]*)?$/i.exec(text);
   if (!match) return undefined;
-  const [, scheme, userinfo, path = "/", query = ""] = match;
+  const [, scheme, userinfo, path = "", query = ""] = match;
   const params = new URLSearchParams(query.slice(1));
   const [user, password] = splitOnce(userinfo, ":");
   try {
@@ -270,6 +270,27 @@ const CLIENT_PARAMETERS = new Set([
   "uselibpqcompat",
   "binary_parameters",
   "disable_prepared_binary_result",
+  // other drivers' own parameters, found in the DATABASE_URLs of Node projects (Prisma, pgx, node-postgres)
+  "schema",
+  "connection_limit",
+  "pool_timeout",
+  "pgbouncer",
+  "statement_cache_size",
+  "socket_timeout",
+  "sslaccept",
+  "sslidentity",
+  "max_idle_connection_lifetime",
+  "single_use_connections",
+  "pool_max_conns",
+  "pool_min_conns",
+  "pool_max_conn_lifetime",
+  "pool_max_conn_idle_time",
+  "pool_health_check_period",
+  "default_query_exec_mode",
+  "statement_cache_capacity",
+  "description_cache_capacity",
+  "prefer_simple_protocol",
+  "idle_in_transaction_session_timeout_ms",
 ]);
 
 /**
@@ -287,7 +308,30 @@ const CLIENT_PARAMETERS = new Set([
  */
 export function serverSettings(connectUrl: string): Array<[string, string]> {
   const query = connectUrl.includes("?") ? connectUrl.slice(connectUrl.indexOf("?") + 1).replace(/#.*$/, "") : "";
-  return [...new URLSearchParams(query)].filter(([key]) =>
+  const settings = [...new URLSearchParams(query)].filter(([key]) =>
     !CLIENT_PARAMETERS.has(key.toLowerCase()) && !key.startsWith("x-")
   );
+  for (const [key, value] of settings) {
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(key) || value.includes("\0")) {
+      throw new StrataError(
+        "INVALID_URL",
+        `The URL parameter ${JSON.stringify(key)} is not a server setting strata can send`,
+        {
+          hint: "A setting's name is letters, digits, _ and . (lock_timeout, TimeZone); its value has no NUL",
+        },
+      );
+    }
+    // strata reads text as UTF-8 and dates in ISO form, as lib/pq insists too.
+    if (key.toLowerCase() === "client_encoding" && !/^(utf-?8|unicode)$/i.test(value)) {
+      throw new StrataError("INVALID_URL", `client_encoding=${value} in the URL: strata talks to the server in UTF-8`, {
+        hint: "Leave client_encoding out (the database's own encoding is not affected)",
+      });
+    }
+    if (key.toLowerCase() === "datestyle" && !/^\s*iso\b/i.test(value)) {
+      throw new StrataError("INVALID_URL", `DateStyle=${value} in the URL: strata reads dates in ISO form`, {
+        hint: "Leave DateStyle out, or start it with ISO (DateStyle=ISO, MDY)",
+      });
+    }
+  }
+  return settings;
 }

@@ -57,7 +57,7 @@ export async function libpqEnvironment(connectUrl: string): Promise<Libpq> {
   // The URL's server settings (search_path, lock_timeout, ...) as the session's, as for strata's own connection.
   for (const [key, value] of serverSettings(connectUrl)) {
     if (key === "application_name" || key === "options" || value === "") continue;
-    env.PGOPTIONS = `${env.PGOPTIONS ?? ""} -c ${key}=${value.replace(/[\\ ]/g, "\\$&")}`.trim();
+    env.PGOPTIONS = `${env.PGOPTIONS ?? ""} -c ${key}=${value.replace(/[\s\\]/g, "\\$&")}`.trim();
   }
   return {
     env,

@@ -133,15 +133,19 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
  * skipped; a literal of 15 significant digits or fewer is always exact.
  */
 function inexactNumber(text: string): { literal: string; offset: number } | undefined {
+  // Most seeds have no long number and no large exponent: skip the scan (it costs more than the parse).
+  if (!/\d[\d.]{15}|[eE][+-]?\d{3}/.test(text)) return undefined;
   const token = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
   for (let match = token.exec(text); match !== null; match = token.exec(text)) {
     const literal = match[0];
     if (literal.startsWith('"')) continue;
     const [mantissa, exponent = "0"] = literal.replace("-", "").split(/[eE]/);
     const digits = mantissa.replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
-    if (digits.length <= 15) continue;
     const value = Number(literal);
-    if (!Number.isFinite(value) || !sameDecimal(mantissa, Number(exponent), value)) {
+    // Past a double's range: Infinity, or 0 for a number that is not zero.
+    if (!Number.isFinite(value) || (value === 0 && digits !== "")) return { literal, offset: match.index };
+    if (digits.length <= 15) continue;
+    if (!sameDecimal(mantissa, Number(exponent), value)) {
       return { literal, offset: match.index };
     }
   }

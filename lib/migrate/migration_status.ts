@@ -58,7 +58,12 @@ export interface DirtyExplanation {
    * applied: most likely that version's down failed (golang-migrate's `down` leaves the
    * version it was going to, dirty).
    */
-  likelyDown?: { version: bigint; file?: string };
+  likelyDown?: {
+    version: bigint;
+    file?: string;
+    /** `force V` for undone changes if it was the lower version's up that failed after all. */
+    forceIfUpUndone: bigint | null;
+  };
   /** `force V` when the failed file's changes are all in place. */
   forceIfComplete: bigint | null;
   /** `force V` when none of them are. */
@@ -253,7 +258,11 @@ function explainDirty(set: MigrationSet, version: bigint | null, history: readon
     return {
       version,
       direction: "down",
-      likelyDown: { version: next.version, ...(next.down === undefined ? {} : { file: next.down }) },
+      likelyDown: {
+        version: next.version,
+        ...(next.down === undefined ? {} : { file: next.down }),
+        forceIfUpUndone: version === null ? null : previous(version),
+      },
       forceIfComplete: version,
       forceIfUndone: next.version,
     };

@@ -929,6 +929,13 @@ export function describeDirty(dirty: DirtyExplanation): string {
     );
   }
   parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone, dirty.direction ?? "up"));
+  if (dirty.likelyDown) {
+    parts.push(
+      `If it was version ${dirty.version ?? -1}'s up that failed instead: 'force ${
+        dirty.version ?? -1
+      }' if its changes are all in place, 'force ${dirty.likelyDown.forceIfUpUndone ?? -1}' if none are, then 'up'.`,
+    );
+  }
   return parts.join(" ");
 }
 

@@ -227,7 +227,11 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   >(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
             CASE WHEN t.typtype <> 'd' AND t.typcategory IN ('S', 'V') AND a.atttypmod >= 0
-                 THEN format('%I.%I', tn.nspname, t.typname)
+                   THEN format('%I.%I', tn.nspname, t.typname)
+                 WHEN t.typtype <> 'd' AND et.typcategory IN ('S', 'V') AND et.typtype <> 'd' AND a.atttypmod >= 0
+                   THEN format('%I.%I[]', en.nspname, et.typname)
+                 WHEN t.typtype = 'd' AND bt.typcategory IN ('S', 'V') AND bt.typtype <> 'd' AND t.typtypmod >= 0
+                   THEN format('%I.%I', bn.nspname, bt.typname)
                  ELSE format_type(a.atttypid, a.atttypmod) END AS cast_type,
             format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL) AS base,
             t.typcategory AS category,
@@ -235,6 +239,10 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
             pg_get_serial_sequence($2, a.attname) AS sequence
      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
      JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+     LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+     LEFT JOIN pg_catalog.pg_namespace en ON en.oid = et.typnamespace
+     LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
+     LEFT JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [table.oid, qualified],
   );
@@ -270,12 +278,13 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   const matching = unique.filter((u) =>
     u.columns.length === keySet.length && u.columns.every((c, i) => c === keySet[i])
   );
-  if (matching.length > 0 && !matching.some((u) => u.immediate)) {
+  if (matching.some((u) => !u.immediate)) {
     throw invalid(
       `the unique constraint on ${table.name} (${
         seed.key.join(", ")
       }) is DEFERRABLE, and ON CONFLICT cannot use a deferrable constraint`,
-      `Make it NOT DEFERRABLE in a migration, or add a unique index on (${seed.key.map(quoteIdent).join(", ")})`,
+      "Make it NOT DEFERRABLE in a migration (ON CONFLICT uses every unique index on these columns, " +
+        "and refuses if one of them is deferrable)",
     );
   }
   if (matching.length === 0) {
@@ -306,6 +315,8 @@ interface RowGroup {
   columns: Column[];
   values: Array<Array<string | null>>;
   count: number;
+  /** The seed's row number (1-based) of each row, when the group is not one run of consecutive rows. */
+  rowNumbers?: number[];
 }
 
 /**
@@ -384,8 +395,16 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
     }
     seen.set(keyText, index);
   }
+  // Many shapes interleaved (an optional column given in every other row) would make a
+  // statement of each run of rows: past a few runs, rows of one shape go together, in order.
+  const merged = groups.length <= MAX_RUNS ? groups : mergeByShape(groups);
   return {
-    groups: groups.map(({ columns, values, count }) => ({ columns, values, count })),
+    groups: merged.map(({ columns, values, count, rowNumbers }) => ({
+      columns,
+      values,
+      count,
+      ...(rowNumbers ? { rowNumbers } : {}),
+    })),
     total: rows.length,
   };
 }
@@ -403,12 +422,24 @@ function keyCanonical(column: Column): (text: string) => string {
       return (text) => (/^\s*[+-]?\d+\s*$/.test(text) ? BigInt(text.trim()).toString() : text);
     case "numeric":
       return (text) => {
-        const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?\s*$/.exec(text);
+        if (/^\s*nan\s*$/i.test(text)) return "NaN";
+        const match = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
         if (!match || (match[2] === "" && (match[3] ?? "") === "")) return text;
-        const whole = match[2].replace(/^0+/, "") || "0";
-        const fraction = (match[3] ?? "").replace(/0+$/, "");
-        const zero = whole === "0" && fraction === "";
-        return `${match[1] === "-" && !zero ? "-" : ""}${whole}${fraction ? `.${fraction}` : ""}`;
+        const fraction = match[3] ?? "";
+        let digits = (match[2] + fraction).replace(/^0+/, "");
+        if (digits === "") return "0";
+        let scale = Number(match[4] ?? 0) - fraction.length;
+        while (digits.endsWith("0")) {
+          digits = digits.slice(0, -1);
+          scale++;
+        }
+        return `${match[1] === "-" ? "-" : ""}${digits}e${scale}`;
+      };
+    case "real":
+    case "double precision":
+      return (text) => {
+        const value = Number(text.trim().replace(/^([+-]?)inf(inity)?$/i, "$1Infinity"));
+        return Number.isNaN(value) && !/^\s*nan\s*$/i.test(text) ? text : String(value);
       };
     case "uuid":
       return (text) => text.trim().toLowerCase().replace(/[{}-]/g, "");
@@ -419,6 +450,29 @@ function keyCanonical(column: Column): (text: string) => string {
     default:
       return (text) => text;
   }
+}
+
+/** Runs of same-shape rows kept apart (so the seed's order holds across shapes) before they are merged by shape. */
+const MAX_RUNS = 32;
+
+function mergeByShape<G extends RowGroup & { shape: string }>(groups: readonly G[]): G[] {
+  const byShape = new Map<string, G & { rowNumbers: number[] }>();
+  let first = 1;
+  for (const group of groups) {
+    let into = byShape.get(group.shape);
+    if (!into) {
+      into = { ...group, values: group.columns.map(() => []), count: 0, rowNumbers: [] };
+      byShape.set(group.shape, into);
+    }
+    for (let c = 0; c < group.values.length; c++) {
+      const target = into.values[c];
+      for (const value of group.values[c]) target.push(value);
+    }
+    for (let r = 0; r < group.count; r++) into.rowNumbers.push(first + r);
+    into.count += group.count;
+    first += group.count;
+  }
+  return [...byShape.values()];
 }
 
 /** Whether a row has exactly the keys of the row before (and no undefined value). */
@@ -474,15 +528,22 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
   if (result.inserted > 0) {
     // Rows given their own id (an identity BY DEFAULT or serial column): move the column's
     // sequence past the highest value, or the application's next insert collides with them.
-    const given = new Set(groups.flatMap((g) => g.columns.filter((c) => c.sequence !== null)));
+    // Only integer columns, only a role that may read and set the sequence (else the app's
+    // own grants decide, as before), never past its maximum, never backwards.
+    const given = new Set(groups.flatMap((g) => g.columns.filter((c) => c.sequence !== null && INTEGERS.has(c.base))));
     for (const column of given) {
+      const [allowed] = await session.query<{ ok: boolean }>(
+        "SELECT has_sequence_privilege($1, 'SELECT') AND has_sequence_privilege($1, 'UPDATE') AS ok",
+        [column.sequence],
+      );
+      if (!allowed?.ok) continue;
       await session.query(
         `SELECT setval(q.seqrelid, x.top::bigint)
-         FROM pg_catalog.pg_sequence q, (SELECT max(${quoteIdent(column.name)})::numeric AS top FROM ${p.sql}) x
-         WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0 AND x.top IS NOT NULL
-           AND CASE WHEN has_sequence_privilege(q.seqrelid, 'SELECT, UPDATE')
-             THEN x.top >= COALESCE(pg_sequence_last_value(q.seqrelid)::numeric + q.seqincrement, q.seqstart)
-             ELSE false END`,
+         FROM pg_catalog.pg_sequence q,
+              (SELECT max(${quoteIdent(column.name)})::numeric AS top FROM ${p.sql}) x,
+              (SELECT last_value, is_called FROM ${column.sequence}) s
+         WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0 AND x.top IS NOT NULL AND x.top <= q.seqmax
+           AND x.top >= CASE WHEN s.is_called THEN s.last_value::numeric + q.seqincrement ELSE s.last_value END`,
         [column.sequence],
       );
     }
@@ -533,7 +594,7 @@ async function locateFailingRow(
           const c = group.columns.findIndex((column) => column.name === k);
           return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][low])}`;
         }).join(", ");
-        return { row: before + low + 1, key };
+        return { row: group.rowNumbers?.[low] ?? before + low + 1, key };
       }
       await session.query(statement, group.values);
       before += group.count;
@@ -584,6 +645,8 @@ function upsertStatement(p: PreparedData, columns: Column[]): string {
   const updated = ctes.length > 2 ? "(SELECT count(*) FROM upd)::int" : "0";
   return `WITH ${ctes.join(",\n")}\nSELECT (SELECT count(*) FROM ins)::int AS inserted, ${updated} AS updated`;
 }
+
+const INTEGERS = new Set(["smallint", "integer", "bigint"]);
 
 /** Types whose values a rounded JavaScript number would change. */
 const EXACT = new Set(["smallint", "integer", "bigint", "numeric", "money"]);

@@ -115,3 +115,35 @@ test("serverSettings are the query parameters that are not connection settings, 
   );
   assert.deepEqual(serverSettings("postgres://u@h/db"), []);
 });
+
+test("serverSettings leaves other drivers' parameters out and refuses what would corrupt text or inject options", () => {
+  assert.deepEqual(
+    serverSettings("postgres://u@h/db?schema=public&connection_limit=5&pgbouncer=true&lock_timeout=5s"),
+    [["lock_timeout", "5s"]],
+  );
+  for (
+    const bad of [
+      "postgres://u@h/db?client_encoding=LATIN1",
+      "postgres://u@h/db?DateStyle=SQL",
+      "postgres://u@h/db?lock_timeout%3D5s%20-c%20statement_timeout=4242",
+      "postgres://u@h/db?search_path=public%00work_mem%00778MB",
+    ]
+  ) {
+    assert.throws(
+      () => serverSettings(bad),
+      (error) => error instanceof StrataError && error.code === "INVALID_URL",
+      bad,
+    );
+  }
+  assert.deepEqual(serverSettings("postgres://u@h/db?client_encoding=UTF8&DateStyle=ISO,%20MDY").length, 2);
+  // The socket form with no path: golang-migrate asks current_database() for the lock name.
+  assert.equal(parseDatabaseUrl("postgres://u:pw@?host=/var/run/postgresql").lockName, undefined);
+});
+
+test("libpqEnvironment passes the URL's server settings to pg_dump and psql in PGOPTIONS, whitespace escaped", async () => {
+  const { libpqEnvironment } = await import("../../lib/io/pg_tools.ts");
+  const { env } = await libpqEnvironment(
+    "postgres://u@h/db?search_path=public%09-c%09work_mem%3D777MB&lock_timeout=5s",
+  );
+  assert.equal(env.PGOPTIONS, "-c search_path=public\\\t-c\\\twork_mem=777MB -c lock_timeout=5s");
+});

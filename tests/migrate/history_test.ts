@@ -500,6 +500,7 @@ for (const backend of BACKENDS) {
         text,
         /'force 2' if the failed down migration's changes are all in place .* 'force 3' if none of them are and run 'down 1'/,
       );
+      assert.match(text, /If it was version 2's up that failed instead: 'force 2' .* 'force 1' if none are, then 'up'/);
     });
   });
 
