@@ -1,6 +1,11 @@
 /** Shared by the schema tests: the example migrations and the every-kind fixture. */
 import { readdir, readFile } from "node:fs/promises";
+import assert from "node:assert/strict";
 import type { Database } from "../../lib/db/database.ts";
+import { diffSnapshots, formatDiff } from "../../lib/schema/diff_snapshots.ts";
+import { snapshotSchema } from "../../lib/schema/snapshot_schema.ts";
+import type { SchemaSnapshot } from "../../lib/schema/snapshot_types.ts";
+import { withDatabase } from "../_support/backends.ts";
 import { loadParser } from "../../lib/migrate/sql_script.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -48,4 +53,29 @@ export async function runScript(db: Database, script: string): Promise<void> {
       }
     }
   });
+}
+
+/**
+ * Two fresh databases on `backend`: A made by `sql.a` (its rows included), B by `sql.b`; `fn`
+ * gets A and both snapshots.
+ */
+export async function withSchemas(
+  t: { skip(message?: string): void },
+  backend: "postgres" | "pglite",
+  sql: { a: string; b: string },
+  fn: (db: Database, a: SchemaSnapshot, b: SchemaSnapshot) => Promise<void>,
+): Promise<void> {
+  await withDatabase(t, backend, async ({ db: first }) => {
+    await withDatabase(t, backend, async ({ db: second }) => {
+      await first.exec(sql.a);
+      await second.exec(sql.b);
+      await fn(first, await snapshotSchema(first), await snapshotSchema(second));
+    });
+  });
+}
+
+/** The live schema of `db` is `expected`: diffing them finds nothing. */
+export async function assertSchema(db: Database, expected: SchemaSnapshot): Promise<void> {
+  const diff = diffSnapshots(expected, await snapshotSchema(db));
+  assert.deepEqual(diff.changes, [], formatDiff(diff));
 }

@@ -5,15 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Database } from "../../lib/db/database.ts";
 import { memorySource } from "../../lib/migrate/migration_source.ts";
 import { Migrator } from "../../lib/migrate/migrator.ts";
-import { diffSnapshots, formatDiff } from "../../lib/schema/diff_snapshots.ts";
 import { diffToScript } from "../../lib/schema/diff_to_script.ts";
-import { snapshotSchema } from "../../lib/schema/snapshot_schema.ts";
-import { emptySnapshot, type SchemaSnapshot } from "../../lib/schema/snapshot_types.ts";
-import { BACKENDS, withDatabase } from "../_support/backends.ts";
-import { runScript } from "./_helpers.ts";
+import { emptySnapshot } from "../../lib/schema/snapshot_types.ts";
+import { BACKENDS } from "../_support/backends.ts";
+import { assertSchema, runScript, withSchemas } from "./_helpers.ts";
 
 for (const backend of BACKENDS) {
   test(`[${backend}] diffToScript runs in one transaction: a statement that fails leaves A as it was`, async (t) => {
@@ -113,28 +110,3 @@ for (const backend of BACKENDS) {
 test("diffToScript of two equal schemas is empty", () => {
   assert.equal(diffToScript(emptySnapshot(), emptySnapshot()), "");
 });
-
-/**
- * Two fresh databases on `backend`: A made by `sql.a` (its rows included), B by `sql.b`; `fn`
- * gets A and both snapshots.
- */
-async function withSchemas(
-  t: { skip(message?: string): void },
-  backend: "postgres" | "pglite",
-  sql: { a: string; b: string },
-  fn: (db: Database, a: SchemaSnapshot, b: SchemaSnapshot) => Promise<void>,
-): Promise<void> {
-  await withDatabase(t, backend, async ({ db: first }) => {
-    await withDatabase(t, backend, async ({ db: second }) => {
-      await first.exec(sql.a);
-      await second.exec(sql.b);
-      await fn(first, await snapshotSchema(first), await snapshotSchema(second));
-    });
-  });
-}
-
-/** The live schema of `db` is `expected`: diffing them finds nothing. */
-async function assertSchema(db: Database, expected: SchemaSnapshot): Promise<void> {
-  const diff = diffSnapshots(expected, await snapshotSchema(db));
-  assert.deepEqual(diff.changes, [], formatDiff(diff));
-}

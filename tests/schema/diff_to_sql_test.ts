@@ -13,7 +13,7 @@ import { snapshotToJson } from "../../lib/schema/format_snapshot.ts";
 import { snapshotSchema } from "../../lib/schema/snapshot_schema.ts";
 import { emptySnapshot, type SchemaSnapshot, type SnapshotTable } from "../../lib/schema/snapshot_types.ts";
 import { BACKENDS, withDatabase } from "../_support/backends.ts";
-import { applyStatements, everyKindSql } from "./_helpers.ts";
+import { applyStatements, assertSchema, everyKindSql, withSchemas } from "./_helpers.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 
@@ -371,31 +371,6 @@ test("diffToSql of two equal snapshots is empty", async (t) => {
     assert.deepEqual(diffToSql(snapshot, structuredClone(snapshot)), []);
   });
 });
-
-/**
- * Two fresh databases on `backend`: A made by `sql.a` (its rows included), B by `sql.b`; `fn`
- * gets A and both snapshots.
- */
-async function withSchemas(
-  t: { skip(message?: string): void },
-  backend: "postgres" | "pglite",
-  sql: { a: string; b: string },
-  fn: (db: Database, a: SchemaSnapshot, b: SchemaSnapshot) => Promise<void>,
-): Promise<void> {
-  await withDatabase(t, backend, async ({ db: first }) => {
-    await withDatabase(t, backend, async ({ db: second }) => {
-      await first.exec(sql.a);
-      await second.exec(sql.b);
-      await fn(first, await snapshotSchema(first), await snapshotSchema(second));
-    });
-  });
-}
-
-/** The live schema of `db` is `expected`: diffing them finds nothing. */
-async function assertSchema(db: Database, expected: SchemaSnapshot): Promise<void> {
-  const diff = diffSnapshots(expected, await snapshotSchema(db));
-  assert.deepEqual(diff.changes, [], formatDiff(diff));
-}
 
 function schemaWith(tables: SnapshotTable[]): SchemaSnapshot {
   const snapshot = emptySnapshot();
