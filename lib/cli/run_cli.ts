@@ -312,12 +312,13 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
   switch (command) {
     case "up":
       extra(1);
-      return rest[0] === undefined ? { dryRun } : { limit: parseWholeNumber(rest[0], "N", { min: 1 }), dryRun };
+      // N may be 0: golang-migrate's Steps(0) is "no change", exit 0 (a script's `up $N`).
+      return rest[0] === undefined ? { dryRun } : { limit: parseWholeNumber(rest[0], "N", { min: 0 }), dryRun };
     case "down": {
       extra(1);
       const all = booleanFlag(args, "all");
       if (all && rest[0] !== undefined) throw new StrataError("USAGE", "down: -all and N cannot be used together");
-      return rest[0] === undefined ? { all, dryRun } : { limit: parseWholeNumber(rest[0], "N", { min: 1 }), dryRun };
+      return rest[0] === undefined ? { all, dryRun } : { limit: parseWholeNumber(rest[0], "N", { min: 0 }), dryRun };
     }
     case "goto":
     case "force": {

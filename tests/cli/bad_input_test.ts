@@ -565,3 +565,21 @@ test("sslmode=prefer and allow connect whether or not the server offers TLS; a m
     assert.match(out.stdout, /no-such-ca\.crt/);
   });
 });
+
+test("up 0 and down 0 say no change and exit 0, as golang-migrate's Steps(0) does, running nothing", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "1_a.down.sql": "DROP TABLE a;\n" });
+    const up0 = await h.strata("up", "0");
+    assertExit(up0, 0);
+    assert.match(up0.stderr, /^no change$/m);
+    assert.deepEqual(await h.state(), NOTHING);
+    assertExit(await h.strata("up"), 0);
+    const down0 = await h.strata("down", "0");
+    assertExit(down0, 0);
+    assert.match(down0.stderr, /^no change$/m);
+    assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+    const negative = await h.strata("up", "-1");
+    assertExit(negative, 2);
+    assert.match(negative.stderr, /N must be 0 or more, got -1/);
+  });
+});
