@@ -1,11 +1,21 @@
 /**
- * The CLI as a real process: `node --import tsx mod.ts ...args`, with stdin a pipe closed at
- * once (never a terminal), no DATABASE_URL or PGPASSWORD inherited, and its output collected.
+ * The CLI as a real process, with stdin a pipe closed at once (never a terminal), no
+ * DATABASE_URL or PGPASSWORD inherited, and its output collected. Which build of the CLI runs
+ * is STRATA_TEST_CLI's choice:
+ * - unset: the bin bundled by esbuild straight from the TypeScript sources, once per test
+ *   file, with the options `npm run build` uses. A process starts in about a third of the time
+ *   `node --import tsx` takes to load forty TypeScript modules through its hooks, and the CLI
+ *   tests start several hundred.
+ * - `tsx`: `node --import tsx mod.ts`, the sources as a project's script runs them.
+ * - `dist`: the npm bin as shipped (`npm run build` first).
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
+import { binBundleOptions } from "../../scripts/bin_bundle_options.mjs";
 
 /** tsx's loader, resolved from this checkout (a temp cwd has no node_modules). */
 export const TSX = import.meta.resolve("tsx");
@@ -84,17 +94,45 @@ export function runScript(
   return runProcess(process.execPath, ["--import", TSX, script, ...args], cwd, options);
 }
 
-/**
- * The npm bin (one bundled file, see scripts/bundle_bin.mjs), run instead of the sources
- * when STRATA_TEST_CLI=dist (after `npm run build`), so the CLI tests can check the bundle.
- */
+/** The npm bin (one bundled file, see scripts/bundle_bin.mjs), after `npm run build`. */
 const BIN = fileURLToPath(new URL("../../dist/bin/strata.js", import.meta.url));
+
+let sourceBundle: string | undefined;
+
+/**
+ * The bin bundled from the sources for this test process, built on first use. It sits under
+ * the checkout's node_modules so that what it leaves outside (the parser, PGlite, tsx)
+ * resolves from there; it is removed when the process exits.
+ */
+function sourceBin(): string {
+  if (sourceBundle === undefined) {
+    const dir = fileURLToPath(new URL("../../node_modules/.cache/strata-test-cli/", import.meta.url));
+    const file = `${dir}strata-${process.pid}.mjs`;
+    mkdirSync(dir, { recursive: true });
+    buildSync(
+      {
+        ...binBundleOptions(fileURLToPath(new URL("../../bin/strata.ts", import.meta.url)), file),
+        write: true,
+      } as Parameters<typeof buildSync>[0],
+    );
+    process.on("exit", () => rmSync(file, { force: true }));
+    sourceBundle = file;
+  }
+  return sourceBundle;
+}
+
+/** Node's arguments that start the CLI, before the CLI's own. */
+function cliArgs(): string[] {
+  const mode = process.env.STRATA_TEST_CLI;
+  if (mode === "tsx") return ["--import", TSX, MOD];
+  if (mode === "dist") return [BIN];
+  if (mode !== undefined && mode !== "") throw new Error(`STRATA_TEST_CLI=${mode}: expected tsx or dist, or unset`);
+  return [sourceBin()];
+}
 
 /** Starts the CLI in `cwd`. */
 export function startStrata(args: readonly string[], cwd: string, options: StrataProcessOptions = {}): Running {
-  return process.env.STRATA_TEST_CLI === "dist"
-    ? startProcess(process.execPath, [BIN, ...args], cwd, options)
-    : startProcess(process.execPath, ["--import", TSX, MOD, ...args], cwd, options);
+  return startProcess(process.execPath, [...cliArgs(), ...args], cwd, options);
 }
 
 /** Runs the CLI in `cwd` to the end. */

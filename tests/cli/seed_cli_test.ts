@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
-import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,7 @@ import { assertExit, MOD, runStrata } from "../_support/run_strata.ts";
 
 const EXAMPLE_MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const EXAMPLE_SEEDS = fileURLToPath(new URL("../../seeds", import.meta.url));
+const NODE_MODULES = fileURLToPath(new URL("../../node_modules", import.meta.url));
 
 /** The seed report lines on stderr, without their timings. */
 function seedLines(stderr: string): string[] {
@@ -24,10 +25,13 @@ function seedLines(stderr: string): string[] {
 }
 
 /**
- * A working folder holding copies of the example migrations/ and seeds/. The .ts seed
- * imports "../mod.ts" relative to its folder; the copy points that at strata's mod.ts.
+ * A working folder holding copies of the example migrations/ and seeds/, with this
+ * checkout's node_modules linked in, as a project that installed strata and tsx has it: the
+ * CLI loads the .ts seed through the project's tsx. The seed imports "../mod.ts" relative to
+ * its folder; the copy points that at strata's mod.ts.
  */
 async function exampleProject(dir: string): Promise<void> {
+  await symlink(NODE_MODULES, join(dir, "node_modules"), "dir");
   await cp(EXAMPLE_MIGRATIONS, join(dir, "migrations"), { recursive: true });
   await cp(EXAMPLE_SEEDS, join(dir, "seeds"), { recursive: true });
   const admin = join(dir, "seeds", "002_admin_user.ts");
