@@ -6,7 +6,7 @@
 // Only what every command needs is imported here; each command's implementation is imported
 // when that command runs (a no-op `up` never loads backup, seed, bundle or schema code).
 import { resolve as resolvePath } from "node:path";
-import type { Database } from "../db/database.ts";
+import { type Database, ScriptError, serverErrorFields } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
 import type { BackupFormat, BackupOptions, BackupResult } from "../io/backup.ts";
@@ -23,6 +23,7 @@ import type {
   PlanRequest,
 } from "../migrate/migrator.ts";
 import type { Track } from "../migrate/tracks.ts";
+import { MAX_VERSION } from "../migrate/file_name.ts";
 import { parseTableName, type TableName, type VersionState } from "../migrate/version_table.ts";
 import {
   booleanFlag,
@@ -214,7 +215,7 @@ const FOLDER_COMMANDS = new Set(["up", "down", "goto", "status", "validate", "de
 
 async function runCommand(command: string, rest: string[], args: ParsedArgs, io: CliIo): Promise<number> {
   const mode: Mode = { json: booleanFlag(args, "json"), verbose: booleanFlag(args, "verbose") };
-  const path = migrationsPath(args);
+  const path = migrationsPath(args, io);
   if (command === "create") return await runCreate(rest, args, io, path);
   if (command === "bundle") return await runBundle(rest, args, io, path, mode);
   if (["snapshot", "diff", "check", "verify", "erd"].includes(command)) {
@@ -330,6 +331,13 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
       const version = BigInt(rest[0]);
       if (version < (command === "force" ? -1n : 0n)) {
         throw new StrataError("USAGE", `Version must be ${command === "force" ? "-1" : "0"} or more, got ${rest[0]}`);
+      }
+      // The version column is a bigint: a larger V is a typo, not a server error.
+      if (version > MAX_VERSION) {
+        throw new StrataError(
+          "USAGE",
+          `Version must be at most ${MAX_VERSION} (the version column is a bigint), got ${rest[0]}`,
+        );
       }
       return { version, dryRun };
     }
@@ -779,7 +787,7 @@ function upToDate(status: MigrationStatus): boolean {
 
 /**
  * Asks on stderr and reads the answer from stdin, a terminal or not: as golang-migrate does,
- * `echo y | strata down` answers the question. Only y (or yes) goes ahead.
+ * `echo y | strata down` answers the question. Only y (or Y) goes ahead.
  */
 async function confirm(io: CliIo, question: string, hint: string): Promise<boolean> {
   io.stderr(`${question} `);
@@ -796,8 +804,9 @@ async function confirm(io: CliIo, question: string, hint: string): Promise<boole
   }
   // A piped answer is not echoed: end the question's line as a terminal would.
   if (!io.stdinIsTTY) io.stderr(`${line.trim()}\n`);
-  const answer = line.trim().toLowerCase();
-  if (answer === "y" || answer === "yes") return true;
+  // Only y, as golang-migrate: "yes" aborts there too, and a destructive step should not
+  // go ahead on an answer the tool it replaces refuses.
+  if (line.trim().toLowerCase() === "y") return true;
   io.stderr("Aborted: nothing was done\n");
   return false;
 }
@@ -870,10 +879,18 @@ function printError(error: unknown, io: CliIo): void {
   const server = error instanceof FileError ? error.server?.hint : undefined;
   if (server) io.stderr(`server hint: ${server}\n`);
   if (e?.hint) io.stderr(`hint: ${e.hint}\n`);
-  if (!e) {
-    const stack = error instanceof Error ? error.stack : undefined;
-    if (stack) io.stderr(`${maskUrl(stack)}\n`);
+  if (e) return;
+  // The server refused something strata did not expect to fail (a permission, a constraint):
+  // its own words say what, and a stack trace would bury them.
+  const fields = error instanceof ScriptError ? error.server : serverErrorFields(error);
+  if (fields) {
+    if (fields.detail) io.stderr(`server detail: ${maskUrl(fields.detail)}\n`);
+    if (fields.hint) io.stderr(`server hint: ${fields.hint}\n`);
+    if (fields.code) io.stderr(`server code: ${fields.code}\n`);
+    return;
   }
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (stack) io.stderr(`${maskUrl(stack)}\n`);
 }
 
 /** At most 120 characters of a long line (a minified file), around the column, marked with "…". */
@@ -1027,10 +1044,10 @@ async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: stri
   return 0;
 }
 
-function migrationsPath(args: ParsedArgs): string {
+/** The migrations folder: -source when given (golang-migrate reads -path only without it), else -path. */
+function migrationsPath(args: ParsedArgs, io: CliIo): string {
   const path = stringFlag(args, "path");
   const source = stringFlag(args, "source");
-  if (path !== undefined && source !== undefined) throw new StrataError("USAGE", "Use -path or -source, not both");
   if (source !== undefined) {
     if (!source.startsWith("file://")) {
       throw new StrataError(
@@ -1038,7 +1055,11 @@ function migrationsPath(args: ParsedArgs): string {
         `Unsupported -source ${source}: strata reads folders (file://DIR); for embedded migrations use the library's bundle`,
       );
     }
-    return decodeURIComponent(source.slice("file://".length));
+    const folder = decodeURIComponent(source.slice("file://".length));
+    if (path !== undefined && path.replace(/\/+$/, "") !== folder.replace(/\/+$/, "")) {
+      io.stderr(`strata: -path ${path} is ignored: -source ${source} names the folder, as in golang-migrate\n`);
+    }
+    return folder;
   }
   return path ?? "migrations";
 }

@@ -14,7 +14,8 @@ export interface MigrationFileName {
 }
 
 const PATTERN = /^([0-9]+)_(.*)\.(down|up)\.(.*)$/s;
-const MAX_VERSION = 9223372036854775807n;
+/** The largest version the version column (bigint) holds. */
+export const MAX_VERSION = 9223372036854775807n;
 
 /**
  * Parses a migration file name exactly as golang-migrate does; null when it does not

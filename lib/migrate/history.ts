@@ -6,8 +6,9 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
-import type { Queryable, ScriptItem } from "../db/database.ts";
+import { type Queryable, type ScriptItem, serverErrorFields } from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
+import { StrataError } from "../db/strata_error.ts";
 import type { ResolvedTable } from "./version_table.ts";
 
 /** One row of the history table. */
@@ -45,6 +46,24 @@ export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): P
   // Checked first: IF NOT EXISTS alone sends "already exists, skipping" to every client's notice handler.
   const [found] = await db.query<{ found: string | null }>("SELECT to_regclass($1)::text AS found", [table.sql]);
   if (found?.found) return;
+  try {
+    await createHistoryTable(db, table);
+  } catch (error) {
+    // A role that may write the version table but not create tables (an app role running
+    // `up` at start-up against a database its owner migrated) gets told what to do.
+    const server = serverErrorFields(error);
+    if (server?.code !== "42501") throw error;
+    throw new StrataError("QUERY_FAILED", `Could not create the history table ${table.sql}: ${server.message}`, {
+      hint: `strata records each migration (checksum, time, who) in ${table.sql}, beside the version table. ` +
+        `Run strata once as a role that can create it there (the schema's owner), or GRANT CREATE ON SCHEMA ${
+          quoteIdent(table.schema)
+        } to this role`,
+      cause: error,
+    });
+  }
+}
+
+async function createHistoryTable(db: Queryable, table: ResolvedTable): Promise<void> {
   await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (
   version bigint PRIMARY KEY,
   name text NOT NULL,

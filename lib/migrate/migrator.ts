@@ -536,7 +536,14 @@ export class Migrator {
   ): Promise<Prepared> {
     const [versionExists, historyExists] = await tablesExist(session, [table, history]);
     if (write && !versionExists) await ensureVersionTable(session, table);
-    if (write && !historyExists) await ensureHistoryTable(session, history);
+    // The history table is created once something is to be written to it, after the dirty
+    // check: a role that may not create tables still gets `no change` or golang-migrate's
+    // dirty message, as golang-migrate would give it.
+    let historyReady = historyExists;
+    const readyHistory = async () => {
+      if (write && !historyReady) await ensureHistoryTable(session, history);
+      historyReady = true;
+    };
     // Both reads are sent at once (one pipeline on postgres.js); the history travels while
     // the files are read and hashed.
     const versionRead = versionExists ? readVersionRow(session, table) : Promise.resolve(NO_VERSION);
@@ -558,7 +565,21 @@ export class Migrator {
     }
     const { record, remove, settle } = status.reconcile;
     if (record.length + remove.length + settle.length > 0) {
-      if (write) await inTransaction(session, this.#reconcileItems(history, status, "applied outside strata"));
+      // A role that may not create the history table can still run a no-op `up`: the
+      // history waits for a run that can create it (one with files to run says so).
+      let unrecordable = false;
+      if (write) {
+        try {
+          await readyHistory();
+        } catch (error) {
+          if (!(error instanceof StrataError && error.code === "QUERY_FAILED")) throw error;
+          this.#warn(`${error.message}; the history is not recorded`);
+          unrecordable = true;
+        }
+        if (!unrecordable) {
+          await inTransaction(session, this.#reconcileItems(history, status, "applied outside strata"));
+        }
+      }
       const parts: string[] = [];
       if (record.length) {
         parts.push(
@@ -571,7 +592,9 @@ export class Migrator {
       if (settle.length) {
         parts.push(`${listVersions(settle.map((r) => r.version))} forced past a failure (recorded as applied)`);
       }
-      this.#warn(`The version table (${from.version ?? -1}) moved without strata: ${parts.join("; ")}`);
+      if (!unrecordable) {
+        this.#warn(`The version table (${from.version ?? -1}) moved without strata: ${parts.join("; ")}`);
+      }
     }
 
     const plan = request.command === "up"
@@ -607,6 +630,7 @@ export class Migrator {
       const parse = this.#options.source.parse ?? parseSqlScript;
       scripts.set(step.file, await parse(text, step.file));
     }
+    if (outOfOrder.length + plan.steps.length > 0) await readyHistory();
     return { set, from, status, plan, outOfOrder, scripts, checksums };
   }
 

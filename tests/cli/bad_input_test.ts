@@ -583,3 +583,93 @@ test("up 0 and down 0 say no change and exit 0, as golang-migrate's Steps(0) doe
     assert.match(negative.stderr, /N must be 0 or more, got -1/);
   });
 });
+
+test("a role that may write the version table but not create tables gets no change, the dirty message, or an error naming the history table: never a stack trace [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    const role = `strata_app_${process.pid}`;
+    const admin = await openDatabase(h.url);
+    try {
+      // A database golang-migrate's owner migrated to version 1; the app role runs strata.
+      await admin.db.exec(
+        `CREATE ROLE ${role} LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE TABLE a (id int);` +
+          `CREATE TABLE schema_migrations (version bigint not null primary key, dirty boolean not null);` +
+          `INSERT INTO schema_migrations VALUES (1, false);` +
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON schema_migrations TO ${role}`,
+      );
+      await h.files({
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "1_a.down.sql": "DROP TABLE a;\n",
+        "2_b.up.sql": "CREATE TABLE b (id int);\n",
+      });
+      const url = new URL(h.url);
+      url.username = role;
+      const asApp = (...args: string[]) => runStrata(["-database", url.toString(), ...args], h.dir);
+
+      const upToDate = await asApp("goto", "1");
+      assertExit(upToDate, 0);
+      assert.match(upToDate.stderr, /^no change$/m);
+      assert.match(
+        upToDate.stderr,
+        /Could not create the history table "public"\."schema_migrations_history".*not recorded/,
+      );
+
+      const pending = await asApp("up");
+      assertExit(pending, 1);
+      assert.match(
+        pending.stderr,
+        /^error: Could not create the history table .*permission denied for schema public$/m,
+      );
+      assert.match(pending.stderr, /^hint: .*GRANT CREATE ON SCHEMA "public"/m);
+      assert.doesNotMatch(pending.stderr, /\n\s+at /, "no stack trace");
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+
+      await admin.db.exec("UPDATE schema_migrations SET dirty = true");
+      const dirty = await asApp("up");
+      assertExit(dirty, 1);
+      assert.match(dirty.stderr, /^error: Dirty database version 1\. Fix and force version\.$/m);
+    } finally {
+      await admin.db.exec(`DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => {});
+      await admin.db.close();
+    }
+  });
+});
+
+test("force and goto past the bigint range are usage errors (exit 2), and nothing reaches the server [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+    for (const command of ["force", "goto"]) {
+      const out = await h.strata(command, "9223372036854775808");
+      assertExit(out, 2);
+      assert.match(out.stderr, /Version must be at most 9223372036854775807 \(the version column is a bigint\)/);
+    }
+    assert.deepEqual(await h.state(), NOTHING);
+  });
+});
+
+test("bare down and drop go ahead only on y, as golang-migrate: yes aborts with exit 1 and changes nothing [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "1_a.down.sql": "DROP TABLE a;\n" });
+    assertExit(await h.strata("up"), 0);
+    for (const command of ["down", "drop"]) {
+      const out = await h.strataWith("yes\n", command);
+      assertExit(out, 1);
+      assert.match(out.stderr, /Aborted: nothing was done/);
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+    }
+    assertExit(await h.strataWith("Y\n", "down"), 0);
+    assert.deepEqual(await h.state(), { version: null, dirty: null, tables: [] });
+  });
+});
+
+test("-source wins over -path, as in golang-migrate, with a warning when they name different folders [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+    const out = await h.strata("-path", "elsewhere", "-source", "file://migrations", "up");
+    assertExit(out, 0);
+    assert.match(out.stderr, /^strata: -path elsewhere is ignored: -source file:\/\/migrations names the folder/m);
+    assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+    const same = await h.strata("-path", "migrations/", "-source", "file://migrations", "version");
+    assertExit(same, 0);
+    assert.doesNotMatch(same.stderr, /ignored/);
+  });
+});
