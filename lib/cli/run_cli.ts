@@ -1056,7 +1056,7 @@ function migrationsPath(args: ParsedArgs, io: CliIo): string {
       );
     }
     const folder = decodeURIComponent(source.slice("file://".length));
-    if (path !== undefined && path.replace(/\/+$/, "") !== folder.replace(/\/+$/, "")) {
+    if (path !== undefined && resolvePath(path) !== resolvePath(folder)) {
       io.stderr(`strata: -path ${path} is ignored: -source ${source} names the folder, as in golang-migrate\n`);
     }
     return folder;

@@ -41,30 +41,8 @@ export function historyTableFor(versionTable: ResolvedTable): ResolvedTable {
   return { schema: versionTable.schema, table, sql: `${quoteIdent(versionTable.schema)}.${quoteIdent(table)}` };
 }
 
-/** Creates the history table when it is missing. */
-export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): Promise<void> {
-  // Checked first: IF NOT EXISTS alone sends "already exists, skipping" to every client's notice handler.
-  const [found] = await db.query<{ found: string | null }>("SELECT to_regclass($1)::text AS found", [table.sql]);
-  if (found?.found) return;
-  try {
-    await createHistoryTable(db, table);
-  } catch (error) {
-    // A role that may write the version table but not create tables (an app role running
-    // `up` at start-up against a database its owner migrated) gets told what to do.
-    const server = serverErrorFields(error);
-    if (server?.code !== "42501") throw error;
-    throw new StrataError("QUERY_FAILED", `Could not create the history table ${table.sql}: ${server.message}`, {
-      hint: `strata records each migration (checksum, time, who) in ${table.sql}, beside the version table. ` +
-        `Run strata once as a role that can create it there (the schema's owner), or GRANT CREATE ON SCHEMA ${
-          quoteIdent(table.schema)
-        } to this role`,
-      cause: error,
-    });
-  }
-}
-
-async function createHistoryTable(db: Queryable, table: ResolvedTable): Promise<void> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (
+/** The history table's columns. */
+const HISTORY_COLUMNS = `
   version bigint PRIMARY KEY,
   name text NOT NULL,
   checksum text,
@@ -78,7 +56,28 @@ async function createHistoryTable(db: Queryable, table: ResolvedTable): Promise<
   failed_statement integer,
   error text,
   note text
-)`);
+`;
+
+/** Creates the history table when it is missing. */
+export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): Promise<void> {
+  // Checked first: IF NOT EXISTS alone sends "already exists, skipping" to every client's notice handler.
+  const [found] = await db.query<{ found: string | null }>("SELECT to_regclass($1)::text AS found", [table.sql]);
+  if (found?.found) return;
+  try {
+    await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (${HISTORY_COLUMNS})`);
+  } catch (error) {
+    // A role that may write the version table but not create tables (an app role running
+    // `up` at start-up against a database its owner migrated) gets told what to do.
+    const server = serverErrorFields(error);
+    if (server?.code !== "42501") throw error;
+    throw new StrataError("QUERY_FAILED", `Could not create the history table ${table.sql}: ${server.message}`, {
+      hint: `strata records each migration (checksum, time, who) in ${table.sql}, beside the version table. ` +
+        `Run strata once as a role that can create it there (the schema's owner), or GRANT CREATE ON SCHEMA ${
+          quoteIdent(table.schema)
+        } to this role`,
+      cause: error,
+    });
+  }
 }
 
 /** True when the history table exists. */

@@ -109,12 +109,7 @@ function sourceBin(): string {
     const dir = fileURLToPath(new URL("../../node_modules/.cache/strata-test-cli/", import.meta.url));
     const file = `${dir}strata-${process.pid}.mjs`;
     mkdirSync(dir, { recursive: true });
-    buildSync(
-      {
-        ...binBundleOptions(fileURLToPath(new URL("../../bin/strata.ts", import.meta.url)), file),
-        write: true,
-      } as Parameters<typeof buildSync>[0],
-    );
+    buildSync(binBundleOptions(fileURLToPath(new URL("../../bin/strata.ts", import.meta.url)), file));
     process.on("exit", () => rmSync(file, { force: true }));
     sourceBundle = file;
   }

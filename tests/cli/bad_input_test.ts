@@ -668,7 +668,7 @@ test("-source wins over -path, as in golang-migrate, with a warning when they na
     assertExit(out, 0);
     assert.match(out.stderr, /^strata: -path elsewhere is ignored: -source file:\/\/migrations names the folder/m);
     assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
-    const same = await h.strata("-path", "migrations/", "-source", "file://migrations", "version");
+    const same = await h.strata("-path", "./migrations/", "-source", "file://migrations", "version");
     assertExit(same, 0);
     assert.doesNotMatch(same.stderr, /ignored/);
   });
