@@ -4,7 +4,7 @@
  * the variable unset must not migrate a throwaway PGlite folder and exit 0.
  */
 import { resolve as resolvePath } from "node:path";
-import { maskUrl } from "../db/database_url.ts";
+import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import type { OpenedDatabase } from "../io/open_database.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
@@ -78,7 +78,7 @@ export async function openCommandDatabase(
     io.stderr("strata: no -database or DATABASE_URL; using the embedded PGlite database in .strata/pglite\n");
   }
   const { openDatabase } = await import("../io/open_database.ts");
-  return await openDatabase(raw, {
+  const opened = await openDatabase(raw, {
     deadline: options.deadline,
     cwd: io.cwd,
     ...(booleanFlag(args, "verbose") ? { onNotice: (message: string) => io.stderr(`notice: ${message}\n`) } : {}),
@@ -87,4 +87,11 @@ export async function openCommandDatabase(
         options.folders.map((folder) => resolvePath(io.cwd, folder)),
       ),
   });
+  warnIgnoredParameters(opened.url, io);
+  return opened;
+}
+
+/** One warning line per `x-` parameter of the URL that strata does not read. */
+export function warnIgnoredParameters(url: DatabaseUrl, io: Pick<CliIo, "stderr">): void {
+  for (const { parameter, reason } of url.ignored) io.stderr(`warning: ignored ${parameter}: ${reason}\n`);
 }

@@ -10,7 +10,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve as resolvePath } from "node:path";
 import type { Database } from "../db/database.ts";
-import { type DatabaseUrl, maskUrl, parseDatabaseUrl } from "../db/database_url.ts";
+import { type DatabaseUrl, maskUrl, parseDatabaseUrl, POSTGRES_SCHEMES } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { directorySource } from "../io/directory_source.ts";
 import { openDatabase } from "../io/open_database.ts";
@@ -33,6 +33,7 @@ import {
   lockTimeoutMs,
   openCommandDatabase,
   shellWord,
+  warnIgnoredParameters,
 } from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import type { CliIo } from "./run_cli.ts";
@@ -190,7 +191,7 @@ async function runDiff(ctx: Context, rest: string[]): Promise<number> {
  */
 async function classifyOperand(text: string, cwd: string): Promise<Operand> {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
-  if (scheme === "postgres" || scheme === "postgresql" || scheme === "pglite") {
+  if (scheme !== undefined && (POSTGRES_SCHEMES.has(scheme) || scheme === "pglite")) {
     const url = parseDatabaseUrl(text);
     return { kind: "database", text, url, label: url.label };
   }
@@ -234,6 +235,7 @@ async function loadOperand(
   switch (operand.kind) {
     case "database": {
       const { db, url } = await openDatabase(operand.text, { deadline: ctx.deadline, cwd: ctx.io.cwd });
+      warnIgnoredParameters(url, ctx.io);
       try {
         return await snapshotOf(db, url);
       } finally {

@@ -6,7 +6,10 @@ import { StrataError } from "./strata_error.ts";
 
 /** What a database URL says, once golang-migrate's parameters are taken out. */
 export interface DatabaseUrl {
-  /** Which driver: `postgres` for postgres:// and postgresql://, `pglite` for the embedded one. */
+  /**
+   * Which driver: `postgres` for postgres:// and postgresql:// (and golang-migrate's pgx://,
+   * pgx4://, pgx5://, read as postgres://), `pglite` for the embedded one.
+   */
   kind: "postgres" | "pglite";
   /** The URL to connect with: `x-*` parameters removed. */
   connectUrl: string;
@@ -24,7 +27,21 @@ export interface DatabaseUrl {
   multiStatement: boolean;
   /** golang-migrate's database name for the lock id: the URL path with its slash, decoded. */
   lockName?: string;
+  /**
+   * The `x-` parameters strata does not read (a misspelt `x-migration-table`, the pgx
+   * drivers' `x-no-lock`), each with why it is ignored: dropped before connecting, as
+   * golang-migrate drops them, and worth a warning.
+   */
+  ignored: Array<{ parameter: string; reason: string }>;
 }
+
+/**
+ * The schemes of a PostgreSQL server's URL: libpq's two, and the ones golang-migrate's pgx
+ * drivers register (`pgx` and `pgx4` for pgx v4, `pgx5` for v5). Those drivers read the same
+ * `x-` parameters and take the same lock as its postgres driver, so a Makefile written for
+ * them keeps working: strata connects with the URL's scheme made `postgres`.
+ */
+export const POSTGRES_SCHEMES: ReadonlySet<string> = new Set(["postgres", "postgresql", "pgx", "pgx4", "pgx5"]);
 
 /** The folder the embedded default persists to, relative to the working directory. */
 export const DEFAULT_PGLITE_PATH = ".strata/pglite";
@@ -64,7 +81,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
     const parsed = pgliteUrl(path === "" || path === "memory" ? "memory" : decodeURIComponent(path));
     return applyParameters(parsed, new URLSearchParams(query), text);
   }
-  if (scheme !== "postgres" && scheme !== "postgresql") {
+  if (scheme === undefined || !POSTGRES_SCHEMES.has(scheme)) {
     throw new StrataError(
       "INVALID_URL",
       `Unsupported database URL: ${maskUrl(text)}`,
@@ -76,7 +93,8 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   }
   let url: URL;
   try {
-    url = new URL(socketForm(text) ?? text);
+    const postgresText = scheme.startsWith("pgx") ? `postgres${text.slice(scheme.length)}` : text;
+    url = new URL(socketForm(postgresText) ?? postgresText);
   } catch (cause) {
     throw new StrataError("INVALID_URL", `Cannot parse database URL: ${maskUrl(text)}`, {
       cause,
@@ -91,6 +109,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
     label: maskUrl(text),
     migrationsTableQuoted: false,
     multiStatement: false,
+    ignored: [],
   };
   const path = url.pathname;
   // golang-migrate: the URL path as it is ("/" included); an empty one means current_database().
@@ -133,6 +152,7 @@ function pgliteUrl(path: string): DatabaseUrl {
     migrationsTableQuoted: false,
     multiStatement: false,
     lockName: "/postgres",
+    ignored: [],
   };
 }
 
@@ -155,8 +175,26 @@ function applyParameters(result: DatabaseUrl, params: URLSearchParams, text: str
   }
   const multi = params.get("x-multi-statement");
   if (multi !== null && multi !== "") result.multiStatement = parseBool("x-multi-statement", multi, text);
+  for (const key of new Set(params.keys())) {
+    if (!key.startsWith("x-") || READ_PARAMETERS.has(key)) continue;
+    result.ignored.push({
+      parameter: key,
+      reason: key === "x-no-lock" || key === "x-transaction-lock"
+        ? "strata always holds golang-migrate's session-level advisory lock while it migrates"
+        : `strata reads ${[...READ_PARAMETERS].filter((name) => name !== "x-multi-statement-max-size").join(", ")}`,
+    });
+  }
   return result;
 }
+
+/** The `x-` parameters strata reads (the size limit is accepted: the parser splits whatever the size). */
+const READ_PARAMETERS: ReadonlySet<string> = new Set([
+  "x-migrations-table",
+  "x-migrations-table-quoted",
+  "x-statement-timeout",
+  "x-multi-statement",
+  "x-multi-statement-max-size",
+]);
 
 function parseBool(name: string, value: string, text: string): boolean {
   if (TRUE_VALUES.has(value)) return true;

@@ -178,7 +178,7 @@ test("a run killed with SIGKILL in the middle of a migration leaves the previous
   });
 });
 
-test("up fails with a lock timeout that says so while another session holds golang-migrate's advisory lock", async (t) => {
+test("up fails with a lock timeout that says so while another session holds golang-migrate's advisory lock, also through a pgx5:// URL", async (t) => {
   await withDatabase(t, "postgres", async (test) => {
     await withFolder(async (dir) => {
       await writeMigrations(join(dir, "migrations"), { "1_t1.up.sql": "CREATE TABLE t1 (id int);\n" });
@@ -189,9 +189,15 @@ test("up fails with a lock timeout that says so while another session holds gola
         const [held] = await holder`SELECT pg_try_advisory_lock(${id.toString()}::bigint) AS locked`;
         assert.equal(held.locked, true);
 
-        const blocked = await runStrata(["-database", test.url, "-lock-timeout", "2", "up"], dir);
-        assert.equal(blocked.code, 1, blocked.stderr);
-        assert.match(blocked.stderr, /^error: timeout: can't acquire database lock/m);
+        // golang-migrate's pgx driver URL names the same database, table and lock.
+        // Its x-no-lock is ignored, and says so: strata still waits for the lock.
+        const pgx5 = test.url.replace(/^postgres(ql)?:/, "pgx5:");
+        for (const url of [test.url, `${pgx5}${pgx5.includes("?") ? "&" : "?"}x-no-lock=true`]) {
+          const blocked = await runStrata(["-database", url, "-lock-timeout", "2", "up"], dir);
+          assert.equal(blocked.code, 1, blocked.stderr);
+          assert.match(blocked.stderr, /^error: timeout: can't acquire database lock/m);
+          assert.equal(/^warning: ignored x-no-lock: /m.test(blocked.stderr), url !== test.url, blocked.stderr);
+        }
         assert.equal(await versionRow(test.db), undefined);
         assert.equal(await tableExists(test.db, "t1"), false);
 
@@ -200,7 +206,13 @@ test("up fails with a lock timeout that says so while another session holds gola
       } finally {
         await holder.end({ timeout: 1 });
       }
-      const after = await runStrata(["-database", test.url, "-lock-timeout", "2", "up"], dir);
+      const after = await runStrata([
+        "-database",
+        test.url.replace(/^postgres(ql)?:/, "pgx:"),
+        "-lock-timeout",
+        "2",
+        "up",
+      ], dir);
       assert.equal(after.code, 0, after.stderr);
       assert.deepEqual(await versionRow(test.db), { version: "1", dirty: false });
     });

@@ -31,6 +31,40 @@ test("golang-migrate's x- parameters are read and removed before connecting", ()
   assert.equal(url.multiStatement, true);
   assert.equal(url.connectUrl, "postgres://app:pw@db:5432/app?sslmode=disable&search_path=tenant");
   assert.equal(url.lockName, "/app");
+  assert.deepEqual(url.ignored, []);
+});
+
+test("x- parameters strata does not read are dropped and listed with why, so a misspelt table name is not silent", () => {
+  const url = parseDatabaseUrl("pgx5://u@h/db?x-migration-table=app&x-no-lock=true&x-multi-statement-max-size=100");
+  assert.equal(url.migrationsTable, undefined);
+  assert.equal(url.connectUrl, "postgres://u@h/db");
+  assert.deepEqual(url.ignored.map((i) => i.parameter), ["x-migration-table", "x-no-lock"]);
+  assert.match(url.ignored[0].reason, /reads x-migrations-table, x-migrations-table-quoted/);
+  assert.match(url.ignored[1].reason, /always holds golang-migrate's session-level advisory lock/);
+  assert.deepEqual(parseDatabaseUrl("pglite://memory?x-migrations-tabel=t").ignored.map((i) => i.parameter), [
+    "x-migrations-tabel",
+  ]);
+});
+
+test("golang-migrate's pgx://, pgx4:// and pgx5:// URLs connect as postgres:// with the same parameters, table and lock name", () => {
+  const plain = parseDatabaseUrl(
+    "postgres://app:pw@db:5432/app?sslmode=disable&x-migrations-table=m&x-statement-timeout=5000",
+  );
+  for (const scheme of ["pgx", "pgx4", "pgx5", "PGX5"]) {
+    const url = parseDatabaseUrl(
+      `${scheme}://app:pw@db:5432/app?sslmode=disable&x-migrations-table=m&x-statement-timeout=5000`,
+    );
+    assert.deepEqual({ ...url, label: undefined }, { ...plain, label: undefined }, scheme);
+    // People see the URL they wrote, password masked.
+    assert.equal(
+      url.label,
+      `${scheme}://app:***@db:5432/app?sslmode=disable&x-migrations-table=m&x-statement-timeout=5000`,
+    );
+  }
+  assert.equal(
+    parseDatabaseUrl("pgx5://app:pw@/app?host=/run/postgresql").connectUrl,
+    "postgres:///app?host=%2Frun%2Fpostgresql&user=app&password=pw",
+  );
 });
 
 test("the lock's database name is the URL path with its slash, percent-decoded", () => {
