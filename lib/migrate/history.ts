@@ -8,8 +8,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { type Queryable, type ScriptItem, serverErrorFields } from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
-import { StrataError } from "../db/strata_error.ts";
-import type { ResolvedTable } from "./version_table.ts";
+import { notPermittedToCreate, type ResolvedTable } from "./version_table.ts";
 
 /** One row of the history table. */
 export interface HistoryRow {
@@ -66,17 +65,7 @@ export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): P
   try {
     await db.exec(`CREATE TABLE IF NOT EXISTS ${table.sql} (${HISTORY_COLUMNS})`);
   } catch (error) {
-    // A role that may write the version table but not create tables (an app role running
-    // `up` at start-up against a database its owner migrated) gets told what to do.
-    const server = serverErrorFields(error);
-    if (server?.code !== "42501") throw error;
-    throw new StrataError("QUERY_FAILED", `Could not create the history table ${table.sql}: ${server.message}`, {
-      hint: `strata records each migration (checksum, time, who) in ${table.sql}, beside the version table. ` +
-        `Run strata once as a role that can create it there (the schema's owner), or GRANT CREATE ON SCHEMA ${
-          quoteIdent(table.schema)
-        } to this role`,
-      cause: error,
-    });
+    throw notPermittedToCreate(error, "the history table", table, "a record of each migration (checksum, time, who)");
   }
 }
 
@@ -87,6 +76,33 @@ export async function historyTableExists(db: Queryable, table: ResolvedTable): P
     [table.schema, table.table],
   );
   return rows.length > 0;
+}
+
+/**
+ * Every history row in version order, or undefined when this role may not read the table
+ * (42501): an app role granted only the version table, on a database its owner migrated,
+ * still gets golang-migrate's behaviour, without strata's checks.
+ */
+export async function readHistoryRowsIfPermitted(
+  db: Queryable,
+  table: ResolvedTable,
+): Promise<HistoryRow[] | undefined> {
+  try {
+    return await readHistoryRows(db, table);
+  } catch (error) {
+    if (serverErrorFields(error)?.code === "42501") return undefined;
+    throw error;
+  }
+}
+
+/** What to say when the history table exists but this role may not use it. */
+export function historyNotPermitted(table: ResolvedTable): { message: string; hint: string } {
+  return {
+    message: `This role may not read the history table ${table.sql}`,
+    hint: `strata records each migration (checksum, time, who) in ${table.sql}, beside the version table. ` +
+      `Have its owner run GRANT SELECT, INSERT, UPDATE, DELETE ON ${table.sql} TO the role strata connects as, ` +
+      "or run strata as the role that migrated this database",
+  };
 }
 
 /** Every history row in version order; none when the table does not exist. */

@@ -17,9 +17,11 @@ import { acquireLock, migrationLockId, releaseLock } from "./advisory_lock.ts";
 import type { DroppedObject } from "./drop_schema.ts";
 import {
   ensureHistoryTable,
+  historyNotPermitted,
+  historyTableExists,
   historyTableFor,
   readHistory,
-  readHistoryRows,
+  readHistoryRowsIfPermitted,
   recordApplied,
   recordFailure,
   recordReverted,
@@ -268,9 +270,15 @@ export class Migrator {
       const table = await this.#resolve(session);
       const set = await this.loadSet();
       const from = await readVersion(session, table);
-      const history = await readHistory(session, historyTableFor(table));
+      const historyTable = historyTableFor(table);
+      const history = (await historyTableExists(session, historyTable))
+        ? await readHistoryRowsIfPermitted(session, historyTable)
+        : [];
+      if (history === undefined) {
+        this.#warn(`${historyNotPermitted(historyTable).message}: shown without it`);
+      }
       const checksums = await this.#checksums(set, new Map());
-      const status = computeStatus(set, checksums, from, history);
+      const status = computeStatus(set, checksums, from, history ?? []);
       const running = await this.#lockHolder(session, table);
       if (running) status.running = running;
       if (set.ignored.length > 0) status.ignored = set.ignored;
@@ -547,7 +555,7 @@ export class Migrator {
     // Both reads are sent at once (one pipeline on postgres.js); the history travels while
     // the files are read and hashed.
     const versionRead = versionExists ? readVersionRow(session, table) : Promise.resolve(NO_VERSION);
-    const historyRead = historyExists ? readHistoryRows(session, history) : Promise.resolve([]);
+    const historyRead = historyExists ? readHistoryRowsIfPermitted(session, history) : Promise.resolve([]);
     historyRead.catch(() => {});
     const from = await versionRead;
     const set = await this.loadSet();
@@ -557,14 +565,21 @@ export class Migrator {
     if (!this.#options.source.parse && mayRun(request, set, from)) loadParser().catch(() => {});
     const texts = new Map<string, string>();
     const checksums = await this.#checksums(set, texts);
-    const status = computeStatus(set, checksums, from, await historyRead);
+    const historyRows = await historyRead;
+    const unreadable = historyRows === undefined;
+    if (unreadable) {
+      this.#warn(
+        `${historyNotPermitted(history).message}: applied files are not checked against their checksums`,
+      );
+    }
+    const status = computeStatus(set, checksums, from, historyRows ?? []);
     if (from.dirty) {
       throw new StrataError("DIRTY", `Dirty database version ${from.version ?? -1}. Fix and force version.`, {
         hint: describeDirty(status.dirty!),
       });
     }
     const { record, remove, settle } = status.reconcile;
-    if (record.length + remove.length + settle.length > 0) {
+    if (!unreadable && record.length + remove.length + settle.length > 0) {
       // A role that may not create the history table can still run a no-op `up`: the
       // history waits for a run that can create it (one with files to run says so).
       let unrecordable = false;
@@ -630,7 +645,13 @@ export class Migrator {
       const parse = this.#options.source.parse ?? parseSqlScript;
       scripts.set(step.file, await parse(text, step.file));
     }
-    if (outOfOrder.length + plan.steps.length > 0) await readyHistory();
+    if (write && outOfOrder.length + plan.steps.length > 0) {
+      if (unreadable) {
+        const { message, hint } = historyNotPermitted(history);
+        throw new StrataError("QUERY_FAILED", `${message}; nothing was run`, { hint });
+      }
+      await readyHistory();
+    }
     return { set, from, status, plan, outOfOrder, scripts, checksums };
   }
 

@@ -6,7 +6,7 @@
  * TRUNCATE's new relation file per version (measured 1.2-1.6 ms per migration here, a large
  * part of `down -all` of 1,000 files).
  */
-import type { Queryable, ScriptItem, Session } from "../db/database.ts";
+import { type Queryable, type ScriptItem, serverErrorFields, type Session } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 
@@ -161,9 +161,28 @@ export async function ensureVersionTable(db: Queryable, table: ResolvedTable): P
       },
     );
   }
-  await db.exec(
-    `CREATE TABLE IF NOT EXISTS ${table.sql} (version bigint not null primary key, dirty boolean not null)`,
-  );
+  try {
+    await db.exec(
+      `CREATE TABLE IF NOT EXISTS ${table.sql} (version bigint not null primary key, dirty boolean not null)`,
+    );
+  } catch (error) {
+    throw notPermittedToCreate(error, "the version table", table, "golang-migrate's version and dirty flag");
+  }
+}
+
+/**
+ * A role that may not create strata's tables (an app role running `up` at start-up against a
+ * database its owner set up) is told which table and what to grant; any other error is
+ * returned as it was.
+ */
+export function notPermittedToCreate(error: unknown, what: string, table: ResolvedTable, holds: string): unknown {
+  const server = serverErrorFields(error);
+  if (server?.code !== "42501") return error;
+  return new StrataError("QUERY_FAILED", `Could not create ${what} ${table.sql}: ${server.message}`, {
+    hint: `strata keeps ${holds} in ${table.sql}. Run strata once as a role that can create it there (the ` +
+      `schema's owner), or GRANT CREATE ON SCHEMA ${quoteIdent(table.schema)} to this role`,
+    cause: error,
+  });
 }
 
 /** Reads the version; a missing or empty table means nothing applied. */

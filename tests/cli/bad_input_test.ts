@@ -634,6 +634,58 @@ test("a role that may write the version table but not create tables gets no chan
   });
 });
 
+test("an app role that may not read the history its owner's strata wrote gets no change and status with a warning, and a pending file refused before anything runs; one that may not create the version table is told which table and what to grant [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    const role = `strata_app_${process.pid}`;
+    const admin = await openDatabase(h.url);
+    try {
+      await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n", "1_a.down.sql": "DROP TABLE a;\n" });
+      await admin.db.exec(`CREATE ROLE ${role} LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+      const url = new URL(h.url);
+      url.username = role;
+      const asApp = (...args: string[]) => runStrata(["-database", url.toString(), ...args], h.dir);
+
+      const noTable = await asApp("up");
+      assertExit(noTable, 1);
+      assert.match(
+        noTable.stderr,
+        /^error: Could not create the version table "public"\."schema_migrations": permission denied for schema public$/m,
+      );
+      assert.match(noTable.stderr, /^hint: .*GRANT CREATE ON SCHEMA "public"/m);
+      assert.deepEqual(await h.state(), NOTHING);
+
+      // The owner migrates with strata (the history table is written); the app role is granted the version table only.
+      assertExit(await h.strata(["up"]), 0);
+      await admin.db.exec(`GRANT SELECT, INSERT, UPDATE, DELETE ON schema_migrations TO ${role}`);
+      const warning = /^warning: This role may not read the history table "public"\."schema_migrations_history"/m;
+
+      const upToDate = await asApp("up");
+      assertExit(upToDate, 0);
+      assert.match(upToDate.stderr, /^no change$/m);
+      assert.match(upToDate.stderr, warning);
+
+      const status = await asApp("status");
+      assertExit(status, 0);
+      assert.match(status.stderr + status.stdout, warning);
+      assert.match(status.stdout, /\b1\b.*a/);
+
+      await h.files({ "2_b.up.sql": "CREATE TABLE b (id int);\n" });
+      const pending = await asApp("up");
+      assertExit(pending, 1);
+      assert.match(pending.stderr, /^error: This role may not read the history table .*; nothing was run$/m);
+      assert.match(
+        pending.stderr,
+        /^hint: .*GRANT SELECT, INSERT, UPDATE, DELETE ON "public"\."schema_migrations_history"/m,
+      );
+      assert.doesNotMatch(pending.stderr, /\n\s+at /, "no stack trace");
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+    } finally {
+      await admin.db.exec(`DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => {});
+      await admin.db.close();
+    }
+  });
+});
+
 test("force and goto past the bigint range are usage errors (exit 2), and nothing reaches the server [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
