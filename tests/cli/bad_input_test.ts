@@ -655,7 +655,7 @@ test("an app role that may not read the history its owner's strata wrote gets no
       assert.deepEqual(await h.state(), NOTHING);
 
       // The owner migrates with strata (the history table is written); the app role is granted the version table only.
-      assertExit(await h.strata(["up"]), 0);
+      assertExit(await h.strata("up"), 0);
       await admin.db.exec(`GRANT SELECT, INSERT, UPDATE, DELETE ON schema_migrations TO ${role}`);
       const warning = /^warning: This role may not read the history table "public"\."schema_migrations_history"/m;
 
