@@ -46,6 +46,17 @@ export interface Database extends Queryable {
    */
   readonly lockName?: string;
   /**
+   * What the URL's golang-migrate parameters said (`x-migrations-table`,
+   * `x-migrations-table-quoted`, `x-statement-timeout`), for a Migrator given no table or
+   * timeout of its own, as golang-migrate's `migrate.New(source, url)` honours them. Set by
+   * openDatabase.
+   */
+  readonly urlSettings?: {
+    readonly migrationsTable?: string;
+    readonly migrationsTableQuoted: boolean;
+    readonly statementTimeoutMs?: number;
+  };
+  /**
    * The driver's own client (the postgres.js `Sql`, the PGlite instance), for runtime-bound
    * tools such as a PGlite dump. The core never uses it.
    */

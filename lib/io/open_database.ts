@@ -56,7 +56,13 @@ export async function openDatabase(
   const db = url.kind === "pglite"
     ? await openPglite(url, deadline, options)
     : await openPostgres(url, deadline, options);
-  return { db, url };
+  if (url.migrationsTable === undefined && url.statementTimeoutMs === undefined) return { db, url };
+  const urlSettings = {
+    migrationsTableQuoted: url.migrationsTableQuoted,
+    ...(url.migrationsTable === undefined ? {} : { migrationsTable: url.migrationsTable }),
+    ...(url.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: url.statementTimeoutMs }),
+  };
+  return { db: { ...db, urlSettings }, url };
 }
 
 async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDatabaseOptions): Promise<Database> {

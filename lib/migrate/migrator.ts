@@ -42,6 +42,7 @@ import { loadParser, parseSqlScript, scriptError, type SqlScript, type SqlStatem
 import {
   ensureVersionTable,
   inTransaction,
+  parseTableName,
   readVersion,
   readVersionRow,
   type ResolvedTable,
@@ -58,7 +59,10 @@ import {
 export interface MigratorOptions {
   /** Where the migration files come from. */
   source: MigrationSource;
-  /** The version table (default `schema_migrations` in current_schema()). */
+  /**
+   * The version table. Default: the URL's `x-migrations-table` when openDatabase opened the
+   * Database, else `schema_migrations` in current_schema().
+   */
   table?: TableName;
   /** How long to wait for the advisory lock, in ms (default 15,000), counted from `startedAt`. */
   lockTimeoutMs?: number;
@@ -69,7 +73,7 @@ export interface MigratorOptions {
    * (the URL path, `/mydb`, as golang-migrate's CLI has it), else current_database().
    */
   lockName?: string;
-  /** `statement_timeout` for the session, in ms (`x-statement-timeout`). */
+  /** `statement_timeout` for the session, in ms. Default: the URL's `x-statement-timeout` (see `table`). */
   statementTimeoutMs?: number;
   /** Aborting stops after the migration that is running. */
   signal?: AbortSignal;
@@ -444,7 +448,14 @@ export class Migrator {
   }
 
   #resolve(session: Session): Promise<ResolvedTable> {
-    return resolveTable(session, this.#options.table ?? { table: "schema_migrations" });
+    const fromUrl = this.#db.urlSettings;
+    return resolveTable(
+      session,
+      this.#options.table ??
+        (fromUrl?.migrationsTable === undefined
+          ? { table: "schema_migrations" }
+          : parseTableName(fromUrl.migrationsTable, fromUrl.migrationsTableQuoted)),
+    );
   }
 
   async #withLock<T>(fn: (context: Context) => Promise<T>): Promise<T> {
@@ -489,10 +500,9 @@ export class Migrator {
           "SELECT set_config('client_connection_check_interval', '1000', false) WHERE current_setting('server_version_num')::int >= 140000",
         ));
       }
-      if (this.#options.statementTimeoutMs !== undefined) {
-        setUp.push(session.query("SELECT set_config('statement_timeout', $1, false)", [
-          String(this.#options.statementTimeoutMs),
-        ]));
+      const statementTimeoutMs = this.#options.statementTimeoutMs ?? this.#db.urlSettings?.statementTimeoutMs;
+      if (statementTimeoutMs !== undefined) {
+        setUp.push(session.query("SELECT set_config('statement_timeout', $1, false)", [String(statementTimeoutMs)]));
       }
       const resolving = this.#resolve(session);
       let lockName = this.#options.lockName ?? this.#db.lockName;

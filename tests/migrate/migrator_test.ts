@@ -403,3 +403,37 @@ test("a session holding golang-migrate's lock makes up fail with LOCK_TIMEOUT [p
     assert.equal((await migrator(db, APP).up()).to.version, 3n);
   });
 });
+
+test("a Migrator on a database openDatabase opened uses the URL's x-migrations-table and x-statement-timeout, as golang-migrate's migrate.New does; its own options win", async (t) => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  const urls: string[] = ["pglite://memory?x-migrations-table=app_migrations&x-statement-timeout=1500"];
+  await withDatabase(t, "postgres", async (test) => {
+    urls.push(
+      `${test.url}${test.url.includes("?") ? "&" : "?"}x-migrations-table=app_migrations&x-statement-timeout=1500`,
+    );
+    for (const url of urls) {
+      const { db } = await openDatabase(url);
+      try {
+        const run = await migrator(db, {
+          ...APP,
+          "4_timeout.up.sql": "SELECT set_config('app.timeout', current_setting('statement_timeout'), false);",
+        }).up();
+        assert.equal(run.error, undefined, url);
+        assert.deepEqual(await tables(db), ["app_migrations", "orgs", "users"], url);
+        const [row] = await db.query<{ version: string }>("SELECT version::text AS version FROM app_migrations");
+        assert.equal(row.version, "4", url);
+        // The statement_timeout the migration ran under was the URL's.
+        const [setting] = await db.query<{ value: string }>("SELECT current_setting('app.timeout', true) AS value");
+        assert.equal(setting.value, "1500ms", url);
+        // An explicit table still wins over the URL.
+        const own = await migrator(db, { "1_other.up.sql": "CREATE TABLE other (id int);" }, {
+          table: parseTableName("own_migrations", false),
+        }).up();
+        assert.equal(own.error, undefined, url);
+        assert.ok((await tables(db)).includes("own_migrations"), url);
+      } finally {
+        await db.close();
+      }
+    }
+  });
+});
