@@ -61,6 +61,13 @@ export interface Database extends Queryable {
    * tools such as a PGlite dump. The core never uses it.
    */
   readonly raw?: unknown;
+  /**
+   * Gives the host's event loop a turn (timers, signal handlers) when the database has kept
+   * the thread busy for a while: in-process PGlite answers every query without one, so a
+   * Ctrl-C would otherwise wait for the whole run. Absent for a server, whose replies come
+   * as I/O.
+   */
+  turn?(): Promise<void>;
   /** Runs `fn` on one session held for the whole call. */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** Closes every connection (or the embedded instance). Safe to call twice. */

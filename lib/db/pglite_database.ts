@@ -33,6 +33,15 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
   // PGlite is one backend: every caller shares its single session. A queue keeps one
   // withSession() caller's statements (and its transaction) from interleaving with another's.
   let tail: Promise<unknown> = Promise.resolve();
+  // The event loop gets a turn at least every TURN_MS of queries (see Database.turn).
+  let lastTurn = performance.now();
+  const turn = async () => {
+    if (performance.now() - lastTurn < TURN_MS) return;
+    // Two timers: between the first firing and the second, the loop polls for I/O, which is
+    // where Node dispatches a signal. One alone may fire before the poll.
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    lastTurn = performance.now();
+  };
   const session: Session = {
     query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(pg, text, params),
     exec: (text: string) => runExec(pg, text),
@@ -40,6 +49,7 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
       const counts: number[] = [];
       for (let index = 0; index < items.length; index++) {
         const item = items[index];
+        await turn();
         try {
           const results = typeof item === "string"
             ? await pg.exec(item)
@@ -60,6 +70,7 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
     raw: pg,
     label: options.label ?? "pglite://memory",
     lockName: "/postgres",
+    turn,
     query: session.query,
     exec: session.exec,
     withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
@@ -84,3 +95,6 @@ async function runQuery<T>(pg: PGlite, text: string, params: readonly unknown[])
 async function runExec(pg: PGlite, text: string): Promise<void> {
   await pg.exec(text);
 }
+
+/** How long PGlite may keep the thread before the event loop gets a turn. */
+const TURN_MS = 100;

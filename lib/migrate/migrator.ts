@@ -69,8 +69,11 @@ export interface MigratorOptions {
   /** When the caller began opening the database (ms since the epoch); default: now. */
   startedAt?: number;
   /**
-   * golang-migrate's database name for the lock id. Default: the Database's `lockName`
-   * (the URL path, `/mydb`, as golang-migrate's CLI has it), else current_database().
+   * golang-migrate's database name for the lock id, the only lock then taken. Default:
+   * golang-migrate's lock under each name it may be computed from (the Database's
+   * `lockName`, the URL path `/mydb`; `/` + current_database(); current_database()), so
+   * strata's CLI, a server running strata from code, and golang-migrate's CLI and
+   * `WithInstance` all exclude each other.
    */
   lockName?: string;
   /** `statement_timeout` for the session, in ms. Default: the URL's `x-statement-timeout` (see `table`). */
@@ -311,20 +314,20 @@ export class Migrator {
   /** The other session holding the migration lock, if any (a server only: PGlite has one session). */
   async #lockHolder(session: Session, table: ResolvedTable): Promise<RunningMigration | undefined> {
     if (this.#db.dialect !== "postgres" || this.#held) return undefined;
-    let lockName = this.#options.lockName ?? this.#db.lockName;
-    if (lockName === undefined) {
-      lockName = (await session.query<{ name: string }>("SELECT current_database() AS name"))[0].name;
-    }
-    const id = BigInt.asUintN(64, migrationLockId(table.schema, table.table, lockName));
+    const explicit = this.#options.lockName;
+    const current = explicit === undefined
+      ? (await session.query<{ name: string }>("SELECT current_database() AS name"))[0].name
+      : undefined;
+    const ids = this.#lockIds(table, current);
     const [row] = await session.query<{ pid: number; since: string | null; app: string | null }>(
       `SELECT l.pid, to_char(coalesce(a.xact_start, a.backend_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since,
               a.application_name AS app
        FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::oid AND l.objid = $2::oid AND l.objsubid = 1
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ANY($1::oid[]) AND l.objsubid = 1
          AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
          AND l.pid <> pg_backend_pid()
        LIMIT 1`,
-      [(id >> 32n).toString(), (id & 0xffffffffn).toString()],
+      [ids.map((id) => id.toString())],
     );
     if (!row) return undefined;
     return { pid: Number(row.pid), since: row.since ?? null, applicationName: row.app || null };
@@ -458,6 +461,23 @@ export class Migrator {
     );
   }
 
+  /**
+   * The advisory locks a migration holds, ascending. A `lockName` given to the Migrator is
+   * the only one. Otherwise golang-migrate's key under each name it may be computed from:
+   * the URL's path (`/mydb`, its CLI and strata's), `/` + current_database() (strata on a
+   * Database opened without a URL), and current_database() (a Go service using its
+   * `WithInstance`), so that every one of them excludes every other.
+   */
+  #lockIds(table: ResolvedTable, currentDatabase: string | undefined): bigint[] {
+    const explicit = this.#options.lockName;
+    const names = explicit === undefined
+      ? [this.#db.lockName, currentDatabase === undefined ? undefined : `/${currentDatabase}`, currentDatabase]
+      : [explicit];
+    const ids = new Set<bigint>();
+    for (const name of names) if (name !== undefined) ids.add(migrationLockId(table.schema, table.table, name));
+    return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   async #withLock<T>(fn: (context: Context) => Promise<T>): Promise<T> {
     if (this.#held) return await fn(this.#held);
     const deadline = this.#startedAt + (this.#options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
@@ -505,23 +525,26 @@ export class Migrator {
         setUp.push(session.query("SELECT set_config('statement_timeout', $1, false)", [String(statementTimeoutMs)]));
       }
       const resolving = this.#resolve(session);
-      let lockName = this.#options.lockName ?? this.#db.lockName;
-      const naming = lockName === undefined
+      const naming = this.#options.lockName === undefined
         ? session.query<{ name: string }>("SELECT current_database() AS name")
         : Promise.resolve([]);
       const [table, names] = await settleInOrder(resolving, naming, setUp);
-      if (lockName === undefined) lockName = (names as Array<{ name: string }>)[0].name;
-      const id = migrationLockId(table.schema, table.table, lockName);
-      await acquireLock(session, id, {
-        deadline,
-        ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-        onWait: () => this.#options.onEvent?.({ type: "lock-wait", lockId: id }),
-      });
-      onLocked();
+      const ids = this.#lockIds(table, (names as Array<{ name: string }>)[0]?.name);
+      // In ascending order, so two strata processes never each hold one and wait for the other.
+      const held: bigint[] = [];
       try {
+        for (const id of ids) {
+          await acquireLock(session, id, {
+            deadline,
+            ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+            onWait: () => this.#options.onEvent?.({ type: "lock-wait", lockId: id }),
+          });
+          held.push(id);
+        }
+        onLocked();
         return await fn({ session, table, history: historyTableFor(table) });
       } finally {
-        await releaseLock(session, id).catch(() => {});
+        for (const id of held.reverse()) await releaseLock(session, id).catch(() => {});
       }
     });
   }
@@ -706,6 +729,8 @@ export class Migrator {
       });
       let to = from;
       for (let i = 0; i < steps.length; i++) {
+        // In-process PGlite: a signal that came during the last file is seen before the next.
+        await this.#db.turn?.();
         if (this.#options.signal?.aborted) {
           return {
             from,

@@ -259,6 +259,41 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+test("SIGTERM during a slow file on a PGlite folder (the database runs in the process) finishes it and stops before the next [pglite]", async (t) => {
+  await withDatabase(t, "pglite", async (test: TestDatabase) => {
+    await test.db.close();
+    await withFolder(async (dir) => {
+      await writeMigrations(join(dir, "migrations"), {
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "2_slow.up.sql": "CREATE TABLE m2 (id int);\nSELECT pg_sleep(3);\n",
+        "3_after.up.sql": "CREATE TABLE m3 (id int);\n",
+      });
+      const run = startStrata(["-database", test.url, "up"], dir);
+      try {
+        await waitFor("the first migration to finish", () => /^1\/u /m.test(run.stderr()));
+      } catch (error) {
+        run.child.kill("SIGKILL");
+        const out = await run.done;
+        throw new Error(`${(error as Error).message}; the run ended with ${out.code}:\n${out.stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      run.child.kill("SIGTERM");
+      const out = await run.done;
+      assert.equal(out.code, 1, out.stderr);
+      assert.match(out.stderr, /Interrupted \(SIGTERM\)/);
+      assert.match(out.stderr, /^2\/u slow /m);
+      assert.match(out.stderr, /^error: Interrupted: stopped at version 2, 1 migration\(s\) not run$/m);
+      const { db } = await openDatabase(test.url);
+      try {
+        assert.deepEqual(await versionRow(db), { version: "2", dirty: false });
+        assert.equal(await tableExists(db, "m3"), false);
+      } finally {
+        await db.close();
+      }
+    });
+  }, { folder: true });
+});
+
 test("a second SIGTERM during a file outside a transaction exits 143 saying what that leaves, and status names the file", async (t) => {
   await withDatabase(t, "postgres", async (test: TestDatabase) => {
     await withFolder(async (dir) => {

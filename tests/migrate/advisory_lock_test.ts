@@ -55,3 +55,48 @@ test("a session with a short statement_timeout waits for a held lock until its d
     }
   });
 });
+
+test("without a lockName a migration holds golang-migrate's lock under the URL path, /current_database() and current_database(): the CLI, a server migrating from code and a Go WithInstance exclude each other; a lockName takes only its own", async (t) => {
+  const { Migrator } = await import("../../lib/migrate/migrator.ts");
+  const { memorySource } = await import("../../lib/migrate/migration_source.ts");
+  const { postgresDatabase } = await import("../../lib/db/postgres_database.ts");
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  await withDatabase(t, "postgres", async (test) => {
+    const dbName = decodeURIComponent(new URL(test.url).pathname.slice(1));
+    const source = memorySource({ "1_a.up.sql": "CREATE TABLE a (id int);", "1_a.down.sql": "DROP TABLE a;" });
+    // As the CLI opens it (lockName = the URL's path), and as the README's bundle snippet does (no URL known).
+    const { db: cli } = await openDatabase(test.url);
+    const fromCode = postgresDatabase(postgres(test.url, { max: 2, onnotice: () => {} }));
+    const holder = postgres(test.url, { max: 1, onnotice: () => {} });
+    try {
+      for (const name of [`/${dbName}`, dbName]) {
+        const id = migrationLockId("public", "schema_migrations", name).toString();
+        const [held] = await holder`SELECT pg_try_advisory_lock(${id}::bigint) AS locked`;
+        assert.equal(held.locked, true);
+        for (const [who, db] of [["cli", cli], ["code", fromCode]] as const) {
+          const migrator = new Migrator(db, { source, lockTimeoutMs: 600 });
+          await assert.rejects(migrator.up(), (error: unknown) => {
+            assert.ok(error instanceof StrataError, String(error));
+            assert.equal(error.code, "LOCK_TIMEOUT", `${who} while ${name} is held`);
+            return true;
+          });
+          const status = await migrator.status();
+          assert.ok(status.running, `${who}: status names the holder of ${name}`);
+        }
+        // A lockName given by the caller is the only lock taken: -lock-name mydb excludes only that key.
+        const other = name === dbName ? `/${dbName}` : dbName;
+        const own = await new Migrator(cli, { source, lockTimeoutMs: 600, lockName: other }).plan({ command: "up" });
+        assert.equal(own.steps.length, 1);
+        const run = await new Migrator(cli, { source, lockTimeoutMs: 600, lockName: other }).up();
+        assert.equal(run.error, undefined);
+        assert.equal((await new Migrator(cli, { source, lockName: other }).down()).error, undefined);
+        await holder`SELECT pg_advisory_unlock(${id}::bigint)`;
+      }
+      assert.equal((await new Migrator(fromCode, { source, lockTimeoutMs: 600 }).up()).error, undefined);
+    } finally {
+      await holder.end({ timeout: 1 });
+      await fromCode.close();
+      await cli.close();
+    }
+  });
+});
