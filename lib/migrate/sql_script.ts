@@ -39,7 +39,11 @@ type ParseFn = (
   sql: string,
 ) => { stmts?: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }> };
 
+type ScanFn = (sql: string) => { tokens?: Array<{ text?: string; keywordKind?: number }> };
+
 let loading: Promise<ParseFn> | undefined;
+/** The parser's scanner, set once the module has loaded. */
+let scanSync: ScanFn | undefined;
 
 /**
  * Loads the parser's WASM module once. It is imported lazily: a run with nothing pending,
@@ -48,6 +52,7 @@ let loading: Promise<ParseFn> | undefined;
 export function loadParser(): Promise<ParseFn> {
   loading ??= import("libpg-query").then(async (module) => {
     await module.loadModule();
+    scanSync = module.scanSync as unknown as ScanFn;
     return module.parseSync as unknown as ParseFn;
   });
   return loading;
@@ -188,6 +193,8 @@ function cannotRunInTransaction(node: Record<string, Record<string, unknown>>): 
       return "DROP TABLESPACE";
     case "ClusterStmt":
       return body.relation ? undefined : "CLUSTER without a table";
+    case "DoStmt":
+      return doBlockEndsTransactions(body) ? "a DO block that commits or rolls back" : undefined;
     case "AlterTableStmt": {
       const cmds = (body.cmds ?? []) as Array<
         { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }
@@ -201,6 +208,28 @@ function cannotRunInTransaction(node: Record<string, Record<string, unknown>>): 
     default:
       return undefined;
   }
+}
+
+/**
+ * Whether a PL/pgSQL DO block has COMMIT or ROLLBACK statements of its own (a batched data
+ * migration): the server refuses them inside a transaction block, and golang-migrate, which
+ * sends the file as one query, runs such a block. The body's keywords come from the parser's
+ * scanner, so the words in comments and strings do not count.
+ */
+function doBlockEndsTransactions(body: Record<string, unknown>): boolean {
+  const args = (body.args ?? []) as Array<{ DefElem?: { defname?: string; arg?: { String?: { sval?: string } } } }>;
+  const option = (name: string) => args.find((a) => a.DefElem?.defname === name)?.DefElem?.arg?.String?.sval;
+  const language = option("language") ?? "plpgsql";
+  const code = option("as");
+  if (language.toLowerCase() !== "plpgsql" || code === undefined || !scanSync) return false;
+  let tokens;
+  try {
+    tokens = scanSync(code).tokens ?? [];
+  } catch {
+    // A body the SQL scanner cannot read (an unterminated quote): the server says what is wrong.
+    return false;
+  }
+  return tokens.some((t) => t.keywordKind && /^(commit|rollback)$/i.test(t.text ?? ""));
 }
 
 /**

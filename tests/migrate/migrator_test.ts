@@ -437,3 +437,29 @@ test("a Migrator on a database openDatabase opened uses the URL's x-migrations-t
     }
   });
 });
+
+for (const backend of BACKENDS) {
+  test(`a batched data migration (a DO block that commits between batches) runs, as golang-migrate runs it [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async (test) => {
+      const run = await migrator(test.db, {
+        "1_t.up.sql":
+          "CREATE TABLE t (id int PRIMARY KEY, x int);\nINSERT INTO t SELECT g, NULL FROM generate_series(1, 2500) g;",
+        "2_backfill.up.sql": `DO $$
+DECLARE n int;
+BEGIN
+  LOOP
+    UPDATE t SET x = 1 WHERE id IN (SELECT id FROM t WHERE x IS NULL LIMIT 1000);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+    COMMIT; -- one batch at a time
+  END LOOP;
+END $$;`,
+      }).up();
+      assert.equal(run.error, undefined, String(run.error));
+      assert.deepEqual(run.results.map((r) => [r.status, r.transactional]), [["applied", true], ["applied", false]]);
+      const [left] = await test.db.query<{ n: string }>("SELECT count(*)::text AS n FROM t WHERE x IS NULL");
+      assert.equal(left.n, "0");
+      assert.deepEqual(await versionRows(test.db), [{ version: "2", dirty: false }]);
+    });
+  });
+}

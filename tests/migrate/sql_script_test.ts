@@ -67,6 +67,12 @@ test("parseSqlScript runs CONCURRENTLY, VACUUM and ALTER SYSTEM outside a transa
     ["ALTER SYSTEM SET work_mem = '8MB';", /ALTER SYSTEM/],
     ["CREATE DATABASE other;", /CREATE DATABASE/],
     ["ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY;", /DETACH PARTITION CONCURRENTLY/],
+    // A batched data migration: golang-migrate sends the file as one query, where COMMIT in a DO block works.
+    [
+      "UPDATE t SET x = 0 WHERE false;\nDO $$ BEGIN LOOP EXIT; END LOOP; COMMIT; END $$;",
+      /statement 2 \(line 2\): a DO block that commits or rolls back/,
+    ],
+    ["DO LANGUAGE plpgsql $body$ BEGIN ROLLBACK; END $body$;", /a DO block that commits or rolls back/],
   ];
   for (const [sql, reason] of cases) {
     const script = await parseSqlScript(sql, "x.up.sql");
@@ -79,6 +85,8 @@ test("parseSqlScript runs CONCURRENTLY, VACUUM and ALTER SYSTEM outside a transa
       "CREATE INDEX a_i ON a (id);",
       "REFRESH MATERIALIZED VIEW CONCURRENTLY m;",
       "REINDEX INDEX a_i;",
+      // The words in a comment or a string of the body are not statements.
+      "DO $$ BEGIN -- COMMIT later\n RAISE NOTICE 'ROLLBACK'; PERFORM $q$COMMIT$q$; END $$;",
     ]
   ) {
     assert.equal((await parseSqlScript(sql, "x.up.sql")).transactional, true, sql);
