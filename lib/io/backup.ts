@@ -107,10 +107,14 @@ export async function backupDatabase(
   }
   const stamp = timestamp(options.now ?? new Date());
   const ext = format === "plain" ? ".sql" : format === "custom" ? ".dump" : ".dir";
-  const name = `backup_${stamp}_${safeName(databaseName)}${ext}`;
+  // Two databases of one name (two servers' `app`, two PGlite folders) backed up in the same
+  // second get two names: neither backup writes over the other.
+  let name = `backup_${stamp}_${safeName(databaseName)}${ext}`;
+  for (let n = 2; await exists(join(out, name)) || await exists(join(out, `${name}.json`)); n++) {
+    name = `backup_${stamp}_${safeName(databaseName)}_${n}${ext}`;
+  }
   const path = join(out, name);
-  const partial = `${path}.partial`;
-  await rm(partial, { recursive: true, force: true });
+  const partial = `${path}.${process.pid}-${Math.random().toString(36).slice(2, 10)}.partial`;
 
   let dumpedWith: string;
   try {
@@ -146,7 +150,7 @@ export async function backupDatabase(
   const lines = files ? files.map((f) => `${f.sha256}  ${name}/${f.name}`) : [`${sha256}  ${name}`];
   await writeFile(`${path}.sha256`, lines.join("\n") + "\n", { mode: 0o600 });
   await rename(partial, path);
-  const pruned = options.keep === undefined ? [] : await prune(out, safeName(databaseName), options.keep);
+  const pruned = options.keep === undefined ? [] : await prune(out, manifest, options.keep);
   return { ...manifest, path, manifestPath, durationMs: performance.now() - started, pruned };
 }
 
@@ -263,19 +267,37 @@ async function chmodTree(dir: string): Promise<void> {
   for (const name of await readdir(dir)) await chmod(join(dir, name), 0o600);
 }
 
-/** Deletes all but the newest `keep` backups of one database (and their manifests). */
-async function prune(out: string, database: string, keep: number): Promise<string[]> {
-  const pattern = new RegExp(
-    `^backup_(\\d{8}_\\d{6})_${database.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\.(sql|dump|dir)$`,
-  );
-  const backups = (await readdir(out)).filter((name) => pattern.test(name)).sort().reverse();
-  const old = backups.slice(Math.max(0, keep));
+/**
+ * Deletes all but the newest `keep` backups of this backup's database (and their manifests).
+ * A backup is of the same database when its manifest names the same URL (password masked,
+ * query left out): file names alone cannot tell two servers' `app` databases, or two PGlite
+ * folders, apart. A backup without a readable manifest is never deleted.
+ */
+async function prune(out: string, current: BackupManifest, keep: number): Promise<string[]> {
+  const same: Array<{ name: string; createdAt: string }> = [];
+  for (const name of await readdir(out)) {
+    if (!/^backup_.*\.(sql|dump|dir)$/.test(name)) continue;
+    const manifest = await readManifest(join(out, name));
+    if (manifest?.file !== name || databaseIdentity(manifest.database) !== databaseIdentity(current.database)) continue;
+    same.push({ name, createdAt: String(manifest.createdAt) });
+  }
+  same.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.name < b.name ? 1 : -1));
+  const old = same.slice(Math.max(0, keep)).map((b) => b.name);
   for (const name of old) {
     for (const suffix of ["", ".json", ".sha256"]) {
       await rm(join(out, `${name}${suffix}`), { recursive: true, force: true });
     }
   }
   return old;
+}
+
+/** A manifest's database URL without its query: the same database whatever the session settings. */
+function databaseIdentity(label: string): string {
+  return label.split("?")[0];
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await stat(path).then(() => true, () => false);
 }
 
 /** What a manifest beside a backup says, or undefined when there is none. */
