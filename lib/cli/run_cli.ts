@@ -211,7 +211,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 /** The commands that read the migrations folder. */
-const FOLDER_COMMANDS = new Set(["up", "down", "goto", "status", "validate", "deploy"]);
+const FOLDER_COMMANDS = new Set(["up", "down", "goto", "force", "status", "validate", "deploy"]);
 
 async function runCommand(command: string, rest: string[], args: ParsedArgs, io: CliIo): Promise<number> {
   const mode: Mode = { json: booleanFlag(args, "json"), verbose: booleanFlag(args, "verbose") };

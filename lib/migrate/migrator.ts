@@ -341,6 +341,13 @@ export class Migrator {
    */
   async force(version: bigint): Promise<VersionState> {
     if (version < -1n) throw new StrataError("USAGE", `Version must be -1 or more, got ${version}`);
+    // A folder that is not there (a mistyped -path) fails before anything is written, as
+    // golang-migrate's force does; a set that cannot be read otherwise (two files for one
+    // version) still lets force repair the version table.
+    const set = await this.loadSet().catch((error: unknown) => {
+      if (error instanceof StrataError && error.code === "SOURCE_NOT_FOUND") throw error;
+      return undefined;
+    });
     // What the caller saw: a migration holding the lock may move the version while force
     // waits for it, and forcing over what it did would undo its record.
     const seen = this.#held ? undefined : await this.version().catch(() => undefined);
@@ -363,7 +370,6 @@ export class Migrator {
       const target = version < 0n ? null : version;
       const state: VersionState = { version: target, dirty: false };
       let extra: ScriptItem[] = [];
-      const set = await this.loadSet().catch(() => undefined);
       if (set) {
         const status = computeStatus(
           set,

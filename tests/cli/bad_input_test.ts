@@ -234,8 +234,8 @@ test("an unknown command and an unknown flag are usage errors (exit 2) that chan
 test("up in a folder without migrations/ fails before the embedded database is made", async () => {
   const dir = await tempDir("strata-cli-bad-input-");
   try {
-    for (const command of ["up", "status", "down"]) {
-      const out = await runStrata([command, ...(command === "down" ? ["1"] : [])], dir.path);
+    for (const command of ["up", "status", "down", "force"]) {
+      const out = await runStrata([command, ...(command === "down" || command === "force" ? ["1"] : [])], dir.path);
       assertExit(out, 1);
       assert.match(out.stderr, /Migrations folder not found: .*migrations\nhint: Pass -path DIR/);
     }
@@ -686,7 +686,7 @@ test("an app role that may not read the history its owner's strata wrote gets no
   });
 });
 
-test("force and goto past the bigint range are usage errors (exit 2), and nothing reaches the server [postgres]", async (t) => {
+test("force and goto past the bigint range are usage errors (exit 2), and nothing reaches the server; force with a missing folder fails [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
     for (const command of ["force", "goto"]) {
@@ -694,6 +694,11 @@ test("force and goto past the bigint range are usage errors (exit 2), and nothin
       assertExit(out, 2);
       assert.match(out.stderr, /Version must be at most 9223372036854775807 \(the version column is a bigint\)/);
     }
+    assert.deepEqual(await h.state(), NOTHING);
+    // A mistyped -path fails as golang-migrate's force does, before the version is touched.
+    const typo = await h.strata("-path", "migration", "force", "1");
+    assertExit(typo, 1);
+    assert.match(typo.stderr, /^error: Migrations folder not found: .*migration$/m);
     assert.deepEqual(await h.state(), NOTHING);
   });
 });
