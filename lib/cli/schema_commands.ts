@@ -7,12 +7,13 @@
  * no differences; `check`: no drift; `verify`: every down restores the schema), 1 failed or
  * different, 2 usage error.
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, resolve as resolvePath } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl, parseDatabaseUrl, POSTGRES_SCHEMES } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { directorySource } from "../io/directory_source.ts";
+import { writeAtomically } from "../io/write_atomically.ts";
 import { openDatabase } from "../io/open_database.ts";
 import { historyTableFor } from "../migrate/history.ts";
 import { loadMigrationSet } from "../migrate/migration_set.ts";
@@ -478,19 +479,6 @@ async function snapshotOf(db: Database, url: DatabaseUrl): Promise<SchemaSnapsho
     exclude.push({ schema: history.schema, table: history.table });
   }
   return await snapshotSchema(db, { exclude });
-}
-
-/** Writes beside the target, then renames over it: a reader never sees half a file. */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const partial = `${path}.${Math.random().toString(36).slice(2, 10)}.partial`;
-  try {
-    await writeFile(partial, text);
-    await rename(partial, path);
-  } catch (error) {
-    await rm(partial, { force: true }).catch(() => {});
-    throw new StrataError("COMMAND_FAILED", `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 function summary(diff: SchemaDiff): string {

@@ -15,6 +15,7 @@ import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { parseTableName, readVersion, resolveTable, type TableName } from "../migrate/version_table.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
+import { fileSystemError } from "./write_atomically.ts";
 import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
 
 /** pg_dump's output formats strata offers. */
@@ -84,8 +85,26 @@ export async function backupDatabase(
   url: DatabaseUrl,
   options: BackupOptions = {},
 ): Promise<BackupResult> {
-  const started = performance.now();
   const out = options.out ?? "backups";
+  try {
+    return await writeBackup(db, url, out, options);
+  } catch (error) {
+    // A folder that cannot be written (read-only, full, a file in the way) is said plainly.
+    throw fileSystemError(
+      error,
+      `Cannot write the backup in ${out}`,
+      "Nothing was changed in the database. Pass -out DIR with a folder this user can write, or free the disk",
+    );
+  }
+}
+
+async function writeBackup(
+  db: Database,
+  url: DatabaseUrl,
+  out: string,
+  options: BackupOptions,
+): Promise<BackupResult> {
+  const started = performance.now();
   // `pg_dump --version` (Debian's perl wrapper alone takes ~0.1 s) runs while the queries do;
   // the first pg_dump found is the one findPgProgram picks when it is new enough for the server.
   const probing = db.dialect === "postgres" ? findPgProgram("pg_dump", 0).catch(() => undefined) : undefined;

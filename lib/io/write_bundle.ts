@@ -3,13 +3,14 @@
  * with every migration's statements split by the parser, so an edge function or a compiled
  * server migrates on start-up with no file system and no parser.
  */
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { StrataError } from "../db/strata_error.ts";
 import type { Bundle, BundledFiles } from "../migrate/bundled_source.ts";
 import { parseMigrationFileName } from "../migrate/file_name.ts";
 import { parseSqlScript } from "../migrate/sql_script.ts";
 import { directorySource } from "./directory_source.ts";
+import { writeAtomically } from "./write_atomically.ts";
 
 /** Options for {@linkcode writeBundle}. */
 export interface WriteBundleOptions {
@@ -80,8 +81,7 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     ? `${header}const bundle = ${json};\nexport default bundle as typeof bundle & { format: 1 };\n`
     : `${declaration ? `// @ts-self-types="./${basename(declaration)}"\n` : ""}${header}const bundle = ${json};\n` +
       "export default bundle;\n";
-  // -out src/generated/migrations.bundle.mjs in a fresh checkout: make the folder, as `mkdir -p` would.
-  await mkdir(dirname(options.out), { recursive: true });
+  // -out src/generated/migrations.bundle.mjs in a fresh checkout: writeAtomically makes the folder, as `mkdir -p` would.
   if (declaration) {
     await writeAtomically(
       declaration,
@@ -98,12 +98,6 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     seeds: Object.keys(bundle.seeds?.files ?? {}).length,
     bytes: new TextEncoder().encode(body).length,
   };
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const partial = `${path}.partial`;
-  await writeFile(partial, text);
-  await rename(partial, path);
 }
 
 async function readSeeds(dir: string): Promise<BundledFiles | undefined> {

@@ -431,6 +431,34 @@ test("[postgres] deploy with nothing pending exits 0 and writes no backup", asyn
   });
 });
 
+test("[postgres] backup and deploy into a folder that cannot be written exit 1 with COMMAND_FAILED naming it, no stack trace, and deploy migrates nothing", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      // A file where the folder should be (root ignores permissions; this fails for everyone).
+      await writeFile(join(work.path, "backups"), "not a folder");
+      const backup = await runStrata(["-database", source.url, "-json", "backup", "-out", "backups"], work.path);
+      assertExit(backup, 1);
+      const json = parseJson(backup);
+      assert.equal(json.error?.code, "COMMAND_FAILED", backup.stdout);
+      assert.match(json.error?.message ?? "", /^Cannot write the backup in \/.*\/backups: EEXIST/);
+
+      const path = await migrationsWith(work.path, { "000005_more.up.sql": "CREATE TABLE deploy_more (id int);\n" });
+      const deploy = await runStrata(
+        ["-path", path, "-database", source.url, "deploy", "-out", "backups/x"],
+        work.path,
+      );
+      assertExit(deploy, 1);
+      assert.match(deploy.stderr, /Cannot write the backup in \/.*\/backups\/x: /);
+      assert.doesNotMatch(deploy.stderr, /\n\s+at /, "no stack trace");
+      assert.ok(!(await publicTables(source.db)).includes("deploy_more"), "nothing was migrated");
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 test("[postgres] deploy whose only pending migration fails in its transaction exits 1 and says nothing changed, with no restore", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
