@@ -54,6 +54,20 @@ export function databaseNote(args: ParsedArgs, env: Record<string, string | unde
   return "set DATABASE_URL to the URL you passed with -database before running it (strata does not print passwords)";
 }
 
+/** A strata command with the flags that locate this database and folder (a URL with a password becomes "$DATABASE_URL"). */
+export function strataCommand(args: ParsedArgs, env: Record<string, string | undefined>, command: string): string {
+  const parts = ["strata"];
+  const path = stringFlag(args, "path");
+  if (path !== undefined) parts.push("-path", shellWord(path));
+  const source = stringFlag(args, "source");
+  if (source !== undefined) parts.push("-source", shellWord(source));
+  // Only a -database that was given: without one, the command reads $DATABASE_URL again.
+  const database = stringFlag(args, "database") === undefined ? undefined : databaseWord(args, env);
+  if (database !== undefined) parts.push("-database", database);
+  parts.push(command);
+  return parts.join(" ");
+}
+
 export { shellWord };
 
 /** -lock-timeout in ms (default 15 s): how long a command waits for its database and the migration lock. */

@@ -43,6 +43,7 @@ import {
   lockTimeoutMs,
   openCommandDatabase,
   shellWord,
+  strataCommand,
 } from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import { parseTrackSpec } from "./track_spec.ts";
@@ -1062,20 +1063,6 @@ function migrationsPath(args: ParsedArgs, io: CliIo): string {
     return folder;
   }
   return path ?? "migrations";
-}
-
-/** A strata command with the flags that locate this database and folder (a URL with a password becomes "$DATABASE_URL"). */
-function strataCommand(args: ParsedArgs, env: Record<string, string | undefined>, command: string): string {
-  const parts = ["strata"];
-  const path = stringFlag(args, "path");
-  if (path !== undefined) parts.push("-path", shellWord(path));
-  const source = stringFlag(args, "source");
-  if (source !== undefined) parts.push("-source", shellWord(source));
-  // Only a -database that was given: without one, the command reads $DATABASE_URL again.
-  const database = stringFlag(args, "database") === undefined ? undefined : databaseWord(args, env);
-  if (database !== undefined) parts.push("-database", database);
-  parts.push(command);
-  return parts.join(" ");
 }
 
 export { formatDuration };

@@ -34,6 +34,7 @@ import {
   lockTimeoutMs,
   openCommandDatabase,
   shellWord,
+  strataCommand,
   warnIgnoredParameters,
 } from "./database_flag.ts";
 import { toJson } from "./json.ts";
@@ -340,10 +341,11 @@ async function runCheck(ctx: Context): Promise<number> {
     );
     const db = databaseWord(ctx);
     const path = shellWord(ctx.path);
+    const again = (command: string) => strataCommand(ctx.args, ctx.io.env, command);
     ctx.io.stderr(
-      `hint: keep the change: write a migration that makes it (strata create NAME); its statements:\n` +
+      `hint: keep the change: write a migration that makes it (${again("create NAME")}); its statements:\n` +
         `  strata diff ${path} ${db} -sql\n` +
-        `  then record it as applied here, where the change already is: strata force N (N: its version)\n` +
+        `  then record it as applied here, where the change already is: ${again("force N")} (N: its version)\n` +
         `hint: drop the change: revert it by hand; the statements that do:\n` +
         `  strata diff ${db} ${path} -sql\n`,
     );

@@ -139,6 +139,10 @@ async function restorePostgres(
             : format === "plain"
             ? "A plain file drops what it recreates only when pg_dump made it with --clean (strata's plain " +
               "backups are); otherwise "
+            : options.clean
+            // -clean drops only what the backup recreates: an object that depends on one of them
+            // (another table's foreign key) stops the drop.
+            ? "-replace empties the current schema first, so objects the backup does not have go too; or "
             : "Add -clean to drop what the backup recreates, or "
         }restore into an empty database`,
       },

@@ -388,6 +388,27 @@ test("[postgres] restore of a backup with one byte appended exits 1 with BACKUP_
   });
 });
 
+test("[postgres] restore -clean stopped by a table the backup does not have (a foreign key to a restored table) says -replace, not -clean again, and changes nothing", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const backup = await backupDatabase(source.db, parseDatabaseUrl(source.url), { out: work.path });
+      await source.db.exec("CREATE TABLE made_later (organisation_id bigint REFERENCES organisations (id))");
+      const before = await appRows(source.db);
+      const out = await runStrata(["-database", source.url, "restore", backup.path, "-yes", "-clean"], work.path);
+      assertExit(out, 1);
+      assert.match(out.stderr, /^error: pg_restore failed, so nothing was restored/m);
+      assert.match(out.stderr, /^hint: .*-replace empties the current schema first/m);
+      assert.doesNotMatch(out.stderr, /Add -clean/);
+      assert.deepEqual(await appRows(source.db), before);
+      assert.ok((await publicTables(source.db)).includes("made_later"));
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 test("[postgres] a custom restore without -clean over a conflicting table exits 1 with RESTORE_FAILED and changes nothing", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);

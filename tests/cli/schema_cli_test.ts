@@ -203,8 +203,15 @@ for (const backend of BACKENDS) {
       assert.match(out.stdout, /^drift: .* differs from the schema its 2 applied migrations \(version 2\) produce$/m);
       assert.match(out.stdout, /^--- expected \(.*migrations\/, replayed\)$/m);
       assert.match(out.stdout, /^\+ column public\.users\.nickname$/m);
-      assert.match(out.stderr, /^hint: keep the change: write a migration that makes it/m);
-      assert.match(out.stderr, /^ {2}then record it as applied here, where the change already is: strata force N/m);
+      // The commands name this database and folder: with DATABASE_URL unset, a bare `strata force N` would go elsewhere.
+      assert.match(
+        out.stderr,
+        /^hint: keep the change: write a migration that makes it \(strata -path migrations -database \S+ create NAME\)/m,
+      );
+      assert.match(
+        out.stderr,
+        /^ {2}then record it as applied here, where the change already is: strata -path migrations -database \S+ force N/m,
+      );
       const drop = /^hint: drop the change: revert it by hand; the statements that do:\n {2}strata (.+)$/m.exec(
         out.stderr,
       );
