@@ -176,7 +176,8 @@ type Mode = { json: boolean; verbose: boolean };
  * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let json = false;
+  // Known before the flags are parsed, so that a usage error in them is JSON too.
+  let json = argv.some((arg) => /^--?json(=(1|t|true|T|TRUE|True))?$/.test(arg));
   try {
     const args = parseArgs(argv, ALL_FLAGS);
     json = booleanFlag(args, "json");
@@ -417,8 +418,16 @@ async function dispatch(
     case "version": {
       const state = await migrator.version();
       if (mode.json) {
-        io.stdout(toJson({ command: "version", database: db.label, version: versionJson(state) }) + "\n");
-        return state.version === null && !state.dirty ? 1 : 0;
+        const none = state.version === null && !state.dirty;
+        io.stdout(
+          toJson({
+            command: "version",
+            database: db.label,
+            version: versionJson(state),
+            ...(none ? { error: { code: "NO_MIGRATION", message: "no migration" } } : {}),
+          }) + "\n",
+        );
+        return none ? 1 : 0;
       }
       if (state.version === null && !state.dirty) throw new StrataError("NO_MIGRATION", "no migration");
       io.stdout(`${state.version ?? -1}${state.dirty ? " (dirty)" : ""}\n`);
@@ -1019,7 +1028,9 @@ async function runCreate(rest: string[], args: ParsedArgs, io: CliIo, path: stri
     ...(tz === undefined ? {} : { tz }),
   });
   if (booleanFlag(args, "json")) {
-    io.stdout(toJson({ command: "create", version: created.version, up: created.up, down: created.down }) + "\n");
+    // A number, as every version in -json is (the padded form is in the file names).
+    const version = /^[0-9]+$/.test(created.version) ? BigInt(created.version) : created.version;
+    io.stdout(toJson({ command: "create", version, up: created.up, down: created.down }) + "\n");
   } else io.stdout(`${created.up}\n${created.down}\n`);
   return 0;
 }

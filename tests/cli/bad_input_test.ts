@@ -686,6 +686,26 @@ test("an app role that may not read the history its owner's strata wrote gets no
   });
 });
 
+test("-json keeps its promise: a usage error in the flags is JSON, version with nothing applied carries NO_MIGRATION, create gives the version as a number [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    const usage = await h.strata("-json", "up", "-bogus");
+    assertExit(usage, 2);
+    assert.equal(JSON.parse(usage.stdout).error.code, "USAGE", usage.stdout);
+    assert.equal(usage.stderr, "");
+
+    const none = await h.strata("-json", "version");
+    assertExit(none, 1);
+    const json = JSON.parse(none.stdout);
+    assert.deepEqual([json.version, json.error?.code], [{ version: null, dirty: false }, "NO_MIGRATION"]);
+
+    const created = await h.strata("-json", "create", "-seq", "-digits", "6", "add_things");
+    assertExit(created, 0);
+    const made = JSON.parse(created.stdout);
+    assert.equal(made.version, 1);
+    assert.match(made.up, /000001_add_things\.up\.sql$/);
+  });
+});
+
 test("force and goto past the bigint range are usage errors (exit 2), and nothing reaches the server; force with a missing folder fails [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
