@@ -105,7 +105,13 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     connect_timeout: seconds,
     idle_timeout: 0,
     connection,
-    onnotice: (notice: { message?: string }) => options.onNotice?.(String(notice.message ?? "")),
+    onnotice: (notice: { message?: string; code?: string }) => {
+      // "there is no transaction in progress" answers strata's own ROLLBACK after a failed
+      // file whose transaction the server had already ended: shown, it reads as if the file
+      // had not run in a transaction.
+      if (notice.code === "25P01") return;
+      options.onNotice?.(String(notice.message ?? ""));
+    },
     // A migration tool must not turn a bigint into a lossy number (int8 stays text). The
     // built-in array types are known ahead instead of fetched at every connection.
     types: builtinArrayTypes(),

@@ -188,10 +188,12 @@ for (const backend of backendsFor("both")) {
         "3_c.up.sql": "CREATE TABLE c (id int);\n",
       });
       assertExit(await h.strata("up", "1"), 0);
-      const out = await h.strata("up");
+      const out = await h.strata("-verbose", "up");
       assertExit(out, 1);
       assert.match(out.stderr, /2_b\.up\.sql, statement 3, line 4/);
       assert.match(out.stderr, /division by zero/);
+      // strata's own ROLLBACK after the server ended the failed transaction is not news.
+      assert.doesNotMatch(out.stderr, /no transaction in progress/);
       assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
     });
   });
