@@ -243,14 +243,20 @@ export function removeNewerSettings(head: string): string {
 }
 
 async function restorePglite(db: Database, path: string, dropSql: string): Promise<void> {
-  const text = await readFile(path, "utf8");
+  const parts = psqlScriptParts(await readFile(path, "utf8"), basename(path));
+  const pg = db.raw as { query(sql: string, params: unknown[], options: { blob: Blob }): Promise<unknown> };
   // PGlite is one session: plain queries on it (a deploy holding the migration lock can
   // restore too), and the dump's SETs must not outlive it.
   await keepingSessionSettings(db, async () => {
     try {
       await db.exec("BEGIN");
       if (dropSql) await db.exec(dropSql);
-      await db.exec(text);
+      for (const part of parts) {
+        if (part.copy === undefined) await db.exec(part.sql);
+        // COPY ... FROM stdin with its rows inline, as a server's pg_dump writes it: PGlite
+        // reads the rows from a blob instead of psql's standard input.
+        else await pg.query(part.copy, [], { blob: new Blob([part.sql]) });
+      }
       await db.exec("COMMIT");
     } catch (error) {
       await db.exec("ROLLBACK").catch(() => {});
@@ -264,6 +270,49 @@ async function restorePglite(db: Database, path: string, dropSql: string): Promi
       );
     }
   });
+}
+
+/**
+ * A plain dump as psql would run it, cut into SQL to execute and COPY blocks (the COPY
+ * statement, its rows). pg_dump's `\restrict` / `\unrestrict` lines guard psql against
+ * meta-commands hidden in the data and are left out; any other psql meta-command cannot run
+ * on PGlite and is refused, naming its line.
+ */
+export function psqlScriptParts(text: string, file: string): Array<{ sql: string; copy?: string }> {
+  const parts: Array<{ sql: string; copy?: string }> = [];
+  const lines = text.split("\n");
+  let sql: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (/^COPY .+ FROM stdin;\r?$/i.test(line)) {
+      if (sql.length) parts.push({ sql: sql.join("\n") });
+      sql = [];
+      const rows: string[] = [];
+      const start = i;
+      for (i++; i < lines.length && !/^\\\.\r?$/.test(lines[i]); i++) rows.push(lines[i]);
+      if (i >= lines.length) {
+        throw new StrataError("RESTORE_FAILED", `${file}, line ${start + 1}: COPY data without its closing \\.`, {
+          hint: "The file is cut short: restore a whole backup",
+        });
+      }
+      parts.push({
+        copy: line.replace(/FROM stdin;\r?$/i, "FROM '/dev/blob';"),
+        sql: rows.map((r) => `${r}\n`).join(""),
+      });
+      continue;
+    }
+    if (line.startsWith("\\")) {
+      if (/^\\(restrict|unrestrict)\b/.test(line)) continue;
+      throw new StrataError(
+        "RESTORE_FAILED",
+        `${file}, line ${i + 1}: the psql command ${line.split(/\s/)[0]} cannot run on the embedded PGlite database`,
+        { hint: "Restore this file into a PostgreSQL server with psql, or make the backup with pg_dump without it" },
+      );
+    }
+    sql.push(line);
+  }
+  if (sql.join("").trim() !== "") parts.push({ sql: sql.join("\n") });
+  return parts;
 }
 
 function firstError(stderr: string): string {

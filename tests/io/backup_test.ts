@@ -308,6 +308,53 @@ test("[pglite] two databases of one name (envs/prod/app and envs/staging/app) ba
   }
 });
 
+test("[postgres → pglite] a server's plain backup (psql's \\restrict lines, COPY ... FROM stdin rows) restores into the embedded PGlite database with every value as it was", async (t) => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  await withDatabase(t, "postgres", async (source) => {
+    await source.db.exec(
+      "CREATE TABLE t (id int PRIMARY KEY, s text, j jsonb, n numeric); " +
+        "INSERT INTO t VALUES (1, E'tab\\there, back\\\\slash, new\\nline', '{\"x\": [1, 2]}', 1.50), (2, NULL, NULL, NULL); " +
+        "CREATE TABLE empty (id int)",
+    );
+    const out = await tempDir("strata-backup-");
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "plain" });
+      const { db, url } = await openDatabase("pglite://memory");
+      try {
+        await restoreBackup(db, url, backup.path, { yes: true });
+        const query = "SELECT id, s, j::text AS j, n::text AS n FROM t ORDER BY id";
+        assert.deepEqual(await db.query(query), await source.db.query(query));
+        assert.deepEqual(await db.query("SELECT count(*)::int AS n FROM empty"), [{ n: 0 }]);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await out.remove();
+    }
+  });
+});
+
+test("psqlScriptParts cuts a plain dump into SQL and COPY blocks, leaves out \\restrict, and refuses other psql commands and cut-short COPY data by line", async () => {
+  const { psqlScriptParts } = await import("../../lib/io/restore.ts");
+  const parts = psqlScriptParts(
+    "\\restrict abc\nSET x = 1;\nCOPY public.t (a) FROM stdin;\n1\n\\N\n\\.\nSELECT 1;\n\\unrestrict abc\n",
+    "d.sql",
+  );
+  assert.deepEqual(parts, [
+    { sql: "SET x = 1;" },
+    { copy: "COPY public.t (a) FROM '/dev/blob';", sql: "1\n\\N\n" },
+    { sql: "SELECT 1;\n" },
+  ]);
+  assert.throws(
+    () => psqlScriptParts("SELECT 1;\n\\connect other\n", "d.sql"),
+    /d\.sql, line 2: the psql command \\connect/,
+  );
+  assert.throws(
+    () => psqlScriptParts("COPY t (a) FROM stdin;\n1\n", "d.sql"),
+    /d\.sql, line 1: COPY data without its closing/,
+  );
+});
+
 const SESSION_SETTINGS = [
   "search_path",
   "row_security",
