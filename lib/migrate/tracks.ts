@@ -36,7 +36,8 @@ export interface TrackRun {
  *   in its message and in `track`.
  * @example
  * ```ts ignore
- * import { bundledSource, migrateTracks, parseTableName } from "strata/core";
+ * // On Node or Deno; on an edge runtime, import from "strata/core" and leave the folder track out.
+ * import { bundledSource, directorySource, migrateTracks, parseTableName } from "strata";
  * const runs = await migrateTracks(db, [
  *   { name: "system", source: bundledSource(systemBundle), table: parseTableName('"migrations"."fluxbase"', true) },
  *   { name: "user", source: userPath ? directorySource(userPath) : undefined, table: parseTableName('"migrations"."app"', true) },
