@@ -273,37 +273,32 @@ test("[postgres] keep 2 after three backups leaves the newest two of that databa
 test("[pglite] two databases of one name (envs/prod/app and envs/staging/app) backed up in one second into one folder: two backups, and keep 1 never deletes the other's", async () => {
   const { openDatabase } = await import("../../lib/io/open_database.ts");
   const root = await tempDir("strata-backup-names-");
+  const opened = [];
   try {
     const out = join(root.path, "backups");
     const now = new Date("2026-01-01T00:00:01Z");
     const made: string[] = [];
     for (const env of ["prod", "staging"]) {
       const { db, url } = await openDatabase(`pglite://${join(root.path, "envs", env, "app")}`);
-      try {
-        await db.exec(`CREATE TABLE marker (env text); INSERT INTO marker VALUES ('${env}')`);
-        const backup = await backupDatabase(db, url, { out, keep: 1, now });
-        assert.deepEqual(backup.pruned, [], env);
-        made.push(basename(backup.path));
-      } finally {
-        await db.close();
-      }
+      opened.push({ db, url });
+      await db.exec(`CREATE TABLE marker (env text); INSERT INTO marker VALUES ('${env}')`);
+      const backup = await backupDatabase(db, url, { out, keep: 1, now });
+      assert.deepEqual(backup.pruned, [], env);
+      made.push(basename(backup.path));
     }
     assert.deepEqual(made, ["backup_20260101_000001_app.sql", "backup_20260101_000001_app_2.sql"]);
     assert.match(await readFile(join(out, made[0]), "utf8"), /prod/);
     assert.match(await readFile(join(out, made[1]), "utf8"), /staging/);
     // A later backup of prod with keep 1 deletes prod's older one only.
-    const { db, url } = await openDatabase(`pglite://${join(root.path, "envs", "prod", "app")}`);
-    try {
-      const later = await backupDatabase(db, url, { out, keep: 1, now: new Date("2026-01-01T00:00:02Z") });
-      assert.deepEqual(later.pruned, [made[0]]);
-    } finally {
-      await db.close();
-    }
+    const [prod] = opened;
+    const later = await backupDatabase(prod.db, prod.url, { out, keep: 1, now: new Date("2026-01-01T00:00:02Z") });
+    assert.deepEqual(later.pruned, [made[0]]);
     assert.deepEqual(
       (await readdir(out)).filter((n) => /\.sql$/.test(n)).sort(),
       ["backup_20260101_000001_app_2.sql", "backup_20260101_000002_app.sql"],
     );
   } finally {
+    for (const { db } of opened) await db.close();
     await root.remove();
   }
 });
