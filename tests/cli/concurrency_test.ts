@@ -23,6 +23,19 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, li
   }
 }
 
+/** Starts `strata up` and returns once it printed the first file's line (killing it if it never does). */
+async function upPastTheFirstFile(url: string, dir: string): Promise<ReturnType<typeof startStrata>> {
+  const run = startStrata(["-database", url, "up"], dir);
+  try {
+    await waitFor("the first migration to finish", () => /^1\/u /m.test(run.stderr()));
+  } catch (error) {
+    run.child.kill("SIGKILL");
+    const out = await run.done;
+    throw new Error(`${(error as Error).message}; the run ended with ${out.code}:\n${out.stderr}`);
+  }
+  return run;
+}
+
 async function writeMigrations(dir: string, files: Record<string, string>): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
@@ -228,14 +241,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
           files[`${n}_slow${n}.up.sql`] = `CREATE TABLE m${n} (id int);\nSELECT pg_sleep(1);\n`;
         }
         await writeMigrations(join(dir, "migrations"), files);
-        const run = startStrata(["-database", test.url, "up"], dir);
-        try {
-          await waitFor("the first migration to finish", () => /^1\/u /m.test(run.stderr()));
-        } catch (error) {
-          run.child.kill("SIGKILL");
-          const out = await run.done;
-          throw new Error(`${(error as Error).message}; the run ended with ${out.code}:\n${out.stderr}`);
-        }
+        const run = await upPastTheFirstFile(test.url, dir);
         run.child.kill(signal);
         const out = await run.done;
         assert.notEqual(out.code, 0, out.stderr);
@@ -268,14 +274,7 @@ test("SIGTERM during a slow file on a PGlite folder (the database runs in the pr
         "2_slow.up.sql": "CREATE TABLE m2 (id int);\nSELECT pg_sleep(3);\n",
         "3_after.up.sql": "CREATE TABLE m3 (id int);\n",
       });
-      const run = startStrata(["-database", test.url, "up"], dir);
-      try {
-        await waitFor("the first migration to finish", () => /^1\/u /m.test(run.stderr()));
-      } catch (error) {
-        run.child.kill("SIGKILL");
-        const out = await run.done;
-        throw new Error(`${(error as Error).message}; the run ended with ${out.code}:\n${out.stderr}`);
-      }
+      const run = await upPastTheFirstFile(test.url, dir);
       await new Promise((resolve) => setTimeout(resolve, 500));
       run.child.kill("SIGTERM");
       const out = await run.done;
