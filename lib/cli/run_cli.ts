@@ -611,6 +611,7 @@ function backupOptions(args: ParsedArgs, io: CliIo, mode: Mode): BackupOptions {
   const progress = io.stderrIsTTY && !mode.json;
   return {
     out: resolvePath(io.cwd, stringFlag(args, "out") ?? "backups"),
+    cwd: io.cwd,
     ...(format === undefined ? {} : { format: format as BackupFormat }),
     ...(keep === undefined ? {} : { keep: parseWholeNumber(keep, "-keep", { min: 1 }) }),
     ...(jobs === undefined ? {} : { jobs: parseWholeNumber(jobs, "-jobs", { min: 1 }) }),

@@ -64,8 +64,9 @@ export interface Database extends Queryable {
   /**
    * Gives the host's event loop a turn (timers, signal handlers) when the database has kept
    * the thread busy for a while: in-process PGlite answers every query without one, so a
-   * Ctrl-C would otherwise wait for the whole run. Absent for a server, whose replies come
-   * as I/O.
+   * Ctrl-C would otherwise wait for the whole run. Called only between transactions (the
+   * Migrator, between files): on PGlite's one session, a query the turn lets in would run
+   * inside an open one. Absent for a server, whose replies come as I/O.
    */
   turn?(): Promise<void>;
   /** Runs `fn` on one session held for the whole call. */

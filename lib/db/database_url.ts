@@ -179,8 +179,9 @@ function applyParameters(result: DatabaseUrl, params: URLSearchParams, text: str
     if (!key.startsWith("x-") || READ_PARAMETERS.has(key)) continue;
     result.ignored.push({
       parameter: key,
-      reason: key === "x-no-lock" || key === "x-transaction-lock"
-        ? "strata always holds golang-migrate's session-level advisory lock while it migrates"
+      reason: key === "x-no-lock" || key === "x-transaction-lock" || key === "x-lock-strategy"
+        ? "strata always holds golang-migrate's session-level advisory lock while it migrates " +
+          "(a golang-migrate run that locks another way, such as x-lock-strategy=table, is not kept out)"
         : `strata reads ${[...READ_PARAMETERS].filter((name) => name !== "x-multi-statement-max-size").join(", ")}`,
     });
   }

@@ -49,7 +49,6 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
       const counts: number[] = [];
       for (let index = 0; index < items.length; index++) {
         const item = items[index];
-        await turn();
         try {
           const results = typeof item === "string"
             ? await pg.exec(item)

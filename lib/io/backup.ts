@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { closeSync, openSync, readSync } from "node:fs";
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Database } from "../db/database.ts";
@@ -30,6 +30,11 @@ export interface BackupManifest {
   sha256: string;
   /** The database, its URL masked. */
   database: string;
+  /**
+   * Which database this is, for `keep`: `postgres://HOST:PORT/NAME` (no user, no query) or
+   * `pglite:///ABSOLUTE/FOLDER`. Absent in manifests written before it was.
+   */
+  databaseKey?: string;
   databaseName: string;
   serverVersion: string;
   /** `pg_dump 15.20`, or `pglite-tools pg_dump` for the embedded database. */
@@ -59,6 +64,8 @@ export interface BackupOptions {
   jobs?: number;
   /** Keep only the newest N backups of this database in `out`. */
   keep?: number;
+  /** The folder a relative PGlite path in the URL is relative to (default: the working directory). */
+  cwd?: string;
   /** The version table, to record the migration version (default: the URL's x-migrations-table, else schema_migrations). */
   table?: TableName;
   /** Bytes written so far, every half second while pg_dump runs. */
@@ -128,8 +135,11 @@ async function writeBackup(
   const ext = format === "plain" ? ".sql" : format === "custom" ? ".dump" : ".dir";
   // Two databases of one name (two servers' `app`, two PGlite folders) backed up in the same
   // second get two names: neither backup writes over the other.
+  // The manifest's name is taken first, exclusively: two backups running at once cannot
+  // both pick one name (the dump itself appears only at the end).
   let name = `backup_${stamp}_${safeName(databaseName)}${ext}`;
-  for (let n = 2; await exists(join(out, name)) || await exists(join(out, `${name}.json`)); n++) {
+  for (let n = 2;; n++) {
+    if (!(await exists(join(out, name))) && (await reserve(join(out, `${name}.json`)))) break;
     name = `backup_${stamp}_${safeName(databaseName)}_${n}${ext}`;
   }
   const path = join(out, name);
@@ -148,6 +158,7 @@ async function writeBackup(
     }
   } catch (error) {
     await rm(partial, { recursive: true, force: true });
+    await rm(`${path}.json`, { force: true });
     throw error;
   }
   const { sha256, bytes, files } = await checksum(partial);
@@ -157,6 +168,7 @@ async function writeBackup(
     bytes,
     sha256,
     database: url.label,
+    databaseKey: databaseKey(url, server.name, options.cwd),
     databaseName,
     serverVersion: server.version,
     dumpedWith,
@@ -297,7 +309,7 @@ async function prune(out: string, current: BackupManifest, keep: number): Promis
   for (const name of await readdir(out)) {
     if (!/^backup_.*\.(sql|dump|dir)$/.test(name)) continue;
     const manifest = await readManifest(join(out, name));
-    if (manifest?.file !== name || databaseIdentity(manifest.database) !== databaseIdentity(current.database)) continue;
+    if (manifest?.file !== name || !sameDatabase(manifest, current)) continue;
     same.push({ name, createdAt: String(manifest.createdAt) });
   }
   same.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.name < b.name ? 1 : -1));
@@ -310,9 +322,35 @@ async function prune(out: string, current: BackupManifest, keep: number): Promis
   return old;
 }
 
-/** A manifest's database URL without its query: the same database whatever the session settings. */
-function databaseIdentity(label: string): string {
-  return label.split("?")[0];
+/**
+ * Whether two manifests are of one database: by their keys, or for a manifest without one,
+ * by the URL as given without its query (the same database whatever the session settings).
+ */
+function sameDatabase(a: BackupManifest, b: BackupManifest): boolean {
+  if (a.databaseKey !== undefined && b.databaseKey !== undefined) return a.databaseKey === b.databaseKey;
+  return a.database.split("?")[0] === b.database.split("?")[0];
+}
+
+function databaseKey(url: DatabaseUrl, name: string, cwd: string | undefined): string {
+  if (url.kind === "pglite") {
+    return url.pglitePath === "memory"
+      ? "pglite://memory"
+      : `pglite://${resolve(cwd ?? process.cwd(), url.pglitePath ?? ".strata/pglite")}`;
+  }
+  const parsed = new URL(url.connectUrl);
+  const host = (parsed.hostname || parsed.searchParams.get("host") || "localhost").toLowerCase();
+  return `postgres://${host}:${parsed.port || parsed.searchParams.get("port") || "5432"}/${name}`;
+}
+
+/** Creates an empty file, or says it is there already. */
+async function reserve(path: string): Promise<boolean> {
+  try {
+    await writeFile(path, "", { flag: "wx", mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === "EEXIST") return false;
+    throw error;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

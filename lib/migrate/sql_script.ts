@@ -224,12 +224,20 @@ function doBlockEndsTransactions(body: Record<string, unknown>): boolean {
   if (language.toLowerCase() !== "plpgsql" || code === undefined || !scanSync) return false;
   let tokens;
   try {
-    tokens = scanSync(code).tokens ?? [];
+    tokens = (scanSync(code).tokens ?? []).filter((t) => !/^(--|\/\*)/.test(t.text ?? ""));
   } catch {
     // A body the SQL scanner cannot read (an unterminated quote): the server says what is wrong.
     return false;
   }
-  return tokens.some((t) => t.keywordKind && /^(commit|rollback)$/i.test(t.text ?? ""));
+  // A COMMIT / ROLLBACK statement, not a column of that name (`SET rollback = true`): the word
+  // opens a statement (after `;`, BEGIN, THEN, ELSE, LOOP or a label) and ends it (or goes on
+  // with AND [NO] CHAIN).
+  const word = (i: number) => (tokens[i]?.text ?? "").toLowerCase();
+  return tokens.some((t, i) =>
+    t.keywordKind && /^(commit|rollback)$/i.test(t.text ?? "") &&
+    (i === 0 || [";", "begin", "then", "else", "loop", ">>"].includes(word(i - 1))) &&
+    (i === tokens.length - 1 || word(i + 1) === ";" || word(i + 1) === "and")
+  );
 }
 
 /**

@@ -297,6 +297,21 @@ test("[pglite] two databases of one name (envs/prod/app and envs/staging/app) ba
       (await readdir(out)).filter((n) => /\.sql$/.test(n)).sort(),
       ["backup_20260101_000001_app_2.sql", "backup_20260101_000002_app.sql"],
     );
+    // One database is one database however its path was written; the key is its folder.
+    const [manifest] = [JSON.parse(await readFile(join(out, `${made[1]}.json`), "utf8"))];
+    assert.equal(manifest.databaseKey, `pglite://${join(root.path, "envs", "staging", "app")}`);
+    const relative = await backupDatabase(prod.db, parseDatabaseUrl("pglite://app"), {
+      out,
+      keep: 1,
+      cwd: join(root.path, "envs", "prod"),
+      now: new Date("2026-01-01T00:00:03Z"),
+    });
+    assert.deepEqual(relative.pruned, ["backup_20260101_000002_app.sql"]);
+    // Two backups started together (the dump only appears at the end) take two names.
+    const together = await Promise.all(
+      opened.map(({ db, url }) => backupDatabase(db, url, { out, now: new Date("2026-01-01T00:00:04Z") })),
+    );
+    assert.notEqual(together[0].path, together[1].path);
   } finally {
     for (const { db } of opened) await db.close();
     await root.remove();
@@ -348,6 +363,14 @@ test("psqlScriptParts cuts a plain dump into SQL and COPY blocks, leaves out \\r
     () => psqlScriptParts("COPY t (a) FROM stdin;\n1\n", "d.sql"),
     /d\.sql, line 1: COPY data without its closing/,
   );
+  // Inside a $$ body, a string (E'' too) or a comment, a line's \\ or COPY is text, as psql's scanner has it.
+  const quoted = [
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $f$\nselect '\n\\hello'\n$f$;",
+    "COMMENT ON TABLE t IS E'first\\'\nCOPY t FROM stdin;\nlast';",
+    "COMMENT ON TABLE t IS 'it''s\n\\x';",
+    "/* a /* nested\n*/ comment\nCOPY t FROM stdin;\n*/ SELECT 1;",
+  ].join("\n");
+  assert.deepEqual(psqlScriptParts(quoted, "d.sql"), [{ sql: quoted }]);
 });
 
 const SESSION_SETTINGS = [

@@ -73,6 +73,7 @@ test("parseSqlScript runs CONCURRENTLY, VACUUM and ALTER SYSTEM outside a transa
       /statement 2 \(line 2\): a DO block that commits or rolls back/,
     ],
     ["DO LANGUAGE plpgsql $body$ BEGIN ROLLBACK; END $body$;", /a DO block that commits or rolls back/],
+    ["DO $$ BEGIN IF true THEN COMMIT AND CHAIN; END IF; END $$;", /a DO block that commits or rolls back/],
   ];
   for (const [sql, reason] of cases) {
     const script = await parseSqlScript(sql, "x.up.sql");
@@ -87,6 +88,8 @@ test("parseSqlScript runs CONCURRENTLY, VACUUM and ALTER SYSTEM outside a transa
       "REINDEX INDEX a_i;",
       // The words in a comment or a string of the body are not statements.
       "DO $$ BEGIN -- COMMIT later\n RAISE NOTICE 'ROLLBACK'; PERFORM $q$COMMIT$q$; END $$;",
+      // Nor are columns named commit or rollback.
+      "DO $$ DECLARE c text; BEGIN UPDATE t SET rollback = true; SELECT commit INTO c FROM t; END $$;",
     ]
   ) {
     assert.equal((await parseSqlScript(sql, "x.up.sql")).transactional, true, sql);
