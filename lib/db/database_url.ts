@@ -179,7 +179,7 @@ function applyParameters(result: DatabaseUrl, params: URLSearchParams, text: str
     if (!key.startsWith("x-") || READ_PARAMETERS.has(key)) continue;
     result.ignored.push({
       parameter: key,
-      reason: key === "x-no-lock" || key === "x-transaction-lock" || key === "x-lock-strategy"
+      reason: LOCK_SWITCHES.has(key)
         ? "strata always holds golang-migrate's session-level advisory lock while it migrates " +
           "(a golang-migrate run that locks another way, such as x-lock-strategy=table, is not kept out)"
         : `strata reads ${[...READ_PARAMETERS].filter((name) => name !== "x-multi-statement-max-size").join(", ")}`,
@@ -187,6 +187,9 @@ function applyParameters(result: DatabaseUrl, params: URLSearchParams, text: str
   }
   return result;
 }
+
+/** golang-migrate drivers' other ways to lock, or not to (pgx: x-no-lock, x-transaction-lock, x-lock-strategy). */
+const LOCK_SWITCHES: ReadonlySet<string> = new Set(["x-no-lock", "x-transaction-lock", "x-lock-strategy"]);
 
 /** The `x-` parameters strata reads (the size limit is accepted: the parser splits whatever the size). */
 const READ_PARAMETERS: ReadonlySet<string> = new Set([

@@ -134,9 +134,8 @@ async function writeBackup(
   const stamp = timestamp(options.now ?? new Date());
   const ext = format === "plain" ? ".sql" : format === "custom" ? ".dump" : ".dir";
   // Two databases of one name (two servers' `app`, two PGlite folders) backed up in the same
-  // second get two names: neither backup writes over the other.
-  // The manifest's name is taken first, exclusively: two backups running at once cannot
-  // both pick one name (the dump itself appears only at the end).
+  // second get two names. The manifest's name is taken first, exclusively: the dump itself
+  // appears only at the end, so two backups running at once could otherwise pick one name.
   let name = `backup_${stamp}_${safeName(databaseName)}${ext}`;
   for (let n = 2;; n++) {
     if (!(await exists(join(out, name))) && (await reserve(join(out, `${name}.json`)))) break;
@@ -300,9 +299,9 @@ async function chmodTree(dir: string): Promise<void> {
 
 /**
  * Deletes all but the newest `keep` backups of this backup's database (and their manifests).
- * A backup is of the same database when its manifest names the same URL (password masked,
- * query left out): file names alone cannot tell two servers' `app` databases, or two PGlite
- * folders, apart. A backup without a readable manifest is never deleted.
+ * A backup is of the same database when its manifest says so (see sameDatabase): file names
+ * alone cannot tell two servers' `app` databases, or two PGlite folders, apart. A backup
+ * without a readable manifest is never deleted.
  */
 async function prune(out: string, current: BackupManifest, keep: number): Promise<string[]> {
   const same: Array<{ name: string; createdAt: string }> = [];

@@ -15,6 +15,7 @@ import { basename } from "node:path";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
+import { tokenize } from "../schema/_sql_tokens.ts";
 import { currentSchemaDrops } from "../migrate/drop_schema.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { type BackupFormat, verifyBackup } from "./backup.ts";
@@ -282,17 +283,17 @@ export function psqlScriptParts(text: string, file: string): Array<{ sql: string
   const parts: Array<{ sql: string; copy?: string }> = [];
   const lines = text.split("\n");
   let sql: string[] = [];
-  // Whether a line starts inside a string, a quoted name, a $$ body or a comment: there a
-  // `\` or a COPY line is text, as psql's own scanner has it.
-  let open: OpenQuote | undefined;
+  // A `\` or COPY line inside a string, a quoted name, a $$ body or a comment is text, as
+  // psql's scanner has it: only such lines make the SQL before them worth following.
+  const insideQuote = () => tokenize(sql.join("\n") + "\n").at(-1)?.unterminated === true;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
-    if (open !== undefined) {
+    const copy = /^COPY .+ FROM stdin;\r?$/i.test(line);
+    if ((!copy && !line.startsWith("\\")) || insideQuote()) {
       sql.push(line);
-      open = scanLine(line, open);
       continue;
     }
-    if (/^COPY .+ FROM stdin;\r?$/i.test(line)) {
+    if (copy) {
       if (sql.length) parts.push({ sql: sql.join("\n") });
       sql = [];
       const rows: string[] = [];
@@ -309,100 +310,15 @@ export function psqlScriptParts(text: string, file: string): Array<{ sql: string
       });
       continue;
     }
-    if (line.startsWith("\\")) {
-      if (/^\\(restrict|unrestrict)\b/.test(line)) continue;
-      throw new StrataError(
-        "RESTORE_FAILED",
-        `${file}, line ${i + 1}: the psql command ${line.split(/\s/)[0]} cannot run on the embedded PGlite database`,
-        { hint: "Restore this file into a PostgreSQL server with psql, or make the backup with pg_dump without it" },
-      );
-    }
-    sql.push(line);
-    open = scanLine(line, undefined);
+    if (/^\\(restrict|unrestrict)\b/.test(line)) continue;
+    throw new StrataError(
+      "RESTORE_FAILED",
+      `${file}, line ${i + 1}: the psql command ${line.split(/\s/)[0]} cannot run on the embedded PGlite database`,
+      { hint: "Restore this file into a PostgreSQL server with psql, or make the backup with pg_dump without it" },
+    );
   }
   if (sql.join("").trim() !== "") parts.push({ sql: sql.join("\n") });
   return parts;
-}
-
-/** A quoted context still open at the end of a line. */
-type OpenQuote =
-  | { kind: "'" | "e'" | '"' }
-  | { kind: "$"; tag: string }
-  | { kind: "/*"; depth: number };
-
-/** Follows one line of SQL from the context it starts in; what is still open at its end. */
-function scanLine(line: string, start: OpenQuote | undefined): OpenQuote | undefined {
-  let open = start;
-  let i = 0;
-  while (i < line.length) {
-    if (open === undefined) {
-      const rest = line.slice(i);
-      if (rest.startsWith("--")) return undefined;
-      if (rest.startsWith("/*")) {
-        open = { kind: "/*", depth: 1 };
-        i += 2;
-        continue;
-      }
-      const c = line[i];
-      const identifierBefore = i > 0 && /[A-Za-z0-9_$]/.test(line[i - 1]);
-      if (c === "'") {
-        const escape = i > 0 && /[eE]/.test(line[i - 1]) && !(i > 1 && /[A-Za-z0-9_$]/.test(line[i - 2]));
-        open = { kind: escape ? "e'" : "'" };
-      } else if (c === '"') open = { kind: '"' };
-      else if (c === "$" && !identifierBefore) {
-        const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(rest);
-        if (tag) {
-          open = { kind: "$", tag: tag[0] };
-          i += tag[0].length;
-          continue;
-        }
-      }
-      i++;
-      continue;
-    }
-    switch (open.kind) {
-      case "'":
-      case '"': {
-        const end = line.indexOf(open.kind, i);
-        if (end < 0) return open;
-        if (line[end + 1] === open.kind) i = end + 2;
-        else {
-          i = end + 1;
-          open = undefined;
-        }
-        break;
-      }
-      case "e'": {
-        const c = line[i];
-        if (c === "\\") i += 2;
-        else if (c === "'" && line[i + 1] === "'") i += 2;
-        else {
-          if (c === "'") open = undefined;
-          i++;
-        }
-        break;
-      }
-      case "$": {
-        const end = line.indexOf(open.tag, i);
-        if (end < 0) return open;
-        i = end + open.tag.length;
-        open = undefined;
-        break;
-      }
-      case "/*": {
-        const rest = line.slice(i);
-        if (rest.startsWith("/*")) {
-          open = { kind: "/*", depth: open.depth + 1 };
-          i += 2;
-        } else if (rest.startsWith("*/")) {
-          open = open.depth === 1 ? undefined : { kind: "/*", depth: open.depth - 1 };
-          i += 2;
-        } else i++;
-        break;
-      }
-    }
-  }
-  return open;
 }
 
 function firstError(stderr: string): string {

@@ -7,6 +7,8 @@
 export interface Token {
   kind: "space" | "ident" | "quoted" | "string" | "number" | "punct";
   text: string;
+  /** A string, quoted name or comment the text ends inside of. */
+  unterminated?: true;
 }
 
 const IDENT_START = /[A-Za-z_\u0080-\uffff]/;
@@ -26,36 +28,49 @@ export function tokenize(sql: string): Token[] {
       while (i < sql.length && sql[i] !== "\n") i++;
       tokens.push({ kind: "space", text: sql.slice(start, i) });
     } else if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end < 0 ? sql.length : end + 2;
-      tokens.push({ kind: "space", text: sql.slice(start, i) });
+      // Block comments nest in PostgreSQL.
+      let depth = 0;
+      while (i < sql.length) {
+        if (sql[i] === "/" && sql[i + 1] === "*") {
+          depth++;
+          i += 2;
+        } else if (sql[i] === "*" && sql[i + 1] === "/") {
+          i += 2;
+          if (--depth === 0) break;
+        } else i++;
+      }
+      tokens.push({ kind: "space", text: sql.slice(start, i), ...(depth > 0 ? { unterminated: true } : {}) });
     } else if (c === "'" || ((c === "E" || c === "e") && sql[i + 1] === "'")) {
       const escapes = c !== "'";
       i += escapes ? 2 : 1;
+      let closed = false;
       while (i < sql.length) {
         if (escapes && sql[i] === "\\") i += 2;
         else if (sql[i] === "'" && sql[i + 1] === "'") i += 2;
         else if (sql[i] === "'") {
           i++;
+          closed = true;
           break;
         } else i++;
       }
-      tokens.push({ kind: "string", text: sql.slice(start, i) });
+      tokens.push({ kind: "string", text: sql.slice(start, i), ...(closed ? {} : { unterminated: true }) });
     } else if (c === "$" && /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.test(sql.slice(i))) {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i))![0];
       const end = sql.indexOf(tag, i + tag.length);
       i = end < 0 ? sql.length : end + tag.length;
-      tokens.push({ kind: "string", text: sql.slice(start, i) });
+      tokens.push({ kind: "string", text: sql.slice(start, i), ...(end < 0 ? { unterminated: true } : {}) });
     } else if (c === '"') {
       i++;
+      let closed = false;
       while (i < sql.length) {
         if (sql[i] === '"' && sql[i + 1] === '"') i += 2;
         else if (sql[i] === '"') {
           i++;
+          closed = true;
           break;
         } else i++;
       }
-      tokens.push({ kind: "quoted", text: sql.slice(start, i) });
+      tokens.push({ kind: "quoted", text: sql.slice(start, i), ...(closed ? {} : { unterminated: true }) });
     } else if (IDENT_START.test(c)) {
       while (i < sql.length && IDENT_PART.test(sql[i])) i++;
       tokens.push({ kind: "ident", text: sql.slice(start, i) });
