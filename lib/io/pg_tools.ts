@@ -5,12 +5,13 @@
  */
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
-import { constants as osConstants } from "node:os";
+import { constants as osConstants, userInfo } from "node:os";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { redact, serverSettings } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
+import { serverAddress } from "./open_database.ts";
 
 /** libpq environment for a postgres:// URL, and the password to scrub from output. */
 export interface Libpq {
@@ -21,7 +22,11 @@ export interface Libpq {
 
 /**
  * The libpq environment variables for a URL: host, port, user, database, password,
- * sslmode and the ssl files. Nothing of it goes on a command line.
+ * sslmode and the ssl files. Nothing of it goes on a command line. Host, port, user and
+ * database are always set, to what strata's own connection used (libpq's defaults, and
+ * PGUSER / PGDATABASE / PGPASSWORD where the URL leaves them out, as postgres.js reads
+ * them), so that a program started with it (see {@linkcode childEnvironment}) works on the
+ * very database strata checked.
  *
  * @example
  * ```ts ignore
@@ -38,11 +43,17 @@ export async function libpqEnvironment(connectUrl: string): Promise<Libpq> {
     if (typeof value === "string" && value !== "") env[name] = value;
     else if (typeof value === "number") env[name] = String(value);
   };
-  set("PGHOST", config.host);
-  set("PGPORT", config.port);
-  set("PGUSER", config.user);
-  set("PGDATABASE", config.database);
-  set("PGPASSWORD", config.password);
+  const { host, port } = serverAddress(config);
+  const inherited = process.env;
+  const user = nonEmpty(config.user) ?? nonEmpty(inherited.PGUSERNAME) ?? nonEmpty(inherited.PGUSER) ??
+    osUser();
+  const database = nonEmpty(config.database) ?? nonEmpty(inherited.PGDATABASE) ?? user;
+  const password = nonEmpty(config.password) ?? nonEmpty(inherited.PGPASSWORD);
+  set("PGHOST", host);
+  set("PGPORT", port);
+  set("PGUSER", user);
+  set("PGDATABASE", database);
+  set("PGPASSWORD", password);
   for (
     const [param, variable] of [
       ["sslmode", "PGSSLMODE"],
@@ -59,11 +70,59 @@ export async function libpqEnvironment(connectUrl: string): Promise<Libpq> {
     if (key === "application_name" || key === "options" || value === "") continue;
     env.PGOPTIONS = `${env.PGOPTIONS ?? ""} -c ${key}=${value.replace(/[\s\\]/g, "\\$&")}`.trim();
   }
-  return {
-    env,
-    ...(typeof config.password === "string" && config.password !== "" ? { password: config.password } : {}),
-    database: typeof config.database === "string" ? config.database : "",
-  };
+  return { env, ...(password === undefined ? {} : { password }), database };
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.USERNAME ?? "postgres";
+  }
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * libpq variables that choose the server, database or session settings. A child given a
+ * connection of strata's does not inherit them: a PGSERVICE, PGHOSTADDR or PGPORT left in the
+ * shell would otherwise send pg_dump or psql to another database than the one strata
+ * checked (and the URL's password with it). Password files, TLS files and the like stay:
+ * they do not move the connection.
+ */
+const CONNECTION_VARIABLES = [
+  "PGHOST",
+  "PGHOSTADDR",
+  "PGPORT",
+  "PGDATABASE",
+  "PGUSER",
+  "PGPASSWORD",
+  "PGSERVICE",
+  "PGSERVICEFILE",
+  "PGSYSCONFDIR",
+  "PGOPTIONS",
+];
+
+/**
+ * The environment for a child process: this process's, and when `connection` names a
+ * server (a {@linkcode libpqEnvironment}), its variables instead of any inherited ones
+ * that would choose the server, database or session.
+ */
+export function childEnvironment(connection: Record<string, string> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (connection.PGHOST !== undefined) { for (const name of CONNECTION_VARIABLES) delete env[name]; }
+  return { ...env, ...connection };
+}
+
+/**
+ * The `--dbname` value that names exactly this database: a connection string holding only
+ * the name, quoted, since libpq reads a name with `=` in it (or a URL) as a connection string
+ * of its own. The server and the user come from the environment.
+ */
+export function dbnameArgument(database: string): string {
+  return `dbname='${database.replace(/[\\']/g, "\\$&")}'`;
 }
 
 /** A finished child process. */
@@ -98,7 +157,7 @@ export function runProgram(
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, {
-      env: { ...process.env, ...options.env },
+      env: childEnvironment(options.env),
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -146,7 +205,7 @@ export function runPiped(
   consumer: { program: string; args: readonly string[] },
   options: RunPipedOptions = {},
 ): Promise<{ producer: ProcessResult & { stopped?: true }; consumer: ProcessResult }> {
-  const env = { ...process.env, ...options.env };
+  const env = childEnvironment(options.env);
   const secrets = options.secrets ?? [];
   const start = (program: string, args: readonly string[], stdio: ("pipe" | "ignore")[]) => {
     const child = spawn(program, args, { env, stdio: stdio as ["pipe", "pipe", "pipe"] });

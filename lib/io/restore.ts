@@ -19,7 +19,7 @@ import { tokenize } from "../schema/_sql_tokens.ts";
 import { currentSchemaDrops } from "../migrate/drop_schema.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { type BackupFormat, verifyBackup } from "./backup.ts";
-import { findPgProgram, libpqEnvironment, runPiped, runProgram } from "./pg_tools.ts";
+import { dbnameArgument, findPgProgram, libpqEnvironment, runPiped, runProgram } from "./pg_tools.ts";
 
 /** Options for {@linkcode restoreBackup}. */
 export interface RestoreOptions {
@@ -166,7 +166,12 @@ async function restorePostgres(
   }
   const pgRestore = await findPgProgram("pg_restore", major);
   if (dropSql === undefined) {
-    const args = ["--no-password", "--single-transaction", "--exit-on-error", `--dbname=${libpq.database}`];
+    const args = [
+      "--no-password",
+      "--single-transaction",
+      "--exit-on-error",
+      `--dbname=${dbnameArgument(libpq.database)}`,
+    ];
     if (options.clean) args.push("--clean", "--if-exists");
     const result = await runProgram(pgRestore.path, [...args, path], spawned);
     if (result.code !== 0) throw failed("pg_restore", result.stderr);

@@ -613,6 +613,83 @@ test("[postgres] the password reaches pg_dump, pg_restore and psql through the e
   });
 });
 
+test("[postgres] pg_dump, pg_restore and psql work on the URL's database whatever PGSERVICE, PGHOSTADDR, PGPORT or PGOPTIONS the shell left set", async (t) => {
+  await withDatabase(t, "postgres", async (chosen) => {
+    await withDatabase(t, "postgres", async (other) => {
+      await populateApp(chosen.db);
+      await other.db.exec("CREATE TABLE only_in_other (id int)");
+      const out = await tempDir("strata-backup-env-");
+      const serviceFile = join(out.path, "pg_service.conf");
+      await writeFile(serviceFile, `[other]\ndbname=${new URL(other.url).pathname.slice(1)}\n`);
+      const saved = { ...process.env };
+      // Each would have moved a child elsewhere: the service file beats PGDATABASE in libpq,
+      // PGHOSTADDR beats PGHOST, PGPORT and PGOPTIONS fill in what the URL leaves out.
+      Object.assign(process.env, {
+        PGSERVICEFILE: serviceFile,
+        PGSERVICE: "other",
+        PGHOSTADDR: "127.0.0.2",
+        PGOPTIONS: "-c search_path=nowhere",
+      });
+      const url = new URL(chosen.url);
+      url.port = "";
+      process.env.PGPORT = "5999";
+      try {
+        // The URL without a port is 5432 for strata's connection: for its children too.
+        const target = parseDatabaseUrl(url.toString());
+        const backup = await backupDatabase(chosen.db, target, { out: out.path, format: "plain" });
+        const dump = await readFile(backup.path, "utf8");
+        assert.match(dump, /CREATE TABLE public\.organisations/);
+        assert.doesNotMatch(dump, /only_in_other/);
+        const custom = await backupDatabase(chosen.db, target, { out: out.path, now: new Date(5000) });
+        await other.db.exec("CREATE TABLE still_in_other (id int)");
+        await chosen.db.exec("CREATE TABLE made_after_backup (id int)");
+        await restoreBackup(chosen.db, target, custom.path, { yes: true, replace: true });
+        const tables = async (db: Database) =>
+          (await db.query<{ name: string }>(
+            "SELECT relname AS name FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 1",
+          )).map((r) => r.name);
+        assert.ok(
+          !(await tables(chosen.db)).includes("made_after_backup"),
+          "the replace restore emptied the URL's database",
+        );
+        assert.ok((await tables(chosen.db)).includes("organisations"));
+        assert.deepEqual(await tables(other.db), ["only_in_other", "still_in_other"]);
+      } finally {
+        for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+        Object.assign(process.env, saved);
+        await out.remove();
+      }
+    });
+  });
+});
+
+test("[postgres] a custom backup restores into a database whose name holds '=' and a quote", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const out = await tempDir("strata-backup-name-");
+    const name = `strata_t_${process.pid}_a=b'c`;
+    const admin = parseDatabaseUrl(TEST_DATABASE_URL);
+    const { openDatabase } = await import("../../lib/io/open_database.ts");
+    const server = (await openDatabase(admin.connectUrl)).db;
+    await server.exec(`DROP DATABASE IF EXISTS "${name}"`);
+    await server.exec(`CREATE DATABASE "${name}"`);
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    const { db, url: target } = await openDatabase(url.toString());
+    try {
+      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
+      await restoreBackup(db, target, backup.path, { yes: true });
+      const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM organisations");
+      assert.ok(n > 0);
+    } finally {
+      await db.close();
+      await server.exec(`DROP DATABASE IF EXISTS "${name}"`);
+      await server.close();
+      await out.remove();
+    }
+  });
+});
+
 /** Objects of kinds a backup does not know, made in the target after the backup was taken. */
 const LATER_OBJECTS = `
   CREATE TYPE later_mood AS ENUM ('ok');
