@@ -36,7 +36,9 @@ export function nodeIo(): CliIo & { dispose(): void } {
       process.exit(name === "SIGINT" ? 130 : 143);
     }
     process.stderr.write(
-      `\nInterrupted (${key}): stopping after the migration running now, if one is (${key} again to abort it)\n`,
+      `\nInterrupted (${key}): ${
+        io.interruptNote ?? "stopping after the migration running now, if one is"
+      } (${key} again to abort ${io.interruptNote ? "at once" : "it"})\n`,
     );
     controller.abort();
   };
@@ -45,7 +47,7 @@ export function nodeIo(): CliIo & { dispose(): void } {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
   let lines: AsyncIterator<string> | undefined;
-  return {
+  const io: CliIo & { dispose(): void } = {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     env: process.env,
@@ -95,6 +97,7 @@ export function nodeIo(): CliIo & { dispose(): void } {
       process.stdin.unref?.();
     },
   };
+  return io;
 }
 
 /** How long a prompt waits for an answer on a pipe that is not a terminal. */

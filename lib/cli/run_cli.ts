@@ -60,6 +60,11 @@ export interface CliIo {
   readLine(): Promise<string | null>;
   /** Aborted on the first SIGINT: the running migration finishes, then strata stops. */
   signal?: AbortSignal;
+  /**
+   * What the first SIGINT does for the command running, when it is not "finish the running
+   * migration" (a backup stops pg_dump at once): set by the command, read by the adapter.
+   */
+  interruptNote?: string;
   /** Who and where, for the history table (e.g. `strata 0.1.0 on host, pid 42`). */
   client?: string;
   /** Whether stderr is a terminal (progress lines). */
@@ -612,6 +617,7 @@ function backupOptions(args: ParsedArgs, io: CliIo, mode: Mode): BackupOptions {
   return {
     out: resolvePath(io.cwd, stringFlag(args, "out") ?? "backups"),
     cwd: io.cwd,
+    ...(io.signal ? { signal: io.signal } : {}),
     ...(format === undefined ? {} : { format: format as BackupFormat }),
     ...(keep === undefined ? {} : { keep: parseWholeNumber(keep, "-keep", { min: 1 }) }),
     ...(jobs === undefined ? {} : { jobs: parseWholeNumber(jobs, "-jobs", { min: 1 }) }),
@@ -632,6 +638,7 @@ function backupJson(backup: BackupResult): Record<string, unknown> {
 
 async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: CliIo, mode: Mode): Promise<number> {
   const { backupDatabase } = await import("../io/backup.ts");
+  io.interruptNote = "stopping pg_dump now; the partial backup is removed";
   const backup = await backupDatabase(db, url, backupOptions(args, io, mode));
   if (mode.json) io.stdout(toJson({ command: "backup", ...backupJson(backup) }) + "\n");
   else {
@@ -657,7 +664,11 @@ async function runRestore(
 ): Promise<number> {
   const file = resolvePath(io.cwd, rest[0]);
   const { restoreBackup } = await import("../io/restore.ts");
+  if (db.dialect === "postgres") {
+    io.interruptNote = "stopping the restore now; the server rolls its transaction back, the database stays as it was";
+  }
   const result = await restoreBackup(db, url, file, {
+    ...(io.signal ? { signal: io.signal } : {}),
     yes: booleanFlag(args, "yes"),
     clean: booleanFlag(args, "clean"),
     replace: booleanFlag(args, "replace"),
@@ -690,6 +701,7 @@ async function runDeploy(
   again: (cmd: string) => string,
 ): Promise<number> {
   const { deploy } = await import("../io/deploy.ts");
+  io.interruptNote = "stopping: a backup running now is stopped and removed, a migration running now finishes first";
   const result = await deploy(db, url, migrator, {
     backup: backupOptions(args, io, mode),
     restoreOnFailure: booleanFlag(args, "restore-on-failure"),

@@ -16,6 +16,7 @@ import { StrataError } from "../db/strata_error.ts";
 import { parseTableName, readVersion, resolveTable, type TableName } from "../migrate/version_table.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { fileSystemError } from "./write_atomically.ts";
+import { removeOnExit } from "./exit_cleanup.ts";
 import { findPgProgram, libpqEnvironment, runProgram } from "./pg_tools.ts";
 
 /** pg_dump's output formats strata offers. */
@@ -74,6 +75,8 @@ export interface BackupOptions {
   onSpawn?: (pid: number) => void;
   /** For file names; default now. */
   now?: Date;
+  /** Stops pg_dump when aborted: the backup fails as INTERRUPTED and leaves no file. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -143,9 +146,14 @@ async function writeBackup(
   }
   const path = join(out, name);
   const partial = `${path}.${process.pid}-${Math.random().toString(36).slice(2, 10)}.partial`;
-
-  let dumpedWith: string;
+  const manifestPath = `${path}.json`;
+  const sumsPath = `${path}.sha256`;
+  // Until the dump has its name, nothing of it may stay behind: not on an error (a full disk
+  // while hashing or writing the manifest), not on Ctrl-C, not on a second one (process.exit).
+  const kept = [partial, manifestPath, sumsPath].map((p) => removeOnExit(p));
+  let manifest: BackupManifest;
   try {
+    let dumpedWith: string;
     if (db.dialect === "pglite") {
       dumpedWith = "pglite-tools pg_dump";
       await dumpPglite(db, partial);
@@ -155,33 +163,46 @@ async function writeBackup(
       dumpedWith = `pg_dump ${program.version}`;
       await dumpPostgres(program.path, url, format, partial, options);
     }
+    interrupted(options.signal);
+    const { sha256, bytes, files } = await checksum(partial);
+    manifest = {
+      file: name,
+      format,
+      bytes,
+      sha256,
+      database: url.label,
+      databaseKey: databaseKey(url, server.name, options.cwd),
+      databaseName,
+      serverVersion: server.version,
+      dumpedWith,
+      migrationVersion: { version: version.version === null ? null : version.version.toString(), dirty: version.dirty },
+      createdAt: (options.now ?? new Date()).toISOString(),
+    };
+    await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
+    // sha256sum -c format: one line per file (a directory dump lists each file inside it).
+    const lines = files ? files.map((f) => `${f.sha256}  ${name}/${f.name}`) : [`${sha256}  ${name}`];
+    await writeFile(sumsPath, lines.join("\n") + "\n", { mode: 0o600 });
+    interrupted(options.signal);
+    await rename(partial, path);
   } catch (error) {
     await rm(partial, { recursive: true, force: true });
-    await rm(`${path}.json`, { force: true });
+    await rm(manifestPath, { force: true });
+    await rm(sumsPath, { force: true });
     throw error;
+  } finally {
+    for (const keep of kept) keep();
   }
-  const { sha256, bytes, files } = await checksum(partial);
-  const manifest: BackupManifest = {
-    file: name,
-    format,
-    bytes,
-    sha256,
-    database: url.label,
-    databaseKey: databaseKey(url, server.name, options.cwd),
-    databaseName,
-    serverVersion: server.version,
-    dumpedWith,
-    migrationVersion: { version: version.version === null ? null : version.version.toString(), dirty: version.dirty },
-    createdAt: (options.now ?? new Date()).toISOString(),
-  };
-  const manifestPath = `${path}.json`;
-  await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
-  // sha256sum -c format: one line per file (a directory dump lists each file inside it).
-  const lines = files ? files.map((f) => `${f.sha256}  ${name}/${f.name}`) : [`${sha256}  ${name}`];
-  await writeFile(`${path}.sha256`, lines.join("\n") + "\n", { mode: 0o600 });
-  await rename(partial, path);
   const pruned = options.keep === undefined ? [] : await prune(out, manifest, options.keep);
   return { ...manifest, path, manifestPath, durationMs: performance.now() - started, pruned };
+}
+
+/** Throws INTERRUPTED when the signal was aborted. */
+function interrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new StrataError("INTERRUPTED", "Interrupted: the backup was stopped", {
+      hint: "Nothing was kept: the partial file was removed. The database was not changed",
+    });
+  }
 }
 
 async function dumpPostgres(
@@ -211,7 +232,9 @@ async function dumpPostgres(
       env: libpq.env,
       secrets: [libpq.password],
       ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
+    interrupted(options.signal);
     if (result.code !== 0) {
       throw new StrataError("COMMAND_FAILED", `pg_dump failed (exit ${result.code}): ${result.stderr.trim()}`, {
         hint: "Nothing was kept: the partial file was removed",

@@ -4,7 +4,7 @@
  * argv, so no `ps` listing shows a password; output is scrubbed of it before anyone sees it.
  */
 import { Buffer } from "node:buffer";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { constants as osConstants, userInfo } from "node:os";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -159,8 +159,8 @@ export function runProgram(
     const child = spawn(program, args, {
       env: childEnvironment(options.env),
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      ...(options.signal ? { signal: options.signal } : {}),
     });
+    watch(child, options.signal);
     let stdout = "";
     let stderr = "";
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -190,6 +190,8 @@ export interface RunPipedOptions {
   prefix?: string;
   /** Rewrites the start of the producer's output (up to 16 KiB, on line ends) before it is passed on. */
   head?: (head: string) => string;
+  /** Kills both programs when aborted. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -209,6 +211,7 @@ export function runPiped(
   const secrets = options.secrets ?? [];
   const start = (program: string, args: readonly string[], stdio: ("pipe" | "ignore")[]) => {
     const child = spawn(program, args, { env, stdio: stdio as ["pipe", "pipe", "pipe"] });
+    watch(child, options.signal);
     let stderr = "";
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.on("spawn", () => child.pid !== undefined && options.onSpawn?.(child.pid));
@@ -278,6 +281,33 @@ export function runPiped(
     producer: stopped ? { ...p, stopped: true } : p,
     consumer: c,
   }));
+}
+
+/** Children running now, killed if this process exits first (a second Ctrl-C, process.exit). */
+const running = new Set<ChildProcess>();
+let killOnExit = false;
+
+/**
+ * Kills the child when the signal aborts (it then ends as killed: the caller sees its exit),
+ * and when this process exits before it: a pg_restore or psql left behind would go on and
+ * commit, a pg_dump go on writing a file nobody removes.
+ */
+function watch(child: ChildProcess, signal: AbortSignal | undefined): void {
+  if (!killOnExit) {
+    killOnExit = true;
+    process.once("exit", () => {
+      for (const c of running) c.kill("SIGTERM");
+    });
+  }
+  running.add(child);
+  const stop = () => child.kill("SIGTERM");
+  if (signal?.aborted) stop();
+  else signal?.addEventListener("abort", stop, { once: true });
+  child.once("close", () => {
+    running.delete(child);
+    signal?.removeEventListener("abort", stop);
+  });
+  child.once("error", () => running.delete(child));
 }
 
 /** A program that could not be started: not installed (with how to install it), or refused. */

@@ -8,16 +8,19 @@
  */
 import { Buffer } from "node:buffer";
 import { createReadStream, createWriteStream } from "node:fs";
-import { open, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import process from "node:process";
 import { pipeline } from "node:stream/promises";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { tokenize } from "../schema/_sql_tokens.ts";
 import { currentSchemaDrops } from "../migrate/drop_schema.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
+import { removeOnExit } from "./exit_cleanup.ts";
+import { fileSystemError } from "./write_atomically.ts";
 import { type BackupFormat, verifyBackup } from "./backup.ts";
 import { dbnameArgument, findPgProgram, libpqEnvironment, runPiped, runProgram } from "./pg_tools.ts";
 
@@ -36,6 +39,12 @@ export interface RestoreOptions {
   confirm?: (question: string) => Promise<boolean>;
   /** The psql / pg_restore process id, once it runs. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Stops psql / pg_restore when aborted: the server rolls their transaction back, so the
+   * restore fails as INTERRUPTED with the database as it was. (An embedded PGlite restore
+   * runs in this process and is not stopped.)
+   */
+  signal?: AbortSignal;
 }
 
 /** What a restore did. */
@@ -128,30 +137,36 @@ async function restorePostgres(
     env: libpq.env,
     secrets: [libpq.password],
     ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   };
   const failed = (name: string, stderr: string) =>
-    new StrataError(
-      "RESTORE_FAILED",
-      `${name} failed, so nothing was restored (it ran in one transaction): ${firstError(stderr)}`,
-      {
-        hint: `The database is as it was before${dropSql ? " (the current schema was not emptied either)" : ""}. ${
-          dropSql
-            ? "Fix what the error names, or "
-            : format === "plain"
-            ? "A plain file drops what it recreates only when pg_dump made it with --clean (strata's plain " +
-              "backups are); otherwise "
-            : options.clean
-            // -clean drops only what the backup recreates: an object that depends on one of them
-            // (another table's foreign key) stops the drop.
-            ? "-replace empties the current schema first, so objects the backup does not have go too; or "
-            : "Add -clean to drop what the backup recreates, or "
-        }restore into an empty database`,
-      },
-    );
+    options.signal?.aborted
+      ? new StrataError("INTERRUPTED", `Interrupted: ${name} was stopped, so nothing was restored`, {
+        hint: "It ran in one transaction, which the server rolled back: the database is as it was before",
+      })
+      : new StrataError(
+        "RESTORE_FAILED",
+        `${name} failed, so nothing was restored (it ran in one transaction): ${firstError(stderr)}`,
+        {
+          hint: `The database is as it was before${dropSql ? " (the current schema was not emptied either)" : ""}. ${
+            dropSql
+              ? "Fix what the error names, or "
+              : format === "plain"
+              ? "A plain file drops what it recreates only when pg_dump made it with --clean (strata's plain " +
+                "backups are); otherwise "
+              : options.clean
+              // -clean drops only what the backup recreates: an object that depends on one of them
+              // (another table's foreign key) stops the drop.
+              ? "-replace empties the current schema first, so objects the backup does not have go too; or "
+              : "Add -clean to drop what the backup recreates, or "
+          }restore into an empty database`,
+        },
+      );
   const psql = await findPgProgram("psql", 0);
   const psqlArgs = ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1"];
   if (format === "plain") {
-    const file = major < 17 ? await withoutNewerSettings(path) : undefined;
+    const copy = major < 17 ? await withoutNewerSettings(path) : undefined;
+    const file = copy?.path;
     try {
       // With -1, psql runs every -f in one transaction: the drops (from stdin), then the dump.
       const args = [...psqlArgs, "--single-transaction", ...(dropSql ? ["-f", "-"] : []), "-f", file ?? path];
@@ -160,7 +175,7 @@ async function restorePostgres(
       const result = await runProgram(psql.path, args, { ...spawned, ...(input ? { input } : {}) });
       if (result.code !== 0) throw failed("psql", result.stderr);
     } finally {
-      if (file) await rm(file, { force: true });
+      await copy?.remove();
     }
     return;
   }
@@ -199,11 +214,14 @@ async function restorePostgres(
 
 /**
  * pg_dump 17 and later (PGlite's is 18) start a plain dump with `SET transaction_timeout = 0;`,
- * which an older server rejects. For such a server, a copy without that header line (0600,
- * removed afterwards): the header is rewritten, the rest of the file copied as it is.
- * Undefined when the header does not have it.
+ * which an older server rejects. For such a server, a copy without that header line, in a
+ * folder of its own in the system's temporary folder (0700; the copy 0600; removed afterwards,
+ * and on exit): the header is rewritten, the rest of the file copied as it is. Undefined when
+ * the header does not have it.
+ *
+ * @throws {StrataError} COMMAND_FAILED when the copy cannot be written (a full disk), with nothing left behind.
  */
-async function withoutNewerSettings(path: string): Promise<string | undefined> {
+async function withoutNewerSettings(path: string): Promise<{ path: string; remove(): Promise<void> } | undefined> {
   const handle = await open(path, "r");
   const head = Buffer.alloc(16384);
   let headBytes: number;
@@ -215,12 +233,29 @@ async function withoutNewerSettings(path: string): Promise<string | undefined> {
   const text = head.subarray(0, headBytes).toString("latin1"); // one char per byte: offsets are byte offsets
   const found = newerSettingLine(text);
   if (!found || found.end > headBytes) return undefined;
-  const copy = `${path}.restore-${process.pid}.sql`;
-  const out = createWriteStream(copy, { mode: 0o600 });
-  out.write(head.subarray(0, found.start));
-  out.write(head.subarray(found.end, headBytes));
-  await pipeline(createReadStream(path, { start: headBytes }), out);
-  return copy;
+  const folder = await mkdtemp(join(tmpdir(), "strata-restore-"));
+  const kept = removeOnExit(folder);
+  const remove = async () => {
+    await rm(folder, { recursive: true, force: true });
+    kept();
+  };
+  const copy = join(folder, basename(path));
+  try {
+    const out = createWriteStream(copy, { mode: 0o600 });
+    out.write(head.subarray(0, found.start));
+    out.write(head.subarray(found.end, headBytes));
+    await pipeline(createReadStream(path, { start: headBytes }), out);
+  } catch (error) {
+    await remove();
+    throw fileSystemError(
+      error,
+      `Cannot copy ${
+        basename(path)
+      } without its SET transaction_timeout line (for a server before PostgreSQL 17) into ${tmpdir()}`,
+      "Nothing was restored. Free space there, or point TMPDIR at a folder with room for a copy of the backup",
+    );
+  }
+  return { path: copy, remove };
 }
 
 /**

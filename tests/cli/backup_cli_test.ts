@@ -564,3 +564,163 @@ test("[postgres] deploy -restore-on-failure puts back 5 applied and 6 failed out
     }
   });
 });
+
+/** The client programs (pg_dump, pg_restore, psql) whose parent is `pid`, from /proc. */
+function clientChildren(pid: number): Array<{ pid: number; name: string }> {
+  const found: Array<{ pid: number; name: string }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid && CLIENT_PROGRAM.test(name)) found.push({ pid: Number(entry), name });
+    } catch {
+      // gone while being read
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, limitMs = 30_000): Promise<void> {
+  const giveUp = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > giveUp) throw new Error(`Gave up waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Runs `fn` while another session holds `lockSql` in an open transaction (pg_dump or a
+ * restore's DROP then waits on it), releasing it afterwards whatever happened.
+ */
+async function whileLocked(db: Database, lockSql: string, fn: () => Promise<void>): Promise<void> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holder = db.withSession(async (session) => {
+    await session.exec(`BEGIN; ${lockSql}`);
+    locked();
+    await released;
+    await session.exec("ROLLBACK");
+  });
+  await isLocked;
+  // Released anyway after 20 s: code that ignores the signal then finishes, and fails the test instead of hanging it.
+  const safety = setTimeout(release, 20_000);
+  try {
+    await fn();
+  } finally {
+    clearTimeout(safety);
+    release();
+    await holder;
+  }
+}
+
+/** Starts the CLI, waits for its pg_dump / pg_restore / psql child, and returns both. */
+async function startWithChild(args: string[], cwd: string, program: RegExp) {
+  const run = startStrata(args, cwd);
+  let child: { pid: number; name: string } | undefined;
+  try {
+    await until(`a ${program} child of strata`, () => {
+      child = clientChildren(run.child.pid!).find((c) => program.test(c.name));
+      return child !== undefined || run.child.exitCode !== null;
+    });
+  } catch (error) {
+    run.child.kill("SIGKILL");
+    throw error;
+  }
+  assert.ok(child, `strata ended before starting ${program}:\n${run.stderr()}`);
+  return { run, child };
+}
+
+test("[postgres] SIGTERM during a backup stops pg_dump at once: exit 1 INTERRUPTED, no pg_dump left running, nothing left in the backup folder", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      await whileLocked(source.db, "LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE", async () => {
+        const { run, child } = await startWithChild(
+          ["-database", source.url, "backup", "-out", "backups"],
+          work.path,
+          /^pg_dump$/,
+        );
+        run.child.kill("SIGTERM");
+        const out = await run.done;
+        assertExit(out, 1);
+        assert.match(out.stderr, /Interrupted \(SIGTERM\): stopping pg_dump now; the partial backup is removed/);
+        assert.match(out.stderr, /^error: Interrupted: the backup was stopped/m);
+        await until("pg_dump to end", () => !alive(child.pid), 5000);
+      });
+      assert.deepEqual(await readdir(join(work.path, "backups")), []);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] a second SIGTERM right after the first exits at once, leaving neither pg_dump running nor a partial backup", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      await whileLocked(source.db, "LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE", async () => {
+        const { run, child } = await startWithChild(
+          ["-database", source.url, "backup", "-format", "directory", "-out", "backups"],
+          work.path,
+          /^pg_dump$/,
+        );
+        run.child.kill("SIGTERM");
+        run.child.kill("SIGTERM");
+        const out = await run.done;
+        assert.ok(out.code === 143 || out.code === 1, `exit ${out.code}\n${out.stderr}`);
+        await until("pg_dump to end", () => !alive(child.pid), 5000);
+      });
+      assert.deepEqual(await readdir(join(work.path, "backups")), []);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] SIGTERM during a restore stops pg_restore: exit 1 INTERRUPTED, no pg_restore left to commit, the database as it was", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    await withDatabase(t, "postgres", async (target) => {
+      await populateApp(target.db);
+      await target.db.exec("INSERT INTO organisations (slug, name) VALUES ('only-here', 'Only here')");
+      const before = await appRows(target.db);
+      const work = await tempDir("strata-backup-cli-");
+      try {
+        const made = await runStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
+        assertExit(made, 0);
+        // The restore's DROP of organisations waits for this reader.
+        await whileLocked(target.db, "SELECT 1 FROM organisations LIMIT 1", async () => {
+          const { run, child } = await startWithChild(
+            ["-database", target.url, "restore", made.stdout.trim(), "-yes", "-clean"],
+            work.path,
+            /^pg_restore$/,
+          );
+          run.child.kill("SIGTERM");
+          const out = await run.done;
+          assertExit(out, 1);
+          assert.match(out.stderr, /Interrupted \(SIGTERM\): stopping the restore now/);
+          assert.match(out.stderr, /^error: Interrupted: pg_restore was stopped, so nothing was restored/m);
+          await until("pg_restore to end", () => !alive(child.pid), 5000);
+        });
+        assert.deepEqual(await appRows(target.db), before);
+      } finally {
+        await work.remove();
+      }
+    });
+  });
+});

@@ -671,19 +671,21 @@ test("[postgres] a custom backup restores into a database whose name holds '=' a
     const admin = parseDatabaseUrl(TEST_DATABASE_URL);
     const { openDatabase } = await import("../../lib/io/open_database.ts");
     const server = (await openDatabase(admin.connectUrl)).db;
-    await server.exec(`DROP DATABASE IF EXISTS "${name}"`);
-    await server.exec(`CREATE DATABASE "${name}"`);
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${name}`;
-    const { db, url: target } = await openDatabase(url.toString());
     try {
-      const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
-      await restoreBackup(db, target, backup.path, { yes: true });
-      const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM organisations");
-      assert.ok(n > 0);
+      await server.exec(`CREATE DATABASE "${name}"`);
+      const url = new URL(TEST_DATABASE_URL);
+      url.pathname = `/${name}`;
+      const { db, url: target } = await openDatabase(url.toString());
+      try {
+        const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
+        await restoreBackup(db, target, backup.path, { yes: true });
+        const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM organisations");
+        assert.ok(n > 0);
+      } finally {
+        await db.close();
+      }
     } finally {
-      await db.close();
-      await server.exec(`DROP DATABASE IF EXISTS "${name}"`);
+      await server.exec(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await server.close();
       await out.remove();
     }
