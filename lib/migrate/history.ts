@@ -8,6 +8,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { type Queryable, type ScriptItem, serverErrorFields } from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
+import { truncateIdentifier } from "../db/truncate_identifier.ts";
 import { notPermittedToCreate, type ResolvedTable } from "./version_table.ts";
 
 /** One row of the history table. */
@@ -73,7 +74,7 @@ export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): P
 export async function historyTableExists(db: Queryable, table: ResolvedTable): Promise<boolean> {
   const rows = await db.query(
     "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-    [table.schema, table.table],
+    [truncateIdentifier(table.schema), truncateIdentifier(table.table)],
   );
   return rows.length > 0;
 }
