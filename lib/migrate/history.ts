@@ -8,7 +8,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { type Queryable, type ScriptItem, serverErrorFields } from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
-import { notPermittedToCreate, type ResolvedTable } from "./version_table.ts";
+import { MAX_IDENTIFIER_BYTES, truncateIdentifier } from "../db/truncate_identifier.ts";
+import { notPermittedToCreate, type ResolvedTable, storedTable } from "./version_table.ts";
 
 /** One row of the history table. */
 export interface HistoryRow {
@@ -34,10 +35,34 @@ export interface HistoryRow {
   note: string | null;
 }
 
-/** The history table for a version table: `<table>_history` in the same schema. */
+/** Bytes of the version table's name a long name's history table keeps, before `_<hash>_history`. */
+const HISTORY_BASE_BYTES = MAX_IDENTIFIER_BYTES - "_01234567_history".length;
+
+/**
+ * The history table for a version table, in the same schema: `<table>_history` whenever that
+ * fits in PostgreSQL's 63 bytes (a table name of up to 55 bytes). A longer name would be cut
+ * by the server, down to the version table's own name at 63 bytes, so its history table is
+ * the first 46 bytes of the name, `_`, the first 8 hex digits of the SHA-256 of the whole name
+ * (as the server stores it: a name over 63 bytes is the table its first 63 bytes name), and
+ * `_history`: 63 bytes at most, one per version table, never the version table itself.
+ *
+ * @example
+ * ```ts
+ * import { historyTableFor } from "./history.ts";
+ * const table = { schema: "public", table: "schema_migrations", sql: '"public"."schema_migrations"' };
+ * console.log(historyTableFor(table).sql); // "public"."schema_migrations_history"
+ * const long = "v".repeat(60);
+ * console.log(historyTableFor({ schema: "public", table: long, sql: `"public"."${long}"` }).table);
+ * // vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv_35e5e03e_history
+ * ```
+ */
 export function historyTableFor(versionTable: ResolvedTable): ResolvedTable {
-  const table = `${versionTable.table}_history`;
-  return { schema: versionTable.schema, table, sql: `${quoteIdent(versionTable.schema)}.${quoteIdent(table)}` };
+  const { schema, table: stored } = storedTable(versionTable.schema, versionTable.table);
+  const plain = `${stored}_history`;
+  const table = truncateIdentifier(plain) === plain
+    ? plain
+    : `${truncateIdentifier(stored, HISTORY_BASE_BYTES)}_${sha256HexSync(stored).slice(0, 8)}_history`;
+  return { schema, table, sql: `${quoteIdent(schema)}.${quoteIdent(table)}` };
 }
 
 /** The history table's columns. */
@@ -73,7 +98,7 @@ export async function ensureHistoryTable(db: Queryable, table: ResolvedTable): P
 export async function historyTableExists(db: Queryable, table: ResolvedTable): Promise<boolean> {
   const rows = await db.query(
     "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-    [table.schema, table.table],
+    [truncateIdentifier(table.schema), truncateIdentifier(table.table)],
   );
   return rows.length > 0;
 }

@@ -479,8 +479,10 @@ export class Migrator {
     const names = explicit === undefined
       ? [this.#db.lockName, currentDatabase === undefined ? undefined : `/${currentDatabase}`, currentDatabase]
       : [explicit];
+    // golang-migrate hashes the names as it was given them, before the server cuts any to 63 bytes.
+    const { schema, table: tableName } = table.given ?? table;
     const ids = new Set<bigint>();
-    for (const name of names) if (name !== undefined) ids.add(migrationLockId(table.schema, table.table, name));
+    for (const name of names) if (name !== undefined) ids.add(migrationLockId(schema, tableName, name));
     return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 

@@ -9,6 +9,7 @@
 import { type Queryable, type ScriptItem, serverErrorFields, type Session } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
+import { truncateIdentifier } from "../db/truncate_identifier.ts";
 
 /** Where the version table lives. An undefined schema means current_schema(). */
 export interface TableName {
@@ -16,12 +17,20 @@ export interface TableName {
   table: string;
 }
 
-/** A version table whose schema is known. */
+/**
+ * A version table whose schema is known, named as the server stores it: each name cut to 63
+ * bytes (see {@linkcode truncateIdentifier}), so it compares equal to the catalog's.
+ */
 export interface ResolvedTable {
   schema: string;
   table: string;
   /** `"schema"."table"`, ready for SQL. */
   sql: string;
+  /**
+   * The names as given, when the server cuts either: golang-migrate's advisory lock id hashes
+   * these, not the stored ones.
+   */
+  given?: { schema: string; table: string };
 }
 
 /** The version as the table holds it: -1 (as `null`) means nothing applied. */
@@ -99,7 +108,8 @@ export function parseTableName(value: string | undefined, quoted: boolean): Tabl
 }
 
 /**
- * Fills in the schema from current_schema() when the name has none.
+ * Fills in the schema from current_schema() when the name has none, and names the table as
+ * the server stores it (a name over 63 bytes is cut, as PostgreSQL cuts it).
  *
  * @throws {StrataError} SCHEMA_MISSING when there is no current schema (the search_path names none that exists).
  */
@@ -115,7 +125,17 @@ export async function resolveTable(db: Queryable, name: TableName): Promise<Reso
     }
     schema = row.schema;
   }
-  return { schema, table: name.table, sql: `${quoteIdent(schema)}.${quoteIdent(name.table)}` };
+  return storedTable(schema, name.table);
+}
+
+/** The table `"schema"."table"` names once the server has cut each name to 63 bytes. */
+export function storedTable(schema: string, table: string): ResolvedTable {
+  const stored = { schema: truncateIdentifier(schema), table: truncateIdentifier(table) };
+  return {
+    ...stored,
+    sql: `${quoteIdent(stored.schema)}.${quoteIdent(stored.table)}`,
+    ...(stored.schema === schema && stored.table === table ? {} : { given: { schema, table } }),
+  };
 }
 
 /**
@@ -130,14 +150,16 @@ export async function versionTableExists(db: Queryable, table: ResolvedTable): P
 
 /** Whether each table exists, in one query. */
 export async function tablesExist(db: Queryable, tables: readonly ResolvedTable[]): Promise<boolean[]> {
-  const wanted = tables.map((_t, i) => `(n.nspname = $${2 * i + 1} AND c.relname = $${2 * i + 2})`).join(" OR ");
+  // A ResolvedTable made by hand may carry names the server cuts: compare what it stores.
+  const stored = tables.map((t) => storedTable(t.schema, t.table));
+  const wanted = stored.map((_t, i) => `(n.nspname = $${2 * i + 1} AND c.relname = $${2 * i + 2})`).join(" OR ");
   const rows = await db.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'f') AND (${wanted})`,
-    tables.flatMap((t) => [t.schema, t.table]),
+    stored.flatMap((t) => [t.schema, t.table]),
   );
-  return tables.map((t) => rows.some((r) => r.schema === t.schema && r.name === t.table));
+  return stored.map((t) => rows.some((r) => r.schema === t.schema && r.name === t.table));
 }
 
 /**
@@ -147,7 +169,9 @@ export async function tablesExist(db: Queryable, tables: readonly ResolvedTable[
  */
 export async function ensureVersionTable(db: Queryable, table: ResolvedTable): Promise<void> {
   if (await versionTableExists(db, table)) return;
-  const schemaRows = await db.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", [table.schema]);
+  const schemaRows = await db.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", [
+    truncateIdentifier(table.schema),
+  ]);
   if (schemaRows.length === 0) {
     throw new StrataError(
       "SCHEMA_MISSING",

@@ -13,6 +13,7 @@ import type { MigrationSource } from "../migrate/migration_source.ts";
 import { describeDirty, type MigrateRun, Migrator } from "../migrate/migrator.ts";
 import { DEFAULT_TABLE, resolveTable, type TableName } from "../migrate/version_table.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
+import { truncateIdentifier } from "../db/truncate_identifier.ts";
 import { diffSnapshots, formatDiff, type SchemaChange, type SchemaDiff } from "./diff_snapshots.ts";
 import { snapshotSchema } from "./snapshot_schema.ts";
 import { emptySnapshot, type SchemaSnapshot } from "./snapshot_types.ts";
@@ -446,7 +447,9 @@ async function scratchMigrator(
     );
   }
   if (table.schema !== undefined) {
-    const rows = await scratch.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", [table.schema]);
+    const rows = await scratch.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", [
+      truncateIdentifier(table.schema),
+    ]);
     if (rows.length === 0) await scratch.exec(`CREATE SCHEMA ${quoteIdent(table.schema)}`);
   }
   return migrator;

@@ -366,6 +366,52 @@ test("-track runs Fluxbase's system then user migrations with one log line per t
   });
 });
 
+/**
+ * The audit's reproduction, as golang-migrate's users write it: `x-migrations-table` in the URL
+ * with a name the server cuts (63: the history's name was cut to the version table's own; 60:
+ * the history was never found; 70: the checks used the name the server does not store).
+ */
+async function longTableNameRuns(h: Harness, length: number): Promise<void> {
+  const url = `${h.url}${h.url.includes("?") ? "&" : "?"}x-migrations-table=${"v".repeat(length)}`;
+  const strata = (...args: string[]) => runStrata(["-database", url, ...args], h.dir);
+  await h.files({ ...A, ...B });
+  const one = await strata("up", "1");
+  assertExit(one, 0);
+  assert.match(one.stderr, /^1\/u a /m);
+  const rest = await strata("up");
+  assertExit(rest, 0);
+  assert.match(rest.stderr, /^2\/u b /m);
+  assert.doesNotMatch(rest.stderr, /without strata/);
+
+  const status = await strata("status");
+  assertExit(status, 0);
+  assert.doesNotMatch(status.stdout + status.stderr, /outside strata|without strata/);
+  const when = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?Z +[0-9.]+(µs|ms|s)`;
+  assert.match(status.stdout, new RegExp(`^1 +a +applied +${when}$`, "m"));
+  assert.match(status.stdout, new RegExp(`^2 +b +applied +${when}$`, "m"));
+
+  const version = await strata("version");
+  assertExit(version, 0);
+  assert.equal(version.stdout + version.stderr, "2\n");
+
+  await h.files({ "1_a.up.sql": "CREATE TABLE a (id int, note text);\n", ...C });
+  const refused = await strata("up");
+  assertExit(refused, 1);
+  assert.match(refused.stderr, /changed since applied: 1_a\.up\.sql/);
+  const after = await strata("version");
+  assert.equal(after.stdout + after.stderr, "2\n", "the refused up changed nothing");
+}
+
+for (const length of [60, 63, 70]) {
+  test(`a ${length}-character x-migrations-table in the URL: up, status shows strata applied each file, version prints it, a changed file is refused [postgres]`, async (t) => {
+    await withHarness(t, "postgres", (h) => longTableNameRuns(h, length));
+  });
+}
+
+test("a 63-character x-migrations-table in a PGlite folder's URL: the same [pglite]", async (t) => {
+  await withHarness(t, "pglite", (h) => longTableNameRuns(h, 63));
+});
+
 test("status, dry run, up and status -exit-code on a PGlite folder [pglite]", async (t) => {
   await withHarness(t, "pglite", async (h) => {
     await h.files({ ...A, ...E });

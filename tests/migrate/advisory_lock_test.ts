@@ -100,3 +100,29 @@ test("without a lockName a migration holds golang-migrate's lock under the URL p
     }
   });
 });
+
+test("a version table named past 63 bytes is locked under golang-migrate's key for the name as given, not the name the server cut it to", async (t) => {
+  const { Migrator } = await import("../../lib/migrate/migrator.ts");
+  const { memorySource } = await import("../../lib/migrate/migration_source.ts");
+  await withDatabase(t, "postgres", async (test) => {
+    const source = memorySource({ "1_a.up.sql": "CREATE TABLE a (id int);", "1_a.down.sql": "DROP TABLE a;" });
+    const name = "v".repeat(70);
+    const migrator = () =>
+      new Migrator(test.db, { source, lockTimeoutMs: 600, lockName: "/app", table: { table: name } });
+    const holder = postgres(test.url, { max: 1, onnotice: () => {} });
+    try {
+      // What golang-migrate's Lock() hashes: current_schema(), the x-migrations-table value, the database.
+      const goKey = migrationLockId("public", name, "/app").toString();
+      await holder`SELECT pg_advisory_lock(${goKey}::bigint)`;
+      await assert.rejects(migrator().up(), (error: unknown) => {
+        assert.ok(error instanceof StrataError, String(error));
+        assert.equal(error.code, "LOCK_TIMEOUT");
+        return true;
+      });
+      await holder`SELECT pg_advisory_unlock(${goKey}::bigint)`;
+      assert.equal((await migrator().up()).error, undefined);
+    } finally {
+      await holder.end({ timeout: 1 });
+    }
+  });
+});

@@ -128,6 +128,31 @@ async function fingerprint(db: Database): Promise<string> {
   return parts.join("\n");
 }
 
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
+
+test("historyTableFor keeps <table>_history while it fits in 63 bytes; past that, the first 46 bytes, a hash and _history, never the version table's name", () => {
+  const historyOf = (table: string, schema = "public") => historyTableFor({ schema, table, sql: "" });
+  assert.equal(historyOf("v".repeat(55)).table, `${"v".repeat(55)}_history`, "63 bytes: as before");
+  const names = [56, 57, 60, 62, 63].map((n) => "v".repeat(n));
+  for (const name of names) {
+    const history = historyOf(name);
+    assert.match(history.table, /^v{46}_[0-9a-f]{8}_history$/, name);
+    assert.notEqual(history.table, name);
+    assert.equal(history.sql, `"public"."${history.table}"`);
+  }
+  assert.equal(new Set(names.map((name) => historyOf(name).table)).size, names.length, "one history table per name");
+  // Stable: the same name always finds the same table.
+  assert.equal(historyOf("v".repeat(60)).table, `${"v".repeat(46)}_35e5e03e_history`);
+  // Over 63 bytes the server's table is the first 63 bytes' table, and so is its history.
+  assert.deepEqual(historyOf("v".repeat(70)), historyOf("v".repeat(63)));
+  // Cut at a character boundary, and so is a schema over 63 bytes.
+  const wide = historyOf("é".repeat(40), "s".repeat(70));
+  assert.match(wide.table, /^é{23}_[0-9a-f]{8}_history$/);
+  assert.ok(utf8Bytes(wide.table) <= 63);
+  assert.equal(wide.schema, "s".repeat(63));
+  assert.equal(wide.sql, `"${"s".repeat(63)}"."${wide.table}"`);
+});
+
 for (const backend of BACKENDS) {
   test(`up writes one history row per version: name, sha256 of the up file, when, how long, who [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
@@ -197,6 +222,88 @@ for (const backend of BACKENDS) {
       const appHistory = historyTableFor({ schema: "migrations", table: "app", sql: '"migrations"."app"' });
       assert.deepEqual((await readHistory(db, appHistory)).map((r) => r.version), [1n]);
       assert.equal(await db.query("SELECT 1 FROM pg_tables WHERE tablename LIKE '%history'").then((r) => r.length), 1);
+    });
+  });
+
+  for (const length of [60, 63, 70]) {
+    test(`a ${length}-character x-migrations-table: up records its history, status shows it applied by strata, a changed file is refused, version reads it [${backend}]`, async (t) => {
+      await withDatabase(t, backend, async ({ db }) => {
+        const name = "v".repeat(length);
+        const table = parseTableName(name, false);
+        const events: MigratorEvent[] = [];
+        const run = await migrator(db, only(1, 2), { table, onEvent: (e) => events.push(e) }).up();
+        assert.equal(run.error, undefined);
+        assert.deepEqual(run.results.map((r) => [r.version, r.status]), [[1n, "applied"], [2n, "applied"]]);
+        assert.deepEqual(warningsOf(events), []);
+
+        // The version table as the server cut it, and a history table of its own beside it.
+        const stored = "v".repeat(Math.min(length, 63));
+        const history = historyTableFor({ schema: "public", table: name, sql: "" });
+        const tables = await db.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename LIKE 'vvv%' ORDER BY 1",
+        );
+        assert.deepEqual(tables.map((r) => r.name), [history.table, stored].sort());
+        assert.deepEqual(await db.query(`SELECT version::text AS version, dirty FROM public."${stored}"`), [
+          { version: "2", dirty: false },
+        ]);
+
+        // The next run finds that history: nothing moved "outside strata".
+        const quiet: MigratorEvent[] = [];
+        assert.equal((await migrator(db, only(1, 2), { table, onEvent: (e) => quiet.push(e) }).up()).noChange, true);
+        assert.deepEqual(warningsOf(quiet), []);
+        const status = await migrator(db, only(1, 2), { table }).status();
+        assert.deepEqual(status.entries.map((e) => [e.version, e.state, e.note]), [
+          [1n, "applied", null],
+          [2n, "applied", null],
+        ]);
+        for (const entry of status.entries) {
+          assert.notEqual(entry.appliedAt, null, `${entry.version} applied by strata`);
+        }
+        assert.deepEqual(await migrator(db, only(1, 2), { table }).version(), { version: 2n, dirty: false });
+
+        const edited = {
+          ...only(1, 2, 3),
+          "1_orgs.up.sql": FILES["1_orgs.up.sql"] + "\n-- edited after it was applied\n",
+        };
+        assert.equal((await migrator(db, edited, { table }).status()).changed.map((e) => e.up).join(), "1_orgs.up.sql");
+        await assert.rejects(migrator(db, edited, { table }).up(), (error: unknown) => {
+          assert.ok(error instanceof StrataError, String(error));
+          assert.equal(error.code, "CHECKSUM_MISMATCH");
+          assert.match(error.message, /changed since applied: 1_orgs\.up\.sql/);
+          return true;
+        });
+        assert.deepEqual(await migrator(db, only(1, 2), { table }).version(), { version: 2n, dirty: false });
+      });
+    });
+  }
+
+  test(`a quoted "schema"."table" whose names are over 63 bytes (and not ASCII) is the table the server cut them to, with its history beside it [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const schema = `migrations_${"s".repeat(60)}`;
+      const name = `app_${"é".repeat(40)}`;
+      await db.exec(`CREATE SCHEMA "${schema}"`);
+      const table = parseTableName(`"${schema}"."${name}"`, true);
+      const events: MigratorEvent[] = [];
+      assert.equal((await migrator(db, only(1), { table, onEvent: (e) => events.push(e) }).up()).error, undefined);
+      assert.equal((await migrator(db, only(1, 2), { table, onEvent: (e) => events.push(e) }).up()).error, undefined);
+      assert.deepEqual(warningsOf(events), []);
+
+      const storedSchema = schema.slice(0, 63);
+      const storedName = `app_${"é".repeat(29)}`; // 4 + 58 bytes: a 30th é would make 64
+      const history = historyTableFor({ schema, table: name, sql: "" });
+      assert.equal(history.schema, storedSchema);
+      const tables = await db.query<{ name: string }>(
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+        [storedSchema],
+      );
+      assert.deepEqual(tables.map((r) => r.name), [storedName, history.table].sort());
+      assert.deepEqual((await readHistory(db, history)).map((r) => [r.version, r.note]), [[1n, null], [2n, null]]);
+      const status = await migrator(db, only(1, 2), { table }).status();
+      assert.deepEqual(status.entries.map((e) => [e.version, e.state, e.note]), [
+        [1n, "applied", null],
+        [2n, "applied", null],
+      ]);
+      assert.deepEqual(await migrator(db, only(1, 2), { table }).version(), { version: 2n, dirty: false });
     });
   });
 
