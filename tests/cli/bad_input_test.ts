@@ -439,6 +439,9 @@ test("the password in the database URL is never printed", async () => {
       [["-database", "postgres://app@127.0.0.1:1/x?sslpassword=s3cretpw&sslmode=disable", "up"], /s3cretpw/],
       // URL parsers take the last "@" as the end of the user info, so this password is "s3cr@tpw".
       [["-database", "postgres://app:s3cr@tpw@127.0.0.1:1/x", "up"], /s3cr|tpw/],
+      // A password parameter runs to the next "&", an unencoded space or "#" included.
+      [["-verbose", "-database", "postgres://app@127.0.0.1:1/x?password=s3cret pw2", "version"], /s3cret|pw2/],
+      [["-verbose", "-database", "postgres://app@127.0.0.1:1/x?password=s3cret#pw2", "version"], /s3cret|pw2/],
     ];
     for (const [args, secret] of cases) {
       const out = await runStrata(args, dir.path);

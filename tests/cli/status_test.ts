@@ -285,6 +285,22 @@ test("status on a dirty database names the file and statement and prints force c
   });
 });
 
+test('status on a dirty database prints its force commands with a -database whose query holds an @ as given, not as "$DATABASE_URL" [postgres]', async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "-- strata:no-transaction\nSELECT 1 / 0;\n" });
+    assertExit(await h.strata(["up"]), 1);
+    const url = `${h.url}?application_name=ci@runner`;
+    const out = await runStrata(["-database", url, "status"], h.dir);
+    assertExit(out, 0);
+    assert.match(out.stdout, /^DIRTY at version 1\.$/m);
+    assert.ok(out.stdout.includes(`strata -database '${url}' force 1`), out.stdout);
+    assert.doesNotMatch(out.stdout, /DATABASE_URL/);
+    const json = JSON.parse((await runStrata(["-database", url, "-json", "status"], h.dir)).stdout);
+    assert.equal(json.database, url);
+    assert.equal(json.dirty.commands.ifComplete, `strata -database '${url}' force 1`);
+  });
+});
+
 test("-track runs Fluxbase's system then user migrations with one log line per track [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.query((db) => db.exec("CREATE SCHEMA migrations"));
