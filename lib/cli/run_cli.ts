@@ -583,7 +583,13 @@ async function runValidate(
         }`,
       );
     }
-    reports.push({ name, files: parsed, migrations: set.migrations.length, pending: status.pending.length, problems });
+    reports.push({
+      name,
+      files: parsed,
+      migrations: set.migrations.length,
+      pending: status.pending.length,
+      problems: problems.map((problem) => maskUrl(problem)),
+    });
   }
   const ok = reports.every((r) => r.problems.length === 0);
   if (mode.json) io.stdout(toJson({ command: "validate", database: db.label, ok, tracks: reports }) + "\n");
@@ -888,15 +894,15 @@ function printError(error: unknown, io: CliIo): void {
     if (column !== undefined) io.stderr(`  ${" ".repeat(gutter.length + column - 1)}^\n`);
   }
   const server = error instanceof FileError ? error.server?.hint : undefined;
-  if (server) io.stderr(`server hint: ${server}\n`);
-  if (e?.hint) io.stderr(`hint: ${e.hint}\n`);
+  if (server) io.stderr(`server hint: ${maskUrl(server)}\n`);
+  if (e?.hint) io.stderr(`hint: ${maskUrl(e.hint)}\n`);
   if (e) return;
   // The server refused something strata did not expect to fail (a permission, a constraint):
   // its own words say what, and a stack trace would bury them.
   const fields = error instanceof ScriptError ? error.server : serverErrorFields(error);
   if (fields) {
     if (fields.detail) io.stderr(`server detail: ${maskUrl(fields.detail)}\n`);
-    if (fields.hint) io.stderr(`server hint: ${fields.hint}\n`);
+    if (fields.hint) io.stderr(`server hint: ${maskUrl(fields.hint)}\n`);
     if (fields.code) io.stderr(`server code: ${fields.code}\n`);
     return;
   }
@@ -967,6 +973,7 @@ function statusJson(status: MigrationStatus, again: (cmd: string) => string): Re
     dirty: status.dirty
       ? {
         ...status.dirty,
+        ...(status.dirty.error === undefined ? {} : { error: maskUrl(status.dirty.error) }),
         commands: {
           ifComplete: again(`force ${status.dirty.forceIfComplete ?? -1}`),
           ifUndone: again(`force ${status.dirty.forceIfUndone ?? -1}`),
@@ -991,7 +998,7 @@ function errorJson(error: unknown): Record<string, unknown> {
     return { code: "INTERNAL", message: maskUrl(error instanceof Error ? error.message : String(error)) };
   }
   const out: Record<string, unknown> = { code: error.code, message: maskUrl(error.message) };
-  if (error.hint) out.hint = error.hint;
+  if (error.hint) out.hint = maskUrl(error.hint);
   if (error.track !== undefined) out.track = error.track;
   if (error instanceof FileError) {
     Object.assign(out, {
@@ -1001,7 +1008,7 @@ function errorJson(error: unknown): Record<string, unknown> {
       column: error.column ?? null,
     });
     if (error.server?.code) out.sqlstate = error.server.code;
-    if (error.server?.hint) out.serverHint = error.server.hint;
+    if (error.server?.hint) out.serverHint = maskUrl(error.server.hint);
   }
   return out;
 }
