@@ -888,7 +888,8 @@ function printError(error: unknown, io: CliIo): void {
   const message = error instanceof Error ? error.message : String(error);
   io.stderr(`error: ${maskUrl(message)}\n`);
   if (error instanceof FileError && error.excerpt !== undefined && error.line !== undefined) {
-    const { text, column } = excerptWindow(error.excerpt, error.column);
+    const masked = maskExcerpt(error.excerpt, error.column);
+    const { text, column } = excerptWindow(masked.line, masked.column);
     const gutter = `${error.line} | `;
     io.stderr(`  ${gutter}${text}\n`);
     if (column !== undefined) io.stderr(`  ${" ".repeat(gutter.length + column - 1)}^\n`);
@@ -908,6 +909,27 @@ function printError(error: unknown, io: CliIo): void {
   }
   const stack = error instanceof Error ? error.stack : undefined;
   if (stack) io.stderr(`${maskUrl(stack)}\n`);
+}
+
+/**
+ * The file's line with a URL's password masked (a migration may quote one), and the column
+ * moved with the text it points at; a column inside a masked part points at its start.
+ */
+function maskExcerpt(line: string, column?: number): { line: string; column?: number } {
+  const masked = maskUrl(line);
+  if (column === undefined) return { line: masked };
+  if (masked === line) return { line, column };
+  let prefix = 0;
+  while (prefix < line.length && line[prefix] === masked[prefix]) prefix++;
+  let suffix = 0;
+  while (
+    suffix < line.length - prefix && suffix < masked.length - prefix &&
+    line[line.length - 1 - suffix] === masked[masked.length - 1 - suffix]
+  ) suffix++;
+  const at = column - 1;
+  if (at < prefix) return { line: masked, column };
+  if (at >= line.length - suffix) return { line: masked, column: column + masked.length - line.length };
+  return { line: masked, column: prefix + 1 };
 }
 
 /** At most 120 characters of a long line (a minified file), around the column, marked with "…". */

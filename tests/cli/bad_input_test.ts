@@ -286,6 +286,21 @@ test("a syntax error on a very long line prints 120 characters around it, with t
   });
 });
 
+test("a failed statement's line is printed with a URL's password masked, the caret still under what failed", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      "1_url.up.sql": "SELECT 'postgres://app:S3cretPw@db.internal:5432/app' AS url, 'x'::int;\n",
+    });
+    const out = await h.strata("up");
+    assertExit(out, 1);
+    assert.doesNotMatch(out.stderr + out.stdout, /S3cretPw/);
+    const lines = out.stderr.split("\n");
+    const at = lines.findIndex((line) => line.startsWith("  1 | "));
+    assert.equal(lines[at], "  1 | SELECT 'postgres://app:***@db.internal:5432/app' AS url, 'x'::int;", out.stderr);
+    assert.equal(lines[at].slice(lines[at + 1].indexOf("^")), "'x'::int;", "the caret points at the offending value");
+  });
+});
+
 test("down without N refuses to revert anything when stdin is not a terminal", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({
