@@ -95,9 +95,9 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   try {
     const postgresText = scheme.startsWith("pgx") ? `postgres${text.slice(scheme.length)}` : text;
     url = new URL(socketForm(postgresText) ?? postgresText);
-  } catch (cause) {
+  } catch (error) {
     throw new StrataError("INVALID_URL", `Cannot parse database URL: ${maskUrl(text)}`, {
-      cause,
+      cause: withoutInput(error),
       hint: "Percent-encode special characters in the user and password (# %23, / %2F, ? %3F, @ %40, space %20), " +
         "e.g. with encodeURIComponent",
     });
@@ -119,6 +119,17 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   url.search = params.toString();
   result.connectUrl = url.toString();
   return result;
+}
+
+/**
+ * The URL parser's error without the text it was given, which holds the password: Node keeps
+ * it as `input`, Deno and browsers put it in the message. Its name, message and code stay.
+ */
+function withoutInput(error: unknown): Error {
+  const plain = new TypeError("Invalid URL");
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") Object.assign(plain, { code });
+  return plain;
 }
 
 /**

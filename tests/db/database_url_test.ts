@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { inspect } from "node:util";
 import { maskUrl, parseDatabaseUrl, redact, serverSettings } from "../../lib/db/database_url.ts";
 import { StrataError } from "../../lib/db/strata_error.ts";
 
@@ -174,6 +175,27 @@ test("an @ in the query is not the user info's end: a URL without a password com
     ]
   ) {
     assert.equal(maskUrl(url), masked, url);
+  }
+});
+
+test("an unreadable URL's INVALID_URL error holds no copy of the password, not even in its cause", async () => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  for (
+    const url of [
+      "postgres://postgres:S3cret/Pw@127.0.0.1:5432/db",
+      "postgres://postgres:S3cretPw@127.0.0.1:notaport/db",
+      "pgx5://postgres:S3cret/Pw@127.0.0.1:5432/db",
+    ]
+  ) {
+    const check = (error: unknown) => {
+      assert.ok(error instanceof StrataError, String(error));
+      assert.equal(error.code, "INVALID_URL");
+      assert.ok(error.cause instanceof TypeError, "the parser's error stays the cause");
+      assert.doesNotMatch(inspect(error, { depth: 10 }), /S3cret/, url);
+      return true;
+    };
+    assert.throws(() => parseDatabaseUrl(url), check);
+    await assert.rejects(openDatabase(url), check);
   }
 });
 
