@@ -39,6 +39,7 @@ import { formatDuration, formatPlan, formatStatus } from "./format_status.ts";
 import {
   databaseFlag,
   databaseNote,
+  databaseUrlOperand,
   databaseWord,
   lockTimeoutMs,
   openCommandDatabase,
@@ -206,11 +207,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         throw new StrataError("USAGE", `Flag -${name} does not apply to ${command}`);
       }
     }
+    for (const name of PATH_FLAGS) {
+      const value = stringFlag(args, name);
+      const url = value === undefined ? undefined : databaseUrlOperand(value);
+      if (url !== undefined) {
+        throw new StrataError("USAGE", `-${name} looks like a database URL: ${url}`, {
+          hint: `-${name} takes a path; pass the database with -database (or DATABASE_URL)`,
+        });
+      }
+    }
     return await runCommand(command, rest, args, io);
   } catch (error) {
     return reportError(error, io, json);
   }
 }
+
+/** The flags that name a file or folder: a database URL given to one is refused before it becomes a path. */
+const PATH_FLAGS = ["path", "source", "seeds", "out", "dir"];
 
 /** The commands that read the migrations folder. */
 const FOLDER_COMMANDS = new Set(["up", "down", "goto", "force", "status", "validate", "deploy"]);
@@ -346,12 +359,20 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
     case "drop":
       extra(0);
       return { force: booleanFlag(args, "f") };
-    case "restore":
+    case "restore": {
       extra(1);
       if (rest[0] === undefined) {
         throw new StrataError("USAGE", "restore needs a FILE: strata restore backups/backup_....dump");
       }
+      const url = databaseUrlOperand(rest[0]);
+      if (url !== undefined) {
+        throw new StrataError("USAGE", `restore's FILE looks like a database URL: ${url}`, {
+          hint: "Pass the database to restore into with -database (or DATABASE_URL), and the backup as FILE: " +
+            "strata -database URL restore backups/backup_....dump",
+        });
+      }
       return {};
+    }
     case "status":
       extra(0);
       return { exitCode: booleanFlag(args, "exit-code") };

@@ -224,7 +224,8 @@ function parseBool(name: string, value: string, text: string): boolean {
  * A text that is a whole URL (a URL's label) is read as one: its password runs to the last
  * "@" before the query, so an unencoded "#", "/", "?", "@" or space in it is masked whole, and
  * a `password` parameter's value runs to the next "&". In a longer message, whitespace and
- * ": " end a value instead.
+ * ": " end a value instead. A URL whose "//" a path resolver collapsed to "/"
+ * (`/cwd/postgres:/app:pw@db/app`) is masked too.
  *
  * @example
  * ```ts
@@ -251,11 +252,14 @@ export function maskUrl(text: string): string {
   return /:\/\//.test(masked) ? masked : masked.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
 }
 
-/** A text that starts with a URL. */
-const WHOLE_URL = /^\s*[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
+/** The schemes of a PostgreSQL URL, as a pattern. */
+const POSTGRES_SCHEME = `(?:${[...POSTGRES_SCHEMES].join("|")})`;
 
-/** A URL's scheme and userinfo anywhere in a text. */
-const USERINFO = /([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\s]*)@/g;
+/** A text that starts with a URL: `scheme://`, or a PostgreSQL scheme and one "/" (a collapsed "//"). */
+const WHOLE_URL = new RegExp(`^\\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:\\/\\/|${POSTGRES_SCHEME}:\\/)`, "i");
+
+/** A URL's scheme and userinfo anywhere in a text, its "//" collapsed or not. */
+const USERINFO = new RegExp(`([a-zA-Z][a-zA-Z0-9+.-]*:\\/\\/|\\b${POSTGRES_SCHEME}:\\/(?!\\/))([^/?#\\s]*)@`, "gi");
 
 /** A query as written after its "?": `name=value` pairs joined by "&" (a value holds anything but "&"). */
 const QUERY = /^(?:[\w.%~+-]+=[^&]*(?:&(?:[\w.%~+-]+(?:=[^&]*)?)?)*)?$/;

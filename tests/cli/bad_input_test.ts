@@ -469,6 +469,36 @@ test("the password in the database URL is never printed", async () => {
   }
 });
 
+test("a database URL given where a file or folder goes (restore's FILE, a diff or erd operand, -out, -path) is a usage error that does not print its password", async () => {
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    await mkdir(join(dir.path, "migrations"));
+    const url = "postgres://postgres:S3cretPw@127.0.0.1:5432/db";
+    const collapsed = "postgres:/postgres:S3cretPw@127.0.0.1:5432/db";
+    const cases: string[][] = [
+      ["restore", url],
+      ["restore", collapsed],
+      ["-json", "restore", url],
+      ["diff", "migrations", collapsed],
+      ["erd", collapsed],
+      ["-out", url, "snapshot"],
+      ["-out", url, "backup"],
+      ["-path", url, "up"],
+      ["-json", "-source", `pgx5://postgres:S3cretPw@127.0.0.1:5432/db`, "status"],
+    ];
+    for (const args of cases) {
+      const out = await runStrata(["-database", UNREACHABLE, ...args], dir.path);
+      assertExit(out, 2);
+      assert.doesNotMatch(out.stderr + out.stdout, /S3cretPw/, args.join(" "));
+      assert.match(out.stderr + out.stdout, /looks like a database URL/, args.join(" "));
+      assert.match(out.stderr + out.stdout, /:\/\/?postgres:\*\*\*@127\.0\.0\.1:5432\/db/, args.join(" "));
+    }
+    assert.ok(!existsSync(join(dir.path, "postgres:")), "nothing was written to a path made of the URL");
+  } finally {
+    await dir.remove();
+  }
+});
+
 test("with -json every failure is one JSON document on stdout with error.code", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({

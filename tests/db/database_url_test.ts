@@ -199,6 +199,18 @@ test("an unreadable URL's INVALID_URL error holds no copy of the password, not e
   }
 });
 
+test("maskUrl masks a URL whose // a path resolver collapsed, inside a message or alone", () => {
+  assert.equal(
+    maskUrl("Backup not found: /work/postgres:/postgres:S3cretPw@127.0.0.1:5432/db"),
+    "Backup not found: /work/postgres:/postgres:***@127.0.0.1:5432/db",
+  );
+  assert.equal(maskUrl("postgres:/app:p@ss w@db/app"), "postgres:/app:***@db/app");
+  assert.equal(maskUrl("/x/PGX5:/u:pw@h/db?password=pw2 missing"), "/x/PGX5:/u:***@h/db?password=*** missing");
+  // Not a PostgreSQL scheme, or no password: as it was.
+  assert.equal(maskUrl("C:/Users/a:b@c"), "C:/Users/a:b@c");
+  assert.equal(maskUrl("/work/postgres:/app@db/app"), "/work/postgres:/app@db/app");
+});
+
 test("Cloud SQL's socket form (a user, no host, ?host=/folder) parses: user and password move to the query, the lock name is the path", () => {
   const url = parseDatabaseUrl("postgres://app:p%2Bw+d@/mydb?host=/cloudsql/proj:region:inst&sslmode=disable");
   assert.equal(url.lockName, "/mydb");
