@@ -70,7 +70,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
     // An unset variable arrives as undefined; an empty one is a mistake, not a request for a
     // throwaway database that a server would then migrate and serve from without a word.
     throw new StrataError("INVALID_URL", "The database URL is empty", {
-      hint: "Set it (postgres://user:password@host:5432/db), or pass undefined for the embedded PGlite database " +
+      hint: "Set it (postgres://user@host:5432/db), or pass undefined for the embedded PGlite database " +
         "in .strata/pglite",
     });
   }
@@ -86,8 +86,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
       "INVALID_URL",
       `Unsupported database URL: ${maskUrl(text)}`,
       {
-        hint:
-          "Use postgres://user:password@host:5432/db, pglite://DIR or pglite://memory, or no URL for the embedded default",
+        hint: "Use postgres://user@host:5432/db, pglite://DIR or pglite://memory, or no URL for the embedded default",
       },
     );
   }
