@@ -4,7 +4,7 @@
  * the variable unset must not migrate a throwaway PGlite folder and exit 0.
  */
 import { resolve as resolvePath } from "node:path";
-import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
+import { type DatabaseUrl, maskUrl, POSTGRES_SCHEMES } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import type { OpenedDatabase } from "../io/open_database.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
@@ -52,6 +52,17 @@ export function databaseNote(args: ParsedArgs, env: Record<string, string | unde
   const given = stringFlag(args, "database");
   if (given === undefined || maskUrl(given) === given || env.DATABASE_URL === given) return undefined;
   return "set DATABASE_URL to the URL you passed with -database before running it (strata does not print passwords)";
+}
+
+/**
+ * A file or folder operand that is a database URL by mistake (`restore postgres://...`), masked
+ * for a message; undefined for any other text. Checked as given: once a path resolver has made
+ * `postgres://` into `postgres:/`, a message would show a path that hides a password.
+ */
+export function databaseUrlOperand(text: string): string | undefined {
+  const scheme = /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):\//.exec(text)?.[1]?.toLowerCase();
+  if (scheme === undefined || !(POSTGRES_SCHEMES.has(scheme) || scheme === "pglite")) return undefined;
+  return maskUrl(text.trim());
 }
 
 /** A strata command with the flags that locate this database and folder (a URL with a password becomes "$DATABASE_URL"). */

@@ -2,6 +2,7 @@
  * Human output for `status` and dry runs: a table of migrations, a dirty database
  * explained with the exact commands out, a plan file by file and statement by statement.
  */
+import { maskUrl } from "../db/database_url.ts";
 import { STARTED_NOTE } from "../migrate/history.ts";
 import type { PlannedRun } from "../migrate/migrator.ts";
 import type { MigrationStatus } from "../migrate/migration_status.ts";
@@ -90,7 +91,7 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
               : ""
           }`,
       );
-      if (d.error) lines.push(`  error: ${d.error}`);
+      if (d.error) lines.push(`  error: ${maskUrl(d.error)}`);
     } else {
       lines.push(
         "  strata did not run the failed migration (golang-migrate, or by hand; strata records each file it starts)" + (

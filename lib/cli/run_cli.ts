@@ -39,6 +39,7 @@ import { formatDuration, formatPlan, formatStatus } from "./format_status.ts";
 import {
   databaseFlag,
   databaseNote,
+  databaseUrlOperand,
   databaseWord,
   lockTimeoutMs,
   openCommandDatabase,
@@ -211,11 +212,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         throw new StrataError("USAGE", `Flag -${name} does not apply to ${command}`);
       }
     }
+    for (const name of PATH_FLAGS) {
+      const value = stringFlag(args, name);
+      const url = value === undefined ? undefined : databaseUrlOperand(value);
+      if (url !== undefined) {
+        throw new StrataError("USAGE", `-${name} looks like a database URL: ${url}`, {
+          hint: `-${name} takes a path; pass the database with -database (or DATABASE_URL)`,
+        });
+      }
+    }
     return await runCommand(command, rest, args, io);
   } catch (error) {
     return reportError(error, io, json);
   }
 }
+
+/** The flags that name a file or folder: a database URL given to one is refused before it becomes a path. */
+const PATH_FLAGS = ["path", "source", "seeds", "out", "dir"];
 
 /** The commands that read the migrations folder. */
 const FOLDER_COMMANDS = new Set(["up", "down", "goto", "force", "status", "validate", "deploy"]);
@@ -351,12 +364,20 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
     case "drop":
       extra(0);
       return { force: booleanFlag(args, "f") };
-    case "restore":
+    case "restore": {
       extra(1);
       if (rest[0] === undefined) {
         throw new StrataError("USAGE", "restore needs a FILE: strata restore backups/backup_....dump");
       }
+      const url = databaseUrlOperand(rest[0]);
+      if (url !== undefined) {
+        throw new StrataError("USAGE", `restore's FILE looks like a database URL: ${url}`, {
+          hint: "Pass the database to restore into with -database (or DATABASE_URL), and the backup as FILE: " +
+            "strata -database URL restore backups/backup_....dump",
+        });
+      }
       return {};
+    }
     case "status":
       extra(0);
       return { exitCode: booleanFlag(args, "exit-code") };
@@ -588,7 +609,13 @@ async function runValidate(
         }`,
       );
     }
-    reports.push({ name, files: parsed, migrations: set.migrations.length, pending: status.pending.length, problems });
+    reports.push({
+      name,
+      files: parsed,
+      migrations: set.migrations.length,
+      pending: status.pending.length,
+      problems: problems.map((problem) => maskUrl(problem)),
+    });
   }
   const ok = reports.every((r) => r.problems.length === 0);
   if (mode.json) io.stdout(toJson({ command: "validate", database: db.label, ok, tracks: reports }) + "\n");
@@ -894,26 +921,48 @@ function printError(error: unknown, io: CliIo): void {
   const message = error instanceof Error ? error.message : String(error);
   io.stderr(`error: ${maskUrl(message)}\n`);
   if (error instanceof FileError && error.excerpt !== undefined && error.line !== undefined) {
-    const { text, column } = excerptWindow(error.excerpt, error.column);
+    const masked = maskExcerpt(error.excerpt, error.column);
+    const { text, column } = excerptWindow(masked.line, masked.column);
     const gutter = `${error.line} | `;
     io.stderr(`  ${gutter}${text}\n`);
     if (column !== undefined) io.stderr(`  ${" ".repeat(gutter.length + column - 1)}^\n`);
   }
   const server = error instanceof FileError ? error.server?.hint : undefined;
-  if (server) io.stderr(`server hint: ${server}\n`);
-  if (e?.hint) io.stderr(`hint: ${e.hint}\n`);
+  if (server) io.stderr(`server hint: ${maskUrl(server)}\n`);
+  if (e?.hint) io.stderr(`hint: ${maskUrl(e.hint)}\n`);
   if (e) return;
   // The server refused something strata did not expect to fail (a permission, a constraint):
   // its own words say what, and a stack trace would bury them.
   const fields = error instanceof ScriptError ? error.server : serverErrorFields(error);
   if (fields) {
     if (fields.detail) io.stderr(`server detail: ${maskUrl(fields.detail)}\n`);
-    if (fields.hint) io.stderr(`server hint: ${fields.hint}\n`);
+    if (fields.hint) io.stderr(`server hint: ${maskUrl(fields.hint)}\n`);
     if (fields.code) io.stderr(`server code: ${fields.code}\n`);
     return;
   }
   const stack = error instanceof Error ? error.stack : undefined;
   if (stack) io.stderr(`${maskUrl(stack)}\n`);
+}
+
+/**
+ * The file's line with a URL's password masked (a migration may quote one), and the column
+ * moved with the text it points at; a column inside a masked part points at its start.
+ */
+function maskExcerpt(line: string, column?: number): { line: string; column?: number } {
+  const masked = maskUrl(line);
+  if (column === undefined) return { line: masked };
+  if (masked === line) return { line, column };
+  let prefix = 0;
+  while (prefix < line.length && line[prefix] === masked[prefix]) prefix++;
+  let suffix = 0;
+  while (
+    suffix < line.length - prefix && suffix < masked.length - prefix &&
+    line[line.length - 1 - suffix] === masked[masked.length - 1 - suffix]
+  ) suffix++;
+  const at = column - 1;
+  if (at < prefix) return { line: masked, column };
+  if (at >= line.length - suffix) return { line: masked, column: column + masked.length - line.length };
+  return { line: masked, column: prefix + 1 };
 }
 
 /** At most 120 characters of a long line (a minified file), around the column, marked with "…". */
@@ -979,6 +1028,7 @@ function statusJson(status: MigrationStatus, again: (cmd: string) => string): Re
     dirty: status.dirty
       ? {
         ...status.dirty,
+        ...(status.dirty.error === undefined ? {} : { error: maskUrl(status.dirty.error) }),
         commands: {
           ifComplete: again(`force ${status.dirty.forceIfComplete ?? -1}`),
           ifUndone: again(`force ${status.dirty.forceIfUndone ?? -1}`),
@@ -1003,7 +1053,7 @@ function errorJson(error: unknown): Record<string, unknown> {
     return { code: "INTERNAL", message: maskUrl(error instanceof Error ? error.message : String(error)) };
   }
   const out: Record<string, unknown> = { code: error.code, message: maskUrl(error.message) };
-  if (error.hint) out.hint = error.hint;
+  if (error.hint) out.hint = maskUrl(error.hint);
   if (error.track !== undefined) out.track = error.track;
   if (error instanceof FileError) {
     Object.assign(out, {
@@ -1013,7 +1063,7 @@ function errorJson(error: unknown): Record<string, unknown> {
       column: error.column ?? null,
     });
     if (error.server?.code) out.sqlstate = error.server.code;
-    if (error.server?.hint) out.serverHint = error.server.hint;
+    if (error.server?.hint) out.serverHint = maskUrl(error.server.hint);
   }
   return out;
 }

@@ -30,6 +30,7 @@ import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./fl
 import {
   databaseFlag,
   databaseNote,
+  databaseUrlOperand,
   databaseWord as databaseShellWord,
   lockTimeoutMs,
   openCommandDatabase,
@@ -196,6 +197,13 @@ async function classifyOperand(text: string, cwd: string): Promise<Operand> {
   if (scheme !== undefined && (POSTGRES_SCHEMES.has(scheme) || scheme === "pglite")) {
     const url = parseDatabaseUrl(text);
     return { kind: "database", text, url, label: url.label };
+  }
+  const mistaken = databaseUrlOperand(text);
+  if (mistaken !== undefined) {
+    // postgres:/... : a path to resolve would hide the password from masking.
+    throw new StrataError("USAGE", `${mistaken} looks like a database URL with one "/" after its scheme`, {
+      hint: `Write it with "//" (postgres://...). Each operand is ${OPERAND_FORMS}`,
+    });
   }
   const fileUrl = scheme === "file";
   if (scheme !== undefined && !fileUrl) {

@@ -70,7 +70,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
     // An unset variable arrives as undefined; an empty one is a mistake, not a request for a
     // throwaway database that a server would then migrate and serve from without a word.
     throw new StrataError("INVALID_URL", "The database URL is empty", {
-      hint: "Set it (postgres://user:password@host:5432/db), or pass undefined for the embedded PGlite database " +
+      hint: "Set it (postgres://user@host:5432/db), or pass undefined for the embedded PGlite database " +
         "in .strata/pglite",
     });
   }
@@ -86,8 +86,7 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
       "INVALID_URL",
       `Unsupported database URL: ${maskUrl(text)}`,
       {
-        hint:
-          "Use postgres://user:password@host:5432/db, pglite://DIR or pglite://memory, or no URL for the embedded default",
+        hint: "Use postgres://user@host:5432/db, pglite://DIR or pglite://memory, or no URL for the embedded default",
       },
     );
   }
@@ -95,9 +94,9 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   try {
     const postgresText = scheme.startsWith("pgx") ? `postgres${text.slice(scheme.length)}` : text;
     url = new URL(socketForm(postgresText) ?? postgresText);
-  } catch (cause) {
+  } catch (error) {
     throw new StrataError("INVALID_URL", `Cannot parse database URL: ${maskUrl(text)}`, {
-      cause,
+      cause: withoutInput(error),
       hint: "Percent-encode special characters in the user and password (# %23, / %2F, ? %3F, @ %40, space %20), " +
         "e.g. with encodeURIComponent",
     });
@@ -119,6 +118,17 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   url.search = params.toString();
   result.connectUrl = url.toString();
   return result;
+}
+
+/**
+ * The URL parser's error without the text it was given, which holds the password: Node keeps
+ * it as `input`, Deno and browsers put it in the message. Its name, message and code stay.
+ */
+function withoutInput(error: unknown): Error {
+  const plain = new TypeError("Invalid URL");
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") Object.assign(plain, { code });
+  return plain;
 }
 
 /**
@@ -210,42 +220,83 @@ function parseBool(name: string, value: string, text: string): boolean {
  * Masks the password in a URL or a `key=value` connection string, and any `password`
  * query parameter. Text that is not a URL comes back with password-looking parts masked.
  *
+ * A text that is a whole URL (a URL's label) is read as one: its password runs to the last
+ * "@" before the query, so an unencoded "#", "/", "?", "@" or space in it is masked whole, and
+ * a `password` parameter's value runs to the next "&". In a longer message, whitespace and
+ * ": " end a value instead. A URL whose "//" a path resolver collapsed to "/"
+ * (`/cwd/postgres:/app:pw@db/app`) is masked too.
+ *
  * @example
  * ```ts
  * import { maskUrl } from "./database_url.ts";
  * console.log(maskUrl("postgres://app:s3cret@db/app")); // postgres://app:***@db/app
+ * console.log(maskUrl("postgres://app@db/app?password=s3 cret")); // postgres://app@db/app?password=***
  * console.log(maskUrl("host=db password=s3cret")); // host=db password=***
  * ```
  */
 export function maskUrl(text: string): string {
-  // A whole URL: the password runs from the user name's ":" to the last "@", whatever it holds
-  // ("#", "/", "?" or a space that a careless secret left unencoded), as libpq reads it.
-  const whole = /^\s*[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.exec(text);
-  if (whole) {
-    const start = whole[0].length;
-    const at = text.lastIndexOf("@");
-    const colon = text.indexOf(":", start);
-    if (at > start && colon >= 0 && colon < at) text = `${text.slice(0, colon)}:***${text.slice(at)}`;
-  }
+  const whole = WHOLE_URL.exec(text);
+  if (whole) text = maskWholeUrl(text, whole[0].length);
   const masked = text
     // userinfo runs to the authority's last "@", as URL parsers read it (a password may hold "@")
-    .replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#\s]*)@/g, (match, scheme: string, userinfo: string) => {
+    .replace(USERINFO, (match, scheme: string, userinfo: string) => {
       const colon = userinfo.indexOf(":");
       return colon < 0 ? match : `${scheme}${userinfo.slice(0, colon)}:***@`;
     })
     // a password may hold ":", but ": " ends it (the URL sits inside an error message)
-    .replace(/([?&])([^=&#\s]+)=((?:[^&#\s:]|:(?! ))*)/g, (match, separator: string, name: string) => {
-      // The name as libpq reads it: pass%77ord is password too.
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name);
-      } catch {
-        // a malformed escape: compare it as written
-      }
-      return /^(ssl)?password$/i.test(decoded) ? `${separator}${name}=***` : match;
+    .replace(/([?&])([^=&#\s?]+)=((?:[^&\s:]|:(?! ))*)/g, (match, separator: string, name: string) => {
+      return isPasswordParameter(name) ? `${separator}${name}=***` : match;
     });
   // key=value connection strings (libpq's other form)
   return /:\/\//.test(masked) ? masked : masked.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***");
+}
+
+/** The schemes of a PostgreSQL URL, as a pattern. */
+const POSTGRES_SCHEME = `(?:${[...POSTGRES_SCHEMES].join("|")})`;
+
+/** A text that starts with a URL: `scheme://`, or a PostgreSQL scheme and one "/" (a collapsed "//"). */
+const WHOLE_URL = new RegExp(`^\\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:\\/\\/|${POSTGRES_SCHEME}:\\/)`, "i");
+
+/** A URL's scheme and userinfo anywhere in a text, its "//" collapsed or not. */
+const USERINFO = new RegExp(`([a-zA-Z][a-zA-Z0-9+.-]*:\\/\\/|\\b${POSTGRES_SCHEME}:\\/(?!\\/))([^/?#\\s]*)@`, "gi");
+
+/** A query as written after its "?": `name=value` pairs joined by "&" (a value holds anything but "&"). */
+const QUERY = /^(?:[\w.%~+-]+=[^&]*(?:&(?:[\w.%~+-]+(?:=[^&]*)?)?)*)?$/;
+
+/** `password` or `sslpassword`, in any case, with the name decoded as libpq decodes it (pass%77ord). */
+function isPasswordParameter(name: string): boolean {
+  return /^(ssl)?password$/i.test(safeDecode(name));
+}
+
+/**
+ * A whole URL masked: the password from the user name's ":" to the userinfo's "@", and every
+ * password parameter's value up to the next "&". `start` is where the authority begins.
+ */
+function maskWholeUrl(text: string, start: number): string {
+  // The query starts at the first "?" that parameters follow; any "?" before it is the password's.
+  let query = text.indexOf("?", start);
+  while (query >= 0 && !QUERY.test(text.slice(query + 1))) query = text.indexOf("?", query + 1);
+  let at: number;
+  if (query < 0) {
+    // The password runs to the last "@", whatever it holds ("#", "/", "?", "@" or a space that a
+    // careless secret left unencoded).
+    at = text.lastIndexOf("@");
+  } else {
+    at = text.lastIndexOf("@", query - 1);
+    if (at < start) {
+      // No "@" before the query: the "?" may still be the password's (app:pa?x=1@db/app), as
+      // libpq reads it when an "@" comes before the first "/".
+      const slash = text.indexOf("/", start);
+      const end = slash < 0 ? text.length : slash;
+      const candidate = text.lastIndexOf("@", end - 1);
+      at = candidate > query ? candidate : -1;
+    }
+  }
+  const colon = text.indexOf(":", start);
+  const masked = at > start && colon >= 0 && colon < at ? `${text.slice(0, colon)}:***${text.slice(at)}` : text;
+  return masked.replace(/([?&])([^=&#\s?]+)=([^&]*)/g, (match, separator: string, name: string) => {
+    return isPasswordParameter(name) ? `${separator}${name}=***` : match;
+  });
 }
 
 /** Replaces every occurrence of a known secret in a text (for child process output). */

@@ -7,6 +7,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { type Queryable, type ScriptItem, serverErrorFields } from "../db/database.ts";
+import { maskUrl } from "../db/database_url.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 import { MAX_IDENTIFIER_BYTES, truncateIdentifier } from "../db/truncate_identifier.ts";
 import { notPermittedToCreate, type ResolvedTable, storedTable } from "./version_table.ts";
@@ -27,7 +28,10 @@ export interface HistoryRow {
   /** What the caller said about itself (e.g. `strata 0.1.0 on host (pid 123)`). */
   client: string | null;
   transactional: boolean | null;
-  /** For `failed`: the direction that failed, the 1-based statement and the server's message. */
+  /**
+   * For `failed`: the direction that failed, the 1-based statement and the server's message
+   * (a URL in it with its password masked, also in rows an older strata wrote unmasked).
+   */
   direction: "up" | "down" | null;
   failedStatement: number | null;
   error: string | null;
@@ -158,7 +162,7 @@ export async function readHistoryRows(db: Queryable, table: ResolvedTable): Prom
     failedStatement: r.failed_statement === null || r.failed_statement === undefined
       ? null
       : Number(r.failed_statement),
-    error: (r.error as string | null) ?? null,
+    error: typeof r.error === "string" ? maskUrl(r.error) : null,
     note: (r.note as string | null) ?? null,
   }));
 }
@@ -217,9 +221,13 @@ export interface FailureRecord {
   error: string;
 }
 
-/** Statements that record a failed non-transactional file, so `status` can explain a dirty database. */
+/**
+ * Statements that record a failed non-transactional file, so `status` can explain a dirty
+ * database. The server's message is stored with any URL's password masked: it may quote the
+ * statement's text (`invalid input syntax for type integer: "postgres://app:pw@db/app"`).
+ */
 export function recordFailure(table: ResolvedTable, record: FailureRecord): ScriptItem[] {
-  return failedRow(table, record, record.failedStatement, record.error, null);
+  return failedRow(table, record, record.failedStatement, maskUrl(record.error), null);
 }
 
 /** The note on the row a non-transactional file gets when it starts, until its end is recorded. */

@@ -286,6 +286,21 @@ test("a syntax error on a very long line prints 120 characters around it, with t
   });
 });
 
+test("a failed statement's line is printed with a URL's password masked, the caret still under what failed", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      "1_url.up.sql": "SELECT 'postgres://app:S3cretPw@db.internal:5432/app' AS url, 'x'::int;\n",
+    });
+    const out = await h.strata("up");
+    assertExit(out, 1);
+    assert.doesNotMatch(out.stderr + out.stdout, /S3cretPw/);
+    const lines = out.stderr.split("\n");
+    const at = lines.findIndex((line) => line.startsWith("  1 | "));
+    assert.equal(lines[at], "  1 | SELECT 'postgres://app:***@db.internal:5432/app' AS url, 'x'::int;", out.stderr);
+    assert.equal(lines[at].slice(lines[at + 1].indexOf("^")), "'x'::int;", "the caret points at the offending value");
+  });
+});
+
 test("down without N refuses to revert anything when stdin is not a terminal", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({
@@ -439,6 +454,9 @@ test("the password in the database URL is never printed", async () => {
       [["-database", "postgres://app@127.0.0.1:1/x?sslpassword=s3cretpw&sslmode=disable", "up"], /s3cretpw/],
       // URL parsers take the last "@" as the end of the user info, so this password is "s3cr@tpw".
       [["-database", "postgres://app:s3cr@tpw@127.0.0.1:1/x", "up"], /s3cr|tpw/],
+      // A password parameter runs to the next "&", an unencoded space or "#" included.
+      [["-verbose", "-database", "postgres://app@127.0.0.1:1/x?password=s3cret pw2", "version"], /s3cret|pw2/],
+      [["-verbose", "-database", "postgres://app@127.0.0.1:1/x?password=s3cret#pw2", "version"], /s3cret|pw2/],
     ];
     for (const [args, secret] of cases) {
       const out = await runStrata(args, dir.path);
@@ -446,6 +464,36 @@ test("the password in the database URL is never printed", async () => {
       assert.doesNotMatch(out.stderr + out.stdout, secret, args.join(" "));
       assert.match(out.stderr + out.stdout, /127\.0\.0\.1/, args.join(" "));
     }
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("a database URL given where a file or folder goes (restore's FILE, a diff or erd operand, -out, -path) is a usage error that does not print its password", async () => {
+  const dir = await tempDir("strata-cli-bad-input-");
+  try {
+    await mkdir(join(dir.path, "migrations"));
+    const url = "postgres://postgres:S3cretPw@127.0.0.1:5432/db";
+    const collapsed = "postgres:/postgres:S3cretPw@127.0.0.1:5432/db";
+    const cases: string[][] = [
+      ["restore", url],
+      ["restore", collapsed],
+      ["-json", "restore", url],
+      ["diff", "migrations", collapsed],
+      ["erd", collapsed],
+      ["-out", url, "snapshot"],
+      ["-out", url, "backup"],
+      ["-path", url, "up"],
+      ["-json", "-source", `pgx5://postgres:S3cretPw@127.0.0.1:5432/db`, "status"],
+    ];
+    for (const args of cases) {
+      const out = await runStrata(["-database", UNREACHABLE, ...args], dir.path);
+      assertExit(out, 2);
+      assert.doesNotMatch(out.stderr + out.stdout, /S3cretPw/, args.join(" "));
+      assert.match(out.stderr + out.stdout, /looks like a database URL/, args.join(" "));
+      assert.match(out.stderr + out.stdout, /:\/\/?postgres:\*\*\*@127\.0\.0\.1:5432\/db/, args.join(" "));
+    }
+    assert.ok(!existsSync(join(dir.path, "postgres:")), "nothing was written to a path made of the URL");
   } finally {
     await dir.remove();
   }

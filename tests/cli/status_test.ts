@@ -285,6 +285,61 @@ test("status on a dirty database names the file and statement and prints force c
   });
 });
 
+test('status on a dirty database prints its force commands with a -database whose query holds an @ as given, not as "$DATABASE_URL" [postgres]', async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_a.up.sql": "-- strata:no-transaction\nSELECT 1 / 0;\n" });
+    assertExit(await h.strata(["up"]), 1);
+    const url = `${h.url}?application_name=ci@runner`;
+    const out = await runStrata(["-database", url, "status"], h.dir);
+    assertExit(out, 0);
+    assert.match(out.stdout, /^DIRTY at version 1\.$/m);
+    assert.ok(out.stdout.includes(`strata -database '${url}' force 1`), out.stdout);
+    assert.doesNotMatch(out.stdout, /DATABASE_URL/);
+    const json = JSON.parse((await runStrata(["-database", url, "-json", "status"], h.dir)).stdout);
+    assert.equal(json.database, url);
+    assert.equal(json.dirty.commands.ifComplete, `strata -database '${url}' force 1`);
+  });
+});
+
+test("a failed statement's error that quotes a password URL is stored masked, and status, status -json, validate and the next up show it masked, also from a row stored unmasked [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    const quoted = "postgres://postgres:S3cretPw%40x@127.0.0.1:5432/db";
+    await h.files({ "1_a.up.sql": `-- strata:no-transaction\nSELECT '${quoted}'::int;\n` });
+    assertExit(await h.strata(["up"]), 1);
+    const stored = () =>
+      h.query(async (db) =>
+        (await db.query<{ error: string }>("SELECT error FROM schema_migrations_history"))[0].error
+      );
+    assert.equal(
+      await stored(),
+      'invalid input syntax for type integer: "postgres://postgres:***@127.0.0.1:5432/db"',
+    );
+    const shownMasked = async () => {
+      const status = await h.strata(["status"]);
+      assertExit(status, 0);
+      assert.match(status.stdout, /^ {2}error: .*"postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/db"$/m);
+      const json = JSON.parse((await h.strata(["status", "-json"])).stdout);
+      assert.match(json.dirty.error, /"postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/db"/);
+      const up = await h.strata(["up"]);
+      assertExit(up, 1);
+      assert.match(up.stderr, /^hint: 1_a\.up\.sql \(up\) failed at statement 1: .*postgres:\*\*\*@/m);
+      const upJson = JSON.parse((await h.strata(["-json", "up"])).stdout);
+      assert.equal(upJson.error.code, "DIRTY");
+      assert.match(upJson.error.hint, /postgres:\*\*\*@/);
+      const outputs = [status, up, await h.strata(["validate"]), await h.strata(["-json", "validate"])];
+      const json2 = [JSON.stringify(json), JSON.stringify(upJson)];
+      for (const text of [...outputs.map((o) => o.stdout + o.stderr), ...json2]) {
+        assert.doesNotMatch(text, /S3cretPw/);
+      }
+    };
+    await shownMasked();
+    // A row an older strata wrote keeps the server's text as it was: it is masked when read.
+    await h.query((db) => db.exec(`UPDATE schema_migrations_history SET error = 'bad: "${quoted}"'`));
+    assert.match(await stored(), /S3cretPw/);
+    await shownMasked();
+  });
+});
+
 test("-track runs Fluxbase's system then user migrations with one log line per track [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.query((db) => db.exec("CREATE SCHEMA migrations"));

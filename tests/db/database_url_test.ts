@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { inspect } from "node:util";
 import { maskUrl, parseDatabaseUrl, redact, serverSettings } from "../../lib/db/database_url.ts";
 import { StrataError } from "../../lib/db/strata_error.ts";
 
@@ -121,6 +122,93 @@ test("a password with an unencoded #, /, ? or space is masked whole, also in the
       assert.match((error as StrataError).hint ?? "", /Percent-encode/);
     }
   }
+});
+
+test("in a whole URL a password parameter's value runs to the next & or the end, an unencoded space or # included", () => {
+  for (const value of ["S3cret Pw", "S3cret#Pw", "S3cret: Pw", "a?b@c"]) {
+    assert.equal(
+      maskUrl(`postgres://postgres@127.0.0.1:5432/db?password=${value}`),
+      "postgres://postgres@127.0.0.1:5432/db?password=***",
+      value,
+    );
+    assert.equal(
+      maskUrl(`postgres://postgres@127.0.0.1:5432/db?sslmode=disable&sslpassword=${value}&connect_timeout=3`),
+      "postgres://postgres@127.0.0.1:5432/db?sslmode=disable&sslpassword=***&connect_timeout=3",
+      value,
+    );
+    const label = parseDatabaseUrl(`postgres://postgres@127.0.0.1:5432/db?password=${value}`).label;
+    assert.equal(label, "postgres://postgres@127.0.0.1:5432/db?password=***", value);
+  }
+  // Inside a longer message the URL ends at whitespace or ": ", and the words after it stay.
+  assert.equal(
+    maskUrl("Cannot connect to postgres://u@h/db?password=S3cret#Pw: connection refused"),
+    "Cannot connect to postgres://u@h/db?password=***: connection refused",
+  );
+  assert.equal(
+    maskUrl("Neither postgres://u@h/db?password=x nor postgres://u@g/db?password=y&sslmode=disable answers"),
+    "Neither postgres://u@h/db?password=*** nor postgres://u@g/db?password=***&sslmode=disable answers",
+  );
+});
+
+test("an @ in the query is not the user info's end: a URL without a password comes back as it is", () => {
+  for (
+    const url of [
+      "postgres://postgres@127.0.0.1:5432/db?application_name=me@host",
+      "postgres://127.0.0.1:5432/db?application_name=me@host&sslmode=disable",
+      "postgresql://app@db/app?options=-c%20search_path%3Dx&application_name=ci@runner#frag",
+    ]
+  ) {
+    assert.equal(maskUrl(url), url);
+    assert.equal(parseDatabaseUrl(url).label, url);
+  }
+  assert.equal(
+    maskUrl("postgres://app:s3cret@db:5432/app?application_name=me@host"),
+    "postgres://app:***@db:5432/app?application_name=me@host",
+  );
+  // A "?" the password holds is still the password's, with or without a query after it.
+  for (
+    const [url, masked] of [
+      ["postgres://app:pa?ss@db/app?sslmode=disable", "postgres://app:***@db/app?sslmode=disable"],
+      ["postgres://app:pa?x=1@db/app", "postgres://app:***@db/app"],
+      ["postgres://app:p@ss#1@db/app?application_name=a@b", "postgres://app:***@db/app?application_name=a@b"],
+      ["postgres://app:a?b=c@db/app?sslmode=require", "postgres://app:***@db/app?sslmode=require"],
+    ]
+  ) {
+    assert.equal(maskUrl(url), masked, url);
+  }
+});
+
+test("an unreadable URL's INVALID_URL error holds no copy of the password, not even in its cause", async () => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  for (
+    const url of [
+      "postgres://postgres:S3cret/Pw@127.0.0.1:5432/db",
+      "postgres://postgres:S3cretPw@127.0.0.1:notaport/db",
+      "pgx5://postgres:S3cret/Pw@127.0.0.1:5432/db",
+    ]
+  ) {
+    const check = (error: unknown) => {
+      assert.ok(error instanceof StrataError, String(error));
+      assert.equal(error.code, "INVALID_URL");
+      assert.ok(error.cause instanceof TypeError, "the parser's error stays the cause");
+      assert.doesNotMatch(inspect(error, { depth: 10 }), /S3cret/, url);
+      return true;
+    };
+    assert.throws(() => parseDatabaseUrl(url), check);
+    await assert.rejects(openDatabase(url), check);
+  }
+});
+
+test("maskUrl masks a URL whose // a path resolver collapsed, inside a message or alone", () => {
+  assert.equal(
+    maskUrl("Backup not found: /work/postgres:/postgres:S3cretPw@127.0.0.1:5432/db"),
+    "Backup not found: /work/postgres:/postgres:***@127.0.0.1:5432/db",
+  );
+  assert.equal(maskUrl("postgres:/app:p@ss w@db/app"), "postgres:/app:***@db/app");
+  assert.equal(maskUrl("/x/PGX5:/u:pw@h/db?password=pw2 missing"), "/x/PGX5:/u:***@h/db?password=*** missing");
+  // Not a PostgreSQL scheme, or no password: as it was.
+  assert.equal(maskUrl("C:/Users/a:b@c"), "C:/Users/a:b@c");
+  assert.equal(maskUrl("/work/postgres:/app@db/app"), "/work/postgres:/app@db/app");
 });
 
 test("Cloud SQL's socket form (a user, no host, ?host=/folder) parses: user and password move to the query, the lock name is the path", () => {

@@ -546,6 +546,26 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a failed statement's error is stored with a URL's password masked, and read masked from a row stored unmasked [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const quoted = "postgres://app:S3cretPw%40x@db.internal:5432/app";
+      const files = { "1_url.up.sql": `-- strata:no-transaction\nSELECT '${quoted}'::int;` };
+      const run = await migrator(db, files).up();
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      const [stored] = await db.query<{ error: string }>(`SELECT error FROM ${HISTORY.sql}`);
+      assert.equal(stored.error, 'invalid input syntax for type integer: "postgres://app:***@db.internal:5432/app"');
+
+      await db.exec(`UPDATE ${HISTORY.sql} SET error = 'bad: "${quoted}"'`);
+      assert.equal((await history(db))[0].error, 'bad: "postgres://app:***@db.internal:5432/app"');
+      const status = await migrator(db, files).status();
+      assert.equal(status.dirty?.error, 'bad: "postgres://app:***@db.internal:5432/app"');
+      const again = await migrator(db, files).up().catch((error: unknown) => ({ error }));
+      assert.ok(again.error instanceof StrataError && again.error.code === "DIRTY", String(again.error));
+      assert.doesNotMatch(again.error.hint ?? "", /S3cretPw/);
+      assert.match(again.error.hint ?? "", /postgres:\/\/app:\*\*\*@db\.internal/);
+    });
+  });
+
   test(`forcing to the failed version marks its history row applied [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       const failing = {
