@@ -165,6 +165,11 @@ interface Context {
   session: Session;
   table: ResolvedTable;
   history: ResolvedTable;
+  /**
+   * False when this role may not create the history table: the migrations run and the
+   * version table moves, as golang-migrate needs no more, but nothing is recorded.
+   */
+  keepHistory?: boolean;
 }
 
 interface Prepared {
@@ -175,6 +180,8 @@ interface Prepared {
   outOfOrder: Step[];
   scripts: Map<string, SqlScript>;
   checksums: Map<string, string>;
+  /** Whether the history table can be written (see Context.keepHistory). */
+  keepHistory: boolean;
 }
 
 const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
@@ -366,11 +373,13 @@ export class Migrator {
         }
       }
       await ensureVersionTable(session, table);
-      await ensureHistoryTable(session, history);
+      const keepHistory = await this.#historyOrWarn(() => ensureHistoryTable(session, history));
       const target = version < 0n ? null : version;
       const state: VersionState = { version: target, dirty: false };
       let extra: ScriptItem[] = [];
-      if (set) {
+      if (!keepHistory) {
+        // golang-migrate's force: the version row alone
+      } else if (set) {
         const status = computeStatus(
           set,
           await this.#checksums(set, new Map()),
@@ -402,8 +411,8 @@ export class Migrator {
       const dropped = await dropCurrentSchema(session);
       const [row] = await session.query<{ schema: string }>("SELECT current_schema() AS schema");
       if (row?.schema !== table.schema && (await versionTableExists(session, table))) {
-        await ensureHistoryTable(session, history);
-        await writeVersion(session, table, null, false, [`DELETE FROM ${history.sql}`]);
+        const keepHistory = await this.#historyOrWarn(() => ensureHistoryTable(session, history));
+        await writeVersion(session, table, null, false, keepHistory ? [`DELETE FROM ${history.sql}`] : []);
       }
       // Another track's version table (golang-migrate's shape) outside the current schema
       // still says its migrations are applied, though their objects may have been dropped.
@@ -589,6 +598,7 @@ export class Migrator {
     // check: a role that may not create tables still gets `no change` or golang-migrate's
     // dirty message, as golang-migrate would give it.
     let historyReady = historyExists;
+    let historyRefused = false;
     const readyHistory = async () => {
       if (write && !historyReady) await ensureHistoryTable(session, history);
       historyReady = true;
@@ -625,12 +635,9 @@ export class Migrator {
       // history waits for a run that can create it (one with files to run says so).
       let unrecordable = false;
       if (write) {
-        try {
-          await readyHistory();
-        } catch (error) {
-          if (!(error instanceof StrataError && error.code === "QUERY_FAILED")) throw error;
-          this.#warn(`${error.message}; the history is not recorded`);
+        if (!(await this.#historyOrWarn(readyHistory))) {
           unrecordable = true;
+          historyRefused = true;
         }
         if (!unrecordable) {
           await inTransaction(session, this.#reconcileItems(history, status, "applied outside strata"));
@@ -686,14 +693,34 @@ export class Migrator {
       const parse = this.#options.source.parse ?? parseSqlScript;
       scripts.set(step.file, await parse(text, step.file));
     }
+    let keepHistory = true;
     if (write && outOfOrder.length + plan.steps.length > 0) {
       if (unreadable) {
         const { message, hint } = historyNotPermitted(history);
         throw new StrataError("QUERY_FAILED", `${message}; nothing was run`, { hint });
       }
-      await readyHistory();
+      // Refused above already (and said so): the files run without it.
+      keepHistory = historyRefused ? false : await this.#historyOrWarn(readyHistory);
     }
-    return { set, from, status, plan, outOfOrder, scripts, checksums };
+    return { set, from, status, plan, outOfOrder, scripts, checksums, keepHistory };
+  }
+
+  /**
+   * Creates the history table; when this role may not (golang-migrate asks only for the
+   * version table), warns and answers false: what follows runs without a history.
+   */
+  async #historyOrWarn(create: () => Promise<void>): Promise<boolean> {
+    try {
+      await create();
+      return true;
+    } catch (error) {
+      if (!(error instanceof StrataError && error.code === "QUERY_FAILED")) throw error;
+      this.#warn(
+        `${error.message}: strata's history is not kept (no checksums, times or failures recorded). ${error.hint ?? ""}`
+          .trim(),
+      );
+      return false;
+    }
   }
 
   #reconcileItems(history: ResolvedTable, status: MigrationStatus, note: string): ScriptItem[] {
@@ -715,7 +742,7 @@ export class Migrator {
   #migrate(request: PlanRequest): Promise<MigrateRun> {
     return this.#withLock(async ({ session, table, history }) => {
       const prepared = await this.#prepare(session, table, history, request, true);
-      const { from, plan, outOfOrder, scripts, checksums } = prepared;
+      const { from, plan, outOfOrder, scripts, checksums, keepHistory } = prepared;
       const steps = [...outOfOrder, ...plan.steps];
       if (steps.length === 0) {
         const run: MigrateRun = { from, to: from, results: [], noChange: true };
@@ -758,7 +785,7 @@ export class Migrator {
         const started = performance.now();
         try {
           const warning = await this.#runStep(
-            { session, table, history },
+            { session, table, history, keepHistory },
             step,
             script,
             checksum,
@@ -788,7 +815,7 @@ export class Migrator {
   }
 
   async #runStep(
-    { session, table, history }: Context,
+    { session, table, history, keepHistory = true }: Context,
     step: Step,
     script: SqlScript | undefined,
     checksum: string | null,
@@ -798,7 +825,7 @@ export class Migrator {
     const client = this.#options.client ?? null;
     const transactional = script?.transactional ?? true;
     const historyItems = (durationMs: number | null): ScriptItem[] =>
-      step.direction === "up"
+      !keepHistory ? [] : step.direction === "up"
         ? recordApplied(history, {
           version: step.migration.version,
           name: step.migration.name,
@@ -857,13 +884,15 @@ export class Migrator {
         table,
         step.to,
         true,
-        recordStarted(history, {
-          version: step.migration.version,
-          name: step.migration.name,
-          checksum,
-          direction: step.direction,
-          client,
-        }),
+        keepHistory
+          ? recordStarted(history, {
+            version: step.migration.version,
+            name: step.migration.name,
+            checksum,
+            direction: step.direction,
+            client,
+          })
+          : [],
       );
     }
     for (let i = 0; i < script.statements.length; i++) {
@@ -878,22 +907,24 @@ export class Migrator {
         // end it, so the failure can be recorded (and the statements since its BEGIN are gone).
         const openedAt = openTransactionAt(script, i);
         if (openedAt !== undefined) await session.exec("ROLLBACK").catch(() => {});
-        await inTransaction(
-          session,
-          recordFailure(history, {
-            version: step.migration.version,
-            name: step.migration.name,
-            checksum,
-            direction: step.direction,
-            client,
-            failedStatement: i + 1,
-            error: openedAt === undefined
-              ? server.message
-              : `${server.message} (${
-                statementRange(openedAt + 1, i + 1)
-              } were rolled back with the transaction the file opened at statement ${openedAt + 1})`,
-          }),
-        ).catch(() => {});
+        if (keepHistory) {
+          await inTransaction(
+            session,
+            recordFailure(history, {
+              version: step.migration.version,
+              name: step.migration.name,
+              checksum,
+              direction: step.direction,
+              client,
+              failedStatement: i + 1,
+              error: openedAt === undefined
+                ? server.message
+                : `${server.message} (${
+                  statementRange(openedAt + 1, i + 1)
+                } were rolled back with the transaction the file opened at statement ${openedAt + 1})`,
+            }),
+          ).catch(() => {});
+        }
         throw statementError(step, script, i, server, error, { dirty: true, openedAt }, this.#db.dialect);
       }
     }
