@@ -33,6 +33,11 @@ export interface DatabaseUrl {
    * golang-migrate drops them, and worth a warning.
    */
   ignored: Array<{ parameter: string; reason: string }>;
+  /**
+   * For pglite: the URL's server settings (`?search_path=app&TimeZone=UTC`, or
+   * `options=-c name=value`), set for the session when it opens, as a server's URL sets them.
+   */
+  pgliteSettings?: Array<[string, string]>;
 }
 
 /**
@@ -79,7 +84,9 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
     const rest = text.slice("pglite:".length).replace(/^\/\//, "");
     const [path, query = ""] = splitOnce(rest, "?");
     const parsed = pgliteUrl(path === "" || path === "memory" ? "memory" : decodeURIComponent(path));
-    return applyParameters(parsed, new URLSearchParams(query), text);
+    const params = new URLSearchParams(query);
+    applyParameters(parsed, params, text);
+    return pgliteParameters(parsed, params);
   }
   if (scheme === undefined || !POSTGRES_SCHEMES.has(scheme)) {
     throw new StrataError(
@@ -194,6 +201,43 @@ function applyParameters(result: DatabaseUrl, params: URLSearchParams, text: str
           "(a golang-migrate run that locks another way, such as x-lock-strategy=table, is not kept out)"
         : `strata reads ${[...READ_PARAMETERS].filter((name) => name !== "x-multi-statement-max-size").join(", ")}`,
     });
+  }
+  return result;
+}
+
+/**
+ * A PGlite URL's other parameters: server settings for the session (validated as for a
+ * server), `options=-c name=value` read the same way; connection parameters (host, sslmode,
+ * ...) and `x-statement-timeout` are listed as ignored: there is no server to connect to, and
+ * PGlite runs each statement in this process to its end, with no timer to cancel it.
+ */
+function pgliteParameters(result: DatabaseUrl, params: URLSearchParams): DatabaseUrl {
+  const settings: Array<[string, string]> = [];
+  for (const [key, value] of params) {
+    if (key.startsWith("x-")) continue;
+    if (key.toLowerCase() === "options") {
+      for (const match of value.matchAll(/(?:^|\s)(?:-c\s*|--)([A-Za-z_][A-Za-z0-9_.]*)=(\S*)/g)) {
+        settings.push([match[1], match[2].replace(/\\(.)/g, "$1")]);
+      }
+      continue;
+    }
+    if (CLIENT_PARAMETERS.has(key.toLowerCase())) {
+      result.ignored.push({ parameter: key, reason: "a connection parameter: the embedded database has no server" });
+      continue;
+    }
+    settings.push([key, value]);
+  }
+  if (result.statementTimeoutMs !== undefined) {
+    result.ignored.push({
+      parameter: "x-statement-timeout",
+      reason: "PGlite runs each statement in this process to its end: it cannot cancel one after a time",
+    });
+    delete result.statementTimeoutMs;
+  }
+  if (settings.length > 0) {
+    // The same checks as a server's URL settings (names, client_encoding, DateStyle).
+    serverSettings(`?${new URLSearchParams(settings).toString()}`);
+    result.pgliteSettings = settings;
   }
   return result;
 }

@@ -257,7 +257,14 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
   if (url.pglitePath === "memory") {
     // Started from the cached empty cluster (initdb once per PGlite version, not per run).
     const { openEmptyPglite } = await import("./_pglite_template.ts");
-    return pgliteDatabase(await openEmptyPglite(names), { label: url.label });
+    const pg = await openEmptyPglite(names);
+    try {
+      await applySettings(pg, url);
+    } catch (error) {
+      await pg.close();
+      throw settingError(error, url);
+    }
+    return pgliteDatabase(pg, { label: url.label });
   }
   const pgliteOptions = names.length === 0
     ? {}
@@ -283,9 +290,16 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
         await pg.waitReady;
       }
     }
+    try {
+      await applySettings(pg, url);
+    } catch (error) {
+      await pg.close();
+      throw settingError(error, url);
+    }
     return pgliteDatabase(pg, { label: url.label, onClose: () => lock.release() });
   } catch (error) {
     await lock.release();
+    if (error instanceof StrataError) throw error;
     throw new StrataError(
       "CONNECTION_FAILED",
       `Cannot open the embedded database ${url.label}: ${(error as Error).message}`,
@@ -294,4 +308,26 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
       },
     );
   }
+}
+
+/** The URL's server settings, for the PGlite session's life (set_config, not SET LOCAL). */
+async function applySettings(
+  pg: { query(sql: string, params?: unknown[]): Promise<unknown> },
+  url: DatabaseUrl,
+): Promise<void> {
+  for (const [name, value] of url.pgliteSettings ?? []) {
+    await pg.query("SELECT pg_catalog.set_config($1, $2, false)", [name, value]);
+  }
+}
+
+function settingError(error: unknown, url: DatabaseUrl): StrataError {
+  return new StrataError(
+    "CONNECTION_FAILED",
+    `Cannot open ${url.label}: ${(error as Error).message}`,
+    {
+      cause: error,
+      hint: "A query parameter of the URL that is not x-... is a server setting for the session " +
+        "(search_path, TimeZone, ...): check its name and value",
+    },
+  );
 }

@@ -538,7 +538,11 @@ export class Migrator {
         ));
       }
       const statementTimeoutMs = this.#options.statementTimeoutMs ?? this.#db.urlSettings?.statementTimeoutMs;
-      if (statementTimeoutMs !== undefined) {
+      if (statementTimeoutMs !== undefined && this.#db.dialect === "pglite") {
+        this.#warn(
+          "statementTimeoutMs is not enforced on PGlite: it runs each statement in this process to its end",
+        );
+      } else if (statementTimeoutMs !== undefined) {
         setUp.push(session.query("SELECT set_config('statement_timeout', $1, false)", [String(statementTimeoutMs)]));
       }
       const resolving = this.#resolve(session);

@@ -269,3 +269,17 @@ test("libpqEnvironment passes the URL's server settings to pg_dump and psql in P
   );
   assert.equal(env.PGOPTIONS, "-c search_path=public\\\t-c\\\twork_mem=777MB -c lock_timeout=5s");
 });
+
+test("a PGlite URL's server settings are kept for the session (options=-c too); its connection parameters and x-statement-timeout are listed as ignored, with why", () => {
+  const url = parseDatabaseUrl(
+    "pglite://./db?search_path=app,public&options=-c%20TimeZone%3DUTC&sslmode=disable&x-statement-timeout=100",
+  );
+  assert.deepEqual(url.pgliteSettings, [["search_path", "app,public"], ["TimeZone", "UTC"]]);
+  assert.equal(url.statementTimeoutMs, undefined);
+  assert.deepEqual(url.ignored.map((i) => i.parameter), ["sslmode", "x-statement-timeout"]);
+  assert.match(url.ignored[1].reason, /cannot cancel/);
+  assert.throws(
+    () => parseDatabaseUrl("pglite://memory?client_encoding=latin1"),
+    (error: unknown) => error instanceof StrataError && error.code === "INVALID_URL",
+  );
+});
