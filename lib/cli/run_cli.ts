@@ -161,7 +161,7 @@ Flags (one or two dashes; -flag value or -flag=value):
                        golang-migrate's x-migrations-table, x-migrations-table-quoted,
                        x-statement-timeout and x-multi-statement parameters are honoured
   -lock-timeout N      Seconds to wait for the migration lock, counted from opening the database (default 15)
-  -lock-name NAME      Database name in the advisory lock id (default: the URL path, /db, as golang-migrate's CLI)
+  -lock-name NAME      Take only this advisory lock id's database name (default: both golang-migrate's keys, /db and db)
   -verbose             Say more: database, source, lock, statements per file, server notices
   -json                Print one JSON document on stdout
   -version             Print strata's version
@@ -900,6 +900,10 @@ function printEvent(event: MigratorEvent, io: CliIo, mode: Mode): void {
       return;
     case "warning":
       io.stderr(`warning: ${event.message}\n`);
+      return;
+    case "ignored":
+      // As golang-migrate skips them; -verbose and status list them.
+      if (mode.verbose) io.stderr(`ignored: ${event.file}: ${event.reason}\n`);
       return;
     case "migration": {
       const r = event.result;
