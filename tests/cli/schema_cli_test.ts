@@ -6,7 +6,8 @@
  * errors with exit 2, and a password that never shows.
  */
 import assert from "node:assert/strict";
-import { cp, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, cp, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import process from "node:process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -121,6 +122,12 @@ for (const backend of ["postgres"] as const) {
       assert.equal(report.format, "json");
       assert.equal((report.objects as Record<string, number>).tables, 3);
       assert.equal(await readFile(join(dir, "db", "again.json"), "utf8"), first.stdout);
+
+      // Replacing a file keeps the mode its owner gave it; a new file gets the usual one.
+      assert.equal((await stat(join(dir, "db", "again.json"))).mode & 0o777, 0o666 & ~process.umask());
+      await chmod(join(dir, "db", "again.json"), 0o600);
+      assertExit(await withTable("snapshot", "-out", "db/again.json"), 0);
+      assert.equal((await stat(join(dir, "db", "again.json"))).mode & 0o777, 0o600);
     });
   });
 
