@@ -3,6 +3,7 @@
  * decides whether the file can run inside one transaction.
  */
 import { FileError, type ServerErrorFields, type StrataErrorCode } from "../db/strata_error.ts";
+import { tokenize } from "../schema/_sql_tokens.ts";
 
 /** One statement of a file, with where it stands. */
 export interface SqlStatement {
@@ -318,7 +319,10 @@ export function scriptError(
   options: { cause?: unknown; hint?: string; prefix?: string } = {},
 ): FileError {
   const statement = script.statements[index];
-  const { line, column } = locateInScript(script, index, server.position);
+  const named = server.position ? undefined : namedObjectAt(statement?.sql ?? "", server);
+  const { line, column } = named === undefined
+    ? locateInScript(script, index, server.position)
+    : lineColumn(script.text, statement.start + named);
   let reason = server.message;
   if (server.detail) reason += `, ${server.detail}`;
   if (server.where && !server.position) reason += ` (${server.where.split("\n")[0]})`;
@@ -331,4 +335,46 @@ export function scriptError(
     ...(statement ? { sql: statement.sql } : {}),
     excerpt: script.text.split("\n")[line - 1] ?? "",
   }, { cause: options.cause, server, ...(options.hint ? { hint: options.hint } : {}) });
+}
+
+/**
+ * SQLSTATEs whose message names the object that is missing or already there (`relation
+ * "organisation" does not exist`) and for which PostgreSQL often gives no position (a
+ * REFERENCES target, an ALTER TABLE's table).
+ */
+const NAMED_OBJECT_ERRORS = new Set([
+  "42P01", // undefined_table
+  "42703", // undefined_column
+  "42704", // undefined_object
+  "42883", // undefined_function
+  "3F000", // invalid_schema_name
+  "42P07", // duplicate_table
+  "42701", // duplicate_column
+  "42710", // duplicate_object
+  "42P06", // duplicate_schema
+  "42723", // duplicate_function
+]);
+
+/**
+ * Where in a statement the object an error names is first written (UTF-16 offset), for an
+ * error that came without a position: the first name token, outside strings and comments,
+ * equal to the quoted name in the message (its last part, for `schema.table`) as PostgreSQL
+ * folds it (unquoted names to lower case). Undefined when it cannot be told.
+ */
+function namedObjectAt(sql: string, server: ServerErrorFields): number | undefined {
+  if (!server.code || !NAMED_OBJECT_ERRORS.has(server.code)) return undefined;
+  const quoted = /"((?:[^"]|"")+)"/.exec(server.message)?.[1];
+  if (quoted === undefined) return undefined;
+  const name = quoted.split(".").pop()!;
+  let offset = 0;
+  for (const token of tokenize(sql)) {
+    const value = token.kind === "ident"
+      ? token.text.toLowerCase()
+      : token.kind === "quoted" && !token.unterminated
+      ? token.text.slice(1, -1).replaceAll('""', '"')
+      : undefined;
+    if (value === name) return offset;
+    offset += token.text.length;
+  }
+  return undefined;
 }

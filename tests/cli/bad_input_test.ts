@@ -301,6 +301,27 @@ test("a failed statement's line is printed with a URL's password masked, the car
   });
 });
 
+for (const backend of BACKENDS) {
+  test(`[${backend}] a missing table named by REFERENCES (an error the server gives no position for) is pointed at by line, column and caret, not the statement's first line`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({
+        "1_orgs.up.sql": "CREATE TABLE organisations (id bigint PRIMARY KEY);\n",
+        "2_users.up.sql":
+          '-- organisation is misspelt below, not in this comment: organisation\nCREATE TABLE users (\n  id bigint PRIMARY KEY,\n  organisation_id bigint REFERENCES "organisation" (id)\n);\n',
+      });
+      const out = await h.strata("up");
+      assertExit(out, 1);
+      assert.match(
+        out.stderr,
+        /2_users\.up\.sql, statement 1, line 4, column 37: migration failed: relation "organisation" does not exist/,
+      );
+      const lines = out.stderr.split("\n");
+      const at = lines.findIndex((line) => line.startsWith("  4 | "));
+      assert.equal(lines[at].slice(lines[at + 1].indexOf("^")), '"organisation" (id)', out.stderr);
+    });
+  });
+}
+
 test("down without N refuses to revert anything when stdin is not a terminal", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({
