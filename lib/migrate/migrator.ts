@@ -241,7 +241,10 @@ export class Migrator {
     return this.#migrate({ command: "down", ...options });
   }
 
-  /** Moves up or down to `version`; both it and the current version must have files. */
+  /**
+   * Moves up or down to `version`; both it and the current version must have files. A
+   * JavaScript number or digit string is taken too (`goto(3)`), as long as it is exact.
+   */
   goto(version: bigint): Promise<MigrateRun> {
     return this.#migrate({ command: "goto", version });
   }
@@ -252,6 +255,7 @@ export class Migrator {
    * with (dirty, changed files, out of order, parse errors).
    */
   async plan(request: PlanRequest): Promise<PlannedRun> {
+    request = checkedRequest(request);
     return await this.#session(async (session) => {
       const table = await this.#resolve(session);
       const prepared = await this.#prepare(session, table, historyTableFor(table), request, false);
@@ -746,6 +750,11 @@ export class Migrator {
   }
 
   #migrate(request: PlanRequest): Promise<MigrateRun> {
+    try {
+      request = checkedRequest(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#withLock(async ({ session, table, history }) => {
       const prepared = await this.#prepare(session, table, history, request, true);
       const { from, plan, outOfOrder, scripts, checksums, keepHistory } = prepared;
@@ -944,6 +953,29 @@ export class Migrator {
   #warn(message: string): void {
     this.#options.onEvent?.({ type: "warning", message });
   }
+}
+
+/**
+ * A request as JavaScript callers may pass it (the types are not checked at run time): a
+ * limit must be a whole number, 0 or more; goto's version a bigint, or an exact number or
+ * digit string, taken as one.
+ *
+ * @throws {StrataError} USAGE otherwise.
+ */
+function checkedRequest(request: PlanRequest): PlanRequest {
+  if (request.command !== "goto") {
+    const { limit } = request;
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+      throw new StrataError("USAGE", `limit must be a whole number, 0 or more, got ${String(limit)}`);
+    }
+    return request;
+  }
+  const given = request.version as unknown;
+  if (typeof given === "bigint") return request;
+  if ((typeof given === "number" && Number.isSafeInteger(given) && given >= 0) || (typeof given === "string" && /^\d+$/.test(given))) {
+    return { command: "goto", version: BigInt(given as number | string) };
+  }
+  throw new StrataError("USAGE", `goto needs a version (a bigint), got ${String(given)}`);
 }
 
 /** golang-migrate's `limit N short`, with what happened in words. */

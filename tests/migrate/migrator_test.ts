@@ -463,3 +463,27 @@ END $$;`,
     });
   });
 }
+
+test("called from JavaScript, goto takes an exact number or digit string as the version, and a negative or fractional limit or a wrong version is USAGE with nothing run [pglite]", async (t) => {
+  await withDatabase(t, "pglite", async ({ db }) => {
+    const m = migrator(db, APP);
+    const asJs = m as unknown as {
+      goto(v: unknown): Promise<{ to: { version: bigint | null }; error?: StrataError }>;
+      down(o: unknown): Promise<unknown>;
+      up(o: unknown): Promise<unknown>;
+    };
+    assert.deepEqual((await asJs.goto(2)).to, { version: 2n, dirty: false });
+    assert.deepEqual((await asJs.goto("3")).to, { version: 3n, dirty: false });
+    for (
+      const call of [
+        () => asJs.down({ limit: -1 }),
+        () => asJs.up({ limit: 1.5 }),
+        () => asJs.goto(-2),
+        () => asJs.goto("two"),
+      ]
+    ) {
+      await assert.rejects(call(), (error: unknown) => error instanceof StrataError && error.code === "USAGE");
+    }
+    assert.deepEqual(await versionRows(db), [{ version: "3", dirty: false }]);
+  });
+});
