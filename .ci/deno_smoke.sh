@@ -95,6 +95,18 @@ smoke() {
 
 echo "deno: $("$deno" --version | head -n 1), migrations: $migrations (expect version $expected)"
 
+# A bundle as the README makes it, imported and type-checked in this repository: its
+# declaration file imports "strata/core", which deno.json maps to core.ts.
+if out="$("$deno" run -A mod.ts bundle -path "$migrations" -out "$root/.strata/smoke-bundle/migrations.bundle.js" 2>&1)" &&
+  printf 'import bundle from "./migrations.bundle.js";\nimport { bundledSource } from "strata/core";\nconsole.log(typeof bundledSource(bundle).list);\n' \
+    >"$root/.strata/smoke-bundle/use.ts" &&
+  out="$("$deno" check "$root/.strata/smoke-bundle/use.ts" 2>&1)"; then
+  pass "deno check of a bundle's module importing strata/core"
+else
+  fail "deno check of a bundle's module importing strata/core:"$'\n'"$out"
+fi
+rm -rf "$root/.strata/smoke-bundle"
+
 smoke pglite "pglite://$tmp/pglite"
 
 if ! psql -X -q -v ON_ERROR_STOP=1 -d "$admin_url" -c "CREATE DATABASE \"$db_name\"" >/dev/null; then
