@@ -343,6 +343,21 @@ function maskWholeUrl(text: string, start: number): string {
   });
 }
 
+/**
+ * The database a postgres:// URL's path names, percent-decoded once as libpq decodes it
+ * (`/a%3Db` is `a=b`; pg-connection-string's decodeURI leaves `%3D` as it is), or undefined
+ * when the path is empty.
+ */
+export function urlDatabaseName(connectUrl: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(connectUrl).pathname;
+  } catch {
+    return undefined;
+  }
+  return path.length > 1 ? safeDecode(path.slice(1)) : undefined;
+}
+
 /** Replaces every occurrence of a known secret in a text (for child process output). */
 export function redact(text: string, secrets: readonly (string | undefined)[]): string {
   let out = text;

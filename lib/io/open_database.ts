@@ -6,7 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Database } from "../db/database.ts";
-import { type DatabaseUrl, parseDatabaseUrl, serverSettings } from "../db/database_url.ts";
+import { type DatabaseUrl, parseDatabaseUrl, serverSettings, urlDatabaseName } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { shellWord } from "./shell_word.ts";
 
@@ -89,6 +89,7 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
         "verify-ca / verify-full need sslrootcert (the CA that signed the server's certificate)",
     });
   }
+  config.database = urlDatabaseName(url.connectUrl) ?? config.database;
   const { host, port } = serverAddress(config);
   const connection: Record<string, string> = { application_name: "strata" };
   // As lib/pq (golang-migrate's driver) does, a query parameter that is not a connection

@@ -9,7 +9,7 @@ import { constants as osConstants, userInfo } from "node:os";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import process from "node:process";
-import { redact, serverSettings } from "../db/database_url.ts";
+import { redact, serverSettings, urlDatabaseName } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { serverAddress } from "./open_database.ts";
 
@@ -37,6 +37,7 @@ export interface Libpq {
 export async function libpqEnvironment(connectUrl: string): Promise<Libpq> {
   const { parse } = await import("pg-connection-string");
   const config = parse(connectUrl) as Record<string, unknown>;
+  config.database = urlDatabaseName(connectUrl) ?? config.database;
   const query = new URL(connectUrl).searchParams;
   const env: Record<string, string> = {};
   const set = (name: string, value: unknown) => {

@@ -972,7 +972,10 @@ function checkedRequest(request: PlanRequest): PlanRequest {
   }
   const given = request.version as unknown;
   if (typeof given === "bigint") return request;
-  if ((typeof given === "number" && Number.isSafeInteger(given) && given >= 0) || (typeof given === "string" && /^\d+$/.test(given))) {
+  if (
+    (typeof given === "number" && Number.isSafeInteger(given) && given >= 0) ||
+    (typeof given === "string" && /^\d+$/.test(given))
+  ) {
     return { command: "goto", version: BigInt(given as number | string) };
   }
   throw new StrataError("USAGE", `goto needs a version (a bigint), got ${String(given)}`);

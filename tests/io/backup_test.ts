@@ -674,7 +674,7 @@ test("[postgres] a custom backup restores into a database whose name holds '=' a
     try {
       await server.exec(`CREATE DATABASE "${name}"`);
       const url = new URL(TEST_DATABASE_URL);
-      url.pathname = `/${name}`;
+      url.pathname = `/${encodeURIComponent(name)}`; // a%3Db: libpq decodes it, and so must strata
       const { db, url: target } = await openDatabase(url.toString());
       try {
         const backup = await backupDatabase(source.db, urlOf(source), { out: out.path });
