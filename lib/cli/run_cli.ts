@@ -901,10 +901,6 @@ function printEvent(event: MigratorEvent, io: CliIo, mode: Mode): void {
     case "warning":
       io.stderr(`warning: ${event.message}\n`);
       return;
-    case "ignored":
-      // As golang-migrate skips them; -verbose and status list them.
-      if (mode.verbose) io.stderr(`ignored: ${event.file}: ${event.reason}\n`);
-      return;
     case "migration": {
       const r = event.result;
       if (r.status !== "applied") return;

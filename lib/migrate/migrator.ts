@@ -159,9 +159,7 @@ export type PlanRequest =
 export type MigratorEvent =
   | { type: "lock-wait"; lockId: bigint }
   | { type: "migration"; result: MigrationResult }
-  | { type: "warning"; message: string }
-  /** A file in the folder that is not a migration (golang-migrate skips it without a word). */
-  | { type: "ignored"; file: string; reason: string };
+  | { type: "warning"; message: string };
 
 interface Context {
   session: Session;
@@ -620,7 +618,9 @@ export class Migrator {
     historyRead.catch(() => {});
     const from = await versionRead;
     const set = await this.loadSet();
-    for (const ignored of set.ignored) this.#options.onEvent?.({ type: "ignored", ...ignored });
+    // golang-migrate skips these without a word; a file meant as a migration (1-create.up.sql)
+    // would then never run, so strata says so on every run.
+    for (const ignored of set.ignored) this.#warn(`Ignored ${ignored.file}: ${ignored.reason}`);
     // The parser (WASM, a few hundred ms to compile) loads while the files are hashed and the
     // history is read, when a file is likely to run; a no-op `up` never loads it.
     if (!this.#options.source.parse && mayRun(request, set, from)) loadParser().catch(() => {});

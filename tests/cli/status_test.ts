@@ -524,22 +524,3 @@ test("a PGlite folder's URL with search_path puts the migrations' tables and str
     await dir.remove();
   }
 });
-
-test("a file in the migrations folder that is not a migration is skipped without a word, as golang-migrate skips it, and -verbose names it [pglite]", async () => {
-  const dir = await tempDir("strata-cli-ignored-");
-  try {
-    await mkdir(join(dir.path, "migrations"), { recursive: true });
-    await writeFile(join(dir.path, "migrations", "1_a.up.sql"), "CREATE TABLE a (id int);\n");
-    await writeFile(join(dir.path, "migrations", "README.md"), "how we migrate\n");
-    await writeFile(join(dir.path, "migrations", "20240505_bad.sql"), "SELECT 1;\n");
-    const quiet = await runStrata(["-database", "pglite://db", "up"], dir.path);
-    assertExit(quiet, 0);
-    assert.match(quiet.stderr, /^1\/u a /m);
-    assert.doesNotMatch(quiet.stderr, /README|20240505/);
-    const verbose = await runStrata(["-database", "pglite://db", "-verbose", "up"], dir.path);
-    assertExit(verbose, 0);
-    assert.match(verbose.stderr, /^ignored: 20240505_bad\.sql: /m);
-  } finally {
-    await dir.remove();
-  }
-});
