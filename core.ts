@@ -69,6 +69,7 @@ export {
   type SqlStatement,
 } from "./lib/migrate/sql_script.ts";
 export { type DataSeed, defineSeed, type SeedContext, type SeedRow } from "./lib/seed/define_seed.ts";
+export { parseJsonSeed } from "./lib/seed/parse_json_seed.ts";
 export { runSeeds, type RunSeedsOptions, type SeedFile, type SeedResult, type SeedRun } from "./lib/seed/seeder.ts";
 export {
   DEFAULT_TABLE,

@@ -12,8 +12,9 @@ import { test } from "node:test";
 import type { Database } from "../../lib/db/database.ts";
 import { FileError, StrataError } from "../../lib/db/strata_error.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
-import { loadSeeds, parseJsonSeed } from "../../lib/io/seed_loader.ts";
+import { loadSeeds } from "../../lib/io/seed_loader.ts";
 import { defineSeed, type SeedRow } from "../../lib/seed/define_seed.ts";
+import { parseJsonSeed } from "../../lib/seed/parse_json_seed.ts";
 import { runSeeds, type SeedFile, type SeedRun } from "../../lib/seed/seeder.ts";
 import { BACKENDS, tempDir, withDatabase } from "../_support/backends.ts";
 
