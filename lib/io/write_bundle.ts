@@ -220,7 +220,7 @@ async function compileBundle(
       `Cannot bundle the code seeds ${code.map((c) => c.name).join(", ")}: strata compiles .ts and .js seeds ` +
         "into the bundle with esbuild, which is not installed",
       {
-        hint: "Install it in the project (npm install -D esbuild; wrangler already brings it), " +
+        hint: "Install it in the project (npm install -D esbuild), " +
           "or write these seeds as .json or .sql",
       },
     );
