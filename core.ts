@@ -1,7 +1,8 @@
 /**
- * strata's runtime-agnostic core: the migrator, sources, version table and lock, and the
- * database drivers' wrappers. No node: built-ins, no Deno, no process: this entry bundles
- * for edge runtimes (Cloudflare Workers) as well as Node and Deno.
+ * strata's runtime-agnostic core: the migrator, sources (bundles included), version table and
+ * lock, the seeder (with a bundle's seeds), schema snapshots, and the database drivers'
+ * wrappers. No node: built-ins, no Deno, no process: this entry bundles for edge runtimes
+ * (Cloudflare Workers) as well as Node and Deno.
  *
  * @example
  * ```ts ignore
@@ -28,7 +29,7 @@ export {
   type StrataErrorCode,
 } from "./lib/db/strata_error.ts";
 export { crc32, lockIdFor, migrationLockId } from "./lib/migrate/advisory_lock.ts";
-export { type Bundle, type BundledFiles, bundledSource } from "./lib/migrate/bundled_source.ts";
+export { type Bundle, type BundledFiles, type BundledSeeds, bundledSource } from "./lib/migrate/bundled_source.ts";
 export { type DroppedObject } from "./lib/migrate/drop_schema.ts";
 export { type MigrationFileName, parseMigrationFileName } from "./lib/migrate/file_name.ts";
 export { memorySource, type MigrationSource } from "./lib/migrate/migration_source.ts";
@@ -68,7 +69,9 @@ export {
   type SqlScript,
   type SqlStatement,
 } from "./lib/migrate/sql_script.ts";
+export { bundledSeeds, type BundledSeedsOptions } from "./lib/seed/bundled_seeds.ts";
 export { type DataSeed, defineSeed, type SeedContext, type SeedRow } from "./lib/seed/define_seed.ts";
+export { parseJsonSeed } from "./lib/seed/parse_json_seed.ts";
 export { runSeeds, type RunSeedsOptions, type SeedFile, type SeedResult, type SeedRun } from "./lib/seed/seeder.ts";
 export {
   DEFAULT_TABLE,

@@ -23,7 +23,7 @@ import { pathToFileURL } from "node:url";
 export * from "./core.ts";
 export { type CreatedMigration, createMigration, type CreateMigrationOptions } from "./lib/io/create_migration.ts";
 export { directorySource } from "./lib/io/directory_source.ts";
-export { loadSeeds, type LoadSeedsOptions, parseJsonSeed } from "./lib/io/seed_loader.ts";
+export { loadSeeds, type LoadSeedsOptions } from "./lib/io/seed_loader.ts";
 export { writeBundle, type WriteBundleOptions, type WrittenBundle } from "./lib/io/write_bundle.ts";
 export { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from "./lib/io/open_database.ts";
 export { extensionsUsedIn } from "./lib/io/pglite_extensions.ts";

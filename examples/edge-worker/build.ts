@@ -1,10 +1,10 @@
 #!/usr/bin/env -S npx tsx
 /**
- * Builds the edge Worker: bundles the migrations folder (what `strata bundle -out
- * examples/edge-worker/migrations.bundle.js` will do) and esbuild-bundles worker.ts with
- * strata's core into one ES module, dist/worker.js, that workerd or wrangler can run.
+ * Builds the edge Worker: bundles the migrations and seeds folders (what `strata bundle -out
+ * examples/edge-worker/migrations.bundle.js -seeds seeds` does) and esbuild-bundles worker.ts
+ * with strata's core into one ES module, dist/worker.js, that workerd or wrangler can run.
  *
- *   npx tsx examples/edge-worker/build.ts [MIGRATIONS_DIR]
+ *   npx tsx examples/edge-worker/build.ts [MIGRATIONS_DIR [SEEDS_DIR]]
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -20,10 +20,14 @@ const ROOT = resolve(HERE, "../..");
 export interface BuildEdgeWorkerOptions {
   /** The migrations folder (default: the repository's migrations/). */
   migrations?: string;
+  /** The seeds folder (default: the repository's seeds/). */
+  seeds?: string;
   /** The bundle module to write (default: migrations.bundle.js beside worker.ts). */
   bundle?: string;
   /** The Worker module to write (default: dist/worker.js beside worker.ts). */
   outfile?: string;
+  /** The Worker's source (default: worker.ts beside this file). */
+  worker?: string;
 }
 
 /** What was built. */
@@ -31,11 +35,12 @@ export interface BuiltEdgeWorker {
   bundle: string;
   outfile: string;
   migrations: number;
+  seeds: number;
   bytes: number;
 }
 
 /**
- * Writes the migrations bundle, then the Worker module that embeds it.
+ * Writes the bundle of migrations and seeds, then the Worker module that embeds it.
  *
  * @example
  * ```ts ignore
@@ -44,13 +49,14 @@ export interface BuiltEdgeWorker {
  */
 export async function buildEdgeWorker(options: BuildEdgeWorkerOptions = {}): Promise<BuiltEdgeWorker> {
   const migrations = resolve(options.migrations ?? join(ROOT, "migrations"));
+  const seeds = resolve(options.seeds ?? join(ROOT, "seeds"));
   const bundlePath = resolve(options.bundle ?? join(HERE, "migrations.bundle.js"));
   const outfile = resolve(options.outfile ?? join(HERE, "dist/worker.js"));
   const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
   // Its declaration file is kept in git (migrations.bundle.d.ts), typed from this checkout.
-  const written = await writeBundle({ migrations, out: bundlePath, version, types: false });
+  const written = await writeBundle({ migrations, seeds, out: bundlePath, version, types: false });
   const result = await build({
-    entryPoints: [join(HERE, "worker.ts")],
+    entryPoints: [resolve(options.worker ?? join(HERE, "worker.ts"))],
     outfile,
     bundle: true,
     format: "esm",
@@ -68,8 +74,9 @@ export async function buildEdgeWorker(options: BuildEdgeWorkerOptions = {}): Pro
       // (never by strata's core): workerd provides them with the nodejs_compat flag.
       "node:*",
       // The PostgreSQL parser (WASM). The core imports it lazily, only to split a file that
-      // was not split ahead of time; a bundle carries every file's statements, so the
-      // Worker never loads it (and a Worker could not compile WASM fetched at run time).
+      // was not split ahead of time; a bundle carries every migration's and SQL seed's
+      // statements, so the Worker never loads it (and a Worker could not compile WASM
+      // fetched at run time; were it asked to, the error is PARSER_UNAVAILABLE).
       "libpg-query",
     ],
     plugins: [bundleAt(bundlePath)],
@@ -77,7 +84,13 @@ export async function buildEdgeWorker(options: BuildEdgeWorkerOptions = {}): Pro
     logLevel: "warning",
   });
   const output = Object.values(result.metafile.outputs)[0];
-  return { bundle: bundlePath, outfile, migrations: written.migrations, bytes: output?.bytes ?? 0 };
+  return {
+    bundle: bundlePath,
+    outfile,
+    migrations: written.migrations,
+    seeds: written.seeds,
+    bytes: output?.bytes ?? 0,
+  };
 }
 
 /** Points worker.ts's `./migrations.bundle.js` at the bundle just written, wherever it is. */
@@ -91,8 +104,9 @@ function bundleAt(path: string): Plugin {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const built = await buildEdgeWorker({ migrations: process.argv[2] });
+  const built = await buildEdgeWorker({ migrations: process.argv[2], seeds: process.argv[3] });
   console.log(
-    `Bundled ${built.migrations} migrations into ${built.bundle}\nWrote ${built.outfile} (${built.bytes} bytes)`,
+    `Bundled ${built.migrations} migrations and ${built.seeds} seeds into ${built.bundle}\n` +
+      `Wrote ${built.outfile} (${built.bytes} bytes)`,
   );
 }

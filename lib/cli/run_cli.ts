@@ -1111,11 +1111,15 @@ async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: stri
     version: VERSION,
   });
   if (mode.json) io.stdout(toJson({ command: "bundle", ...written }) + "\n");
-  else {io.stderr(
+  else {
+    // The migrator warns about these when it reads the folder; from the bundle it never sees them.
+    for (const ignored of written.ignored) io.stderr(`warning: not bundled: ${ignored.file}: ${ignored.reason}\n`);
+    io.stderr(
       `Wrote ${out}: ${written.migrations} migration files${
         seeds ? `, ${written.seeds} seed files` : ""
       } (${written.bytes} bytes)\n`,
-    );}
+    );
+  }
   return 0;
 }
 

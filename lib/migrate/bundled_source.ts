@@ -9,10 +9,24 @@ import type { SqlScript } from "./sql_script.ts";
 
 /** A folder's files with their statements split ahead of time. */
 export interface BundledFiles {
-  /** File name to text, every file the folder held. */
+  /** File name to text: the files strata reads (migrations; `.sql` and `.json` seeds). */
   files: Readonly<Record<string, string>>;
-  /** Migration file name to its parsed form (without the text, which is in `files`). */
+  /** SQL file name to its parsed form (without the text, which is in `files`). */
   scripts?: Readonly<Record<string, Omit<SqlScript, "text">>>;
+}
+
+/**
+ * A seeds folder in a bundle. Names are the folder's (`001_orgs.json`) and its environment
+ * subfolders' (`dev/010_demo.sql`), as `loadSeeds` names them.
+ */
+export interface BundledSeeds extends BundledFiles {
+  /**
+   * Code seed name (`002_admin_user.ts`) to a function importing its module, compiled into
+   * the bundle: the module runs only when its seeds are asked for.
+   */
+  modules?: Readonly<Record<string, () => Promise<unknown>>>;
+  /** The environment subfolders the folder had (`dev`), even empty ones. */
+  environments?: readonly string[];
 }
 
 /** What `strata bundle` writes as the module's default export. */
@@ -22,7 +36,8 @@ export interface Bundle {
   /** The strata version that wrote it. */
   strata: string;
   migrations: BundledFiles;
-  seeds?: BundledFiles;
+  /** With `-seeds DIR`: turn them into `runSeeds` input with `bundledSeeds(bundle, { env })`. */
+  seeds?: BundledSeeds;
 }
 
 /**

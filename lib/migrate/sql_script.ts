@@ -2,7 +2,13 @@
  * Splits a SQL file into statements with the real PostgreSQL parser (libpg-query), and
  * decides whether the file can run inside one transaction.
  */
-import { FileError, type ServerErrorFields, type StrataErrorCode } from "../db/strata_error.ts";
+import {
+  FileError,
+  isStrataError,
+  type ServerErrorFields,
+  StrataError,
+  type StrataErrorCode,
+} from "../db/strata_error.ts";
 import { tokenize } from "../schema/_sql_tokens.ts";
 
 /** One statement of a file, with where it stands. */
@@ -46,15 +52,29 @@ let loading: Promise<ParseFn> | undefined;
 /** The parser's scanner, set once the module has loaded. */
 let scanSync: ScanFn | undefined;
 
+const PARSER_HINT = "Split the SQL ahead of time: `strata bundle -out FILE -seeds DIR` splits every migration " +
+  "and SQL seed, and bundledSource / bundledSeeds serve those statements; or run this where libpg-query loads";
+
 /**
  * Loads the parser's WASM module once. It is imported lazily: a run with nothing pending,
  * or a bundle with statements split ahead of time, never loads it.
+ *
+ * @throws {StrataError} PARSER_UNAVAILABLE where the module cannot load (an edge runtime
+ * has no `libpg-query`, or cannot compile its WASM).
  */
 export function loadParser(): Promise<ParseFn> {
   loading ??= import("libpg-query").then(async (module) => {
     await module.loadModule();
     scanSync = module.scanSync as unknown as ScanFn;
     return module.parseSync as unknown as ParseFn;
+  }).catch((cause: unknown) => {
+    loading = undefined;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new StrataError(
+      "PARSER_UNAVAILABLE",
+      `The PostgreSQL parser (libpg-query) cannot load here: ${reason.replace(/\.$/, "")}`,
+      { cause, hint: PARSER_HINT },
+    );
   });
   return loading;
 }
@@ -65,7 +85,8 @@ export function loadParser(): Promise<ParseFn> {
  *
  * @param text the file's text
  * @param file the file's name, for errors
- * @throws {FileError} PARSE_ERROR naming the file, line and column of a syntax error.
+ * @throws {FileError} PARSE_ERROR naming the file, line and column of a syntax error;
+ * PARSER_UNAVAILABLE naming the file where the parser cannot load.
  * @example
  * ```ts
  * import { parseSqlScript } from "./sql_script.ts";
@@ -76,7 +97,18 @@ export function loadParser(): Promise<ParseFn> {
  */
 export async function parseSqlScript(text: string, file: string): Promise<SqlScript> {
   if (text.trim() === "") return { text, statements: [], transactional: true };
-  const parseSync = await loadParser();
+  let parseSync: ParseFn;
+  try {
+    parseSync = await loadParser();
+  } catch (error) {
+    if (!isStrataError(error, "PARSER_UNAVAILABLE")) throw error;
+    throw new FileError(
+      "PARSER_UNAVAILABLE",
+      `cannot split the file into statements: ${error.message.replace(/^The PostgreSQL/, "the PostgreSQL")}`,
+      { file },
+      { cause: error.cause, hint: PARSER_HINT },
+    );
+  }
   // A byte order mark (Windows editors write one) is not SQL: the server would read it as part
   // of the first word. A space in its place keeps every offset, line and column.
   const sql = text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text;

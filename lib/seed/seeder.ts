@@ -9,9 +9,12 @@ import { FileError, StrataError } from "../db/strata_error.ts";
 import { parseSqlScript, scriptError, type SqlScript } from "../migrate/sql_script.ts";
 import type { DataSeed, SeedRow } from "./define_seed.ts";
 
-/** One seed file, loaded: SQL text, or a data seed. */
+/**
+ * One seed file, loaded: SQL text (with its statements when they were split ahead of time, as
+ * a bundle's are, so the parser is not needed), or a data seed.
+ */
 export type SeedFile =
-  | { name: string; kind: "sql"; text: string }
+  | { name: string; kind: "sql"; text: string; script?: Omit<SqlScript, "text"> }
   // deno-lint-ignore no-explicit-any
   | { name: string; kind: "data"; seed: DataSeed<any> };
 
@@ -137,8 +140,10 @@ export async function runSeeds(
   });
 }
 
-async function prepareSql(file: { name: string; text: string }): Promise<PreparedSql> {
-  const script = await parseSqlScript(file.text, file.name);
+async function prepareSql(
+  file: { name: string; text: string; script?: Omit<SqlScript, "text"> },
+): Promise<PreparedSql> {
+  const script = file.script ? { ...file.script, text: file.text } : await parseSqlScript(file.text, file.name);
   if (!script.transactional && !script.unwrapped) {
     throw new FileError("SEED_INVALID", `a seed runs in one transaction, but ${script.reason}`, { file: file.name }, {
       hint: "Move that statement into a migration",

@@ -1,8 +1,10 @@
 /**
- * The edge claim, in a real edge runtime: examples/edge-worker (the `./core` entry, a
- * migrations bundle and postgres.js's Cloudflare build) is bundled by its build script and
- * served by workerd, Cloudflare's Workers runtime, with the example's own config.capnp. Its
- * /migrate endpoint migrates a fresh PostgreSQL database through cloudflare:sockets.
+ * The edge claim, in a real edge runtime: examples/edge-worker (the `./core` entry, a bundle
+ * of the migrations and seeds, and postgres.js's Cloudflare build) is bundled by its build
+ * script and served by workerd, Cloudflare's Workers runtime, with the example's own
+ * config.capnp. Its /migrate endpoint migrates a fresh PostgreSQL database through
+ * cloudflare:sockets, and /seed seeds it from the bundle; workerd has no libpg-query, so both
+ * prove the parser is never loaded, and a Worker that does need it gets a StrataError.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,6 +19,7 @@ import { buildEdgeWorker } from "../../examples/edge-worker/build.ts";
 import { makeDatabase, tempDir, TEST_DATABASE_URL } from "../_support/backends.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/edge-worker/", import.meta.url));
+const UNSPLIT_SEED_WORKER = fileURLToPath(new URL("./fixtures/unsplit_seed_worker.ts", import.meta.url));
 
 /** The workerd binary of the `workerd` package's platform dependency (no install script needed). */
 function workerdBinary(): string {
@@ -92,6 +95,38 @@ async function migrate(served: Served): Promise<MigrateResponse> {
   return JSON.parse(text) as MigrateResponse;
 }
 
+interface SeedResponse {
+  ok: boolean;
+  results: {
+    file: string;
+    table: string | null;
+    status: string;
+    inserted: number;
+    updated: number;
+    unchanged: number | null;
+  }[];
+  error?: { code: string; message: string; hint?: string };
+}
+
+async function seed(served: Served, query: string, status = 200): Promise<SeedResponse> {
+  const response = await fetch(`${served.origin}/seed${query}`, { method: "POST" });
+  const text = await response.text();
+  assert.equal(response.status, status, `POST /seed${query} answered ${response.status}: ${text}\n${served.log()}`);
+  return JSON.parse(text) as SeedResponse;
+}
+
+/** Builds `worker` (default: the example's) with a bundle of the example folders into a temp folder and serves it. */
+async function buildAndServe(dir: string, databaseUrl: string, worker?: string): Promise<Served> {
+  await buildEdgeWorker({
+    bundle: join(dir, "migrations.bundle.js"),
+    outfile: join(dir, "dist/worker.js"),
+    ...(worker ? { worker } : {}),
+  });
+  // The example's own config, next to the build it embeds (dist/worker.js).
+  await copyFile(join(EXAMPLE, "config.capnp"), join(dir, "config.capnp"));
+  return await serve(join(dir, "config.capnp"), { DATABASE_URL: databaseUrl });
+}
+
 test("the edge-worker example migrates PostgreSQL from workerd through cloudflare:sockets", async (t) => {
   const database = await makeDatabase("postgres");
   if (!database) {
@@ -101,13 +136,7 @@ test("the edge-worker example migrates PostgreSQL from workerd through cloudflar
   const dir = await tempDir("strata-edge-");
   let served: Served | undefined;
   try {
-    await buildEdgeWorker({
-      bundle: join(dir.path, "migrations.bundle.js"),
-      outfile: join(dir.path, "dist/worker.js"),
-    });
-    // The example's own config, next to the build it embeds (dist/worker.js).
-    await copyFile(join(EXAMPLE, "config.capnp"), join(dir.path, "config.capnp"));
-    served = await serve(join(dir.path, "config.capnp"), { DATABASE_URL: database.url });
+    served = await buildAndServe(dir.path, database.url);
 
     const first = await migrate(served);
     assert.equal(first.error, undefined);
@@ -139,6 +168,88 @@ test("the edge-worker example migrates PostgreSQL from workerd through cloudflar
     assert.equal(second.noChange, true);
     assert.equal(second.applied, 0);
     assert.deepEqual(second.to, { version: "4", dirty: false });
+  } finally {
+    await served?.stop();
+    await database.dispose();
+    await dir.remove();
+  }
+});
+
+test("the edge-worker example seeds PostgreSQL from workerd with the bundle's seeds for -env dev, then again changing nothing", async (t) => {
+  const database = await makeDatabase("postgres");
+  if (!database) {
+    t.skip(`no PostgreSQL server at ${TEST_DATABASE_URL}`);
+    return;
+  }
+  const dir = await tempDir("strata-edge-seed-");
+  let served: Served | undefined;
+  try {
+    served = await buildAndServe(dir.path, database.url);
+    assert.equal((await migrate(served)).ok, true);
+
+    const counts = (response: SeedResponse) =>
+      response.results.map((r) => [r.file, r.table, r.status, r.inserted, r.updated, r.unchanged]);
+    const first = await seed(served, "?env=dev");
+    assert.equal(first.error, undefined);
+    assert.deepEqual(counts(first), [
+      ["001_organisations.json", "organisations", "done", 1, 0, 0],
+      ["002_admin_user.ts", "users", "done", 1, 0, 0],
+      ["003_sample_source.sql", null, "done", 1, 0, null],
+      ["dev/010_demo_organisations.json", "organisations", "done", 3, 0, 0],
+      ["dev/011_demo_sources.sql", null, "done", 3, 0, null],
+    ]);
+    const second = await seed(served, "?env=dev");
+    assert.deepEqual(counts(second), [
+      ["001_organisations.json", "organisations", "done", 0, 0, 1],
+      ["002_admin_user.ts", "users", "done", 0, 0, 1],
+      ["003_sample_source.sql", null, "done", 0, 0, null],
+      ["dev/010_demo_organisations.json", "organisations", "done", 0, 0, 3],
+      ["dev/011_demo_sources.sql", null, "done", 0, 0, null],
+    ]);
+    const [users] = await database.db.query<{ n: number; hash: string }>(
+      "SELECT count(*)::int AS n, min(password_hash) AS hash FROM users",
+    );
+    assert.equal(users.n, 1);
+    assert.match(users.hash, /^pbkdf2_sha256\$210000\$/, "the .ts seed's Web Crypto hash, computed in workerd");
+    const [rows] = await database.db.query<{ organisations: number; sources: number }>(
+      "SELECT (SELECT count(*)::int FROM organisations) AS organisations, (SELECT count(*)::int FROM sources) AS sources",
+    );
+    assert.deepEqual(rows, { organisations: 4, sources: 4 });
+
+    const unknown = await seed(served, "?env=qa", 500);
+    assert.equal(unknown.error?.code, "SOURCE_NOT_FOUND");
+    assert.equal(unknown.error?.message, "Seeds folder for -env qa is not in the bundle");
+  } finally {
+    await served?.stop();
+    await database.dispose();
+    await dir.remove();
+  }
+});
+
+test("on workerd, a SQL seed nobody split fails with PARSER_UNAVAILABLE, a StrataError saying what to do, not a missing-module Error", async (t) => {
+  const database = await makeDatabase("postgres");
+  if (!database) {
+    t.skip(`no PostgreSQL server at ${TEST_DATABASE_URL}`);
+    return;
+  }
+  const dir = await tempDir("strata-edge-unsplit-");
+  let served: Served | undefined;
+  try {
+    served = await buildAndServe(dir.path, database.url, UNSPLIT_SEED_WORKER);
+    const response = await fetch(`${served.origin}/`, { method: "POST" });
+    const text = await response.text();
+    assert.equal(response.status, 200, `${text}\n${served.log()}`);
+    const answer = JSON.parse(text);
+    assert.deepEqual({ ...answer, hint: undefined }, {
+      thrown: true,
+      strataError: true,
+      name: "FileError",
+      code: "PARSER_UNAVAILABLE",
+      message: "001_sample.sql: cannot split the file into statements: the PostgreSQL parser (libpg-query) " +
+        'cannot load here: No such module "libpg-query"',
+      hint: undefined,
+    });
+    assert.match(answer.hint, /^Split the SQL ahead of time: `strata bundle -out FILE -seeds DIR`/);
   } finally {
     await served?.stop();
     await database.dispose();

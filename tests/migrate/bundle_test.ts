@@ -5,7 +5,7 @@
  * migrates from the bundle alone.
  */
 import assert from "node:assert/strict";
-import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -14,12 +14,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { directorySource } from "../../lib/io/directory_source.ts";
+import { loadSeeds } from "../../lib/io/seed_loader.ts";
 import { writeBundle } from "../../lib/io/write_bundle.ts";
 import { type Bundle, bundledSource } from "../../lib/migrate/bundled_source.ts";
 import { historyTableFor, readHistory, sha256Hex } from "../../lib/migrate/history.ts";
 import type { MigrationSource } from "../../lib/migrate/migration_source.ts";
 import { Migrator, type PlanRequest } from "../../lib/migrate/migrator.ts";
 import { parseSqlScript } from "../../lib/migrate/sql_script.ts";
+import { bundledSeeds } from "../../lib/seed/bundled_seeds.ts";
 import { BACKENDS, makeDatabase, tempDir, withDatabase } from "../_support/backends.ts";
 import { MOD, runProcess, TSX } from "../_support/run_strata.ts";
 
@@ -52,7 +54,7 @@ async function plans(db: Database, source: MigrationSource) {
   return out;
 }
 
-test("a bundle holds every file of the folder and serves each migration's statements split ahead of time", async () => {
+test("a bundle holds every migration of the folder and serves each migration's statements split ahead of time", async () => {
   const { bundle, remove } = await loadBundle();
   try {
     assert.equal(bundle.format, 1);
@@ -256,6 +258,57 @@ export { format, sources };
       join(dir.path, "src", "use.ts"),
     ], dir.path);
     assert.equal(out.code, 0, out.stdout + out.stderr);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("a bundle holds only the files the loaders read: no dotfiles, notes or misnamed migrations from either folder", async () => {
+  const dir = await tempDir("strata-bundle-only-");
+  const password = "s3cret-do-not-ship";
+  try {
+    const migrations = join(dir.path, "migrations");
+    const seeds = join(dir.path, "seeds");
+    await cp(MIGRATIONS, migrations, { recursive: true });
+    await writeFile(join(migrations, ".env.secret"), `DATABASE_URL=postgres://app:${password}@db/app\n`);
+    await writeFile(join(migrations, "README.md"), `Ask ops for the password (${password})\n`);
+    await writeFile(join(migrations, "5-add-plans.up.sql"), `-- ${password}\n`);
+    await mkdir(join(seeds, "dev"), { recursive: true });
+    await mkdir(join(seeds, ".private"));
+    await writeFile(join(seeds, ".env"), `DATABASE_URL=postgres://app:${password}@db/app\n`);
+    await writeFile(join(seeds, "README.md"), `${password}\n`);
+    await writeFile(join(seeds, "types.d.ts"), `// ${password}\nexport {};\n`);
+    await writeFile(join(seeds, "001_orgs.json"), '{ "table": "orgs", "key": ["slug"], "rows": [] }\n');
+    await writeFile(join(seeds, "002_things.sql"), "INSERT INTO things (code) VALUES ('a') ON CONFLICT DO NOTHING;\n");
+    await writeFile(join(seeds, "dev", ".pgpass"), `db:5432:app:app:${password}\n`);
+    await writeFile(join(seeds, "dev", "notes.txt"), `${password}\n`);
+    await writeFile(join(seeds, "dev", "010_demo.sql"), "SELECT 1;\n");
+    await writeFile(join(seeds, ".private", "001_keys.sql"), `SELECT '${password}';\n`);
+
+    const out = join(dir.path, "out", "migrations.bundle.mjs");
+    const written = await writeBundle({ migrations, seeds, out, version: "0.0.0-test" });
+    const text = await readFile(out, "utf8");
+    assert.equal(text.includes(password), false, "a secret from a file no loader reads is in the bundle");
+
+    const bundle = (await import(pathToFileURL(out).href)).default as Bundle;
+    const migrationFiles = (await directorySource(MIGRATIONS).list()).sort();
+    assert.deepEqual(Object.keys(bundle.migrations.files), migrationFiles);
+    assert.deepEqual(Object.keys(bundle.migrations.scripts ?? {}), migrationFiles);
+    assert.equal(written.migrations, 8);
+    assert.deepEqual(written.ignored, [
+      { file: "5-add-plans.up.sql", reason: "the name does not start with VERSION_ (digits then an underscore)" },
+    ]);
+    assert.deepEqual(Object.keys(bundle.seeds?.files ?? {}), ["001_orgs.json", "002_things.sql", "dev/010_demo.sql"]);
+    assert.deepEqual(bundle.seeds?.environments, ["dev"]);
+    assert.equal(written.seeds, 3);
+    for (const env of [undefined, "dev"]) {
+      const options = env ? { env } : {};
+      assert.deepEqual(
+        (await bundledSeeds(bundle, options)).map((f) => f.name),
+        (await loadSeeds(seeds, options)).map((f) => f.name),
+        `the bundle's seeds are the folder's for env ${env}`,
+      );
+    }
   } finally {
     await dir.remove();
   }

@@ -2,20 +2,24 @@
  * The seeder on both backends: data seeds insert what is missing by natural key, leave or
  * (with `update`) reset what exists, count what they did, and spend no identity values on
  * rows that exist; SQL seeds run one transaction each; bad input fails before anything is
- * written; loadSeeds reads a folder in file-name order, then its -env subfolder.
+ * written; loadSeeds reads a folder in file-name order, then its -env subfolder; where the
+ * parser cannot load, a SQL seed that needs it fails with a StrataError that says what to do.
  */
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 import type { Database } from "../../lib/db/database.ts";
 import { FileError, StrataError } from "../../lib/db/strata_error.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
-import { loadSeeds, parseJsonSeed } from "../../lib/io/seed_loader.ts";
+import { loadSeeds } from "../../lib/io/seed_loader.ts";
 import { defineSeed, type SeedRow } from "../../lib/seed/define_seed.ts";
+import { parseJsonSeed } from "../../lib/seed/parse_json_seed.ts";
 import { runSeeds, type SeedFile, type SeedRun } from "../../lib/seed/seeder.ts";
 import { BACKENDS, tempDir, withDatabase } from "../_support/backends.ts";
+import { MOD, runProcess, TSX } from "../_support/run_strata.ts";
 
 /**
  * updated_at starts at a fixed time and is moved by a trigger on every UPDATE that does not
@@ -1051,4 +1055,53 @@ test("a role that may use but not set the sequence still seeds rows that give th
       await test.db.exec(`DROP TABLE p1; DROP OWNED BY ${role}; DROP ROLE ${role}`);
     }
   });
+});
+
+/** runSeeds where libpg-query cannot load (as on an edge runtime), with a SQL seed whose statements nobody split. */
+const NO_PARSER_SCRIPT = `import { register } from "node:module";
+const hooks = \`export async function resolve(specifier, context, next) {
+  if (specifier === "libpg-query") throw new Error('No such module "libpg-query".');
+  return next(specifier, context);
+}\`;
+register("data:text/javascript," + encodeURIComponent(hooks), import.meta.url);
+
+const [strataUrl] = process.argv.slice(2);
+const { openDatabase, runSeeds, StrataError } = await import(strataUrl);
+const { db } = await openDatabase("pglite://memory");
+const errors = [];
+for (let i = 0; i < 2; i++) {
+  try {
+    await runSeeds(db, [{ name: "001_x.sql", kind: "sql", text: "SELECT 1;\\n" }]);
+    errors.push(null);
+  } catch (error) {
+    errors.push({ strata: error instanceof StrataError, code: error.code, file: error.file, message: error.message, hint: error.hint });
+  }
+}
+await db.close();
+console.log(JSON.stringify(errors));
+`;
+
+test("where the parser cannot load, a SQL seed given without its statements fails with PARSER_UNAVAILABLE naming it and what to do, not a module error", async () => {
+  const app = await tempDir("strata-no-parser-");
+  try {
+    await writeFile(join(app.path, "run.mjs"), NO_PARSER_SCRIPT);
+    const out = await runProcess(process.execPath, ["--import", TSX, "run.mjs", pathToFileURL(MOD).href], app.path);
+    assert.equal(out.code, 0, `stderr:\n${out.stderr}`);
+    const errors = JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+    // The second attempt tries again (the failure is not cached) and fails the same way.
+    assert.equal(errors.length, 2);
+    for (const error of errors) {
+      assert.deepEqual({ ...error, hint: undefined }, {
+        strata: true,
+        code: "PARSER_UNAVAILABLE",
+        file: "001_x.sql",
+        message:
+          '001_x.sql: cannot split the file into statements: the PostgreSQL parser (libpg-query) cannot load here: No such module "libpg-query"',
+        hint: undefined,
+      });
+      assert.match(error.hint, /^Split the SQL ahead of time: `strata bundle -out FILE -seeds DIR`/);
+    }
+  } finally {
+    await app.remove();
+  }
 });
