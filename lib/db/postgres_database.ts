@@ -3,6 +3,7 @@
  * postgres.js runs (Node, Deno, Bun, Cloudflare Workers) and never parses URLs itself.
  */
 import type { ReservedSql, Sql } from "postgres";
+import { connectionFailure, type ConnectionTarget } from "./connection_failure.ts";
 import {
   connectionGone,
   type Database,
@@ -24,7 +25,9 @@ export interface PostgresDatabaseOptions {
 }
 
 /**
- * Wraps a postgres.js client as a strata {@linkcode Database}.
+ * Wraps a postgres.js client as a strata {@linkcode Database}. A connection that cannot be
+ * made fails with a StrataError: AUTH_FAILED (login refused, unknown role), CONNECTION_FAILED
+ * (no such database, nothing listening, unknown host, timeout, TLS).
  *
  * @example
  * ```ts ignore
@@ -46,12 +49,18 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
   let busy = 0;
   // A reserved connection that was lost keeps end() waiting for its whole timeout.
   let lost = false;
+  // postgres.js connects on the first query that needs a connection: whichever query it was
+  // throws the failure to connect.
+  const where = options.label ?? serverLabel(sql);
+  const connecting = (error: unknown) => connectionFailure(error, where, connectionTarget(sql)) ?? error;
   const track = async <T>(run: () => Promise<T>): Promise<T> => {
     busy++;
     try {
       const value = await run();
       connected = true;
       return value;
+    } catch (error) {
+      throw connecting(error);
     } finally {
       busy--;
     }
@@ -72,7 +81,7 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
         connected = true;
       } catch (error) {
         busy--;
-        throw error;
+        throw connecting(error);
       }
       let failed = false;
       const session = reservedSession(reserved, () => (lost = true));
@@ -97,6 +106,33 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
       if (options.ownsClient !== false) await sql.end({ timeout: lost ? 0 : 5 });
     },
   };
+}
+
+/** The server a client connects to, from its parsed options (a Unix socket's folder and port from its path). */
+function connectionTarget(sql: Sql): ConnectionTarget {
+  const options = (sql.options ?? {}) as {
+    host?: string[];
+    port?: number[];
+    path?: string;
+    user?: string;
+    database?: string;
+  };
+  const socket = typeof options.path === "string" ? /^(.*)\/\.s\.PGSQL\.(\d+)$/.exec(options.path) : null;
+  return {
+    host: socket ? socket[1] : options.host?.[0],
+    port: socket ? socket[2] : options.port?.[0],
+    user: options.user,
+    database: options.database,
+  };
+}
+
+/** `postgres://user@host:port/database` for a client given no label: never a password. */
+function serverLabel(sql: Sql): string {
+  const { host, port, user, database } = connectionTarget(sql);
+  const at = host?.startsWith("/") ? `localhost:${port ?? 5432}` : `${host ?? "localhost"}:${port ?? 5432}`;
+  return `postgres://${user ? `${encodeURIComponent(user)}@` : ""}${at}/${encodeURIComponent(database ?? "")}${
+    host?.startsWith("/") ? `?host=${encodeURIComponent(host)}` : ""
+  }`;
 }
 
 async function runQuery<T>(sql: Sql | ReservedSql, text: string, params: readonly unknown[]): Promise<T[]> {
