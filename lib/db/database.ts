@@ -71,7 +71,10 @@ export interface Database extends Queryable {
   turn?(): Promise<void>;
   /** Runs `fn` on one session held for the whole call. */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
-  /** Closes every connection (or the embedded instance). Safe to call twice. */
+  /**
+   * Closes every connection (or the embedded instance). Safe to call twice. Afterwards every
+   * call (query, exec, withSession) throws a StrataError DATABASE_CLOSED at once.
+   */
   close(): Promise<void>;
 }
 

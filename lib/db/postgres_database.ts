@@ -3,6 +3,7 @@
  * postgres.js runs (Node, Deno, Bun, Cloudflare Workers) and never parses URLs itself.
  */
 import type { ReservedSql, Sql } from "postgres";
+import { databaseClosed } from "./_database_closed.ts";
 import { connectionFailure, type ConnectionTarget } from "./connection_failure.ts";
 import {
   connectionGone,
@@ -27,7 +28,8 @@ export interface PostgresDatabaseOptions {
 /**
  * Wraps a postgres.js client as a strata {@linkcode Database}. A connection that cannot be
  * made fails with a StrataError: AUTH_FAILED (login refused, unknown role), CONNECTION_FAILED
- * (no such database, nothing listening, unknown host, timeout, TLS).
+ * (no such database, nothing listening, unknown host, timeout, TLS). Used after close(), it
+ * throws DATABASE_CLOSED at once.
  *
  * @example
  * ```ts ignore
@@ -51,9 +53,15 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
   let lost = false;
   // postgres.js connects on the first query that needs a connection: whichever query it was
   // throws the failure to connect.
+  const label = options.label ?? "postgres";
   const where = options.label ?? serverLabel(sql);
   const connecting = (error: unknown) => connectionFailure(error, where, connectionTarget(sql)) ?? error;
+  // After end(), postgres.js settles a reserve() and never answers what is sent on it.
+  const ensureOpen = () => {
+    if (closed) throw databaseClosed(label);
+  };
   const track = async <T>(run: () => Promise<T>): Promise<T> => {
+    ensureOpen();
     busy++;
     try {
       const value = await run();
@@ -68,12 +76,13 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
   return {
     dialect: "postgres",
     raw: sql,
-    label: options.label ?? "postgres",
+    label,
     ...(options.lockName === undefined ? {} : { lockName: options.lockName }),
     query: <T = Row>(text: string, params: readonly unknown[] = []) => track(() => runQuery<T>(sql, text, params)),
     exec: (text: string) => track(() => runExec(sql, text)),
     async withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
       let reserved: ReservedSql;
+      ensureOpen();
       busy++;
       try {
         if (!connected || busy > 1) await sql.unsafe("SELECT 1").simple();
@@ -84,7 +93,7 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
         throw connecting(error);
       }
       let failed = false;
-      const session = reservedSession(reserved, () => (lost = true));
+      const session = reservedSession(reserved, () => (lost = true), ensureOpen);
       try {
         return await fn(session);
       } catch (error) {
@@ -153,7 +162,11 @@ function lostConnection(cause: unknown): Error {
   });
 }
 
-function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): Session & { lost(): boolean } {
+function reservedSession(
+  reserved: ReservedSql,
+  onLost: () => void = () => {},
+  ensureOpen: () => void = () => {},
+): Session & { lost(): boolean } {
   // postgres.js 3.4.9 crashes the process (a TypeError thrown from a timer, porsager/postgres
   // #1208) or never settles when a reserved connection whose backend went away is sent
   // another query. After the first sign of a lost connection, nothing more is sent on it.
@@ -163,6 +176,7 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
     onLost();
   };
   const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    ensureOpen();
     if (lostWith !== undefined) throw lostConnection(lostWith);
     try {
       return await run();
@@ -176,6 +190,7 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
     query: <T = Row>(text: string, params: readonly unknown[] = []) => guard(() => runQuery<T>(reserved, text, params)),
     exec: (text: string) => guard(() => runExec(reserved, text)),
     async execScript(items: readonly ScriptItem[]) {
+      ensureOpen();
       if (lostWith !== undefined) throw lostConnection(lostWith);
       // Sent together (postgres.js pipelines queries on one connection); the server runs
       // them in order, so the first rejection is the item that failed. Items with parameters

@@ -19,6 +19,7 @@ export type StrataErrorCode =
   | "PARSE_ERROR"
   | "CONNECTION_FAILED"
   | "CONNECTION_LOST"
+  | "DATABASE_CLOSED"
   | "AUTH_FAILED"
   | "DATABASE_BUSY"
   | "INVALID_URL"
