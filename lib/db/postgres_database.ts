@@ -101,7 +101,7 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
         throw error;
       } finally {
         // A session handed back mid-transaction would poison the pool for the next caller.
-        if (failed) await session.exec("ROLLBACK").catch(() => {});
+        if (failed && !closed && !session.lost()) await rollbackIfOpen(session);
         // postgres.js's release() puts the connection back among the open ones even when it
         // has closed, and the next query on it crashes the process (porsager/postgres#1208).
         // Not released, a lost connection stays among the closed ones and reconnects when needed.
@@ -115,6 +115,21 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
       if (options.ownsClient !== false) await sql.end({ timeout: lost ? 0 : 5 });
     },
   };
+}
+
+/**
+ * Ends a transaction a failed caller left open, without sending ROLLBACK when there is none:
+ * that draws a WARNING (25P01) which postgres.js's default `onnotice` prints on the caller's
+ * stdout. SAVEPOINT tells the three states apart with no notice: it succeeds in an open
+ * transaction, is refused with 25P02 in an aborted one and with 25P01 outside one.
+ */
+async function rollbackIfOpen(session: Session): Promise<void> {
+  try {
+    await session.exec("SAVEPOINT strata_release");
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "25P02") return;
+  }
+  await session.exec("ROLLBACK").catch(() => {});
 }
 
 /** The server a client connects to, from its parsed options (a Unix socket's folder and port from its path). */
@@ -225,7 +240,10 @@ function reservedSession(
       if (settled.some((r) => r.status === "rejected" && connectionGone(r.reason))) markLost(reason);
       const server = serverErrorFields(reason);
       if (!server) throw reason;
-      throw new ScriptError(index, server, reason);
+      // Each item is a query of its own, so the server answers those after the failure too
+      // (until the connection goes).
+      const unanswered = settled.findIndex((r) => r.status === "rejected" && !serverErrorFields(r.reason));
+      throw new ScriptError(index, server, reason, { answered: unanswered < 0 ? settled.length : unanswered });
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   type Database,
   ScriptError,
   type ScriptItem,
+  scriptLeftTransactionOpen,
   serverErrorFields,
   type Session,
 } from "../db/database.ts";
@@ -825,7 +826,7 @@ export class Migrator {
       try {
         await session.execScript(batch);
       } catch (error) {
-        await session.exec("ROLLBACK").catch(() => {});
+        if (scriptLeftTransactionOpen(error, batch.length)) await session.exec("ROLLBACK").catch(() => {});
         if (!(error instanceof ScriptError) || connectionGone(error.cause ?? error)) {
           throw connectionLost(error, step, { transactional: true });
         }
@@ -877,7 +878,10 @@ export class Migrator {
         // A failure inside a transaction the file opened itself aborted that transaction:
         // end it, so the failure can be recorded (and the statements since its BEGIN are gone).
         const openedAt = openTransactionAt(script, i);
-        if (openedAt !== undefined) await session.exec("ROLLBACK").catch(() => {});
+        // A COMMIT that fails ends the transaction itself.
+        if (openedAt !== undefined && !endsTransaction(script.statements[i])) {
+          await session.exec("ROLLBACK").catch(() => {});
+        }
         await inTransaction(
           session,
           recordFailure(history, {
@@ -1129,16 +1133,27 @@ function whatStays(script: SqlScript, index: number, openedAt: number | undefine
 function openTransactionAt(script: SqlScript, index: number): number | undefined {
   let open: number | undefined;
   for (let k = 0; k < index; k++) {
-    const statement = script.statements[k];
-    if (statement.kind !== "TransactionStmt") continue;
-    const text = statement.sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "").toUpperCase();
-    if (/^(BEGIN|START)\b/.test(text)) open = k;
-    // COMMIT AND CHAIN / ROLLBACK AND CHAIN end one transaction and open the next at once.
-    else if (/\bAND\s+CHAIN\s*$/.test(text)) open = k;
-    else if (/^(COMMIT|END|ABORT|PREPARE)\b/.test(text)) open = undefined;
-    else if (/^ROLLBACK\b/.test(text) && !/^ROLLBACK\s+((WORK|TRANSACTION)\s+)?TO\b/.test(text)) open = undefined;
+    const effect = transactionEffect(script.statements[k]);
+    if (effect === "open") open = k;
+    else if (effect === "end") open = undefined;
   }
   return open;
+}
+
+/** Whether a statement ends the transaction it runs in, and opens none (COMMIT, ROLLBACK, PREPARE TRANSACTION). */
+function endsTransaction(statement: SqlStatement): boolean {
+  return transactionEffect(statement) === "end";
+}
+
+function transactionEffect(statement: SqlStatement): "open" | "end" | undefined {
+  if (statement.kind !== "TransactionStmt") return undefined;
+  const text = statement.sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "").toUpperCase();
+  if (/^(BEGIN|START)\b/.test(text)) return "open";
+  // COMMIT AND CHAIN / ROLLBACK AND CHAIN end one transaction and open the next at once.
+  if (/\bAND\s+CHAIN\s*$/.test(text)) return "open";
+  if (/^(COMMIT|END|ABORT|PREPARE)\b/.test(text)) return "end";
+  if (/^ROLLBACK\b/.test(text) && !/^ROLLBACK\s+((WORK|TRANSACTION)\s+)?TO\b/.test(text)) return "end";
+  return undefined;
 }
 
 /** A failed CREATE INDEX CONCURRENTLY leaves its index behind, INVALID: say which and how to drop it. */
