@@ -898,7 +898,16 @@ export class Migrator {
               } were rolled back with the transaction the file opened at statement ${openedAt + 1})`,
           }),
         ).catch(() => {});
-        throw statementError(step, script, i, server, error, { dirty: true, openedAt }, this.#db.dialect);
+        const invalidIndexes = await invalidIndexNote(session, script.statements[i]);
+        throw statementError(
+          step,
+          script,
+          i,
+          server,
+          error,
+          { dirty: true, openedAt, invalidIndexes },
+          this.#db.dialect,
+        );
       }
     }
     await inTransaction(session, [
@@ -1044,13 +1053,13 @@ function statementError(
   index: number,
   server: ServerErrorFields,
   cause: unknown,
-  mode: { dirty: false } | { dirty: true; openedAt: number | undefined },
+  mode: { dirty: false } | { dirty: true; openedAt: number | undefined; invalidIndexes: string },
   dialect: Database["dialect"],
 ): FileError {
   const kept = mode.dirty
-    ? `${step.file} runs outside a transaction: ${whatStays(script, index, mode.openedAt)}${
-      invalidIndexNote(script.statements[index])
-    }, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
+    ? `${step.file} runs outside a transaction: ${
+      whatStays(script, index, mode.openedAt)
+    }${mode.invalidIndexes}, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
     : `Nothing of ${step.file} was kept: ${stillAt(step.from)}, clean. ${transactionalAdvice(server.code)}`;
   // PostgreSQL 16+ says `extension "x" is not available`; 15 and older name the missing control file.
   const missing = /extension "(.+?)" is not available/.exec(server.message)?.[1] ??
@@ -1156,20 +1165,56 @@ function transactionEffect(statement: SqlStatement): "open" | "end" | undefined 
   return undefined;
 }
 
-/** A failed CREATE INDEX CONCURRENTLY leaves its index behind, INVALID: say which and how to drop it. */
-function invalidIndexNote(statement: SqlStatement | undefined): string {
+/**
+ * A CREATE INDEX CONCURRENTLY that fails after it made its index leaves the index behind,
+ * INVALID; one that fails before (an unknown column, a name already taken) leaves none. So the
+ * catalog says which: the INVALID index of the statement's name on its table, or for an
+ * unnamed index every INVALID index of the table, each with the DROP to run.
+ */
+async function invalidIndexNote(session: Session, statement: SqlStatement | undefined): Promise<string> {
   if (!statement || statement.kind !== "IndexStmt") return "";
-  const match =
-    /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\b)((?:"[^"]+"|[^\s(]+)(?:\.(?:"[^"]+"|[^\s(]+))?)\s+ON\b/i
-      .exec(statement.sql);
-  if (!/\bCONCURRENTLY\b/i.test(statement.sql)) return "";
-  return match
-    ? `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID: run DROP INDEX CONCURRENTLY IF EXISTS ${
-      match[1]
+  const text = statement.sql.replace(LEADING_COMMENTS, "");
+  const match = CREATE_INDEX_CONCURRENTLY.exec(text);
+  if (!match) return "";
+  const [, name, table] = match;
+  let rows: Array<{ name: string }>;
+  try {
+    rows = await session.query<{ name: string }>(INVALID_INDEXES, [table, name ?? null]);
+  } catch {
+    return "";
+  }
+  if (rows.length === 0) return "";
+  const drops = rows.map((r) => `DROP INDEX CONCURRENTLY IF EXISTS ${r.name}`);
+  return name !== undefined
+    ? `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${rows[0].name} is INVALID: run ${
+      drops[0]
     } before running it again`
-    : "; a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID (see \\d of the table): drop it " +
-      "before running it again";
+    : `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${table} has ${
+      rows.length === 1 ? "an INVALID index" : `${rows.length} INVALID indexes`
+    }: run ${drops.join(" and ")}${rows.length === 1 ? "" : " (one at a time)"} before running it again`;
 }
+
+const LEADING_COMMENTS = /^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/;
+
+/** An identifier as written: quoted (with "" inside), or a plain word. */
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[^\s"(.;]+)`;
+
+/** `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [name] ON [ONLY] table`: the name and the table as written. */
+const CREATE_INDEX_CONCURRENTLY = new RegExp(
+  String
+    .raw`^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?!ON\b)(${IDENT})\s+)?ON\s+(?:ONLY\s+)?(${IDENT}(?:\s*\.\s*${IDENT})*)`,
+  "i",
+);
+
+/** INVALID indexes on table $1 (as written), only the one named $2 (as written, in the table's schema) unless null. */
+const INVALID_INDEXES = `
+SELECT format('%I.%I', n.nspname, c.relname) AS name
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid AND i.indrelid = to_regclass($1)
+  AND ($2::text IS NULL OR c.oid = to_regclass(quote_ident(n.nspname) || '.' || $2::text))
+ORDER BY c.oid`;
 
 /** Where a file stood when its connection was lost. */
 type LostAt =
