@@ -1,7 +1,8 @@
 /**
  * strata: PostgreSQL migrations for TypeScript, a golang-migrate drop-in. This entry is the
  * whole API (the core plus the runtime-bound parts: URLs, folders, the CLI); run directly
- * (`deno run -A mod.ts up`, `tsx mod.ts up`) it is the CLI.
+ * (`deno run -A mod.ts up`, `tsx mod.ts up`) it is the CLI. Imported, also inlined into an
+ * application's bundle, it never runs the CLI.
  *
  * @example
  * ```ts ignore
@@ -30,13 +31,30 @@ export { extensionsUsedIn } from "./lib/io/pglite_extensions.ts";
 export { type CliIo, runCli, USAGE, VERSION } from "./lib/cli/run_cli.ts";
 export { main } from "./lib/cli/main.ts";
 
+/**
+ * Whether this file, mod.ts itself, is the program: `deno run -A mod.ts`, `tsx mod.ts`,
+ * `deno run jsr:@strata/strata`. Being the entry is not enough: a bundler that inlines strata
+ * into an application's single file (esbuild, `deno bundle`) makes this code part of the
+ * entry, where `import.meta.main` is true and argv[1] is the bundle. What a bundle cannot keep
+ * is this module's own name, so the CLI runs only when the running module is named mod.ts
+ * (never the library's compiled dist/mod.js, which is what `import "strata"` loads; the npm bin
+ * is bin/strata.ts).
+ */
 function isMainModule(): boolean {
-  const meta = import.meta as ImportMeta & { main?: boolean };
+  const meta = import.meta as ImportMeta & { main?: boolean; url?: string };
+  if (typeof meta.url !== "string") return false;
+  let self: URL;
+  try {
+    self = new URL(meta.url);
+  } catch {
+    return false;
+  }
+  if (!self.pathname.endsWith("/mod.ts")) return false;
   if (typeof meta.main === "boolean") return meta.main;
   const script = process.argv[1];
-  if (!script) return false;
+  if (!script || self.protocol !== "file:") return false;
   try {
-    return pathToFileURL(realpathSync(script)).href === import.meta.url;
+    return pathToFileURL(realpathSync(script)).href === self.href;
   } catch {
     return false;
   }

@@ -9,7 +9,7 @@ import { StrataError } from "../db/strata_error.ts";
 import type { OpenedDatabase } from "../io/open_database.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
 import type { CliIo } from "./run_cli.ts";
-import { shellWord } from "../io/shell_word.ts";
+import { shellWord } from "../db/shell_word.ts";
 
 /** The URL to open, or undefined for the embedded default. Throws USAGE on an empty value. */
 export function databaseFlag(args: ParsedArgs, env: Record<string, string | undefined>): string | undefined {

@@ -26,9 +26,11 @@ export interface Session extends Queryable {
   /**
    * Runs each item as its own query, in order, stopping at the first failure: text alone
    * through the simple-query protocol, text with parameters through the extended one.
-   * Drivers that can pipeline send them together. A failure throws {@linkcode ScriptError}
-   * naming the item's index. Resolves to each item's row count (rows inserted, updated,
-   * deleted or returned; 0 for DDL).
+   * Drivers that can pipeline send them together, so the server still answers the items sent
+   * after a failure (each refused in the aborted transaction, a COMMIT ending it). A failure
+   * throws {@linkcode ScriptError} naming the item's index and how many items the server
+   * answered. Resolves to each item's row count (rows inserted, updated, deleted or returned;
+   * 0 for DDL).
    */
   execScript(items: readonly ScriptItem[]): Promise<number[]>;
 }
@@ -71,7 +73,10 @@ export interface Database extends Queryable {
   turn?(): Promise<void>;
   /** Runs `fn` on one session held for the whole call. */
   withSession<T>(fn: (session: Session) => Promise<T>): Promise<T>;
-  /** Closes every connection (or the embedded instance). Safe to call twice. */
+  /**
+   * Closes every connection (or the embedded instance). Safe to call twice. Afterwards every
+   * call (query, exec, withSession) throws a StrataError DATABASE_CLOSED at once.
+   */
   close(): Promise<void>;
 }
 
@@ -90,13 +95,41 @@ export class ScriptError extends Error {
   readonly index: number;
   /** The server's error, normalised. */
   readonly server: ServerErrorFields;
+  /**
+   * How many items, from the first, the server answered: up to the failed one on a driver
+   * that stops there (PGlite); every item on one that had already sent the rest (postgres.js).
+   */
+  readonly answered: number;
 
-  constructor(index: number, server: ServerErrorFields, cause: unknown) {
+  constructor(index: number, server: ServerErrorFields, cause: unknown, options: { answered?: number } = {}) {
     super(server.message, cause === undefined ? undefined : { cause });
     this.name = "ScriptError";
     this.index = index;
     this.server = server;
+    this.answered = options.answered ?? index + 1;
   }
+}
+
+/**
+ * Whether a `BEGIN, ..., COMMIT` script that failed with `error` left its transaction open, so
+ * that the session needs a ROLLBACK. Not when BEGIN itself failed, not when the connection is
+ * gone (the server ended the transaction), and not when the server answered the COMMIT: a
+ * COMMIT of an aborted transaction rolls it back, and a COMMIT that fails ends it too. A
+ * ROLLBACK with no transaction draws a WARNING (25P01) that postgres.js's default `onnotice`
+ * prints on the caller's stdout.
+ *
+ * @param length the number of items in the script, COMMIT the last
+ * @example
+ * ```ts
+ * import { ScriptError, scriptLeftTransactionOpen } from "./database.ts";
+ * const error = new ScriptError(2, { message: "division by zero", code: "22012" }, undefined);
+ * console.log(scriptLeftTransactionOpen(error, 4)); // true: the driver stopped before COMMIT
+ * ```
+ */
+export function scriptLeftTransactionOpen(error: unknown, length: number): boolean {
+  if (!(error instanceof ScriptError)) return !connectionGone(error);
+  if (connectionGone(error.cause ?? error)) return false;
+  return error.index > 0 && error.answered < length;
 }
 
 /**

@@ -4,6 +4,7 @@
  * process).
  */
 import type { PGlite } from "@electric-sql/pglite";
+import { databaseClosed } from "./_database_closed.ts";
 import { type Database, type Row, ScriptError, type ScriptItem, serverErrorFields, type Session } from "./database.ts";
 
 /** Options for {@linkcode pgliteDatabase}. */
@@ -17,7 +18,8 @@ export interface PgliteDatabaseOptions {
 }
 
 /**
- * Wraps a PGlite instance as a strata {@linkcode Database}.
+ * Wraps a PGlite instance as a strata {@linkcode Database}. Used after close() (or after the
+ * instance was closed), it throws DATABASE_CLOSED.
  *
  * @example
  * ```ts ignore
@@ -42,10 +44,25 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
     for (let i = 0; i < 2; i++) await new Promise((resolve) => setTimeout(resolve, 0));
     lastTurn = performance.now();
   };
+  const label = options.label ?? "pglite://memory";
+  const ensureOpen = () => {
+    if (closed || pg.closed) throw databaseClosed(label);
+  };
+  // The instance may be closed under a query that was waiting for it ("PGlite is closed").
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    ensureOpen();
+    try {
+      return await run();
+    } catch (error) {
+      ensureOpen();
+      throw error;
+    }
+  };
   const session: Session = {
-    query: <T = Row>(text: string, params: readonly unknown[] = []) => runQuery<T>(pg, text, params),
-    exec: (text: string) => runExec(pg, text),
+    query: <T = Row>(text: string, params: readonly unknown[] = []) => guard(() => runQuery<T>(pg, text, params)),
+    exec: (text: string) => guard(() => runExec(pg, text)),
     async execScript(items: readonly ScriptItem[]) {
+      ensureOpen();
       const counts: number[] = [];
       for (let index = 0; index < items.length; index++) {
         const item = items[index];
@@ -56,6 +73,7 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
           const last = results[results.length - 1];
           counts.push(last?.affectedRows ?? last?.rows.length ?? 0);
         } catch (error) {
+          ensureOpen();
           const server = serverErrorFields(error);
           if (!server) throw error;
           throw new ScriptError(index, server, error);
@@ -67,13 +85,16 @@ export function pgliteDatabase(pg: PGlite, options: PgliteDatabaseOptions = {}):
   return {
     dialect: "pglite",
     raw: pg,
-    label: options.label ?? "pglite://memory",
+    label,
     lockName: "/postgres",
     turn,
     query: session.query,
     exec: session.exec,
     withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
-      const run = tail.then(() => fn(session));
+      const run = tail.then(() => {
+        ensureOpen();
+        return fn(session);
+      });
       tail = run.catch(() => {});
       return run;
     },

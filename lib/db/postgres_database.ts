@@ -3,6 +3,8 @@
  * postgres.js runs (Node, Deno, Bun, Cloudflare Workers) and never parses URLs itself.
  */
 import type { ReservedSql, Sql } from "postgres";
+import { databaseClosed } from "./_database_closed.ts";
+import { connectionFailure, type ConnectionTarget } from "./connection_failure.ts";
 import {
   connectionGone,
   type Database,
@@ -24,7 +26,10 @@ export interface PostgresDatabaseOptions {
 }
 
 /**
- * Wraps a postgres.js client as a strata {@linkcode Database}.
+ * Wraps a postgres.js client as a strata {@linkcode Database}. A connection that cannot be
+ * made fails with a StrataError: AUTH_FAILED (login refused, unknown role), CONNECTION_FAILED
+ * (no such database, nothing listening, unknown host, timeout, TLS). Used after close(), it
+ * throws DATABASE_CLOSED at once.
  *
  * @example
  * ```ts ignore
@@ -46,12 +51,24 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
   let busy = 0;
   // A reserved connection that was lost keeps end() waiting for its whole timeout.
   let lost = false;
+  // postgres.js connects on the first query that needs a connection: whichever query it was
+  // throws the failure to connect.
+  const label = options.label ?? "postgres";
+  const where = options.label ?? serverLabel(sql);
+  const connecting = (error: unknown) => connectionFailure(error, where, connectionTarget(sql)) ?? error;
+  // After end(), postgres.js settles a reserve() and never answers what is sent on it.
+  const ensureOpen = () => {
+    if (closed) throw databaseClosed(label);
+  };
   const track = async <T>(run: () => Promise<T>): Promise<T> => {
+    ensureOpen();
     busy++;
     try {
       const value = await run();
       connected = true;
       return value;
+    } catch (error) {
+      throw connecting(error);
     } finally {
       busy--;
     }
@@ -59,12 +76,13 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
   return {
     dialect: "postgres",
     raw: sql,
-    label: options.label ?? "postgres",
+    label,
     ...(options.lockName === undefined ? {} : { lockName: options.lockName }),
     query: <T = Row>(text: string, params: readonly unknown[] = []) => track(() => runQuery<T>(sql, text, params)),
     exec: (text: string) => track(() => runExec(sql, text)),
     async withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
       let reserved: ReservedSql;
+      ensureOpen();
       busy++;
       try {
         if (!connected || busy > 1) await sql.unsafe("SELECT 1").simple();
@@ -72,10 +90,10 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
         connected = true;
       } catch (error) {
         busy--;
-        throw error;
+        throw connecting(error);
       }
       let failed = false;
-      const session = reservedSession(reserved, () => (lost = true));
+      const session = reservedSession(reserved, () => (lost = true), ensureOpen);
       try {
         return await fn(session);
       } catch (error) {
@@ -83,7 +101,7 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
         throw error;
       } finally {
         // A session handed back mid-transaction would poison the pool for the next caller.
-        if (failed) await session.exec("ROLLBACK").catch(() => {});
+        if (failed && !closed && !session.lost()) await rollbackIfOpen(session);
         // postgres.js's release() puts the connection back among the open ones even when it
         // has closed, and the next query on it crashes the process (porsager/postgres#1208).
         // Not released, a lost connection stays among the closed ones and reconnects when needed.
@@ -97,6 +115,48 @@ export function postgresDatabase(sql: Sql, options: PostgresDatabaseOptions = {}
       if (options.ownsClient !== false) await sql.end({ timeout: lost ? 0 : 5 });
     },
   };
+}
+
+/**
+ * Ends a transaction a failed caller left open, without sending ROLLBACK when there is none:
+ * that draws a WARNING (25P01) which postgres.js's default `onnotice` prints on the caller's
+ * stdout. SAVEPOINT tells the three states apart with no notice: it succeeds in an open
+ * transaction, is refused with 25P02 in an aborted one and with 25P01 outside one.
+ */
+async function rollbackIfOpen(session: Session): Promise<void> {
+  try {
+    await session.exec("SAVEPOINT strata_release");
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "25P02") return;
+  }
+  await session.exec("ROLLBACK").catch(() => {});
+}
+
+/** The server a client connects to, from its parsed options (a Unix socket's folder and port from its path). */
+function connectionTarget(sql: Sql): ConnectionTarget {
+  const options = (sql.options ?? {}) as {
+    host?: string[];
+    port?: number[];
+    path?: string;
+    user?: string;
+    database?: string;
+  };
+  const socket = typeof options.path === "string" ? /^(.*)\/\.s\.PGSQL\.(\d+)$/.exec(options.path) : null;
+  return {
+    host: socket ? socket[1] : options.host?.[0],
+    port: socket ? socket[2] : options.port?.[0],
+    user: options.user,
+    database: options.database,
+  };
+}
+
+/** `postgres://user@host:port/database` for a client given no label: never a password. */
+function serverLabel(sql: Sql): string {
+  const { host, port, user, database } = connectionTarget(sql);
+  const at = host?.startsWith("/") ? `localhost:${port ?? 5432}` : `${host ?? "localhost"}:${port ?? 5432}`;
+  return `postgres://${user ? `${encodeURIComponent(user)}@` : ""}${at}/${encodeURIComponent(database ?? "")}${
+    host?.startsWith("/") ? `?host=${encodeURIComponent(host)}` : ""
+  }`;
 }
 
 async function runQuery<T>(sql: Sql | ReservedSql, text: string, params: readonly unknown[]): Promise<T[]> {
@@ -117,7 +177,11 @@ function lostConnection(cause: unknown): Error {
   });
 }
 
-function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): Session & { lost(): boolean } {
+function reservedSession(
+  reserved: ReservedSql,
+  onLost: () => void = () => {},
+  ensureOpen: () => void = () => {},
+): Session & { lost(): boolean } {
   // postgres.js 3.4.9 crashes the process (a TypeError thrown from a timer, porsager/postgres
   // #1208) or never settles when a reserved connection whose backend went away is sent
   // another query. After the first sign of a lost connection, nothing more is sent on it.
@@ -127,6 +191,7 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
     onLost();
   };
   const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    ensureOpen();
     if (lostWith !== undefined) throw lostConnection(lostWith);
     try {
       return await run();
@@ -140,6 +205,7 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
     query: <T = Row>(text: string, params: readonly unknown[] = []) => guard(() => runQuery<T>(reserved, text, params)),
     exec: (text: string) => guard(() => runExec(reserved, text)),
     async execScript(items: readonly ScriptItem[]) {
+      ensureOpen();
       if (lostWith !== undefined) throw lostConnection(lostWith);
       // Sent together (postgres.js pipelines queries on one connection); the server runs
       // them in order, so the first rejection is the item that failed. Items with parameters
@@ -174,7 +240,10 @@ function reservedSession(reserved: ReservedSql, onLost: () => void = () => {}): 
       if (settled.some((r) => r.status === "rejected" && connectionGone(r.reason))) markLost(reason);
       const server = serverErrorFields(reason);
       if (!server) throw reason;
-      throw new ScriptError(index, server, reason);
+      // Each item is a query of its own, so the server answers those after the failure too
+      // (until the connection goes).
+      const unanswered = settled.findIndex((r) => r.status === "rejected" && !serverErrorFields(r.reason));
+      throw new ScriptError(index, server, reason, { answered: unanswered < 0 ? settled.length : unanswered });
     },
   };
 }

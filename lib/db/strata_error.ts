@@ -20,6 +20,7 @@ export type StrataErrorCode =
   | "PARSER_UNAVAILABLE"
   | "CONNECTION_FAILED"
   | "CONNECTION_LOST"
+  | "DATABASE_CLOSED"
   | "AUTH_FAILED"
   | "DATABASE_BUSY"
   | "INVALID_URL"

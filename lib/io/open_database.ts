@@ -5,10 +5,10 @@
  */
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
+import { connectionFailure } from "../db/connection_failure.ts";
 import type { Database } from "../db/database.ts";
 import { type DatabaseUrl, parseDatabaseUrl, serverSettings, urlDatabaseName } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
-import { shellWord } from "./shell_word.ts";
 
 /** Options for {@linkcode openDatabase}. */
 export interface OpenDatabaseOptions {
@@ -106,13 +106,9 @@ async function openPostgres(url: DatabaseUrl, deadline: number, options: OpenDat
     connect_timeout: seconds,
     idle_timeout: 0,
     connection,
-    onnotice: (notice: { message?: string; code?: string }) => {
-      // "there is no transaction in progress" answers strata's own ROLLBACK after a failed
-      // file whose transaction the server had already ended: shown, it reads as if the file
-      // had not run in a transaction.
-      if (notice.code === "25P01") return;
-      options.onNotice?.(String(notice.message ?? ""));
-    },
+    // strata sends no ROLLBACK without a transaction, so a "there is no transaction in
+    // progress" that arrives here came from the migration's own SQL.
+    onnotice: (notice: { message?: string }) => options.onNotice?.(String(notice.message ?? "")),
     // A migration tool must not turn a bigint into a lossy number (int8 stays text). The
     // built-in array types are known ahead instead of fetched at every connection.
     types: builtinArrayTypes(),
@@ -161,89 +157,38 @@ function sslOption(
   return "prefer";
 }
 
-/**
- * libpq's `-h HOST -p PORT -U USER` for the server a URL names, as pg-connection-string read
- * it (socket folders, ?host= and ?user= included): for psql and createdb commands in hints.
- * Never the password: the client asks for it, or reads PGPASSWORD / .pgpass.
- */
-function clientFlags(config: Record<string, unknown>): string {
-  const parts: string[] = [];
-  for (const [flag, key] of [["-h", "host"], ["-p", "port"], ["-U", "user"]] as const) {
-    const value = config[key];
-    if ((typeof value === "string" && value !== "") || typeof value === "number") {
-      parts.push(flag, shellWord(String(value)));
-    }
-  }
-  return parts.join(" ");
-}
-
 function connectError(
   error: unknown,
   url: DatabaseUrl,
   config: Record<string, unknown>,
   seconds: number,
 ): StrataError {
-  const flags = clientFlags(config);
-  const database = typeof config.database === "string" && config.database !== "" ? config.database : "NAME";
-  const e = error as { code?: string; message?: string; errno?: string };
-  const code = e.code ?? e.errno ?? "";
-  const message = String(e.message ?? error);
-  const where = url.label;
-  if (code === "28P01" || code === "28000") {
-    return new StrataError("AUTH_FAILED", `Cannot log in to ${where}: ${message}`, {
-      cause: error,
-      hint: "Check the user and password in the URL (or PGPASSWORD); the password is never printed",
-    });
-  }
-  if (code === "42704" || code === "22023") {
-    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
-      cause: error,
-      hint: "A query parameter of the URL that is not a connection setting is sent to the server as a " +
-        "setting for the session (as golang-migrate's driver does): remove it or fix its name or value",
-    });
-  }
-  if (code === "3D000") {
-    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
-      cause: error,
-      hint: `Create the database first (createdb ${flags} ${shellWord(database)}), or fix the database name in the URL`,
-    });
-  }
-  if (
-    code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "CONNECT_TIMEOUT" ||
-    code === "EHOSTUNREACH"
-  ) {
-    const reason = code === "ECONNREFUSED"
-      ? "connection refused"
-      : code === "CONNECT_TIMEOUT"
-      ? "timed out"
-      : code === "ENOTFOUND" || code === "EAI_AGAIN"
-      ? "unknown host"
-      : "host unreachable";
-    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${reason}`, {
-      cause: error,
-      hint: `Is the server running and the host and port right? Try: psql ${flags} -d ${
-        shellWord(database)
-      } -c 'SELECT 1'`,
-    });
-  }
-  if (code === "NO_ANSWER") {
+  // The driver names what it can (strata/core's own wrapper); the URL says it better here.
+  const original = error instanceof StrataError && error.cause !== undefined ? error.cause : error;
+  const text = (key: string) => {
+    const value = config[key];
+    return typeof value === "string" && value !== "" ? value : undefined;
+  };
+  const port = config.port;
+  const failure = connectionFailure(original, url.label, {
+    host: text("host"),
+    port: typeof port === "string" || typeof port === "number" ? port : undefined,
+    user: text("user"),
+    database: text("database"),
+  });
+  if (failure) return failure;
+  if ((original as { code?: unknown } | null)?.code === "NO_ANSWER") {
     return new StrataError(
       "CONNECTION_FAILED",
-      `Cannot connect to ${where}: the server accepted the connection but gave no PostgreSQL answer in ${seconds} s`,
+      `Cannot connect to ${url.label}: the server accepted the connection but gave no PostgreSQL answer in ${seconds} s`,
       {
-        cause: error,
+        cause: original,
         hint: "Is this port a PostgreSQL server (not a proxy or another service)? -lock-timeout sets how long to wait",
       },
     );
   }
-  if (/\b(TLS|SSL)\b|secure/i.test(message)) {
-    return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, {
-      cause: error,
-      hint: "The TLS handshake failed: a server without TLS needs sslmode=disable or prefer; " +
-        "with verify-ca / verify-full, check the server's certificate and sslrootcert",
-    });
-  }
-  return new StrataError("CONNECTION_FAILED", `Cannot connect to ${where}: ${message}`, { cause: error });
+  const message = String((original as { message?: unknown } | null)?.message ?? original);
+  return new StrataError("CONNECTION_FAILED", `Cannot connect to ${url.label}: ${message}`, { cause: original });
 }
 
 let pgliteModule: Promise<typeof import("@electric-sql/pglite")> | undefined;

@@ -9,6 +9,7 @@ import {
   type Database,
   ScriptError,
   type ScriptItem,
+  scriptLeftTransactionOpen,
   serverErrorFields,
   type Session,
 } from "../db/database.ts";
@@ -867,7 +868,7 @@ export class Migrator {
       try {
         await session.execScript(batch);
       } catch (error) {
-        await session.exec("ROLLBACK").catch(() => {});
+        if (scriptLeftTransactionOpen(error, batch.length)) await session.exec("ROLLBACK").catch(() => {});
         if (!(error instanceof ScriptError) || connectionGone(error.cause ?? error)) {
           throw connectionLost(error, step, { transactional: true });
         }
@@ -921,7 +922,10 @@ export class Migrator {
         // A failure inside a transaction the file opened itself aborted that transaction:
         // end it, so the failure can be recorded (and the statements since its BEGIN are gone).
         const openedAt = openTransactionAt(script, i);
-        if (openedAt !== undefined) await session.exec("ROLLBACK").catch(() => {});
+        // A COMMIT that fails ends the transaction itself.
+        if (openedAt !== undefined && !endsTransaction(script.statements[i])) {
+          await session.exec("ROLLBACK").catch(() => {});
+        }
         if (keepHistory) {
           await inTransaction(
             session,
@@ -940,7 +944,16 @@ export class Migrator {
             }),
           ).catch(() => {});
         }
-        throw statementError(step, script, i, server, error, { dirty: true, openedAt }, this.#db.dialect);
+        const invalidIndexes = await invalidIndexNote(session, script.statements[i]);
+        throw statementError(
+          step,
+          script,
+          i,
+          server,
+          error,
+          { dirty: true, openedAt, invalidIndexes },
+          this.#db.dialect,
+        );
       }
     }
     await inTransaction(session, [
@@ -1112,13 +1125,13 @@ function statementError(
   index: number,
   server: ServerErrorFields,
   cause: unknown,
-  mode: { dirty: false } | { dirty: true; openedAt: number | undefined },
+  mode: { dirty: false } | { dirty: true; openedAt: number | undefined; invalidIndexes: string },
   dialect: Database["dialect"],
 ): FileError {
   const kept = mode.dirty
-    ? `${step.file} runs outside a transaction: ${whatStays(script, index, mode.openedAt)}${
-      invalidIndexNote(script.statements[index])
-    }, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
+    ? `${step.file} runs outside a transaction: ${
+      whatStays(script, index, mode.openedAt)
+    }${mode.invalidIndexes}, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
     : `Nothing of ${step.file} was kept: ${stillAt(step.from)}, clean. ${transactionalAdvice(server.code)}`;
   // PostgreSQL 16+ says `extension "x" is not available`; 15 and older name the missing control file.
   const missing = /extension "(.+?)" is not available/.exec(server.message)?.[1] ??
@@ -1201,32 +1214,79 @@ function whatStays(script: SqlScript, index: number, openedAt: number | undefine
 function openTransactionAt(script: SqlScript, index: number): number | undefined {
   let open: number | undefined;
   for (let k = 0; k < index; k++) {
-    const statement = script.statements[k];
-    if (statement.kind !== "TransactionStmt") continue;
-    const text = statement.sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "").toUpperCase();
-    if (/^(BEGIN|START)\b/.test(text)) open = k;
-    // COMMIT AND CHAIN / ROLLBACK AND CHAIN end one transaction and open the next at once.
-    else if (/\bAND\s+CHAIN\s*$/.test(text)) open = k;
-    else if (/^(COMMIT|END|ABORT|PREPARE)\b/.test(text)) open = undefined;
-    else if (/^ROLLBACK\b/.test(text) && !/^ROLLBACK\s+((WORK|TRANSACTION)\s+)?TO\b/.test(text)) open = undefined;
+    const effect = transactionEffect(script.statements[k]);
+    if (effect === "open") open = k;
+    else if (effect === "end") open = undefined;
   }
   return open;
 }
 
-/** A failed CREATE INDEX CONCURRENTLY leaves its index behind, INVALID: say which and how to drop it. */
-function invalidIndexNote(statement: SqlStatement | undefined): string {
-  if (!statement || statement.kind !== "IndexStmt") return "";
-  const match =
-    /^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\b)((?:"[^"]+"|[^\s(]+)(?:\.(?:"[^"]+"|[^\s(]+))?)\s+ON\b/i
-      .exec(statement.sql);
-  if (!/\bCONCURRENTLY\b/i.test(statement.sql)) return "";
-  return match
-    ? `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID: run DROP INDEX CONCURRENTLY IF EXISTS ${
-      match[1]
-    } before running it again`
-    : "; a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID (see \\d of the table): drop it " +
-      "before running it again";
+/** Whether a statement ends the transaction it runs in, and opens none (COMMIT, ROLLBACK, PREPARE TRANSACTION). */
+function endsTransaction(statement: SqlStatement): boolean {
+  return transactionEffect(statement) === "end";
 }
+
+function transactionEffect(statement: SqlStatement): "open" | "end" | undefined {
+  if (statement.kind !== "TransactionStmt") return undefined;
+  const text = statement.sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "").toUpperCase();
+  if (/^(BEGIN|START)\b/.test(text)) return "open";
+  // COMMIT AND CHAIN / ROLLBACK AND CHAIN end one transaction and open the next at once.
+  if (/\bAND\s+CHAIN\s*$/.test(text)) return "open";
+  if (/^(COMMIT|END|ABORT|PREPARE)\b/.test(text)) return "end";
+  if (/^ROLLBACK\b/.test(text) && !/^ROLLBACK\s+((WORK|TRANSACTION)\s+)?TO\b/.test(text)) return "end";
+  return undefined;
+}
+
+/**
+ * A CREATE INDEX CONCURRENTLY that fails after it made its index leaves the index behind,
+ * INVALID; one that fails before (an unknown column, a name already taken) leaves none. So the
+ * catalog says which: the INVALID index of the statement's name on its table, or for an
+ * unnamed index every INVALID index of the table, each with the DROP to run.
+ */
+async function invalidIndexNote(session: Session, statement: SqlStatement | undefined): Promise<string> {
+  if (!statement || statement.kind !== "IndexStmt") return "";
+  const text = statement.sql.replace(LEADING_COMMENTS, "");
+  const match = CREATE_INDEX_CONCURRENTLY.exec(text);
+  if (!match) return "";
+  const [, name, table] = match;
+  let rows: Array<{ name: string }>;
+  try {
+    rows = await session.query<{ name: string }>(INVALID_INDEXES, [table, name ?? null]);
+  } catch {
+    return "";
+  }
+  if (rows.length === 0) return "";
+  const drops = rows.map((r) => `DROP INDEX CONCURRENTLY IF EXISTS ${r.name}`);
+  return name !== undefined
+    ? `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${rows[0].name} is INVALID: run ${
+      drops[0]
+    } before running it again`
+    : `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${table} has ${
+      rows.length === 1 ? "an INVALID index" : `${rows.length} INVALID indexes`
+    }: run ${drops.join(" and ")}${rows.length === 1 ? "" : " (one at a time)"} before running it again`;
+}
+
+const LEADING_COMMENTS = /^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/;
+
+/** An identifier as written: quoted (with "" inside), or a plain word. */
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[^\s"(.;]+)`;
+
+/** `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [name] ON [ONLY] table`: the name and the table as written. */
+const CREATE_INDEX_CONCURRENTLY = new RegExp(
+  String
+    .raw`^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(?!ON\b)(${IDENT})\s+)?ON\s+(?:ONLY\s+)?(${IDENT}(?:\s*\.\s*${IDENT})*)`,
+  "i",
+);
+
+/** INVALID indexes on table $1 (as written), only the one named $2 (as written, in the table's schema) unless null. */
+const INVALID_INDEXES = `
+SELECT format('%I.%I', n.nspname, c.relname) AS name
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid AND i.indrelid = to_regclass($1)
+  AND ($2::text IS NULL OR c.oid = to_regclass(quote_ident(n.nspname) || '.' || $2::text))
+ORDER BY c.oid`;
 
 /** Where a file stood when its connection was lost. */
 type LostAt =

@@ -6,7 +6,13 @@
  * TRUNCATE's new relation file per version (measured 1.2-1.6 ms per migration here, a large
  * part of `down -all` of 1,000 files).
  */
-import { type Queryable, type ScriptItem, serverErrorFields, type Session } from "../db/database.ts";
+import {
+  type Queryable,
+  type ScriptItem,
+  scriptLeftTransactionOpen,
+  serverErrorFields,
+  type Session,
+} from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 import { truncateIdentifier } from "../db/truncate_identifier.ts";
@@ -243,10 +249,11 @@ export function setVersionStatements(table: ResolvedTable, version: bigint | nul
 
 /** Runs items in one transaction on a session; rolls back and rethrows on failure. */
 export async function inTransaction(session: Session, items: readonly ScriptItem[]): Promise<void> {
+  const script = ["BEGIN", ...items, "COMMIT"];
   try {
-    await session.execScript(["BEGIN", ...items, "COMMIT"]);
+    await session.execScript(script);
   } catch (error) {
-    await session.exec("ROLLBACK").catch(() => {});
+    if (scriptLeftTransactionOpen(error, script.length)) await session.exec("ROLLBACK").catch(() => {});
     throw error;
   }
 }

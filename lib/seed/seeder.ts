@@ -3,7 +3,7 @@
  * checking every one of them (parse, tables, columns, keys, unique indexes) before the
  * first writes anything.
  */
-import { type Database, ScriptError, type Session } from "../db/database.ts";
+import { connectionGone, type Database, ScriptError, scriptLeftTransactionOpen, type Session } from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
 import { parseSqlScript, scriptError, type SqlScript } from "../migrate/sql_script.ts";
@@ -124,7 +124,7 @@ export async function runSeeds(
         else await runData(session, p, result, batchSize);
         result.status = "done";
       } catch (error) {
-        await session.exec("ROLLBACK").catch(() => {});
+        // runSql and runData have ended the seed's transaction.
         result.status = "failed";
         result.inserted = 0;
         result.updated = 0;
@@ -155,9 +155,11 @@ async function prepareSql(
 async function runSql(session: Session, p: PreparedSql, result: SeedResult): Promise<void> {
   const statements = p.script.statements;
   let counts: number[];
+  const script = ["BEGIN", ...statements.map((s) => s.sql), "COMMIT"];
   try {
-    counts = await session.execScript(["BEGIN", ...statements.map((s) => s.sql), "COMMIT"]);
+    counts = await session.execScript(script);
   } catch (error) {
+    if (scriptLeftTransactionOpen(error, script.length)) await session.exec("ROLLBACK").catch(() => {});
     if (error instanceof ScriptError && error.index >= 1 && error.index <= statements.length) {
       throw scriptError("SEED_FAILED", p.file, p.script, error.index - 1, error.server, {
         cause: error,
@@ -494,6 +496,36 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
     ? groupRows(p, await p.compute({ query: (text, params) => session.query(text, params) }))
     : { groups: p.groups!, total: p.total! };
   await session.exec("BEGIN");
+  try {
+    await upsertRows(session, p, groups, result, batchSize);
+  } catch (error) {
+    // The seed's transaction is open (aborted) unless the connection went with it.
+    if (connectionGone(error)) throw error;
+    await session.exec("ROLLBACK").catch(() => {});
+    const code = (error as { severity?: unknown; code?: string }).severity
+      ? (error as { code?: string }).code
+      : undefined;
+    // A value the column refuses (bad input, too long, out of range), a NULL for NOT NULL, a
+    // CHECK: the server does not say which row. Find it, so the message can.
+    if (code !== undefined && /^(22|23502|23514)/.test(code)) {
+      const at = await locateFailingRow(session, p, groups, code).catch(() => undefined);
+      if (at) Object.assign(error as object, { seedRow: at });
+    }
+    throw error;
+  }
+  // A COMMIT that fails (a deferred constraint) ends the transaction itself: nothing to roll back.
+  await session.exec("COMMIT");
+  result.unchanged = total - result.inserted - result.updated;
+}
+
+/** Writes a data seed's rows in the open transaction, and moves the sequences of ids it gave. */
+async function upsertRows(
+  session: Session,
+  p: PreparedData,
+  groups: readonly RowGroup[],
+  result: SeedResult,
+  batchSize: number,
+): Promise<void> {
   // Every batch is sent at once (postgres.js pipelines them on the session): the server
   // works on one batch while the next is serialized, instead of each waiting for the other.
   // They run in order in the one transaction; after a failure the rest fail too, and the
@@ -510,21 +542,7 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
   }
   const settled = await Promise.allSettled(batches);
   const failed = settled.find((r) => r.status === "rejected");
-  if (failed) {
-    const reason = (failed as PromiseRejectedResult).reason;
-    const code = (reason as { severity?: unknown; code?: string }).severity
-      ? (reason as { code?: string }).code
-      : undefined;
-    // A value the column refuses (bad input, too long, out of range), a NULL for NOT NULL, a
-    // CHECK: the server does not say which row. Find it, so the message can.
-    if (code !== undefined && /^(22|23502|23514)/.test(code)) {
-      await session.exec("ROLLBACK").catch(() => {});
-      const at = await locateFailingRow(session, p, groups, code).catch(() => undefined);
-      if (at) Object.assign(reason as object, { seedRow: at });
-      await session.exec("BEGIN"); // the caller rolls back the seed's transaction
-    }
-    throw reason;
-  }
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   for (const r of settled) {
     const [counts] = (r as PromiseFulfilledResult<Array<{ inserted: number; updated: number }>>).value;
     result.inserted += Number(counts.inserted);
@@ -553,8 +571,6 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
       );
     }
   }
-  await session.exec("COMMIT");
-  result.unchanged = total - result.inserted - result.updated;
 }
 
 /**

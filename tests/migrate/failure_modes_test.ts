@@ -207,14 +207,51 @@ for (const backend of BACKENDS) {
       assert.equal(run.error?.code, "MIGRATION_FAILED");
       assert.match(
         run.error!.hint ?? "",
-        /a failed CREATE INDEX CONCURRENTLY leaves its index behind, marked INVALID: run DROP INDEX CONCURRENTLY IF EXISTS "t_u" before running it again/,
+        /a failed CREATE INDEX CONCURRENTLY leaves its index behind, and public\.t_u is INVALID: run DROP INDEX CONCURRENTLY IF EXISTS public\.t_u before running it again/,
       );
-      if (backend === "postgres") {
-        const [{ valid }] = await db.query<{ valid: boolean }>(
-          "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 't_u'::regclass",
-        );
-        assert.equal(valid, false, "the hint is about a real leftover");
+      const [{ valid }] = await db.query<{ valid: boolean }>(
+        "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 't_u'::regclass",
+      );
+      assert.equal(valid, false, "the hint is about a real leftover");
+    });
+  });
+
+  test(`[${backend}] a failed CREATE INDEX CONCURRENTLY that left no INVALID index (an unknown column, a name a valid index has) says nothing of one; one that did names it in its table's schema`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const base = {
+        "1_t.up.sql": "CREATE SCHEMA app;\nCREATE TABLE app.products (id int, sku text);\n" +
+          "INSERT INTO app.products VALUES (5, 'a'), (5, 'b');\nCREATE INDEX products_sku ON app.products (sku);\n",
+      };
+      const attempt = async (sql: string) => {
+        const run = await migrator(db, { ...base, "2_i.up.sql": sql }).up();
+        assert.equal(run.error?.code, "MIGRATION_FAILED", sql);
+        await db.exec("UPDATE public.schema_migrations SET version = 1, dirty = false");
+        return run.error!.hint ?? "";
+      };
+      for (
+        const sql of [
+          "CREATE INDEX CONCURRENTLY idx_bad ON app.products (nonexistent_col);\n",
+          "CREATE INDEX CONCURRENTLY products_sku ON app.products (id);\n",
+          "CREATE INDEX CONCURRENTLY ON app.products (nonexistent_col);\n",
+        ]
+      ) {
+        const hint = await attempt(sql);
+        assert.match(hint, /runs outside a transaction/, sql);
+        assert.doesNotMatch(hint, /INVALID|DROP INDEX/, sql);
       }
+      assert.match(
+        await attempt('CREATE UNIQUE INDEX CONCURRENTLY "Products_Id" ON app.products (id);\n'),
+        /and app\."Products_Id" is INVALID: run DROP INDEX CONCURRENTLY IF EXISTS app\."Products_Id" before running it again/,
+      );
+      // Tried again, the name is taken by that INVALID index: the hint stays.
+      assert.match(
+        await attempt('CREATE UNIQUE INDEX CONCURRENTLY "Products_Id" ON app.products (id);\n'),
+        /DROP INDEX CONCURRENTLY IF EXISTS app\."Products_Id" before/,
+      );
+      assert.match(
+        await attempt("CREATE UNIQUE INDEX CONCURRENTLY ON app.products (id);\n"),
+        /and app\.products has 2 INVALID indexes: run DROP INDEX CONCURRENTLY IF EXISTS app\."Products_Id" and DROP INDEX CONCURRENTLY IF EXISTS app\.products_id_idx \(one at a time\)/,
+      );
     });
   });
 
