@@ -335,12 +335,27 @@ function maskWholeUrl(text: string, start: number): string {
       const candidate = text.lastIndexOf("@", end - 1);
       at = candidate > query ? candidate : -1;
     }
+    if (at < start && !parsesWithoutPassword(text)) {
+      // Still none, in a URL that a URL parser cannot read as one without a password: the
+      // password may hold "/" before a "?k=v" (app:a/b?c=d@db/app). Masking up to the last "@"
+      // may hide more than the password; never less.
+      at = text.lastIndexOf("@");
+    }
   }
   const colon = text.indexOf(":", start);
   const masked = at > start && colon >= 0 && colon < at ? `${text.slice(0, colon)}:***${text.slice(at)}` : text;
   return masked.replace(/([?&])([^=&#\s?]+)=([^&]*)/g, (match, separator: string, name: string) => {
     return isPasswordParameter(name) ? `${separator}${name}=***` : match;
   });
+}
+
+/** Whether `text` reads as a URL (with or without a query) whose user info has no password. */
+function parsesWithoutPassword(text: string): boolean {
+  try {
+    return new URL(text.trim()).password === "";
+  } catch {
+    return false;
+  }
 }
 
 /**

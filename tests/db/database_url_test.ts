@@ -172,6 +172,10 @@ test("an @ in the query is not the user info's end: a URL without a password com
       ["postgres://app:pa?x=1@db/app", "postgres://app:***@db/app"],
       ["postgres://app:p@ss#1@db/app?application_name=a@b", "postgres://app:***@db/app?application_name=a@b"],
       ["postgres://app:a?b=c@db/app?sslmode=require", "postgres://app:***@db/app?sslmode=require"],
+      // A "/" in the password before a "?k=v" it also holds: no URL parser reads it, all of it is masked.
+      ["postgres://app:a/b?c=d@db/app", "postgres://app:***@db/app"],
+      ["postgres://app:a/b?sslmode=require@db/app", "postgres://app:***@db/app"],
+      ["postgres://app:a/b@db/app?application_name=me@h", "postgres://app:***@db/app?application_name=me@h"],
     ]
   ) {
     assert.equal(maskUrl(url), masked, url);
