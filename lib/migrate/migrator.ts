@@ -21,7 +21,6 @@ import {
   historyNotPermitted,
   historyTableExists,
   historyTableFor,
-  readHistory,
   readHistoryRowsIfPermitted,
   recordApplied,
   recordFailure,
@@ -378,19 +377,22 @@ export class Migrator {
         }
       }
       await ensureVersionTable(session, table);
-      const keepHistory = await this.#historyOrWarn(() => ensureHistoryTable(session, history));
+      let keepHistory = await this.#historyOrWarn(() => ensureHistoryTable(session, history));
+      // A role granted the version table but not the history its owner's strata wrote: force
+      // is its way out of a dirty state, as golang-migrate's is, so the version row alone.
+      const rows = keepHistory ? await readHistoryRowsIfPermitted(session, history) : [];
+      if (rows === undefined) {
+        const { message, hint } = historyNotPermitted(history);
+        this.#warn(`${message}: the version is forced without it. ${hint}`);
+        keepHistory = false;
+      }
       const target = version < 0n ? null : version;
       const state: VersionState = { version: target, dirty: false };
       let extra: ScriptItem[] = [];
       if (!keepHistory) {
         // golang-migrate's force: the version row alone
       } else if (set) {
-        const status = computeStatus(
-          set,
-          await this.#checksums(set, new Map()),
-          state,
-          await readHistory(session, history),
-        );
+        const status = computeStatus(set, await this.#checksums(set, new Map()), state, rows ?? []);
         extra = this.#reconcileItems(history, status, "recorded by force");
       } else {
         extra = [{ text: `DELETE FROM ${history.sql} WHERE version > $1`, params: [(target ?? -1n).toString()] }];

@@ -711,7 +711,7 @@ test("a role that may write the version table but not create tables does what go
   });
 });
 
-test("an app role that may not read the history its owner's strata wrote gets no change and status with a warning, and a pending file refused before anything runs; one that may not create the version table is told which table and what to grant [postgres]", async (t) => {
+test("an app role that may not read the history its owner's strata wrote gets no change and status with a warning, a pending file refused before anything runs, and force out of a dirty state; one that may not create the version table is told which table and what to grant [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     const role = `strata_app_${process.pid}`;
     const admin = await openDatabase(h.url);
@@ -755,6 +755,13 @@ test("an app role that may not read the history its owner's strata wrote gets no
         /^hint: .*GRANT SELECT, INSERT, UPDATE, DELETE ON "public"\."schema_migrations_history"/m,
       );
       assert.doesNotMatch(pending.stderr, /\n\s+at /, "no stack trace");
+      assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+
+      // Dirty: force is this role's way out, as with golang-migrate (the version row alone).
+      await admin.db.exec("UPDATE schema_migrations SET dirty = true");
+      const forced = await asApp("force", "1");
+      assertExit(forced, 0);
+      assert.match(forced.stderr, /may not read the history table .*: the version is forced without it/);
       assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
     } finally {
       await admin.db.exec(`DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => {});
