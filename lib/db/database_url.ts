@@ -216,7 +216,7 @@ function pgliteParameters(result: DatabaseUrl, params: URLSearchParams): Databas
   for (const [key, value] of params) {
     if (key.startsWith("x-")) continue;
     if (key.toLowerCase() === "options") {
-      for (const match of value.matchAll(/(?:^|\s)(?:-c\s*|--)([A-Za-z_][A-Za-z0-9_.]*)=(\S*)/g)) {
+      for (const match of value.matchAll(/(?:^|\s)(?:-c\s*|--)([A-Za-z_][A-Za-z0-9_.]*)=((?:\\.|\S)*)/g)) {
         settings.push([match[1], match[2].replace(/\\(.)/g, "$1")]);
       }
       continue;

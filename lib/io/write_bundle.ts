@@ -232,7 +232,7 @@ async function compileBundle(
     code.map((c) => `  ${JSON.stringify(c.name)}: () => import(${JSON.stringify(resolve(c.path))})`).join(",\n")
   }\n}`;
   const entry = `const bundle = Object.freeze(${
-    JSON.stringify(data, null, 1).replace(JSON.stringify(placeholder), modules)
+    JSON.stringify(data, null, 1).replace(JSON.stringify(placeholder), () => modules)
   });\nexport default bundle;\n`;
   try {
     const result = await esbuild.build({

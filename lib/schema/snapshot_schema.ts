@@ -6,6 +6,8 @@
  */
 import type { Database, Queryable } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
+import { historyTableFor } from "../migrate/history.ts";
+import { storedTable } from "../migrate/version_table.ts";
 import { CATALOG_QUERIES, type CatalogKind, SNAPSHOT_SETTINGS } from "./_catalog_queries.ts";
 import { compareText, sortBy } from "./_compare.ts";
 import {
@@ -443,7 +445,9 @@ function versionTables(raw: Record<CatalogKind, Raw[]>): string[] {
     const key = tableKey(schema, name);
     if (columns.get(key) !== 2 || !version.has(key) || !dirty.has(key)) continue;
     found.push(key);
-    const history = tableKey(schema, `${name}_history`);
+    // The history table's name as strata derives it (hashed when `<name>_history` is too long).
+    const named = historyTableFor(storedTable(schema, name));
+    const history = tableKey(named.schema, named.table);
     if (version.has(history)) found.push(history);
   }
   return found;

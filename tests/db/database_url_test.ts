@@ -279,6 +279,11 @@ test("a PGlite URL's server settings are kept for the session (options=-c too); 
     "pglite://./db?search_path=app,public&options=-c%20TimeZone%3DUTC&sslmode=disable&x-statement-timeout=100",
   );
   assert.deepEqual(url.pgliteSettings, [["search_path", "app,public"], ["TimeZone", "UTC"]]);
+  // libpq's escaped space in an options value, as strata writes PGOPTIONS itself.
+  assert.deepEqual(parseDatabaseUrl("pglite://memory?options=--search_path%3Da%5C%20b").pgliteSettings, [[
+    "search_path",
+    "a b",
+  ]]);
   assert.equal(url.statementTimeoutMs, undefined);
   assert.deepEqual(url.ignored.map((i) => i.parameter), ["sslmode", "x-statement-timeout"]);
   assert.match(url.ignored[1].reason, /cannot cancel/);

@@ -8,6 +8,8 @@ import { test } from "node:test";
 import type { Database } from "../../lib/db/database.ts";
 import { snapshotToJson } from "../../lib/schema/format_snapshot.ts";
 import { snapshotSchema } from "../../lib/schema/snapshot_schema.ts";
+import { historyTableFor } from "../../lib/migrate/history.ts";
+import { storedTable } from "../../lib/migrate/version_table.ts";
 import { BACKENDS, makeDatabase, withDatabase } from "../_support/backends.ts";
 import { applyExampleMigrations, everyKindSql } from "./_helpers.ts";
 
@@ -138,6 +140,15 @@ for (const backend of BACKENDS) {
       const only = await snapshotSchema(db, { schemas: ["tracking"], includeVersionTables: true });
       assert.deepEqual(only.objects.schemas.map((s) => s.name), ["tracking"]);
       assert.deepEqual(only.objects.tables.map((table) => table.name), ["system_migrations"]);
+
+      // Another track's version table whose history name is too long for `<name>_history`:
+      // its hashed history table is left out too.
+      const long = "v".repeat(60);
+      const history = historyTableFor(storedTable("tracking", long));
+      await db.exec(`
+        CREATE TABLE tracking.${long} (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);
+        CREATE TABLE ${history.sql} (version bigint PRIMARY KEY, name text NOT NULL);`);
+      assert.deepEqual(await names(), ["public.audit", "public.kept"]);
     });
   });
 
