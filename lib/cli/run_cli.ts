@@ -665,7 +665,9 @@ function backupJson(backup: BackupResult): Record<string, unknown> {
 
 async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: CliIo, mode: Mode): Promise<number> {
   const { backupDatabase } = await import("../io/backup.ts");
-  io.interruptNote = "stopping pg_dump now; the partial backup is removed";
+  io.interruptNote = db.dialect === "postgres"
+    ? "stopping pg_dump now; the partial backup is removed"
+    : "the embedded database's dump runs in this process: it is discarded when it ends";
   const backup = await backupDatabase(db, url, backupOptions(args, io, mode));
   if (mode.json) io.stdout(toJson({ command: "backup", ...backupJson(backup) }) + "\n");
   else {
@@ -691,9 +693,9 @@ async function runRestore(
 ): Promise<number> {
   const file = resolvePath(io.cwd, rest[0]);
   const { restoreBackup } = await import("../io/restore.ts");
-  if (db.dialect === "postgres") {
-    io.interruptNote = "stopping the restore now; the server rolls its transaction back, the database stays as it was";
-  }
+  io.interruptNote = db.dialect === "postgres"
+    ? "stopping the restore now; unless it was already committing, the server rolls it back"
+    : "the embedded database restores in this process, in one transaction: it finishes first";
   const result = await restoreBackup(db, url, file, {
     ...(io.signal ? { signal: io.signal } : {}),
     yes: booleanFlag(args, "yes"),

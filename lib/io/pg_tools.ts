@@ -66,6 +66,8 @@ export async function libpqEnvironment(connectUrl: string): Promise<Libpq> {
       ["connect_timeout", "PGCONNECT_TIMEOUT"],
     ] as const
   ) set(variable, query.get(param) ?? undefined);
+  // strata's own connection takes TLS when the server offers it (libpq's prefer) unless the URL says.
+  env.PGSSLMODE ??= "prefer";
   // The URL's server settings (search_path, lock_timeout, ...) as the session's, as for strata's own connection.
   for (const [key, value] of serverSettings(connectUrl)) {
     if (key === "application_name" || key === "options" || value === "") continue;
@@ -87,11 +89,13 @@ function nonEmpty(value: unknown): string | undefined {
 }
 
 /**
- * libpq variables that choose the server, database or session settings. A child given a
- * connection of strata's does not inherit them: a PGSERVICE, PGHOSTADDR or PGPORT left in the
- * shell would otherwise send pg_dump or psql to another database than the one strata
- * checked (and the URL's password with it). Password files, TLS files and the like stay:
- * they do not move the connection.
+ * libpq variables that choose the server, database or session settings, or how to connect
+ * (TLS, GSS, authentication). A child given a connection of strata's does not inherit them:
+ * a PGSERVICE, PGHOSTADDR or PGPORT left in the shell would otherwise send pg_dump or psql
+ * to another database than the one strata checked (and the URL's password with it), a
+ * PGSSLMODE or PGGSSENCMODE make it fail where strata connected (strata's own connection
+ * reads none of them). Password files, TLS files and the like stay: they do not move the
+ * connection.
  */
 const CONNECTION_VARIABLES = [
   "PGHOST",
@@ -104,6 +108,11 @@ const CONNECTION_VARIABLES = [
   "PGSERVICEFILE",
   "PGSYSCONFDIR",
   "PGOPTIONS",
+  "PGSSLMODE",
+  "PGREQUIRESSL",
+  "PGGSSENCMODE",
+  "PGCHANNELBINDING",
+  "PGREQUIREAUTH",
 ];
 
 /**

@@ -142,7 +142,8 @@ async function restorePostgres(
   const failed = (name: string, stderr: string) =>
     options.signal?.aborted
       ? new StrataError("INTERRUPTED", `Interrupted: ${name} was stopped, so nothing was restored`, {
-        hint: "It ran in one transaction, which the server rolled back: the database is as it was before",
+        hint: "It ran in one transaction, which the server rolls back: the database is as it was before, unless " +
+          "the signal came while it committed. Run 'strata status' (or look at the tables) to be sure",
       })
       : new StrataError(
         "RESTORE_FAILED",

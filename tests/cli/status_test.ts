@@ -463,9 +463,8 @@ for (const length of [60, 63, 70]) {
   });
 }
 
-test("a 63-character x-migrations-table in a PGlite folder's URL: the same [pglite]", async (t) => {
-  await withHarness(t, "pglite", (h) => longTableNameRuns(h, 63));
-});
+// PGlite's side of long names runs in-process in tests/migrate/history_test.ts (a PGlite
+// folder costs seconds per CLI process).
 
 test("status, dry run, up and status -exit-code on a PGlite folder [pglite]", async (t) => {
   await withHarness(t, "pglite", async (h) => {
@@ -485,42 +484,4 @@ test("status, dry run, up and status -exit-code on a PGlite folder [pglite]", as
     assert.deepEqual(doc.migrations.map((m: { state: string }) => m.state), ["applied", "applied"]);
     assert.equal(doc.upToDate, true);
   });
-});
-
-test("a PGlite folder's URL with search_path puts the migrations' tables and strata's tables in that schema, as on a server [pglite]", async () => {
-  const dir = await tempDir("strata-cli-pglite-settings-");
-  try {
-    await mkdir(join(dir.path, "schema"), { recursive: true });
-    await writeFile(join(dir.path, "schema", "1_s.up.sql"), "CREATE SCHEMA IF NOT EXISTS foo;\n");
-    await mkdir(join(dir.path, "app"), { recursive: true });
-    await writeFile(join(dir.path, "app", "1_x.up.sql"), "CREATE TABLE x (id int);\n");
-    assertExit(
-      await runStrata(["-path", "schema", "-database", "pglite://db?x-migrations-table=setup", "up"], dir.path),
-      0,
-    );
-    const out = await runStrata(["-path", "app", "-database", "pglite://db?search_path=foo", "up"], dir.path);
-    assertExit(out, 0);
-    const { db } = await openDatabase(`pglite://${join(dir.path, "db")}`);
-    try {
-      const rows = await db.query<{ name: string }>(
-        "SELECT schemaname || '.' || tablename AS name FROM pg_tables WHERE schemaname IN ('foo', 'public') ORDER BY 1",
-      );
-      assert.deepEqual(rows.map((r) => r.name), [
-        "foo.schema_migrations",
-        "foo.schema_migrations_history",
-        "foo.x",
-        "public.setup",
-        "public.setup_history",
-      ]);
-    } finally {
-      await db.close();
-    }
-    const timed = await runStrata(
-      ["-path", "app", "-database", "pglite://db?x-statement-timeout=100", "version"],
-      dir.path,
-    );
-    assert.match(timed.stderr, /^warning: ignored x-statement-timeout: PGlite runs each statement/m);
-  } finally {
-    await dir.remove();
-  }
 });

@@ -629,6 +629,8 @@ test("[postgres] pg_dump, pg_restore and psql work on the URL's database whateve
         PGSERVICE: "other",
         PGHOSTADDR: "127.0.0.2",
         PGOPTIONS: "-c search_path=nowhere",
+        PGSSLMODE: "require", // the test server has no TLS (ssl=off): strata connected without it
+        PGGSSENCMODE: "require",
       });
       const url = new URL(chosen.url);
       url.port = "";

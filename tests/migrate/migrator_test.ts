@@ -488,3 +488,19 @@ test("called from JavaScript, goto takes an exact number or digit string as the 
     assert.deepEqual(await versionRows(db), [{ version: "3", dirty: false }]);
   });
 });
+
+test("a PGlite URL's search_path is the session's from the start: the migrations' tables and strata's own land in that schema, as on a server [pglite]", async () => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  const { db } = await openDatabase("pglite://memory?search_path=foo");
+  try {
+    await db.exec("CREATE SCHEMA foo");
+    const run = await migrator(db, { "1_x.up.sql": "CREATE TABLE x (id int);" }).up();
+    assert.equal(run.error, undefined);
+    const rows = await db.query<{ name: string }>(
+      "SELECT schemaname || '.' || tablename AS name FROM pg_tables WHERE schemaname IN ('foo', 'public') ORDER BY 1",
+    );
+    assert.deepEqual(rows.map((r) => r.name), ["foo.schema_migrations", "foo.schema_migrations_history", "foo.x"]);
+  } finally {
+    await db.close();
+  }
+});
