@@ -668,7 +668,7 @@ test("[postgres] SIGTERM during a backup stops pg_dump at once: exit 1 INTERRUPT
   });
 });
 
-test("[postgres] a second SIGTERM right after the first exits at once, leaving neither pg_dump running nor a partial backup", async (t) => {
+test("[postgres] two SIGTERMs in a row during a backup leave neither pg_dump running nor a partial backup", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
     const work = await tempDir("strata-backup-cli-");
