@@ -139,3 +139,26 @@ export function runStrata(args: readonly string[], cwd: string, options: StrataP
 export function assertExit(out: Finished, code: number): void {
   assert.equal(out.code, code, `exit ${out.code}, expected ${code}\nstderr:\n${out.stderr}\nstdout:\n${out.stdout}`);
 }
+
+/**
+ * Type-checks one file as a user's project would (strict, NodeNext, .ts imports allowed), with
+ * this checkout's TypeScript; resolves to tsc's exit.
+ */
+export function typecheckFile(file: string, cwd: string): Promise<Finished> {
+  const tsc = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url));
+  return runProcess(process.execPath, [
+    tsc,
+    "--noEmit",
+    "--strict",
+    "--allowJs",
+    "--skipLibCheck",
+    "--target",
+    "es2022",
+    "--module",
+    "nodenext",
+    "--moduleResolution",
+    "nodenext",
+    "--allowImportingTsExtensions",
+    file,
+  ], cwd);
+}

@@ -643,53 +643,53 @@ async function startWithChild(args: string[], cwd: string, program: RegExp) {
   return { run, child };
 }
 
-test("[postgres] SIGTERM during a backup stops pg_dump at once: exit 1 INTERRUPTED, no pg_dump left running, nothing left in the backup folder", async (t) => {
+/**
+ * Starts `strata backup` while pg_dump waits for a lock, sends SIGTERM `times` times once
+ * pg_dump runs, and returns how strata ended and what the backup folder holds after pg_dump
+ * is gone.
+ */
+async function interruptedBackup(
+  t: { skip(message?: string): void },
+  format: "custom" | "directory",
+  times: number,
+): Promise<{ out?: Finished; left?: string[] }> {
+  const result: { out?: Finished; left?: string[] } = {};
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
     const work = await tempDir("strata-backup-cli-");
     try {
       await whileLocked(source.db, "LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE", async () => {
         const { run, child } = await startWithChild(
-          ["-database", source.url, "backup", "-out", "backups"],
+          ["-database", source.url, "backup", "-format", format, "-out", "backups"],
           work.path,
           /^pg_dump$/,
         );
-        run.child.kill("SIGTERM");
-        const out = await run.done;
-        assertExit(out, 1);
-        assert.match(out.stderr, /Interrupted \(SIGTERM\): stopping pg_dump now; the partial backup is removed/);
-        assert.match(out.stderr, /^error: Interrupted: the backup was stopped/m);
+        for (let i = 0; i < times; i++) run.child.kill("SIGTERM");
+        result.out = await run.done;
         await until("pg_dump to end", () => !alive(child.pid), 5000);
       });
-      assert.deepEqual(await readdir(join(work.path, "backups")), []);
+      result.left = await readdir(join(work.path, "backups"));
     } finally {
       await work.remove();
     }
   });
+  return result;
+}
+
+test("[postgres] SIGTERM during a backup stops pg_dump at once: exit 1 INTERRUPTED, no pg_dump left running, nothing left in the backup folder", async (t) => {
+  const { out, left } = await interruptedBackup(t, "custom", 1);
+  if (!out) return;
+  assertExit(out, 1);
+  assert.match(out.stderr, /Interrupted \(SIGTERM\): stopping pg_dump now; the partial backup is removed/);
+  assert.match(out.stderr, /^error: Interrupted: the backup was stopped/m);
+  assert.deepEqual(left, []);
 });
 
 test("[postgres] two SIGTERMs in a row during a backup leave neither pg_dump running nor a partial backup", async (t) => {
-  await withDatabase(t, "postgres", async (source) => {
-    await populateApp(source.db);
-    const work = await tempDir("strata-backup-cli-");
-    try {
-      await whileLocked(source.db, "LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE", async () => {
-        const { run, child } = await startWithChild(
-          ["-database", source.url, "backup", "-format", "directory", "-out", "backups"],
-          work.path,
-          /^pg_dump$/,
-        );
-        run.child.kill("SIGTERM");
-        run.child.kill("SIGTERM");
-        const out = await run.done;
-        assert.ok(out.code === 143 || out.code === 1, `exit ${out.code}\n${out.stderr}`);
-        await until("pg_dump to end", () => !alive(child.pid), 5000);
-      });
-      assert.deepEqual(await readdir(join(work.path, "backups")), []);
-    } finally {
-      await work.remove();
-    }
-  });
+  const { out, left } = await interruptedBackup(t, "directory", 2);
+  if (!out) return;
+  assert.ok(out.code === 143 || out.code === 1, `exit ${out.code}\n${out.stderr}`);
+  assert.deepEqual(left, []);
 });
 
 test("[postgres] SIGTERM during a restore stops pg_restore: exit 1 INTERRUPTED, no pg_restore left to commit, the database as it was", async (t) => {

@@ -23,7 +23,7 @@ import { Migrator, type PlanRequest } from "../../lib/migrate/migrator.ts";
 import { parseSqlScript } from "../../lib/migrate/sql_script.ts";
 import { bundledSeeds } from "../../lib/seed/bundled_seeds.ts";
 import { BACKENDS, makeDatabase, tempDir, withDatabase } from "../_support/backends.ts";
-import { MOD, runProcess, TSX } from "../_support/run_strata.ts";
+import { MOD, runProcess, TSX, typecheckFile } from "../_support/run_strata.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 
@@ -241,22 +241,7 @@ const format: Bundle["format"] = fromTs.format;
 export { format, sources };
 `,
     );
-    const tsc = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url));
-    const out = await runProcess(process.execPath, [
-      tsc,
-      "--noEmit",
-      "--strict",
-      "--allowJs",
-      "--skipLibCheck",
-      "--target",
-      "es2022",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--allowImportingTsExtensions",
-      join(dir.path, "src", "use.ts"),
-    ], dir.path);
+    const out = await typecheckFile(join(dir.path, "src", "use.ts"), dir.path);
     assert.equal(out.code, 0, out.stdout + out.stderr);
   } finally {
     await dir.remove();

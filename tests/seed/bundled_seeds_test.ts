@@ -20,7 +20,7 @@ import { parseSqlScript } from "../../lib/migrate/sql_script.ts";
 import { bundledSeeds } from "../../lib/seed/bundled_seeds.ts";
 import type { SeedFile } from "../../lib/seed/seeder.ts";
 import { BACKENDS, makeDatabase, tempDir } from "../_support/backends.ts";
-import { MOD, runProcess, TSX } from "../_support/run_strata.ts";
+import { MOD, runProcess, TSX, typecheckFile } from "../_support/run_strata.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const SEEDS = fileURLToPath(new URL("../../seeds", import.meta.url));
@@ -372,22 +372,7 @@ export const seeds = Promise.all(bundles.map((bundle) => bundledSeeds(bundle, { 
 export const sources = [bundledSource(fromJs), bundledSource(fromTs)];
 `,
     );
-    const tsc = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url));
-    const out = await runProcess(process.execPath, [
-      tsc,
-      "--noEmit",
-      "--strict",
-      "--allowJs",
-      "--skipLibCheck",
-      "--target",
-      "es2022",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--allowImportingTsExtensions",
-      join(src, "use.ts"),
-    ], dir.path);
+    const out = await typecheckFile(join(src, "use.ts"), dir.path);
     assert.equal(out.code, 0, out.stdout + out.stderr);
   } finally {
     await dir.remove();
