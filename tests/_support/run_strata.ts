@@ -11,9 +11,12 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { buildSync } from "esbuild";
 import { binBundleOptions } from "../../scripts/bin_bundle_options.mjs";
 
@@ -161,4 +164,32 @@ export function typecheckFile(file: string, cwd: string): Promise<Finished> {
     "--allowImportingTsExtensions",
     file,
   ], cwd);
+}
+
+/**
+ * Runs `script` (an ES module given strata's entry URL and the database URL as arguments) in
+ * a fresh folder holding only it and a copy of `bundle` as `bundleName`, after checking that
+ * no folder named `absent` exists on the way up (so only the bundle can serve it). Resolves to
+ * the JSON the script printed last; throws with its stderr when it failed.
+ */
+export async function runBesideBundle(
+  bundle: string,
+  bundleName: string,
+  script: string,
+  url: string,
+  absent: string,
+): Promise<unknown> {
+  const app = await mkdtemp(join(tmpdir(), "strata-bundle-app-"));
+  try {
+    await copyFile(bundle, join(app, bundleName));
+    await writeFile(join(app, "run.mjs"), script);
+    for (let dir = app; dir !== dirname(dir); dir = dirname(dir)) {
+      assert.equal(existsSync(join(dir, absent)), false, `${dir}/${absent} must not exist`);
+    }
+    const out = await runProcess(process.execPath, ["--import", TSX, "run.mjs", pathToFileURL(MOD).href, url], app);
+    assert.equal(out.code, 0, `stderr:\n${out.stderr}`);
+    return JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+  } finally {
+    await rm(app, { recursive: true, force: true });
+  }
 }

@@ -23,7 +23,7 @@ import { Migrator, type PlanRequest } from "../../lib/migrate/migrator.ts";
 import { parseSqlScript } from "../../lib/migrate/sql_script.ts";
 import { bundledSeeds } from "../../lib/seed/bundled_seeds.ts";
 import { BACKENDS, makeDatabase, tempDir, withDatabase } from "../_support/backends.ts";
-import { MOD, runProcess, TSX, typecheckFile } from "../_support/run_strata.ts";
+import { MOD, runBesideBundle, runProcess, TSX, typecheckFile } from "../_support/run_strata.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 
@@ -152,21 +152,9 @@ for (const backend of BACKENDS) {
     const test = await makeDatabase(backend, { folder: true });
     if (!test) return t.skip("no PostgreSQL server");
     const { file, remove } = await loadBundle();
-    const app = await tempDir("strata-bundle-app-");
     try {
       if (backend === "pglite") await test.db.close();
-      await copyFile(file, join(app.path, "migrations.bundle.mjs"));
-      await writeFile(join(app.path, "run.mjs"), RUN_SCRIPT);
-      for (let dir = app.path; dir !== dirname(dir); dir = dirname(dir)) {
-        assert.equal(existsSync(join(dir, "migrations")), false, `${dir}/migrations must not exist`);
-      }
-      const out = await runProcess(
-        process.execPath,
-        ["--import", TSX, "run.mjs", pathToFileURL(MOD).href, test.url],
-        app.path,
-      );
-      assert.equal(out.code, 0, `stderr:\n${out.stderr}`);
-      const result = JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+      const result = await runBesideBundle(file, "migrations.bundle.mjs", RUN_SCRIPT, test.url, "migrations");
       assert.deepEqual(result, {
         parserBlocked: true,
         version: "4",
@@ -207,7 +195,6 @@ for (const backend of BACKENDS) {
         if (backend === "pglite") await db.close();
       }
     } finally {
-      await app.remove();
       await remove();
       await test.dispose();
     }

@@ -20,7 +20,7 @@ import { parseSqlScript } from "../../lib/migrate/sql_script.ts";
 import { bundledSeeds } from "../../lib/seed/bundled_seeds.ts";
 import type { SeedFile } from "../../lib/seed/seeder.ts";
 import { BACKENDS, makeDatabase, tempDir } from "../_support/backends.ts";
-import { MOD, runProcess, TSX, typecheckFile } from "../_support/run_strata.ts";
+import { MOD, runBesideBundle, runProcess, TSX, typecheckFile } from "../_support/run_strata.ts";
 
 const MIGRATIONS = fileURLToPath(new URL("../../migrations", import.meta.url));
 const SEEDS = fileURLToPath(new URL("../../seeds", import.meta.url));
@@ -74,22 +74,13 @@ for (const backend of BACKENDS) {
     const database = await makeDatabase(backend, { folder: true });
     if (!database) return t.skip("no PostgreSQL server");
     const work = await tempDir("strata-bundled-seeds-");
-    const app = await tempDir("strata-bundled-seeds-app-");
     try {
       if (backend === "pglite") await database.db.close();
       const { file } = await bundleOf(work.path, SEEDS);
-      await copyFile(file, join(app.path, "app.bundle.mjs"));
-      await writeFile(join(app.path, "run.mjs"), RUN_SCRIPT);
-      for (let dir = app.path; dir !== dirname(dir); dir = dirname(dir)) {
-        assert.equal(existsSync(join(dir, "seeds")), false, `${dir}/seeds must not exist`);
-      }
-      const out = await runProcess(
-        process.execPath,
-        ["--import", TSX, "run.mjs", pathToFileURL(MOD).href, database.url],
-        app.path,
-      );
-      assert.equal(out.code, 0, `stderr:\n${out.stderr}`);
-      const result = JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+      const result = await runBesideBundle(file, "app.bundle.mjs", RUN_SCRIPT, database.url, "seeds") as {
+        parserBlocked: boolean;
+        runs: unknown;
+      };
       assert.equal(result.parserBlocked, true);
       assert.deepEqual(result.runs, [
         [
@@ -130,7 +121,6 @@ for (const backend of BACKENDS) {
         if (backend === "pglite") await db.close();
       }
     } finally {
-      await app.remove();
       await work.remove();
       await database.dispose();
     }
