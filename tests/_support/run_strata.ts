@@ -166,10 +166,20 @@ export function typecheckFile(file: string, cwd: string): Promise<Finished> {
   ], cwd);
 }
 
+/** Prepended to runBesideBundle's scripts: the parser's module cannot be loaded. */
+const BLOCK_PARSER = `import { register } from "node:module";
+const hooks = \`export async function resolve(specifier, context, next) {
+  if (specifier === "libpg-query") throw new Error("the parser is not available here");
+  return next(specifier, context);
+}\`;
+register("data:text/javascript," + encodeURIComponent(hooks), import.meta.url);
+`;
+
 /**
  * Runs `script` (an ES module given strata's entry URL and the database URL as arguments) in
  * a fresh folder holding only it and a copy of `bundle` as `bundleName`, after checking that
- * no folder named `absent` exists on the way up (so only the bundle can serve it). Resolves to
+ * no folder named `absent` exists on the way up (so only the bundle can serve it), with the
+ * parser's module blocked (`import("libpg-query")` fails), as on an edge runtime. Resolves to
  * the JSON the script printed last; throws with its stderr when it failed.
  */
 export async function runBesideBundle(
@@ -182,7 +192,7 @@ export async function runBesideBundle(
   const app = await mkdtemp(join(tmpdir(), "strata-bundle-app-"));
   try {
     await copyFile(bundle, join(app, bundleName));
-    await writeFile(join(app, "run.mjs"), script);
+    await writeFile(join(app, "run.mjs"), BLOCK_PARSER + script);
     for (let dir = app; dir !== dirname(dir); dir = dirname(dir)) {
       assert.equal(existsSync(join(dir, absent)), false, `${dir}/${absent} must not exist`);
     }

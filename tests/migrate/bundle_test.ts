@@ -126,14 +126,7 @@ for (const backend of BACKENDS) {
  * What a compiled service does on start-up: import strata and its bundle, migrate. It blocks
  * the parser's module first, so the run proves the bundle never needs it.
  */
-const RUN_SCRIPT = `import { register } from "node:module";
-const hooks = \`export async function resolve(specifier, context, next) {
-  if (specifier === "libpg-query") throw new Error("the parser is not available here");
-  return next(specifier, context);
-}\`;
-register("data:text/javascript," + encodeURIComponent(hooks), import.meta.url);
-
-const [strataUrl, databaseUrl] = process.argv.slice(2);
+const RUN_SCRIPT = `const [strataUrl, databaseUrl] = process.argv.slice(2);
 const { bundledSource, Migrator, openDatabase } = await import(strataUrl);
 const { default: bundle } = await import("./migrations.bundle.mjs");
 const parserBlocked = await import("libpg-query").then(() => false, () => true);

@@ -42,14 +42,7 @@ async function bundleOf(
  * A service's start-up with only the bundle file beside it: migrate, then seed for -env dev
  * twice. The parser's module is blocked first, so the run proves nothing needs it.
  */
-const RUN_SCRIPT = `import { register } from "node:module";
-const hooks = \`export async function resolve(specifier, context, next) {
-  if (specifier === "libpg-query") throw new Error("the parser is not available here");
-  return next(specifier, context);
-}\`;
-register("data:text/javascript," + encodeURIComponent(hooks), import.meta.url);
-
-const [strataUrl, databaseUrl] = process.argv.slice(2);
+const RUN_SCRIPT = `const [strataUrl, databaseUrl] = process.argv.slice(2);
 const { bundledSeeds, bundledSource, Migrator, openDatabase, runSeeds } = await import(strataUrl);
 const { default: bundle } = await import("./app.bundle.mjs");
 const parserBlocked = await import("libpg-query").then(() => false, () => true);
