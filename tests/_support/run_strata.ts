@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -201,5 +201,23 @@ export async function runBesideBundle(
     return JSON.parse(out.stdout.trim().split("\n").at(-1)!);
   } finally {
     await rm(app, { recursive: true, force: true });
+  }
+}
+
+/** Whether a process is running (not gone, not a zombie), from /proc. */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 50 ms until it holds; throws naming `what` after `limitMs`. */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, limitMs = 30_000): Promise<void> {
+  const giveUp = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > giveUp) throw new Error(`Gave up waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

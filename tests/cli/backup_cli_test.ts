@@ -25,7 +25,17 @@ import {
   populateApp,
 } from "../_support/app_fixture.ts";
 import { tempDir, withDatabase } from "../_support/backends.ts";
-import { assertExit, type Finished, MOD, runProcess, runStrata, startStrata, TSX } from "../_support/run_strata.ts";
+import {
+  alive,
+  assertExit,
+  type Finished,
+  MOD,
+  runProcess,
+  runStrata,
+  startStrata,
+  TSX,
+  waitFor,
+} from "../_support/run_strata.ts";
 import { type ScramCluster, scramClusterUnavailable, startScramCluster } from "../_support/scram_cluster.ts";
 
 const PASSWORD = "Backup-Pa55-q9z";
@@ -565,40 +575,6 @@ test("[postgres] deploy -restore-on-failure puts back 5 applied and 6 failed out
   });
 });
 
-/** The client programs (pg_dump, pg_restore, psql) whose parent is `pid`, from /proc. */
-function clientChildren(pid: number): Array<{ pid: number; name: string }> {
-  const found: Array<{ pid: number; name: string }> = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid && CLIENT_PROGRAM.test(name)) found.push({ pid: Number(entry), name });
-    } catch {
-      // gone while being read
-    }
-  }
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, limitMs = 30_000): Promise<void> {
-  const giveUp = Date.now() + limitMs;
-  while (!(await check())) {
-    if (Date.now() > giveUp) throw new Error(`Gave up waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /**
  * Runs `fn` while another session holds `lockSql` in an open transaction (pg_dump or a
  * restore's DROP then waits on it), releasing it afterwards whatever happened.
@@ -629,10 +605,10 @@ async function whileLocked(db: Database, lockSql: string, fn: () => Promise<void
 /** Starts the CLI, waits for its pg_dump / pg_restore / psql child, and returns both. */
 async function startWithChild(args: string[], cwd: string, program: RegExp) {
   const run = startStrata(args, cwd);
-  let child: { pid: number; name: string } | undefined;
+  let child: { pid: number; argv: string[] } | undefined;
   try {
-    await until(`a ${program} child of strata`, () => {
-      child = clientChildren(run.child.pid!).find((c) => program.test(c.name));
+    await waitFor(`a ${program} child of strata`, () => {
+      child = descendants(run.child.pid!).find((c) => program.test(basename(c.argv[0])));
       return child !== undefined || run.child.exitCode !== null;
     });
   } catch (error) {
@@ -666,7 +642,7 @@ async function interruptedBackup(
         );
         for (let i = 0; i < times; i++) run.child.kill("SIGTERM");
         result.out = await run.done;
-        await until("pg_dump to end", () => !alive(child.pid), 5000);
+        await waitFor("pg_dump to end", () => !alive(child.pid), 5000);
       });
       result.left = await readdir(join(work.path, "backups"));
     } finally {
@@ -715,7 +691,7 @@ test("[postgres] SIGTERM during a restore stops pg_restore: exit 1 INTERRUPTED, 
           assertExit(out, 1);
           assert.match(out.stderr, /Interrupted \(SIGTERM\): stopping the restore now/);
           assert.match(out.stderr, /^error: Interrupted: pg_restore was stopped, so nothing was restored/m);
-          await until("pg_restore to end", () => !alive(child.pid), 5000);
+          await waitFor("pg_restore to end", () => !alive(child.pid), 5000);
         });
         assert.deepEqual(await appRows(target.db), before);
       } finally {

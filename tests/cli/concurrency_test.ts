@@ -12,17 +12,9 @@ import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import { migrationLockId } from "../../lib/migrate/advisory_lock.ts";
 import { tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
-import { type Finished, runStrata, startStrata } from "../_support/run_strata.ts";
+import { type Finished, runStrata, startStrata, waitFor } from "../_support/run_strata.ts";
 
 /** Polls `check` until it returns true; fails with `what` when `limitMs` pass first (a hang guard, not a speed claim). */
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, limitMs = 30_000): Promise<void> {
-  const giveUp = Date.now() + limitMs;
-  while (!(await check())) {
-    if (Date.now() > giveUp) throw new Error(`Gave up waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** Starts `strata up` and returns once it printed the first file's line (killing it if it never does). */
 async function upPastTheFirstFile(url: string, dir: string): Promise<ReturnType<typeof startStrata>> {
   const run = startStrata(["-database", url, "up"], dir);

@@ -5,20 +5,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tempDir } from "../_support/backends.ts";
-import { runScript } from "../_support/run_strata.ts";
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \([^)]*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
+import { alive, runScript } from "../_support/run_strata.ts";
 
 test("a process that exits while a program it started runs kills the program and removes the files it was writing", async () => {
   const dir = await tempDir("strata-exit-cleanup-");
