@@ -5,6 +5,7 @@
  */
 // Only what every command needs is imported here; each command's implementation is imported
 // when that command runs (a no-op `up` never loads backup, seed, bundle or schema code).
+import { stat } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { type Database, ScriptError, serverErrorFields } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
@@ -1105,6 +1106,16 @@ async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: stri
   const out = stringFlag(args, "out");
   if (!out) throw new StrataError("USAGE", "bundle needs -out FILE, e.g. strata bundle -out src/migrations.bundle.js");
   const seeds = stringFlag(args, "seeds");
+  // The library bundles a seeds folder when it exists; a folder named on the command line
+  // that is not there is a typo, not "no seeds" (the bundle would seed nothing, found out later).
+  const seedsKind = seeds === undefined ? "folder" : await pathKind(resolvePath(io.cwd, seeds));
+  if (seedsKind !== "folder") {
+    const what = seedsKind === "missing" ? `Seeds folder not found: ${seeds}` : `-seeds ${seeds} is not a folder`;
+    throw new StrataError("SOURCE_NOT_FOUND", what, {
+      hint:
+        "Pass -seeds DIR naming the seeds folder, or leave -seeds out to bundle the migrations only. Nothing was written",
+    });
+  }
   const { writeBundle } = await import("../io/write_bundle.ts");
   const written = await writeBundle({
     migrations: resolvePath(io.cwd, path),
@@ -1123,6 +1134,14 @@ async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: stri
     );
   }
   return 0;
+}
+
+async function pathKind(path: string): Promise<"folder" | "other" | "missing"> {
+  try {
+    return (await stat(path)).isDirectory() ? "folder" : "other";
+  } catch {
+    return "missing";
+  }
 }
 
 /** The migrations folder: -source when given (golang-migrate reads -path only without it), else -path. */

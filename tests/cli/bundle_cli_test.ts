@@ -89,3 +89,28 @@ test("bundle -seeds -json reports what it wrote and what it left out", async () 
     await dir.remove();
   }
 });
+
+test("bundle -seeds naming a folder that is not there fails, names it, and writes nothing", async () => {
+  const dir = await tempDir("strata-bundle-cli-noseeds-");
+  try {
+    await cp(EXAMPLE_MIGRATIONS, join(dir.path, "migrations"), { recursive: true });
+    await writeFile(join(dir.path, "seed.sql"), "SELECT 1;\n");
+    for (
+      const [seeds, message] of [["seed", "Seeds folder not found: seed"], [
+        "seed.sql",
+        "-seeds seed.sql is not a folder",
+      ]]
+    ) {
+      const out = await runStrata(
+        ["-path", "migrations", "bundle", "-out", "app.bundle.js", "-seeds", seeds],
+        dir.path,
+      );
+      assertExit(out, 1);
+      assert.equal(out.stderr.split("\n")[0], `error: ${message}`);
+      assert.match(out.stderr, /hint: Pass -seeds DIR naming the seeds folder, or leave -seeds out/);
+      await assert.rejects(readFile(join(dir.path, "app.bundle.js")), { code: "ENOENT" });
+    }
+  } finally {
+    await dir.remove();
+  }
+});
