@@ -531,7 +531,14 @@ async function runTracks(
     }
     return failed ? exitCodeOf(failed.run!.error) : 0;
   }
-  const { Migrator } = await import("../migrate/migrator.ts");
+  if (command !== "status" && command !== "validate") {
+    throw new StrataError("USAGE", `-track applies to up, status and validate, not ${command}`);
+  }
+  const [{ Migrator }, { assertSeparateTables }] = await Promise.all([
+    import("../migrate/migrator.ts"),
+    import("../migrate/tracks.ts"),
+  ]);
+  await assertSeparateTables(db, tracks);
   const migrators = tracks.filter((t) => t.source).map((t) => ({
     name: t.name,
     migrator: new Migrator(db, { ...base, source: t.source!, ...(t.table ? { table: t.table } : {}) }),
@@ -540,25 +547,22 @@ async function runTracks(
     if (!t.source && !mode.json) io.stderr(`Skipping ${t.name} migrations: ${t.skipReason ?? "no folder"}\n`);
   }
   if (command === "validate") return await runValidate(migrators, io, mode, db);
-  if (command === "status") {
-    const statuses = [];
-    for (const { name, migrator } of migrators) statuses.push({ name, status: await migrator.status() });
-    if (mode.json) {
-      io.stdout(
-        toJson({
-          command: "status",
-          database: db.label,
-          tracks: statuses.map(({ name, status }) => ({ name, ...statusJson(status, (c) => `strata ${c}`) })),
-        }) + "\n",
-      );
-    } else {
-      for (const { name, status } of statuses) {
-        io.stdout(`track ${name}\n${formatStatus(status, (c) => `strata -track ... ${c}`)}\n`);
-      }
+  const statuses = [];
+  for (const { name, migrator } of migrators) statuses.push({ name, status: await migrator.status() });
+  if (mode.json) {
+    io.stdout(
+      toJson({
+        command: "status",
+        database: db.label,
+        tracks: statuses.map(({ name, status }) => ({ name, ...statusJson(status, (c) => `strata ${c}`) })),
+      }) + "\n",
+    );
+  } else {
+    for (const { name, status } of statuses) {
+      io.stdout(`track ${name}\n${formatStatus(status, (c) => `strata -track ... ${c}`)}\n`);
     }
-    return argument.exitCode && statuses.some(({ status }) => !upToDate(status)) ? 1 : 0;
   }
-  throw new StrataError("USAGE", `-track applies to up, status and validate, not ${command}`);
+  return argument.exitCode && statuses.some(({ status }) => !upToDate(status)) ? 1 : 0;
 }
 
 async function runValidate(

@@ -42,13 +42,13 @@ import { loadParser, parseSqlScript, scriptError, type SqlScript, type SqlStatem
 import {
   ensureVersionTable,
   inTransaction,
-  parseTableName,
   readVersion,
   readVersionRow,
   type ResolvedTable,
   resolveTable,
   setVersionStatements,
   type TableName,
+  tableNameFor,
   tablesExist,
   type VersionState,
   versionTableExists,
@@ -473,14 +473,7 @@ export class Migrator {
   }
 
   #resolve(session: Session): Promise<ResolvedTable> {
-    const fromUrl = this.#db.urlSettings;
-    return resolveTable(
-      session,
-      this.#options.table ??
-        (fromUrl?.migrationsTable === undefined
-          ? { table: "schema_migrations" }
-          : parseTableName(fromUrl.migrationsTable, fromUrl.migrationsTableQuoted)),
-    );
+    return resolveTable(session, tableNameFor(this.#db.urlSettings, this.#options.table));
   }
 
   /**

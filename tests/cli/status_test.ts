@@ -421,6 +421,30 @@ test("-track runs Fluxbase's system then user migrations with one log line per t
   });
 });
 
+test("-track refuses two tracks with one version table (no TABLE given) before anything runs [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);\n" }, "system");
+    await h.files({
+      "1_products.up.sql": "CREATE TABLE products (id int);\n",
+      "2_orders.up.sql": "CREATE TABLE orders (id int);\n",
+    }, "user");
+    const tracks = ["-track", "system:system", "-track", "user:user"];
+    for (const command of ["up", "status", "validate"]) {
+      const run = await h.strata([command, ...tracks]);
+      assertExit(run, 2);
+      assert.match(
+        run.stderr,
+        /^error: Tracks system and user both use the version table "public"\."schema_migrations"/m,
+      );
+      assert.match(run.stderr, /^hint: Give each track its own table .*-track 'user:DIR:"migrations"\."user"'/m);
+    }
+    const tables = await h.query((db) =>
+      db.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")
+    );
+    assert.deepEqual(tables, []);
+  });
+});
+
 /**
  * The audit's reproduction, as golang-migrate's users write it: `x-migrations-table` in the URL
  * with a name the server cuts (63: the history's name was cut to the version table's own; 60:

@@ -303,6 +303,47 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`migrateTracks refuses two tracks that share a version table, before either runs [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const system = memorySource({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);" });
+      const user = memorySource({
+        "1_products.up.sql": "CREATE TABLE products (id int);",
+        "2_orders.up.sql": "CREATE TABLE orders (id int);",
+      });
+      // Neither names a table (both default to schema_migrations), or one names the default
+      // explicitly: either way the user track would read the system track's version as its own.
+      for (
+        const userTable of [undefined, parseTableName('"public"."schema_migrations"', true)]
+      ) {
+        const lines: string[] = [];
+        await assert.rejects(
+          migrateTracks(db, [
+            { name: "system", source: system },
+            { name: "user", source: user, ...(userTable ? { table: userTable } : {}) },
+          ], { lockTimeoutMs: 5000, log: (line) => lines.push(line) }),
+          (error) => {
+            assert.ok(error instanceof StrataError);
+            assert.equal(error.code, "USAGE");
+            assert.match(
+              error.message,
+              /^Tracks system and user both use the version table "public"\."schema_migrations"/,
+            );
+            assert.match(error.hint ?? "", /its own table/);
+            return true;
+          },
+        );
+        assert.deepEqual(lines, []);
+        assert.deepEqual(await tables(db), []);
+      }
+      // A skipped track shares nothing.
+      const runs = await migrateTracks(db, [
+        { name: "system", source: system },
+        { name: "user", source: undefined },
+      ], { lockTimeoutMs: 5000 });
+      assert.equal(runs[0].run?.to.version, 1n);
+    });
+  });
+
   test(`an unquoted x-migrations-table is one identifier, dots and all [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await migrator(db, APP, { table: parseTableName("migrations.app", false) }).up({ limit: 1 });
