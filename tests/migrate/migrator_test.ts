@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { test } from "node:test";
 import type { Database } from "../../lib/db/database.ts";
 import { FileError, StrataError } from "../../lib/db/strata_error.ts";
+import { directorySource } from "../../lib/io/directory_source.ts";
 import { memorySource } from "../../lib/migrate/migration_source.ts";
 import { Migrator, type MigratorEvent, type MigratorOptions } from "../../lib/migrate/migrator.ts";
 import { migrateTracks } from "../../lib/migrate/tracks.ts";
 import { parseTableName } from "../../lib/migrate/version_table.ts";
-import { BACKENDS, withDatabase } from "../_support/backends.ts";
+import { BACKENDS, tempDir, withDatabase } from "../_support/backends.ts";
 
 const APP = {
   "1_orgs.up.sql": "CREATE TABLE orgs (id int PRIMARY KEY, name text NOT NULL);",
@@ -341,6 +343,28 @@ for (const backend of BACKENDS) {
         { name: "user", source: undefined },
       ], { lockTimeoutMs: 5000 });
       assert.equal(runs[0].run?.to.version, 1n);
+    });
+  });
+
+  test(`up from a folder that does not exist fails with SOURCE_NOT_FOUND and creates no version or history table [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const dir = await tempDir("strata-missing-folder-");
+      try {
+        // Fluxbase's DB_USER_MIGRATIONS_PATH naming a folder that is not mounted: golang-migrate
+        // opens the source first and leaves the database untouched.
+        const m = new Migrator(db, { source: directorySource(join(dir.path, "user")), lockTimeoutMs: 5000 });
+        await assert.rejects(m.up(), (error: unknown) => {
+          assert.ok(error instanceof StrataError);
+          assert.equal(error.code, "SOURCE_NOT_FOUND");
+          return true;
+        });
+        const rows = await db.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()",
+        );
+        assert.deepEqual(rows, []);
+      } finally {
+        await dir.remove();
+      }
     });
   });
 
