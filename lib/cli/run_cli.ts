@@ -503,7 +503,11 @@ async function runTracks(
     const { migrateTracks } = await import("../migrate/tracks.ts");
     const runs = await migrateTracks(db, tracks, {
       ...base,
-      ...(mode.json ? {} : { log: (line) => io.stderr(`${line}\n`) }),
+      // migrateTracks logs the warnings, with their track.
+      ...(mode.json ? {} : {
+        log: (line) => io.stderr(`${line}\n`),
+        onEvent: (event) => event.type !== "warning" && printEvent(event, io, mode),
+      }),
     });
     const failed = runs.find((r) => r.run?.error && r.run.error.code !== "LIMIT_SHORT");
     if (mode.json) {

@@ -31,7 +31,9 @@ export interface TrackRun {
 /**
  * Runs `up` on each track in order and stops at the first that fails. `log` gets
  * Fluxbase-style lines: `Running system migrations...`,
- * `Migrations applied successfully source=system version=6`, `No new migrations to apply source=user`.
+ * `Migrations applied successfully source=system version=6`, `No new migrations to apply source=user`,
+ * and each track's warnings (`warning: Ignored 7-add.up.sql: ... source=user`), which also
+ * reach `onEvent`.
  *
  * @throws {StrataError} what {@linkcode Migrator.up} throws when nothing ran (lock, dirty, ...), with the track
  *   in its message and in `track`; USAGE, before anything runs, when two tracks would share one version table.
@@ -63,6 +65,12 @@ export async function migrateTracks(
     log(`Running ${track.name} migrations... path=${track.source.label}`);
     const migrator = new Migrator(db, {
       ...migratorOptions,
+      // Warnings are for people (a misnamed file that will never run, a file's own BEGIN
+      // taken off): they go in the log beside the track's lines, as the CLI prints them.
+      onEvent: (event) => {
+        if (event.type === "warning") log(`warning: ${event.message} source=${track.name}`);
+        migratorOptions.onEvent?.(event);
+      },
       source: track.source,
       ...(track.table ? { table: track.table } : {}),
     });

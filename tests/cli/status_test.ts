@@ -418,6 +418,14 @@ test("-track runs Fluxbase's system then user migrations with one log line per t
     assert.equal(error.track, "user");
     assert.match(error.message, /^user migrations: Migrations folder not found: /);
     assert.match(error.hint, /names the user track's migrations, or leave the variable empty to skip the track/);
+
+    // A misnamed file is named once, with its track.
+    await h.files({ "3-refunds.up.sql": "CREATE TABLE refunds (id int);\n" }, "user");
+    const misnamed = await h.strata(["up", ...tracks], { env });
+    assertExit(misnamed, 0);
+    assert.deepEqual(misnamed.stderr.split("\n").filter((line) => line.includes("3-refunds")), [
+      "warning: Ignored 3-refunds.up.sql: the name does not start with VERSION_ (digits then an underscore) source=user",
+    ]);
   });
 });
 

@@ -305,6 +305,30 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`migrateTracks logs each track's warnings, so a misnamed file is in the server's log [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE SCHEMA migrations");
+      const system = memorySource({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);" });
+      const user = memorySource({
+        "1_products.up.sql": "BEGIN;\nCREATE TABLE products (id int);\nCOMMIT;",
+        "2-orders.up.sql": "CREATE TABLE orders (id int);",
+      });
+      const lines: string[] = [];
+      const events: MigratorEvent[] = [];
+      const runs = await migrateTracks(db, [
+        { name: "system", source: system, table: parseTableName('"migrations"."fluxbase"', true) },
+        { name: "user", source: user, table: parseTableName('"migrations"."app"', true) },
+      ], { lockTimeoutMs: 5000, log: (line) => lines.push(line), onEvent: (event) => events.push(event) });
+      assert.equal(runs[1].run?.to.version, 1n);
+      const warnings = lines.filter((line) => line.startsWith("warning: "));
+      assert.equal(warnings.length, 2, lines.join("\n"));
+      assert.match(warnings[0], /^warning: Ignored 2-orders\.up\.sql: .* source=user$/);
+      assert.match(warnings[1], /^warning: 1_products\.up\.sql: its own BEGIN\/COMMIT were taken off.* source=user$/);
+      // The caller's own onEvent still gets them.
+      assert.equal(events.filter((e) => e.type === "warning").length, 2);
+    });
+  });
+
   test(`migrateTracks refuses two tracks that share a version table, before either runs [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       const system = memorySource({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);" });
