@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import type { Database } from "../../lib/db/database.ts";
 import { FileError, StrataError } from "../../lib/db/strata_error.ts";
@@ -389,6 +390,24 @@ for (const backend of BACKENDS) {
       } finally {
         await dir.remove();
       }
+    });
+  });
+
+  test(`a relative migrations folder that is not there is named with its absolute path and a fix for code and CLI [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      // Aether's "file does not exist": a server started from another working directory.
+      const m = new Migrator(db, { source: directorySource("goway/migrations-nope"), lockTimeoutMs: 5000 });
+      await assert.rejects(m.up(), (error: unknown) => {
+        assert.ok(error instanceof StrataError);
+        assert.equal(error.code, "SOURCE_NOT_FOUND");
+        assert.equal(
+          error.message,
+          `Migrations folder not found: goway/migrations-nope (${join(process.cwd(), "goway/migrations-nope")})`,
+        );
+        assert.match(error.hint ?? "", /directorySource/);
+        assert.match(error.hint ?? "", /working directory/);
+        return true;
+      });
     });
   });
 
