@@ -4,7 +4,8 @@
  * the variable unset must not migrate a throwaway PGlite folder and exit 0.
  */
 import { resolve as resolvePath } from "node:path";
-import { type DatabaseUrl, maskUrl, POSTGRES_SCHEMES } from "../db/database_url.ts";
+import { type DatabaseUrl, DEFAULT_PGLITE_PATH, maskUrl, POSTGRES_SCHEMES } from "../db/database_url.ts";
+import { DEFAULT_TABLE, type TableName } from "../migrate/version_table.ts";
 import { StrataError } from "../db/strata_error.ts";
 import type { OpenedDatabase } from "../io/open_database.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
@@ -77,6 +78,44 @@ export function strataCommand(args: ParsedArgs, env: Record<string, string | und
   if (database !== undefined) parts.push("-database", database);
   parts.push(command);
   return parts.join(" ");
+}
+
+/**
+ * The command that runs `command` on one `-track` alone, the golang-migrate way (`force` and
+ * `down` take no -track): its folder as -path, its table as the URL's x-migrations-table. A
+ * URL with a password becomes "$DATABASE_URL" followed by the table's parameters.
+ */
+export function trackCommand(
+  args: ParsedArgs,
+  env: Record<string, string | undefined>,
+  track: { dir?: string; table: TableName },
+  command: string,
+): string {
+  const parts = ["strata"];
+  if (track.dir !== undefined) parts.push("-path", shellWord(track.dir));
+  const { schema, table } = track.table;
+  const parameters = schema !== undefined
+    ? `x-migrations-table=${encodeURIComponent(`${quoted(schema)}.${quoted(table)}`)}&x-migrations-table-quoted=1`
+    : table === DEFAULT_TABLE
+    ? ""
+    : `x-migrations-table=${encodeURIComponent(table)}`;
+  const given = stringFlag(args, "database");
+  const raw = given ?? env.DATABASE_URL;
+  if (parameters === "") {
+    // Only a -database that was given: without one, the command reads $DATABASE_URL again.
+    const database = given === undefined ? undefined : databaseWord(args, env);
+    if (database !== undefined) parts.push("-database", database);
+  } else {
+    const url = raw === undefined || raw.trim() === "" ? `pglite://${DEFAULT_PGLITE_PATH}` : raw;
+    const suffix = `${url.includes("?") ? "&" : "?"}${parameters}`;
+    parts.push("-database", maskUrl(url) === url ? shellWord(url + suffix) : `"$DATABASE_URL"${shellWord(suffix)}`);
+  }
+  parts.push(command);
+  return parts.join(" ");
+}
+
+function quoted(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 export { shellWord };

@@ -23,7 +23,7 @@ import type {
   PlannedRun,
   PlanRequest,
 } from "../migrate/migrator.ts";
-import type { Track } from "../migrate/tracks.ts";
+import type { Track, TrackRun } from "../migrate/tracks.ts";
 import { MAX_VERSION } from "../migrate/file_name.ts";
 import { parseTableName, type TableName, type VersionState } from "../migrate/version_table.ts";
 import {
@@ -46,6 +46,7 @@ import {
   openCommandDatabase,
   shellWord,
   strataCommand,
+  trackCommand,
 } from "./database_flag.ts";
 import { toJson } from "./json.ts";
 import { parseTrackSpec } from "./track_spec.ts";
@@ -298,7 +299,9 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
         table: spec.table,
         ...(spec.skipReason ? { skipReason: spec.skipReason } : {}),
       }));
-      return await runTracks(command, tracks, db, base, io, mode, argument);
+      const again = (name: string, cmd: string) =>
+        trackCommand(args, io.env, trackSpecs.find((spec) => spec.name === name)!, cmd);
+      return await runTracks(command, tracks, db, base, io, mode, argument, again);
     }
     if (command === "seed") return await runSeed(args, db, io, mode);
     if (command === "backup") return await runBackup(args, db, url, io, mode);
@@ -499,13 +502,28 @@ async function runTracks(
   io: CliIo,
   mode: Mode,
   argument: Argument,
+  again: (track: string, cmd: string) => string,
 ): Promise<number> {
   if (command === "up") {
     const { migrateTracks } = await import("../migrate/tracks.ts");
-    const runs = await migrateTracks(db, tracks, {
-      ...base,
-      ...(mode.json ? {} : { log: (line) => io.stderr(`${line}\n`) }),
-    });
+    let runs: TrackRun[];
+    try {
+      runs = await migrateTracks(db, tracks, {
+        ...base,
+        // migrateTracks logs the warnings, with their track.
+        ...(mode.json ? {} : {
+          log: (line) => io.stderr(`${line}\n`),
+          onEvent: (event) => event.type !== "warning" && printEvent(event, io, mode),
+        }),
+      });
+    } catch (error) {
+      if (mode.json || !(error instanceof StrataError) || error.code !== "DIRTY" || error.track === undefined) {
+        throw error;
+      }
+      printError(error, io);
+      await printTrackForce(error.track, tracks, db, base, io, again);
+      return exitCodeOf(error);
+    }
     const failed = runs.find((r) => r.run?.error && r.run.error.code !== "LIMIT_SHORT");
     if (mode.json) {
       io.stdout(
@@ -529,10 +547,18 @@ async function runTracks(
       );
     } else if (failed?.run?.error) {
       printError(failed.run.error, io);
+      if (failed.run.to.dirty) await printTrackForce(failed.name, tracks, db, base, io, again);
     }
     return failed ? exitCodeOf(failed.run!.error) : 0;
   }
-  const { Migrator } = await import("../migrate/migrator.ts");
+  if (command !== "status" && command !== "validate") {
+    throw new StrataError("USAGE", `-track applies to up, status and validate, not ${command}`);
+  }
+  const [{ Migrator }, { assertSeparateTables }] = await Promise.all([
+    import("../migrate/migrator.ts"),
+    import("../migrate/tracks.ts"),
+  ]);
+  await assertSeparateTables(db, tracks);
   const migrators = tracks.filter((t) => t.source).map((t) => ({
     name: t.name,
     migrator: new Migrator(db, { ...base, source: t.source!, ...(t.table ? { table: t.table } : {}) }),
@@ -541,25 +567,46 @@ async function runTracks(
     if (!t.source && !mode.json) io.stderr(`Skipping ${t.name} migrations: ${t.skipReason ?? "no folder"}\n`);
   }
   if (command === "validate") return await runValidate(migrators, io, mode, db);
-  if (command === "status") {
-    const statuses = [];
-    for (const { name, migrator } of migrators) statuses.push({ name, status: await migrator.status() });
-    if (mode.json) {
-      io.stdout(
-        toJson({
-          command: "status",
-          database: db.label,
-          tracks: statuses.map(({ name, status }) => ({ name, ...statusJson(status, (c) => `strata ${c}`) })),
-        }) + "\n",
-      );
-    } else {
-      for (const { name, status } of statuses) {
-        io.stdout(`track ${name}\n${formatStatus(status, (c) => `strata -track ... ${c}`)}\n`);
-      }
+  const statuses = [];
+  for (const { name, migrator } of migrators) statuses.push({ name, status: await migrator.status() });
+  if (mode.json) {
+    io.stdout(
+      toJson({
+        command: "status",
+        database: db.label,
+        tracks: statuses.map(({ name, status }) => ({ name, ...statusJson(status, (c) => again(name, c)) })),
+      }) + "\n",
+    );
+  } else {
+    for (const { name, status } of statuses) {
+      io.stdout(`track ${name}\n${formatStatus(status, (c) => again(name, c))}\n`);
     }
-    return argument.exitCode && statuses.some(({ status }) => !upToDate(status)) ? 1 : 0;
   }
-  throw new StrataError("USAGE", `-track applies to up, status and validate, not ${command}`);
+  return argument.exitCode && statuses.some(({ status }) => !upToDate(status)) ? 1 : 0;
+}
+
+/**
+ * After a track's dirty error: its hint says `force N`, which takes no -track; the commands
+ * that act on that track alone, with its folder and version table.
+ */
+async function printTrackForce(
+  name: string,
+  tracks: Track[],
+  db: Database,
+  base: Omit<MigratorOptions, "source">,
+  io: CliIo,
+  again: (track: string, cmd: string) => string,
+): Promise<void> {
+  const track = tracks.find((t) => t.name === name);
+  if (!track?.source) return;
+  const { Migrator } = await import("../migrate/migrator.ts");
+  const migrator = new Migrator(db, { ...base, source: track.source, ...(track.table ? { table: track.table } : {}) });
+  const dirty = (await migrator.status()).dirty;
+  if (!dirty) return;
+  io.stderr(
+    `hint: On the ${name} track alone: ${again(name, `force ${dirty.forceIfComplete ?? -1}`)} if the changes are ` +
+      `all in place, ${again(name, `force ${dirty.forceIfUndone ?? -1}`)} if none are\n`,
+  );
 }
 
 async function runValidate(

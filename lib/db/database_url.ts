@@ -108,11 +108,26 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
         "e.g. with encodeURIComponent",
     });
   }
+  const label = maskUrl(text);
+  if (readsOtherwise(url, label)) {
+    // The password holds an unencoded "@" and then a "/", "?" or "#": a URL parser (and libpq)
+    // ends the user info at that "/", so a piece of the password would be the host and the
+    // rest the database, and a failed connection's hint would print them.
+    throw new StrataError(
+      "INVALID_URL",
+      `Cannot parse database URL: ${label}: its password holds an "@" and then a "/", "?" or "#", so the URL ` +
+        "would name another host and database than the ones it shows",
+      {
+        hint: "Percent-encode special characters in the user and password (# %23, / %2F, ? %3F, @ %40, space %20), " +
+          "e.g. with encodeURIComponent",
+      },
+    );
+  }
   const params = new URLSearchParams(url.search);
   const result: DatabaseUrl = {
     kind: "postgres",
     connectUrl: "",
-    label: maskUrl(text),
+    label,
     migrationsTableQuoted: false,
     multiStatement: false,
     ignored: [],
@@ -125,6 +140,22 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseUrl {
   url.search = params.toString();
   result.connectUrl = url.toString();
   return result;
+}
+
+/**
+ * Whether the masked label, read as a URL, names another host, port or database than the
+ * parsed URL: the mask takes the password to the userinfo's last "@", a URL parser to the
+ * first "/", "?" or "#". Only a password can make them differ.
+ */
+function readsOtherwise(url: URL, label: string): boolean {
+  if (url.password === "") return false;
+  let shown: URL;
+  try {
+    shown = new URL(label);
+  } catch {
+    return false;
+  }
+  return shown.hostname !== url.hostname || shown.port !== url.port || shown.pathname !== url.pathname;
 }
 
 /**

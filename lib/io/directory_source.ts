@@ -4,7 +4,7 @@
 import { Buffer, isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { StrataError } from "../db/strata_error.ts";
 import type { MigrationSource } from "../migrate/migration_source.ts";
 
@@ -36,10 +36,16 @@ export function directorySource(dir: string): MigrationSource & { checksum(fileN
         const code = (cause as { code?: string }).code;
         if (code === "ENOENT" || code === "ENOTDIR") {
           return Promise.reject(
-            new StrataError("SOURCE_NOT_FOUND", `Migrations folder not found: ${path}`, {
-              cause,
-              hint: "Pass -path DIR (or -source file://DIR), or create the folder with 'create NAME'",
-            }),
+            new StrataError(
+              "SOURCE_NOT_FOUND",
+              `Migrations folder not found: ${path}${isAbsolute(path) ? "" : ` (${resolve(path)})`}`,
+              {
+                cause,
+                hint: "Fix the folder: -path DIR (or -source file://DIR) on the CLI, MIGRATIONS_PATH for " +
+                  "scripts/migrate.ts, the path given to directorySource from code (a relative one is read from " +
+                  "the working directory); or create it with 'create NAME'",
+              },
+            ),
           );
         }
         return Promise.reject(cause);

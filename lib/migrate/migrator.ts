@@ -42,13 +42,13 @@ import { loadParser, parseSqlScript, scriptError, type SqlScript, type SqlStatem
 import {
   ensureVersionTable,
   inTransaction,
-  parseTableName,
   readVersion,
   readVersionRow,
   type ResolvedTable,
   resolveTable,
   setVersionStatements,
   type TableName,
+  tableNameFor,
   tablesExist,
   type VersionState,
   versionTableExists,
@@ -473,14 +473,7 @@ export class Migrator {
   }
 
   #resolve(session: Session): Promise<ResolvedTable> {
-    const fromUrl = this.#db.urlSettings;
-    return resolveTable(
-      session,
-      this.#options.table ??
-        (fromUrl?.migrationsTable === undefined
-          ? { table: "schema_migrations" }
-          : parseTableName(fromUrl.migrationsTable, fromUrl.migrationsTableQuoted)),
-    );
+    return resolveTable(session, tableNameFor(this.#db.urlSettings, this.#options.table));
   }
 
   /**
@@ -604,7 +597,6 @@ export class Migrator {
     write: boolean,
   ): Promise<Prepared> {
     const [versionExists, historyExists] = await tablesExist(session, [table, history]);
-    if (write && !versionExists) await ensureVersionTable(session, table);
     // The history table is created once something is to be written to it, after the dirty
     // check: a role that may not create tables still gets `no change` or golang-migrate's
     // dirty message, as golang-migrate would give it.
@@ -620,7 +612,10 @@ export class Migrator {
     const historyRead = historyExists ? readHistoryRowsIfPermitted(session, history) : Promise.resolve([]);
     historyRead.catch(() => {});
     const from = await versionRead;
+    // The source first, as golang-migrate opens it before the database: a folder that is not
+    // there (an unmounted volume, a wrong path) leaves no empty version table behind.
     const set = await this.loadSet();
+    if (write && !versionExists) await ensureVersionTable(session, table);
     // golang-migrate skips these without a word; a file meant as a migration (1-create.up.sql)
     // would then never run, so strata says so on every run.
     for (const ignored of set.ignored) this.#warn(`Ignored ${ignored.file}: ${ignored.reason}`);

@@ -7,7 +7,8 @@ import type { Database } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { type MigrateRun, Migrator, type MigratorOptions } from "./migrator.ts";
 import type { MigrationSource } from "./migration_source.ts";
-import type { TableName } from "./version_table.ts";
+import { quoteIdent } from "../db/quote_ident.ts";
+import { storedTable, type TableName, tableNameFor } from "./version_table.ts";
 
 /** One track: a name for logs, a source (none: skipped) and its version table. */
 export interface Track {
@@ -30,10 +31,12 @@ export interface TrackRun {
 /**
  * Runs `up` on each track in order and stops at the first that fails. `log` gets
  * Fluxbase-style lines: `Running system migrations...`,
- * `Migrations applied successfully source=system version=6`, `No new migrations to apply source=user`.
+ * `Migrations applied successfully source=system version=6`, `No new migrations to apply source=user`,
+ * and each track's warnings (`warning: Ignored 7-add.up.sql: ... source=user`), which also
+ * reach `onEvent`.
  *
  * @throws {StrataError} what {@linkcode Migrator.up} throws when nothing ran (lock, dirty, ...), with the track
- *   in its message and in `track`.
+ *   in its message and in `track`; USAGE, before anything runs, when two tracks would share one version table.
  * @example
  * ```ts ignore
  * // On Node or Deno; on an edge runtime, import from "strata/core" and leave the folder track out.
@@ -50,6 +53,7 @@ export async function migrateTracks(
   options: Omit<MigratorOptions, "source" | "table"> & { log?: (line: string) => void } = {},
 ): Promise<TrackRun[]> {
   const { log = () => {}, ...migratorOptions } = options;
+  await assertSeparateTables(db, tracks);
   const runs: TrackRun[] = [];
   log("Running database migrations...");
   for (const track of tracks) {
@@ -61,6 +65,12 @@ export async function migrateTracks(
     log(`Running ${track.name} migrations... path=${track.source.label}`);
     const migrator = new Migrator(db, {
       ...migratorOptions,
+      // Warnings are for people (a misnamed file that will never run, a file's own BEGIN
+      // taken off): they go in the log beside the track's lines, as the CLI prints them.
+      onEvent: (event) => {
+        if (event.type === "warning") log(`warning: ${event.message} source=${track.name}`);
+        migratorOptions.onEvent?.(event);
+      },
       source: track.source,
       ...(track.table ? { table: track.table } : {}),
     });
@@ -98,4 +108,43 @@ export async function migrateTracks(
   }
   log("Database migrations completed successfully");
   return runs;
+}
+
+/**
+ * Refuses two tracks (that run) with one version table. golang-migrate keeps one version per
+ * table, so the second track would take the first one's version for its own: it would skip
+ * its own files at or below it and report the first track's files as changed.
+ *
+ * @throws {StrataError} USAGE naming both tracks and the table.
+ */
+export async function assertSeparateTables(db: Database, tracks: readonly Track[]): Promise<void> {
+  const running = tracks.filter((t) => t.source !== undefined);
+  if (running.length < 2) return;
+  const names = running.map((t) => tableNameFor(db.urlSettings, t.table));
+  let current: string | undefined;
+  if (names.some((n) => n.schema === undefined)) {
+    const [row] = await db.query<{ schema: string | null }>("SELECT current_schema() AS schema");
+    current = row?.schema ?? undefined;
+  }
+  const seen = new Map<string, string>();
+  for (const [i, name] of names.entries()) {
+    const schema = name.schema ?? current;
+    // No current schema: the Migrator says so when the track runs.
+    if (schema === undefined) continue;
+    const table = storedTable(schema, name.table);
+    const first = seen.get(table.sql);
+    if (first !== undefined) {
+      throw new StrataError(
+        "USAGE",
+        `Tracks ${first} and ${running[i].name} both use the version table ${table.sql}: ` +
+          `${running[i].name} would take ${first}'s version for its own`,
+        {
+          hint: "Give each track its own table (golang-migrate's x-migrations-table), e.g. -track " +
+            `'${running[i].name}:DIR:"migrations".${quoteIdent(running[i].name)}', or the track's \`table\` ` +
+            "option from code",
+        },
+      );
+    }
+    seen.set(table.sql, running[i].name);
+  }
 }

@@ -114,6 +114,22 @@ export function parseTableName(value: string | undefined, quoted: boolean): Tabl
 }
 
 /**
+ * The version table a Migrator uses: its own `table`, else the URL's `x-migrations-table`
+ * (as golang-migrate's `migrate.New(source, url)` reads it), else `schema_migrations`.
+ *
+ * @throws {StrataError} INVALID_TABLE when the URL's quoted value is malformed.
+ */
+export function tableNameFor(
+  urlSettings: { readonly migrationsTable?: string; readonly migrationsTableQuoted: boolean } | undefined,
+  table?: TableName,
+): TableName {
+  if (table !== undefined) return table;
+  return urlSettings?.migrationsTable === undefined
+    ? { table: DEFAULT_TABLE }
+    : parseTableName(urlSettings.migrationsTable, urlSettings.migrationsTableQuoted);
+}
+
+/**
  * Fills in the schema from current_schema() when the name has none, and names the table as
  * the server stores it (a name over 63 bytes is cut, as PostgreSQL cuts it).
  *

@@ -239,7 +239,7 @@ test("up in a folder without migrations/ fails before the embedded database is m
     for (const command of ["up", "status", "down", "force"]) {
       const out = await runStrata([command, ...(command === "down" || command === "force" ? ["1"] : [])], dir.path);
       assertExit(out, 1);
-      assert.match(out.stderr, /Migrations folder not found: .*migrations\nhint: Pass -path DIR/);
+      assert.match(out.stderr, /Migrations folder not found: .*migrations\nhint: Fix the folder: -path DIR/);
     }
     assert.equal(existsSync(join(dir.path, ".strata")), false, "no embedded database was made");
   } finally {

@@ -418,6 +418,82 @@ test("-track runs Fluxbase's system then user migrations with one log line per t
     assert.equal(error.track, "user");
     assert.match(error.message, /^user migrations: Migrations folder not found: /);
     assert.match(error.hint, /names the user track's migrations, or leave the variable empty to skip the track/);
+
+    // A misnamed file is named once, with its track.
+    await h.files({ "3-refunds.up.sql": "CREATE TABLE refunds (id int);\n" }, "user");
+    const misnamed = await h.strata(["up", ...tracks], { env });
+    assertExit(misnamed, 0);
+    assert.deepEqual(misnamed.stderr.split("\n").filter((line) => line.includes("3-refunds")), [
+      "warning: Ignored 3-refunds.up.sql: the name does not start with VERSION_ (digits then an underscore) source=user",
+    ]);
+  });
+});
+
+test("a dirty track's status and up -track print force commands that act on that track alone, and they run [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.query((db) => db.exec("CREATE SCHEMA migrations"));
+    await h.files({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);\n" }, "system");
+    await h.files({
+      "1_products.up.sql": "CREATE TABLE products (id int);\n",
+      "2_category.up.sql":
+        "ALTER TABLE products ADD COLUMN category text;\nCREATE INDEX CONCURRENTLY products_category ON products (categroy);\n",
+    }, "user");
+    const tracks = ["-track", 'system:system:"migrations"."fluxbase"', "-track", 'user:user:"migrations"."app"'];
+    const failed = await h.strata(["up", ...tracks]);
+    assertExit(failed, 1);
+    const url = `${h.url}${h.url.includes("?") ? "&" : "?"}` +
+      "x-migrations-table=%22migrations%22.%22app%22&x-migrations-table-quoted=1";
+    const force = (version: number) => `strata -path user -database '${url}' force ${version}`;
+    // -track takes no force: the commands name the track's folder and table the golang-migrate way.
+    assert.match(failed.stderr, /^hint: On the user track alone: /m);
+    assert.ok(failed.stderr.includes(`${force(2)} if the changes are all in place, ${force(1)} if none are`));
+    const again = await h.strata(["up", ...tracks]);
+    assertExit(again, 1);
+    assert.match(again.stderr, /^error: user migrations: Dirty database version 2/m);
+    assert.ok(again.stderr.includes(force(1)), again.stderr);
+    const status = await h.strata(["status", ...tracks]);
+    assert.ok(status.stdout.includes(`if none of them are:                                ${force(1)}`), status.stdout);
+    assert.doesNotMatch(status.stdout, /-track \.\.\./);
+    const json = await h.strata(["status", "-json", ...tracks]);
+    const user =
+      (JSON.parse(json.stdout) as { tracks: Array<{ name: string; dirty: { commands: { ifUndone: string } } }> })
+        .tracks.find((track) => track.name === "user")!;
+    assert.equal(user.dirty.commands.ifUndone, force(1));
+
+    // The printed command, run as it reads, clears the user track and leaves the system track alone.
+    await h.query((db) => db.exec("ALTER TABLE products DROP COLUMN category"));
+    assertExit(await runStrata(["-path", "user", "-database", url, "force", "1"], h.dir), 0);
+    const versions = await h.query((db) =>
+      db.query(
+        "SELECT (SELECT version::text || dirty::text FROM migrations.fluxbase) AS system, " +
+          "(SELECT version::text || dirty::text FROM migrations.app) AS app",
+      )
+    );
+    assert.deepEqual(versions, [{ system: "1false", app: "1false" }]);
+  });
+});
+
+test("-track refuses two tracks with one version table (no TABLE given) before anything runs [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);\n" }, "system");
+    await h.files({
+      "1_products.up.sql": "CREATE TABLE products (id int);\n",
+      "2_orders.up.sql": "CREATE TABLE orders (id int);\n",
+    }, "user");
+    const tracks = ["-track", "system:system", "-track", "user:user"];
+    for (const command of ["up", "status", "validate"]) {
+      const run = await h.strata([command, ...tracks]);
+      assertExit(run, 2);
+      assert.match(
+        run.stderr,
+        /^error: Tracks system and user both use the version table "public"\."schema_migrations"/m,
+      );
+      assert.match(run.stderr, /^hint: Give each track its own table .*-track 'user:DIR:"migrations"\."user"'/m);
+    }
+    const tables = await h.query((db) =>
+      db.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")
+    );
+    assert.deepEqual(tables, []);
   });
 });
 

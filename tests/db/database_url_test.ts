@@ -124,6 +124,35 @@ test("a password with an unencoded #, /, ? or space is masked whole, also in the
   }
 });
 
+test("a URL whose unencoded password a URL parser would read as host and database is INVALID_URL, never a connection to a piece of the password", () => {
+  // A URL parser ends the user info at the first "/", "?" or "#": the password's tail becomes
+  // the host, its rest the database, and a failed connection's hint would print both.
+  for (const secret of ["S3c@Rqx/PWy", "p@Szk#1", "S3c@Rqx#PWy"]) {
+    const url = `postgres://postgres:${secret}@127.0.0.1:5432/app`;
+    assert.throws(
+      () => parseDatabaseUrl(url),
+      (error: unknown) => {
+        assert.ok(error instanceof StrataError);
+        assert.equal(error.code, "INVALID_URL");
+        for (const piece of secret.split(/[@/#]/).filter((p) => p.length > 2)) {
+          assert.ok(!error.message.includes(piece), error.message);
+        }
+        assert.match(
+          error.message,
+          /^Cannot parse database URL: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/app: /,
+        );
+        assert.match(error.hint ?? "", /Percent-encode/);
+        return true;
+      },
+      secret,
+    );
+  }
+  // Encoded, it is the URL it looks like; an "@" only in the query, or a password holding "@" alone, too.
+  assert.equal(parseDatabaseUrl("postgres://postgres:S3c%40ret%2FPW@127.0.0.1:5432/app").lockName, "/app");
+  assert.equal(parseDatabaseUrl("postgres://app:s3cret@db:5432/app?application_name=me@host").lockName, "/app");
+  assert.equal(parseDatabaseUrl("postgres://postgres:S3c@ret@127.0.0.1:5432/app").lockName, "/app");
+});
+
 test("in a whole URL a password parameter's value runs to the next & or the end, an unencoded space or # included", () => {
   for (const value of ["S3cret Pw", "S3cret#Pw", "S3cret: Pw", "a?b@c"]) {
     assert.equal(

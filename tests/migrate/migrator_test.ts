@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import type { Database } from "../../lib/db/database.ts";
 import { FileError, StrataError } from "../../lib/db/strata_error.ts";
+import { directorySource } from "../../lib/io/directory_source.ts";
 import { memorySource } from "../../lib/migrate/migration_source.ts";
 import { Migrator, type MigratorEvent, type MigratorOptions } from "../../lib/migrate/migrator.ts";
 import { migrateTracks } from "../../lib/migrate/tracks.ts";
 import { parseTableName } from "../../lib/migrate/version_table.ts";
-import { BACKENDS, withDatabase } from "../_support/backends.ts";
+import { BACKENDS, tempDir, withDatabase } from "../_support/backends.ts";
 
 const APP = {
   "1_orgs.up.sql": "CREATE TABLE orgs (id int PRIMARY KEY, name text NOT NULL);",
@@ -300,6 +303,111 @@ for (const backend of BACKENDS) {
         "Migrations failed source=user error=DIRTY",
       ]);
       assert.deepEqual(await versionRows(db, '"migrations"."fluxbase"'), [{ version: "1", dirty: false }]);
+    });
+  });
+
+  test(`migrateTracks logs each track's warnings, so a misnamed file is in the server's log [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE SCHEMA migrations");
+      const system = memorySource({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);" });
+      const user = memorySource({
+        "1_products.up.sql": "BEGIN;\nCREATE TABLE products (id int);\nCOMMIT;",
+        "2-orders.up.sql": "CREATE TABLE orders (id int);",
+      });
+      const lines: string[] = [];
+      const events: MigratorEvent[] = [];
+      const runs = await migrateTracks(db, [
+        { name: "system", source: system, table: parseTableName('"migrations"."fluxbase"', true) },
+        { name: "user", source: user, table: parseTableName('"migrations"."app"', true) },
+      ], { lockTimeoutMs: 5000, log: (line) => lines.push(line), onEvent: (event) => events.push(event) });
+      assert.equal(runs[1].run?.to.version, 1n);
+      const warnings = lines.filter((line) => line.startsWith("warning: "));
+      assert.equal(warnings.length, 2, lines.join("\n"));
+      assert.match(warnings[0], /^warning: Ignored 2-orders\.up\.sql: .* source=user$/);
+      assert.match(warnings[1], /^warning: 1_products\.up\.sql: its own BEGIN\/COMMIT were taken off.* source=user$/);
+      // The caller's own onEvent still gets them.
+      assert.equal(events.filter((e) => e.type === "warning").length, 2);
+    });
+  });
+
+  test(`migrateTracks refuses two tracks that share a version table, before either runs [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const system = memorySource({ "1_auth.up.sql": "CREATE TABLE auth_users (id int);" });
+      const user = memorySource({
+        "1_products.up.sql": "CREATE TABLE products (id int);",
+        "2_orders.up.sql": "CREATE TABLE orders (id int);",
+      });
+      // Neither names a table (both default to schema_migrations), or one names the default
+      // explicitly: either way the user track would read the system track's version as its own.
+      for (
+        const userTable of [undefined, parseTableName('"public"."schema_migrations"', true)]
+      ) {
+        const lines: string[] = [];
+        await assert.rejects(
+          migrateTracks(db, [
+            { name: "system", source: system },
+            { name: "user", source: user, ...(userTable ? { table: userTable } : {}) },
+          ], { lockTimeoutMs: 5000, log: (line) => lines.push(line) }),
+          (error) => {
+            assert.ok(error instanceof StrataError);
+            assert.equal(error.code, "USAGE");
+            assert.match(
+              error.message,
+              /^Tracks system and user both use the version table "public"\."schema_migrations"/,
+            );
+            assert.match(error.hint ?? "", /its own table/);
+            return true;
+          },
+        );
+        assert.deepEqual(lines, []);
+        assert.deepEqual(await tables(db), []);
+      }
+      // A skipped track shares nothing.
+      const runs = await migrateTracks(db, [
+        { name: "system", source: system },
+        { name: "user", source: undefined },
+      ], { lockTimeoutMs: 5000 });
+      assert.equal(runs[0].run?.to.version, 1n);
+    });
+  });
+
+  test(`up from a folder that does not exist fails with SOURCE_NOT_FOUND and creates no version or history table [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const dir = await tempDir("strata-missing-folder-");
+      try {
+        // Fluxbase's DB_USER_MIGRATIONS_PATH naming a folder that is not mounted: golang-migrate
+        // opens the source first and leaves the database untouched.
+        const m = new Migrator(db, { source: directorySource(join(dir.path, "user")), lockTimeoutMs: 5000 });
+        await assert.rejects(m.up(), (error: unknown) => {
+          assert.ok(error instanceof StrataError);
+          assert.equal(error.code, "SOURCE_NOT_FOUND");
+          return true;
+        });
+        const rows = await db.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()",
+        );
+        assert.deepEqual(rows, []);
+      } finally {
+        await dir.remove();
+      }
+    });
+  });
+
+  test(`a relative migrations folder that is not there is named with its absolute path and a fix for code and CLI [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      // Aether's "file does not exist": a server started from another working directory.
+      const m = new Migrator(db, { source: directorySource("goway/migrations-nope"), lockTimeoutMs: 5000 });
+      await assert.rejects(m.up(), (error: unknown) => {
+        assert.ok(error instanceof StrataError);
+        assert.equal(error.code, "SOURCE_NOT_FOUND");
+        assert.equal(
+          error.message,
+          `Migrations folder not found: goway/migrations-nope (${join(process.cwd(), "goway/migrations-nope")})`,
+        );
+        assert.match(error.hint ?? "", /directorySource/);
+        assert.match(error.hint ?? "", /working directory/);
+        return true;
+      });
     });
   });
 
