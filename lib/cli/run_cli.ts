@@ -266,10 +266,11 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     // Loads while the connection opens (the import below waits for this same load).
     import("../migrate/migrator.ts").catch(() => {});
   }
-  // The embedded PGlite loads the extensions the migrations and seeds create.
+  // The embedded PGlite loads the extensions the migrations and seeds create, and those a
+  // plain backup being restored creates (into a new folder, with no migrations beside it).
   const { db, url } = await openCommandDatabase(args, io, {
     deadline: startedAt + lockTimeout,
-    folders: [path, stringFlag(args, "seeds") ?? "seeds"],
+    folders: [path, stringFlag(args, "seeds") ?? "seeds", ...(command === "restore" ? [rest[0]] : [])],
   });
   try {
     if (mode.verbose) {

@@ -10,29 +10,37 @@ import { join } from "node:path";
 
 const CREATE_EXTENSION = /\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|[a-z_][a-z0-9_$-]*)/gi;
 
-/** Extension names in `CREATE EXTENSION` statements of the .sql files in these folders (and their subfolders, one level). */
+/**
+ * Extension names in `CREATE EXTENSION` statements of the .sql files in these folders (and
+ * their subfolders, one level), and of any path given that is a file, whatever its name (a
+ * plain backup to restore: pg_dump writes the extensions it holds as CREATE EXTENSION).
+ */
 export async function extensionsUsedIn(folders: readonly string[]): Promise<string[]> {
   const names = new Set<string>();
-  const scan = async (folder: string, depth: number): Promise<void> => {
+  const read = async (path: string): Promise<void> => {
+    for (const match of (await readFile(path, "utf8")).matchAll(CREATE_EXTENSION)) {
+      const raw = match[1];
+      names.add(raw.startsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw.toLowerCase());
+    }
+  };
+  const scan = async (folder: string, depth: number, given: boolean): Promise<void> => {
     let entries;
     try {
       entries = await readdir(folder, { withFileTypes: true });
-    } catch {
+    } catch (error) {
+      if (given && (error as { code?: unknown }).code === "ENOTDIR") await read(folder).catch(() => {});
       return; // a folder that does not exist uses no extension; the command itself will say it is missing
     }
     await Promise.all(entries.map(async (entry) => {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) {
-        if (depth > 0) await scan(path, depth - 1);
+        if (depth > 0) await scan(path, depth - 1, false);
       } else if (entry.name.endsWith(".sql")) {
-        for (const match of (await readFile(path, "utf8")).matchAll(CREATE_EXTENSION)) {
-          const raw = match[1];
-          names.add(raw.startsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw.toLowerCase());
-        }
+        await read(path);
       }
     }));
   };
-  await Promise.all(folders.map((folder) => scan(folder, 1)));
+  await Promise.all(folders.map((folder) => scan(folder, 1, true)));
   return [...names].sort();
 }
 

@@ -60,3 +60,28 @@ test("on the embedded PGlite, migrations using pgcrypto, uuid-ossp and citext ap
     await dir.remove();
   }
 });
+
+test("a plain backup that creates pgcrypto restores into a new PGlite folder with no migrations beside it", async () => {
+  const dir = await tempDir("strata-ext-");
+  try {
+    const project = join(dir.path, "project");
+    const elsewhere = join(dir.path, "elsewhere");
+    await mkdir(join(project, "migrations"), { recursive: true });
+    await mkdir(elsewhere);
+    for (const name of ["1_ext.up.sql", "1_ext.down.sql", "2_row.up.sql", "2_row.down.sql"]) {
+      await writeFile(join(project, "migrations", name), FILES[name]);
+    }
+    const source = ["-database", `pglite://${join(project, "db")}`];
+    assert.equal((await runStrata([...source, "up"], project)).code, 0);
+    const backup = await runStrata([...source, "backup", "-out", "backups"], project);
+    assert.equal(backup.code, 0, backup.stderr);
+    const file = backup.stdout.trim();
+
+    const target = ["-database", `pglite://${join(elsewhere, "db")}`];
+    const restored = await runStrata([...target, "restore", file, "-yes"], elsewhere);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.equal((await runStrata([...target, "version"], elsewhere)).stdout.trim(), "2");
+  } finally {
+    await dir.remove();
+  }
+});
