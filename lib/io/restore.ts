@@ -150,12 +150,7 @@ async function restorePostgres(
         `${name} failed, so nothing was restored (it ran in one transaction): ${firstError(stderr)}`,
         {
           hint: `The database is as it was before${dropSql ? " (the current schema was not emptied either)" : ""}. ${
-            dropSql
-              ? "Fix what the error names, or "
-              : format === "plain"
-              ? "A plain file drops what it recreates only when pg_dump made it with --clean (strata's plain " +
-                "backups are); otherwise "
-              : options.clean
+            dropSql ? "Fix what the error names, or " : format === "plain" ? PLAIN_WITHOUT_CLEAN : options.clean
               // -clean drops only what the backup recreates: an object that depends on one of them
               // (another table's foreign key) stops the drop.
               ? "-replace empties the current schema first, so objects the backup does not have go too; or "
@@ -284,6 +279,10 @@ export function removeNewerSettings(head: string): string {
   return found && found.end <= head.length ? head.slice(0, found.start) + head.slice(found.end) : head;
 }
 
+/** A plain file that fails over existing objects: the way out, before "restore into an empty database". */
+const PLAIN_WITHOUT_CLEAN = "A plain file drops what it recreates only when pg_dump made it with --clean (strata's " +
+  "plain backups are); otherwise add -replace to empty the current schema first, in the same transaction, or ";
+
 async function restorePglite(db: Database, path: string, dropSql: string): Promise<void> {
   const parts = psqlScriptParts(await readFile(path, "utf8"), basename(path));
   const pg = db.raw as { query(sql: string, params: unknown[], options: { blob: Blob }): Promise<unknown> };
@@ -307,7 +306,11 @@ async function restorePglite(db: Database, path: string, dropSql: string): Promi
         `Restoring ${basename(path)} failed, so nothing was restored: ${(error as Error).message}`,
         {
           cause: error,
-          hint: `The database is as it was before${dropSql ? " (the current schema was not emptied either)" : ""}`,
+          hint: `The database is as it was before${
+            dropSql
+              ? " (the current schema was not emptied either)"
+              : `. ${PLAIN_WITHOUT_CLEAN}restore into an empty database`
+          }`,
         },
       );
     }

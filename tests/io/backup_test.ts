@@ -1212,3 +1212,42 @@ for (const backend of BACKENDS) {
     },
   );
 }
+
+/** A plain dump as `pg_dump DB > file.sql` writes it, without --clean: it only creates. */
+const PLAIN_WITHOUT_CLEAN = `--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+
+CREATE TABLE public.organisations (id integer, name text);
+`;
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] a plain pg_dump made without --clean, restored over its tables, fails pointing at -replace, which then restores it`, async (t) => {
+    await withDatabase(t, backend, async (target) => {
+      await occupied(target.db);
+      const own = await snapshot(target.db);
+      const out = await tempDir("strata-backup-");
+      try {
+        const file = join(out.path, "backup_20240101_120000.sql");
+        await writeFile(file, PLAIN_WITHOUT_CLEAN);
+        await assert.rejects(restoreBackup(target.db, urlOf(target), file, { yes: true }), (error) => {
+          assertCode("RESTORE_FAILED")(error);
+          assert.match((error as StrataError).message, /relation "organisations" already exists/);
+          assert.match((error as StrataError).hint ?? "", /as it was before/);
+          assert.match((error as StrataError).hint ?? "", /-replace/);
+          return true;
+        });
+        assert.deepEqual(await snapshot(target.db), own);
+        await restoreBackup(target.db, urlOf(target), file, { yes: true, replace: true });
+        const tables = await target.db.query<{ name: string }>(
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        );
+        assert.deepEqual(tables.map((r) => r.name), ["organisations"]);
+      } finally {
+        await out.remove();
+      }
+    });
+  });
+}
