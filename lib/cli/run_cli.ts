@@ -799,7 +799,7 @@ async function runDeploy(
         restored: result.restored,
         restoreCommand: result.restoreCommand ?? null,
         revertCommand: result.revertCommand ?? null,
-        note: result.restoreCommand || result.restored ? databaseNote(args, io.env) ?? null : null,
+        note: result.restoreCommand ? databaseNote(args, io.env) ?? null : null,
         error: result.error ? errorJson(result.error) : null,
       }) + "\n",
     );
@@ -825,8 +825,9 @@ async function runDeploy(
         } (empties the current schema and restores the backup, in one transaction):\n  ${result.restoreCommand}\n`,
       );
     }
+    // A deploy that restored by itself printed no command to run.
     const note = databaseNote(args, io.env);
-    if (note && (result.restoreCommand || result.restored)) {
+    if (note && result.restoreCommand) {
       io.stderr(`deploy: the commands above say "$DATABASE_URL": ${note}\n`);
     }
   }

@@ -575,6 +575,32 @@ test("[postgres] deploy -restore-on-failure puts back 5 applied and 6 failed out
   });
 });
 
+test("[postgres] deploy -restore-on-failure that restored prints no note about commands, since it printed none", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const path = await migrationsWith(work.path, {
+        ...APPLIED_FIVE,
+        "000006_break.up.sql": FAILING_OUTSIDE_TRANSACTION,
+      });
+      // A password in -database is what makes strata print "$DATABASE_URL" in the commands it gives.
+      const url = new URL(source.url);
+      url.password = "Deploy-pw-5521";
+      const out = await runStrata(
+        ["-path", path, "-database", url.toString(), "deploy", "-out", "backups", "-restore-on-failure"],
+        work.path,
+      );
+      assertExit(out, 1);
+      assert.match(out.stderr, /^deploy: Restored: the database is back at version 4/m);
+      assert.doesNotMatch(out.stderr, /\$DATABASE_URL/);
+      assert.ok(!out.stderr.includes("Deploy-pw-5521"), out.stderr);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 /**
  * Runs `fn` while another session holds `lockSql` in an open transaction (pg_dump or a
  * restore's DROP then waits on it), releasing it afterwards whatever happened.
