@@ -18,6 +18,7 @@ import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { tokenize } from "../schema/_sql_tokens.ts";
 import { currentSchemaDrops } from "../migrate/drop_schema.ts";
+import { locateInScript, parseSqlScript, type SqlScript } from "../migrate/sql_script.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { removeOnExit } from "./exit_cleanup.ts";
 import { fileSystemError } from "./write_atomically.ts";
@@ -279,13 +280,24 @@ export function removeNewerSettings(head: string): string {
   return found && found.end <= head.length ? head.slice(0, found.start) + head.slice(found.end) : head;
 }
 
+/** SQLSTATEs of a dump meeting what the database already has: an object that exists, a row whose key does. */
+const EXISTS: ReadonlySet<string> = new Set(["42P07", "42710", "42723", "42P06", "42701", "23505"]);
+
 /** A plain file that fails over existing objects: the way out, before "restore into an empty database". */
 const PLAIN_WITHOUT_CLEAN = "A plain file drops what it recreates only when pg_dump made it with --clean (strata's " +
   "plain backups are); otherwise add -replace to empty the current schema first, in the same transaction, or ";
 
+/** SQL blocks up to this size are split to find a failed statement; a longer one (--inserts) is not. */
+const SPLIT_LIMIT = 4 * 1024 * 1024;
+
+/** Where a restore failed: a block of the dump from its first line, and the statement in it when known. */
+type FailedAt = { text: string; line: number; copy?: true; script?: SqlScript; index?: number; error?: unknown };
+
 async function restorePglite(db: Database, path: string, dropSql: string): Promise<void> {
-  const parts = psqlScriptParts(await readFile(path, "utf8"), basename(path));
+  const file = basename(path);
+  const parts = psqlScriptParts(await readFile(path, "utf8"), file);
   const pg = db.raw as { query(sql: string, params: unknown[], options: { blob: Blob }): Promise<unknown> };
+  let at: FailedAt | undefined;
   // PGlite is one session: plain queries on it (a deploy holding the migration lock can
   // restore too), and the dump's SETs must not outlive it.
   await keepingSessionSettings(db, async () => {
@@ -293,23 +305,42 @@ async function restorePglite(db: Database, path: string, dropSql: string): Promi
       await db.exec("BEGIN");
       if (dropSql) await db.exec(dropSql);
       for (const part of parts) {
-        if (part.copy === undefined) await db.exec(part.sql);
-        // COPY ... FROM stdin with its rows inline, as a server's pg_dump writes it: PGlite
-        // reads the rows from a blob instead of psql's standard input.
-        else await pg.query(part.copy, [], { blob: new Blob([part.sql]) });
+        if (part.copy !== undefined) {
+          // COPY ... FROM stdin with its rows inline, as a server's pg_dump writes it: PGlite
+          // reads the rows from a blob instead of psql's standard input.
+          at = { text: part.copy, line: part.line, copy: true };
+          await pg.query(part.copy, [], { blob: new Blob([part.sql]) });
+          continue;
+        }
+        // A block runs whole (one call per statement costs twice the time); when it fails,
+        // it runs again statement by statement from its savepoint to name the one that fails.
+        at = undefined;
+        await db.exec("SAVEPOINT strata_restore");
+        try {
+          await db.exec(part.sql);
+        } catch (error) {
+          at = await failedStatement(db, part, file, error);
+          throw at.error;
+        }
+        await db.exec("RELEASE SAVEPOINT strata_restore");
       }
+      at = undefined;
       await db.exec("COMMIT");
     } catch (error) {
       await db.exec("ROLLBACK").catch(() => {});
       throw new StrataError(
         "RESTORE_FAILED",
-        `Restoring ${basename(path)} failed, so nothing was restored: ${(error as Error).message}`,
+        `Restoring ${file} failed${where(at, error)}, so nothing was restored: ${(error as Error).message}`,
         {
           cause: error,
           hint: `The database is as it was before${
             dropSql
               ? " (the current schema was not emptied either)"
-              : `. ${PLAIN_WITHOUT_CLEAN}restore into an empty database`
+              : `. ${
+                EXISTS.has(String((error as { code?: unknown }).code))
+                  ? PLAIN_WITHOUT_CLEAN
+                  : "Fix what the error names, or "
+              }restore into an empty database`
           }`,
         },
       );
@@ -318,15 +349,70 @@ async function restorePglite(db: Database, path: string, dropSql: string): Promi
 }
 
 /**
+ * The block that failed, run again from its savepoint one statement at a time: the statement
+ * that fails now is the one that failed (same data, same order). A block too long to split or
+ * not valid SQL keeps the block and its first error, whose position the server gives.
+ */
+async function failedStatement(
+  db: Database,
+  part: { sql: string; line: number },
+  file: string,
+  error: unknown,
+): Promise<FailedAt> {
+  const whole: FailedAt = { text: part.sql, line: part.line, error };
+  const script = part.sql.length <= SPLIT_LIMIT
+    ? await parseSqlScript(part.sql, file).catch(() => undefined)
+    : undefined;
+  if (script === undefined) return whole;
+  try {
+    await db.exec("ROLLBACK TO SAVEPOINT strata_restore");
+    for (const [index, statement] of script.statements.entries()) {
+      try {
+        await db.exec(statement.sql);
+      } catch (again) {
+        return { ...whole, script, index, error: again };
+      }
+    }
+  } catch {
+    // the savepoint is gone with the session: the first error stands
+  }
+  return whole;
+}
+
+/** ` at line L, column C` of the dump for a failure `at`, from the server's position (or COPY row) when it gives one. */
+function where(at: FailedAt | undefined, error: unknown): string {
+  if (at === undefined) return "";
+  if (at.copy) {
+    // A row the server refused: its CONTEXT counts the COPY's data lines from 1.
+    const row = /\bCOPY \S+, line (\d+)/.exec(String((error as { where?: unknown }).where ?? ""));
+    return ` at line ${at.line + (row ? Number(row[1]) : 0)}`;
+  }
+  const raw = Number((at.error as { position?: unknown } | undefined)?.position);
+  const position = Number.isInteger(raw) && raw > 0 ? raw : undefined;
+  if (at.script !== undefined && at.index !== undefined) {
+    const { line, column } = locateInScript(at.script, at.index, position);
+    return ` at line ${at.line + line - 1}${position === undefined ? "" : `, column ${column}`}`;
+  }
+  if (position === undefined) return ` in the statements from line ${at.line}`;
+  // The server counts characters (code points) from 1; the lines before it are the block's.
+  const before = Array.from(at.text).slice(0, position - 1).join("");
+  const line = before.split("\n").length;
+  const column = Array.from(before.slice(before.lastIndexOf("\n") + 1)).length + 1;
+  return ` at line ${at.line + line - 1}, column ${column}`;
+}
+
+/**
  * A plain dump as psql would run it, cut into SQL to execute and COPY blocks (the COPY
  * statement, its rows). pg_dump's `\restrict` / `\unrestrict` lines guard psql against
  * meta-commands hidden in the data and are left out; any other psql meta-command cannot run
  * on PGlite and is refused, naming its line.
  */
-export function psqlScriptParts(text: string, file: string): Array<{ sql: string; copy?: string }> {
-  const parts: Array<{ sql: string; copy?: string }> = [];
+export function psqlScriptParts(text: string, file: string): Array<{ sql: string; copy?: string; line: number }> {
+  const parts: Array<{ sql: string; copy?: string; line: number }> = [];
   const lines = text.split("\n");
   let sql: string[] = [];
+  // The 1-based line the SQL collected in `sql` starts at.
+  let first = 1;
   // A `\` or COPY line inside a string, a quoted name, a $$ body or a comment is text, as
   // psql's scanner has it: only such lines make the SQL before them worth following.
   const insideQuote = () => tokenize(sql.join("\n") + "\n").at(-1)?.unterminated === true;
@@ -334,11 +420,12 @@ export function psqlScriptParts(text: string, file: string): Array<{ sql: string
     const line = lines[i];
     const copy = /^COPY .+ FROM stdin;\r?$/i.test(line);
     if ((!copy && !line.startsWith("\\")) || insideQuote()) {
+      if (sql.length === 0) first = i + 1;
       sql.push(line);
       continue;
     }
     if (copy) {
-      if (sql.length) parts.push({ sql: sql.join("\n") });
+      if (sql.length) parts.push({ sql: sql.join("\n"), line: first });
       sql = [];
       const rows: string[] = [];
       const start = i;
@@ -351,17 +438,21 @@ export function psqlScriptParts(text: string, file: string): Array<{ sql: string
       parts.push({
         copy: line.replace(/FROM stdin;\r?$/i, "FROM '/dev/blob';"),
         sql: rows.map((r) => `${r}\n`).join(""),
+        line: start + 1,
       });
       continue;
     }
-    if (/^\\(restrict|unrestrict)\b/.test(line)) continue;
+    if (/^\\(restrict|unrestrict)\b/.test(line)) {
+      if (sql.length) sql.push(""); // keeps the lines after it where they are in the file
+      continue;
+    }
     throw new StrataError(
       "RESTORE_FAILED",
       `${file}, line ${i + 1}: the psql command ${line.split(/\s/)[0]} cannot run on the embedded PGlite database`,
       { hint: "Restore this file into a PostgreSQL server with psql, or make the backup with pg_dump without it" },
     );
   }
-  if (sql.join("").trim() !== "") parts.push({ sql: sql.join("\n") });
+  if (sql.join("").trim() !== "") parts.push({ sql: sql.join("\n"), line: first });
   return parts;
 }
 

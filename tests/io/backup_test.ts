@@ -351,9 +351,9 @@ test("psqlScriptParts cuts a plain dump into SQL and COPY blocks, leaves out \\r
     "d.sql",
   );
   assert.deepEqual(parts, [
-    { sql: "SET x = 1;" },
-    { copy: "COPY public.t (a) FROM '/dev/blob';", sql: "1\n\\N\n" },
-    { sql: "SELECT 1;\n" },
+    { sql: "SET x = 1;", line: 2 },
+    { copy: "COPY public.t (a) FROM '/dev/blob';", sql: "1\n\\N\n", line: 3 },
+    { sql: "SELECT 1;\n\n", line: 7 },
   ]);
   assert.throws(
     () => psqlScriptParts("SELECT 1;\n\\connect other\n", "d.sql"),
@@ -370,7 +370,7 @@ test("psqlScriptParts cuts a plain dump into SQL and COPY blocks, leaves out \\r
     "COMMENT ON TABLE t IS 'it''s\n\\x';",
     "/* a /* nested\n*/ comment\nCOPY t FROM stdin;\n*/ SELECT 1;",
   ].join("\n");
-  assert.deepEqual(psqlScriptParts(quoted, "d.sql"), [{ sql: quoted }]);
+  assert.deepEqual(psqlScriptParts(quoted, "d.sql"), [{ sql: quoted, line: 1 }]);
 });
 
 const SESSION_SETTINGS = [
@@ -1251,3 +1251,48 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+test("[pglite] a plain restore that fails names the dump's line: a statement the server gives no position in, a column it points at, a syntax error, a COPY row", async (t) => {
+  const head = [
+    "--", // 1
+    "-- PostgreSQL database dump", // 2
+    "--", // 3
+    "SET statement_timeout = 0;", // 4
+    "", // 5
+    "CREATE TABLE public.t1 (id integer);", // 6
+    "COPY public.t1 (id) FROM stdin;", // 7
+    "1", // 8
+    "\\.", // 9
+    "", // 10
+    "CREATE TABLE public.t2 (id integer);", // 11
+  ];
+  const cases: Array<[string, string[], RegExp]> = [
+    ["no position", ["CREATE TABLE public.t1 (id integer);"], /line 12\b.*relation "t1" already exists/],
+    ["a column", ["CREATE VIEW public.v AS", "  SELECT id,", "    nope FROM public.t1;"], /line 14\b.*column "nope"/],
+    [
+      "syntax",
+      ["CREATE TABLE public.t3 (id integer);", "", "CREATE TABEL public.t4 (id integer);"],
+      /line 14\b.*syntax/,
+    ],
+    ["a COPY row", ["COPY public.t2 (id) FROM stdin;", "5", "five", "\\."], /line 14\b.*invalid input syntax/],
+  ];
+  await withDatabase(t, "pglite", async (target) => {
+    const out = await tempDir("strata-backup-");
+    try {
+      for (const [what, tail, expected] of cases) {
+        const file = join(out.path, "hand_made.sql");
+        await writeFile(file, [...head, ...tail, ""].join("\n"));
+        await assert.rejects(restoreBackup(target.db, urlOf(target), file, { yes: true }), (error) => {
+          assertCode("RESTORE_FAILED")(error);
+          assert.match((error as StrataError).message, /^Restoring hand_made\.sql failed at /, what);
+          assert.match((error as StrataError).message, expected, what);
+          return true;
+        });
+        const tables = await target.db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'public'");
+        assert.equal(tables.length, 0, `${what}: nothing restored`);
+      }
+    } finally {
+      await out.remove();
+    }
+  });
+});
