@@ -30,8 +30,10 @@ export function nodeIo(): CliIo & { dispose(): void } {
     const key = name === "SIGINT" ? "Ctrl-C" : "SIGTERM";
     if (controller.signal.aborted) {
       process.stderr.write(
-        `\nAborted (${key} again): a file running in a transaction is rolled back by the server; one running ` +
-          "outside a transaction leaves its version dirty. Run 'strata status' to see which\n",
+        io.abortNote
+          ? `\nAborted (${key} again) ${io.abortNote}\n`
+          : `\nAborted (${key} again): a file running in a transaction is rolled back by the server; one running ` +
+            "outside a transaction leaves its version dirty. Run 'strata status' to see which\n",
       );
       process.exit(name === "SIGINT" ? 130 : 143);
     }

@@ -68,6 +68,11 @@ export interface CliIo {
    * migration" (a backup stops pg_dump at once): set by the command, read by the adapter.
    */
   interruptNote?: string;
+  /**
+   * What a second SIGINT leaves, when a migration file runs on a server: set by the command
+   * as each file starts (and cleared as it ends), read by the adapter.
+   */
+  abortNote?: string;
   /** Who and where, for the history table (e.g. `strata 0.1.0 on host, pid 42`). */
   client?: string;
   /** Whether stderr is a terminal (progress lines). */
@@ -290,7 +295,10 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
       ...(io.client ? { client: io.client } : {}),
       allowChanged: booleanFlag(args, "allow-changed"),
       allowOutOfOrder: booleanFlag(args, "allow-out-of-order"),
-      onEvent: (event) => printEvent(event, io, mode),
+      onEvent: (event) => {
+        if (db.dialect === "postgres") noteRunning(event, io);
+        printEvent(event, io, mode);
+      },
     };
     const { directorySource } = await import("../io/directory_source.ts");
     if (trackSpecs.length > 0) {
@@ -942,6 +950,24 @@ function finishRun(command: string, run: MigrateRun, io: CliIo, mode: Mode, db: 
     return exitCodeOf(run.error);
   }
   return 0;
+}
+
+/**
+ * What exiting at once would leave, for the file running now on a server (whose transaction
+ * the server rolls back when the connection goes). PGlite runs in this process: a second
+ * signal is seen between files there, so it keeps the adapter's general words.
+ */
+function noteRunning(event: MigratorEvent, io: CliIo): void {
+  if (event.type === "migration") delete io.abortNote;
+  if (event.type !== "start" || event.result.file === undefined) return;
+  const { file, transactional } = event.result;
+  io.abortNote = transactional
+    ? `during ${file}, which runs in a transaction: the server rolls it back, so the database ${
+      event.from.version === null ? "still has no migration applied" : `stays at version ${event.from.version}`
+    }`
+    : `during ${file}, which runs outside a transaction: the statements it ran stay applied and version ${
+      event.to ?? -1
+    } stays dirty. Run 'strata status' for the way out`;
 }
 
 function printEvent(event: MigratorEvent, io: CliIo, mode: Mode): void {

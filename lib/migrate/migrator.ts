@@ -155,9 +155,13 @@ export type PlanRequest =
   | { command: "down"; limit?: number }
   | { command: "goto"; version: bigint };
 
-/** Progress events. */
+/**
+ * Progress events. `start` comes as a file begins (the version is `from` until it ends; a file
+ * outside a transaction leaves `to` dirty if it stops part-way), `migration` when it ended.
+ */
 export type MigratorEvent =
   | { type: "lock-wait"; lockId: bigint }
+  | { type: "start"; result: MigrationResult; from: VersionState; to: bigint | null }
   | { type: "migration"; result: MigrationResult }
   | { type: "warning"; message: string };
 
@@ -795,6 +799,7 @@ export class Migrator {
         const result = results[i];
         const script = step.file === undefined ? undefined : scripts.get(step.file)!;
         const checksum = step.migration.up === undefined ? null : checksums.get(step.migration.up) ?? null;
+        this.#options.onEvent?.({ type: "start", result, from: to, to: step.to });
         const started = performance.now();
         try {
           const warning = await this.#runStep(

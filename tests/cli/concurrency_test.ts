@@ -311,10 +311,50 @@ test("a second SIGTERM during a file outside a transaction exits 143 saying what
       assert.equal(out.code, 143, out.stderr);
       assert.match(
         out.stderr,
-        /Aborted \(SIGTERM again\): .* one running outside a transaction leaves its version dirty/,
+        /^Aborted \(SIGTERM again\) during 2_b\.up\.sql, which runs outside a transaction: the statements it ran stay applied and version 2 stays dirty/m,
       );
       const status = await runStrata(["-database", test.url, "status"], dir);
       assert.match(status.stdout, /2_b\.up\.sql \(up\) was started by strata at .* and has recorded no end/);
+    });
+  });
+});
+
+test("a second SIGINT during a file in a transaction exits 130 naming it, rolled back, the database at the version before", async (t) => {
+  await withDatabase(t, "postgres", async (test: TestDatabase) => {
+    await withFolder(async (dir) => {
+      await writeMigrations(join(dir, "migrations"), {
+        "1_a.up.sql": "CREATE TABLE a (id int);\n",
+        "2_b.up.sql": "CREATE TABLE b (id int);\nSELECT pg_sleep(20) AS rollback_marker;\n",
+      });
+      const run = startStrata(["-database", test.url, "up"], dir);
+      const dbName = new URL(test.url).pathname.slice(1);
+      const sleeping = async () =>
+        (await test.db.query(
+          "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND query LIKE '%rollback_marker%'",
+          [dbName],
+        )).length > 0;
+      try {
+        await waitFor("migration 2's pg_sleep", sleeping);
+      } catch (error) {
+        run.child.kill("SIGKILL");
+        throw error;
+      }
+      run.child.kill("SIGINT");
+      await waitFor("the first signal's message", () => /Interrupted \(Ctrl-C\)/.test(run.stderr()));
+      run.child.kill("SIGINT");
+      const out = await run.done;
+      assert.equal(out.code, 130, out.stderr);
+      assert.match(
+        out.stderr,
+        /^Aborted \(Ctrl-C again\) during 2_b\.up\.sql, which runs in a transaction: the server rolls it back, so the database stays at version 1$/m,
+      );
+      // The server ends the session when its sleep is over and finds the client gone.
+      await test.db.exec(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%rollback_marker%' AND pid <> pg_backend_pid()",
+      );
+      await waitFor("the aborted session to end", async () => !(await sleeping()));
+      assert.deepEqual(await versionRow(test.db), { version: "1", dirty: false });
+      assert.equal(await tableExists(test.db, "b"), false);
     });
   });
 });
