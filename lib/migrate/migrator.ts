@@ -1134,7 +1134,9 @@ function statementError(
     ? `${step.file} runs outside a transaction: ${
       whatStays(script, index, mode.openedAt)
     }${mode.invalidIndexes}, and the database is dirty at version ${step.to ?? -1}. ${stepDirtyHint(step)}`
-    : `Nothing of ${step.file} was kept: ${stillAt(step.from)}, clean. ${transactionalAdvice(server.code)}`;
+    : `Nothing of ${step.file} was kept: ${stillAt(step.from)}, clean. ${transactionalAdvice(server.code)}${
+      adoptionAdvice(step, server.code)
+    }`;
   // PostgreSQL 16+ says `extension "x" is not available`; 15 and older name the missing control file.
   const missing = /extension "(.+?)" is not available/.exec(server.message)?.[1] ??
     /could not open extension control file "[^"]*\/([^/"]+)\.control"/.exec(server.message)?.[1];
@@ -1188,6 +1190,21 @@ function transactionalAdvice(code: string | undefined): string {
     default:
       return "Fix the file and run the command again";
   }
+}
+
+/** SQLSTATEs of an object that is already there: a table, a type, a schema, a function, a column. */
+const ALREADY_THERE = new Set(["42P07", "42710", "42P06", "42723", "42701"]);
+
+/**
+ * For an up file that failed on something already there: the database may have been built
+ * before its migrations (an ORM's auto-migrate, a restored dump), golang-migrate's way in is
+ * to record what is there as applied.
+ */
+function adoptionAdvice(step: Step, code: string | undefined): string {
+  if (step.direction !== "up" || code === undefined || !ALREADY_THERE.has(code)) return "";
+  return `. If the database was built without these migrations (an ORM's auto-migrate, a restored dump) and ` +
+    `everything ${step.file} creates is there already, record it as applied without running it: 'force ${step.to}' ` +
+    `(or the last version whose changes are all in place), then 'up'`;
 }
 
 /** "statements 1 to 3", "statement 1". */

@@ -421,3 +421,34 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`[${backend}] an up file failing on a table already there (a database an ORM built) says to force its version, which then lets up go on`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      // What GORM's AutoMigrate left: the tables, no version table.
+      await db.exec("CREATE TABLE users (id bigint PRIMARY KEY, email text)");
+      const files = {
+        "1_users.up.sql": "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n",
+        "1_users.down.sql": "DROP TABLE users;\n",
+        "2_orders.up.sql": "CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint REFERENCES users);\n",
+        "2_orders.down.sql": "DROP TABLE orders;\n",
+      };
+      const failed = await migrator(db, files).up();
+      assert.ok(failed.error instanceof StrataError);
+      assert.equal(failed.error.code, "MIGRATION_FAILED");
+      assert.match(
+        failed.error.hint ?? "",
+        /Nothing of 1_users\.up\.sql was kept: the database still has no migration applied, clean\. Fix the file and run the command again\. If the database was built without these migrations \(an ORM's auto-migrate, a restored dump\) and everything 1_users\.up\.sql creates is there already, record it as applied without running it: 'force 1' \(or the last version whose changes are all in place\), then 'up'$/,
+      );
+
+      await migrator(db, files).force(1n);
+      assert.equal((await migrator(db, files).up()).error, undefined);
+      assert.deepEqual(await versionRow(db), { version: "2", dirty: false });
+      assert.ok(await exists(db, "orders"));
+
+      // A file failing for another reason gets no such advice, nor does a down file.
+      const other = await migrator(db, { ...files, "3_bad.up.sql": "ALTER TABLE nothere ADD COLUMN x int;\n" }).up();
+      assert.doesNotMatch(other.error?.hint ?? "", /force/);
+    });
+  });
+}
