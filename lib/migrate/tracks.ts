@@ -4,7 +4,7 @@
  * "migrations"."app"), with one log line per track.
  */
 import type { Database } from "../db/database.ts";
-import { StrataError } from "../db/strata_error.ts";
+import { FileError, StrataError } from "../db/strata_error.ts";
 import { type MigrateRun, Migrator, type MigratorOptions } from "./migrator.ts";
 import type { MigrationSource } from "./migration_source.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
@@ -97,7 +97,13 @@ export async function migrateTracks(
     }
     runs.push({ name: track.name, skipped: false, run });
     if (run.error) {
-      log(`Migrations failed source=${track.name} version=${run.to.version ?? -1}${run.to.dirty ? " dirty=true" : ""}`);
+      // The same fields as a track where nothing ran (error=CODE), and the file that failed.
+      const file = run.error instanceof FileError ? ` file=${logValue(run.error.file)}` : "";
+      log(
+        `Migrations failed source=${track.name} error=${run.error.code}${file} version=${run.to.version ?? -1}${
+          run.to.dirty ? " dirty=true" : ""
+        }`,
+      );
       return runs;
     }
     log(
@@ -147,4 +153,9 @@ export async function assertSeparateTables(db: Database, tracks: readonly Track[
     }
     seen.set(table.sql, running[i].name);
   }
+}
+
+/** A log line's value as is, or quoted when it holds a space or a quote (logfmt). */
+function logValue(value: string): string {
+  return /[\s"=]/.test(value) ? JSON.stringify(value) : value;
 }

@@ -306,6 +306,29 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`migrateTracks logs a failed file's error code and file name on its failure line, and stops there [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const lines: string[] = [];
+      const runs = await migrateTracks(db, [
+        {
+          name: "user",
+          source: memorySource({
+            "1_products.up.sql": "CREATE TABLE products (id int);",
+            "2_prices.up.sql": "ALTER TABLE product ADD COLUMN price int;",
+          }),
+        },
+        {
+          name: "later",
+          source: memorySource({ "1_x.up.sql": "CREATE TABLE x (id int);" }),
+          table: { table: "later" },
+        },
+      ], { lockTimeoutMs: 5000, log: (line) => lines.push(line) });
+      assert.equal(runs.length, 1, "the track after the failed one does not run");
+      assert.equal(runs[0].run?.error?.code, "MIGRATION_FAILED");
+      assert.equal(lines.at(-1), "Migrations failed source=user error=MIGRATION_FAILED file=2_prices.up.sql version=1");
+    });
+  });
+
   test(`migrateTracks logs each track's warnings, so a misnamed file is in the server's log [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec("CREATE SCHEMA migrations");
