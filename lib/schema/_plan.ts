@@ -759,21 +759,49 @@ function baseType(type: string): { base: string; array: boolean } {
 
 const STRING_TYPES = new Set(["character varying", "character", "text", "bpchar"]);
 const BIT_TYPES = new Set(["bit", "bit varying"]);
+const NUMBER_TYPES = new Set(["smallint", "integer", "bigint", "numeric", "real", "double precision"]);
+
+/**
+ * The other built-in pairs with an assignment or implicit cast (pg_cast, castcontext 'a' or
+ * 'i'), by source type. Any two NUMBER_TYPES have one too.
+ */
+const ASSIGNMENT_CASTS: Record<string, readonly string[]> = {
+  date: ["timestamp without time zone", "timestamp with time zone"],
+  "timestamp without time zone": ["date", "time without time zone", "timestamp with time zone"],
+  "timestamp with time zone": [
+    "date",
+    "time without time zone",
+    "time with time zone",
+    "timestamp without time zone",
+  ],
+  "time without time zone": ["interval", "time with time zone"],
+  "time with time zone": ["time without time zone"],
+  interval: ["time without time zone"],
+  json: ["jsonb"],
+  jsonb: ["json"],
+  inet: ["cidr"],
+  cidr: ["inet"],
+};
 
 /**
  * Whether ALTER COLUMN ... TYPE needs `USING col::type`. Without USING the server converts
  * with the assignment cast, as an INSERT does: a value too long for varchar(n), char(n) or
  * bit(n) fails the statement, where an explicit cast would cut it silently. So USING is left
  * out whenever an assignment cast exists for certain: the same type with other modifiers, any
- * type to a character type (through its text form), bit to bit. Other changes (text to jsonb,
- * text to integer, ...) keep the explicit cast, which they need.
+ * type to a character type (through its text form), bit to bit, between the number types
+ * (integer to bigint, ...), between the date and time types, json and jsonb. Other changes
+ * (text to jsonb, text to integer, ...) keep the explicit cast, which they need.
  */
 function needsCast(from: string, to: string): boolean {
   const [x, y] = [baseType(from), baseType(to)];
   if (x.array !== y.array) return true;
   if (x.base === y.base) return false;
   if (STRING_TYPES.has(y.base)) return false;
-  return !(BIT_TYPES.has(x.base) && BIT_TYPES.has(y.base));
+  if (BIT_TYPES.has(x.base) && BIT_TYPES.has(y.base)) return false;
+  if (x.base === "money") return y.base !== "numeric";
+  if (y.base === "money") return !["integer", "bigint", "numeric"].includes(x.base);
+  if (NUMBER_TYPES.has(x.base) && NUMBER_TYPES.has(y.base)) return false;
+  return !(ASSIGNMENT_CASTS[x.base] ?? []).includes(y.base);
 }
 
 /**

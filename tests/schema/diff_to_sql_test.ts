@@ -81,6 +81,29 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`[${backend}] diffToSql changes integer to bigint, numeric to integer, timestamp to timestamptz and json to jsonb without USING, as README says`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TABLE m (id integer PRIMARY KEY, n smallint[], price numeric, at timestamp, doc json, body text);
+        INSERT INTO m VALUES (1, '{1,2}', 2.5, '2024-01-02 03:04:05', '{"a": 1}', '{"b": 2}')`,
+      b: `CREATE TABLE m (id bigint PRIMARY KEY, n bigint[], price integer, at timestamptz, doc jsonb, body jsonb)`,
+    }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements, [
+        "ALTER TABLE public.m ALTER COLUMN at TYPE timestamp with time zone",
+        "ALTER TABLE public.m ALTER COLUMN body TYPE jsonb USING body::jsonb",
+        "ALTER TABLE public.m ALTER COLUMN doc TYPE jsonb",
+        "ALTER TABLE public.m ALTER COLUMN id TYPE bigint",
+        "ALTER TABLE public.m ALTER COLUMN n TYPE bigint[]",
+        "ALTER TABLE public.m ALTER COLUMN price TYPE integer",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+      assert.deepEqual(await db.query("SELECT id::text, n::text, price, doc, body FROM m"), [
+        { id: "1", n: "{1,2}", price: 3, doc: { a: 1 }, body: { b: 2 } },
+      ]);
+    });
+  });
+
   test(`[${backend}] diffToSql shortening a varchar column refuses a value too long instead of cutting it`, async (t) => {
     await withSchemas(t, backend, {
       a: `CREATE TABLE notes (code varchar(20)); INSERT INTO notes VALUES ('abcdefgh')`,
@@ -119,7 +142,7 @@ for (const backend of BACKENDS) {
       b: `CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text)`,
     }, async (db, a, b) => {
       const statements = diffToSql(a, b);
-      assert.deepEqual(statements, ["ALTER TABLE public.events ALTER COLUMN id TYPE bigint USING id::bigint"]);
+      assert.deepEqual(statements, ["ALTER TABLE public.events ALTER COLUMN id TYPE bigint"]);
       await applyStatements(db, statements);
       await assertSchema(db, b);
       assert.deepEqual(await db.query("INSERT INTO events (name) VALUES ('c') RETURNING id::int"), [{ id: 3 }]);
@@ -359,7 +382,7 @@ test("diffToSql re-creates the views that read a column whose type changes", () 
   to.objects.tables[0].columns[1].type = "bigint";
   assert.deepEqual(diffToSql(from, to), [
     "DROP VIEW public.v",
-    "ALTER TABLE public.t ALTER COLUMN b_id TYPE bigint USING b_id::bigint",
+    "ALTER TABLE public.t ALTER COLUMN b_id TYPE bigint",
     "CREATE VIEW public.v AS\n SELECT b_id\n   FROM public.t",
   ]);
 });
