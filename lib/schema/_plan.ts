@@ -359,6 +359,10 @@ function cascade(
       // A column change reaches what mentions the column's name among its table's users.
       candidates = [...(users.get(source.parent!) ?? [])];
       mentions = (source.data as { column: SnapshotColumn }).column.name;
+    } else if (source.kind === "constraint") {
+      // The graph makes a table's indexes, triggers, policies and foreign keys, and the views
+      // on it, wait for its constraints only so they are created in order; few really use one.
+      candidates = [...(users.get(key) ?? [])].filter((candidate) => usesConstraint(a.items.get(candidate)!, source));
     } else {
       candidates = [...(users.get(key) ?? [])];
     }
@@ -394,6 +398,23 @@ function cascade(
       queue.push(candidate);
     }
   }
+}
+
+/**
+ * Whether PostgreSQL refuses to drop `constraint` while `item` exists: a foreign key on its
+ * unique key, or a view or function that may rely on a key (GROUP BY a primary key, ON
+ * CONFLICT ON CONSTRAINT). A CHECK, or another object on the same table, never does.
+ */
+function usesConstraint(item: SchemaItem, constraint: SchemaItem): boolean {
+  const { table, constraint: own } = constraint.data as { table: SnapshotTable; constraint: SnapshotConstraint };
+  if (own.type === "check" || own.type === "foreign key") return false;
+  if (item.foreignKey) {
+    const references = (item.data as { constraint: SnapshotConstraint }).constraint.references;
+    const sorted = (columns: readonly string[] = []) => [...columns].sort().join("\u0000");
+    return references !== undefined && references.schema === table.schema && references.table === table.name &&
+      own.type !== "exclusion" && sorted(references.columns) === sorted(own.columns);
+  }
+  return ["view", "materialized view", "function", "procedure"].includes(item.kind);
 }
 
 function mentionsName(item: SchemaItem, name: string): boolean {

@@ -104,6 +104,48 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`[${backend}] diffToSql changes a CHECK constraint without making the table's indexes, triggers, policies, views and incoming foreign keys again`, async (t) => {
+    const schema = (check: string) => `
+      CREATE TABLE orgs (id int PRIMARY KEY, name text NOT NULL, CONSTRAINT name_chk CHECK (${check}));
+      CREATE INDEX orgs_name_idx ON orgs (name);
+      CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER orgs_touch BEFORE UPDATE ON orgs FOR EACH ROW EXECUTE FUNCTION touch();
+      ALTER TABLE orgs ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY orgs_all ON orgs USING (true);
+      CREATE VIEW org_names AS SELECT name FROM orgs;
+      CREATE TABLE users (id int PRIMARY KEY, org_id int REFERENCES orgs (id))`;
+    await withSchemas(t, backend, { a: schema("name <> ''"), b: schema("length(name) > 1") }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements, [
+        "ALTER TABLE public.orgs DROP CONSTRAINT name_chk",
+        "ALTER TABLE public.orgs ADD CONSTRAINT name_chk CHECK ((length(name) > 1))",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+    });
+  });
+
+  test(`[${backend}] diffToSql makes a primary key again with the foreign keys and the GROUP BY view that use it, and nothing else`, async (t) => {
+    const schema = (key: string) => `
+      CREATE TABLE p (id int, name text, CONSTRAINT p_pkey PRIMARY KEY ${key}, CONSTRAINT p_name_key UNIQUE (name));
+      CREATE INDEX p_lower_idx ON p (lower(name));
+      CREATE TABLE ch (id int PRIMARY KEY, p_id int REFERENCES p (id), p_name text REFERENCES p (name));
+      CREATE VIEW pv AS SELECT id, name FROM p GROUP BY id`;
+    await withSchemas(t, backend, { a: schema("(id)"), b: schema("(id) INCLUDE (name)") }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements.map((s) => s.split("\n")[0]), [
+        "ALTER TABLE public.ch DROP CONSTRAINT ch_p_id_fkey",
+        "DROP VIEW public.pv",
+        "ALTER TABLE public.p DROP CONSTRAINT p_pkey",
+        "ALTER TABLE public.p ADD CONSTRAINT p_pkey PRIMARY KEY (id) INCLUDE (name)",
+        "CREATE VIEW public.pv AS",
+        "ALTER TABLE public.ch ADD CONSTRAINT ch_p_id_fkey FOREIGN KEY (p_id) REFERENCES public.p(id)",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+    });
+  });
+
   test(`[${backend}] diffToSql shortening a varchar column refuses a value too long instead of cutting it`, async (t) => {
     await withSchemas(t, backend, {
       a: `CREATE TABLE notes (code varchar(20)); INSERT INTO notes VALUES ('abcdefgh')`,
