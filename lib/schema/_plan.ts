@@ -363,6 +363,8 @@ function cascade(
       // The graph makes a table's indexes, triggers, policies and foreign keys, and the views
       // on it, wait for its constraints only so they are created in order; few really use one.
       candidates = [...(users.get(key) ?? [])].filter((candidate) => usesConstraint(a.items.get(candidate)!, source));
+    } else if (source.kind === "index") {
+      candidates = foreignKeysOnIndex(a, source);
     } else {
       candidates = [...(users.get(key) ?? [])];
     }
@@ -415,6 +417,23 @@ function usesConstraint(item: SchemaItem, constraint: SchemaItem): boolean {
       own.type !== "exclusion" && sorted(references.columns) === sorted(own.columns);
   }
   return ["view", "materialized view", "function", "procedure"].includes(item.kind);
+}
+
+/**
+ * The foreign keys that may use `index` as their unique key (PostgreSQL refuses to drop it
+ * while they exist): those pointing at its table, when it is unique and not partial.
+ */
+function foreignKeysOnIndex(a: ItemSet, index: SchemaItem): string[] {
+  const { schema, table, definition } = index.data as SnapshotIndex;
+  if (!definition.startsWith("CREATE UNIQUE INDEX ") || / WHERE /.test(definition)) return [];
+  const keys: string[] = [];
+  for (const item of a.items.values()) {
+    const references = item.foreignKey
+      ? (item.data as { constraint: SnapshotConstraint }).constraint.references
+      : undefined;
+    if (references?.schema === schema && references.table === table) keys.push(item.key);
+  }
+  return keys;
 }
 
 function mentionsName(item: SchemaItem, name: string): boolean {

@@ -146,6 +146,25 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`[${backend}] diffToSql makes a unique index again around the foreign key that uses it`, async (t) => {
+    const schema = (index: string) => `
+      CREATE TABLE orgs (id int NOT NULL, code text NOT NULL);
+      CREATE UNIQUE INDEX orgs_id_uq ON orgs ${index};
+      CREATE TABLE users (id int PRIMARY KEY, org_id int REFERENCES orgs (id));
+      INSERT INTO orgs VALUES (1, 'a'); INSERT INTO users VALUES (1, 1)`;
+    await withSchemas(t, backend, { a: schema("(id)"), b: schema("(id) INCLUDE (code)") }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements, [
+        "ALTER TABLE public.users DROP CONSTRAINT users_org_id_fkey",
+        "DROP INDEX public.orgs_id_uq",
+        "CREATE UNIQUE INDEX orgs_id_uq ON public.orgs USING btree (id) INCLUDE (code)",
+        "ALTER TABLE public.users ADD CONSTRAINT users_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.orgs(id)",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+    });
+  });
+
   test(`[${backend}] diffToSql shortening a varchar column refuses a value too long instead of cutting it`, async (t) => {
     await withSchemas(t, backend, {
       a: `CREATE TABLE notes (code varchar(20)); INSERT INTO notes VALUES ('abcdefgh')`,
