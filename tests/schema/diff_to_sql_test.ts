@@ -196,6 +196,24 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`[${backend}] diffToSql changes a column's type before it adds back the generated column that reads it`, async (t) => {
+    await withSchemas(t, backend, {
+      a: `CREATE TABLE prices (net numeric(12, 2), gross numeric GENERATED ALWAYS AS (net * 1.2) STORED);
+        INSERT INTO prices (net) VALUES (10)`,
+      b: `CREATE TABLE prices (net numeric(14, 2), gross numeric GENERATED ALWAYS AS (net * 1.25) STORED)`,
+    }, async (db, a, b) => {
+      const statements = diffToSql(a, b);
+      assert.deepEqual(statements, [
+        "ALTER TABLE public.prices DROP COLUMN gross",
+        "ALTER TABLE public.prices ALTER COLUMN net TYPE numeric(14,2)",
+        "ALTER TABLE public.prices ADD COLUMN gross numeric GENERATED ALWAYS AS ((net * 1.25)) STORED",
+      ]);
+      await applyStatements(db, statements);
+      await assertSchema(db, b);
+      assert.deepEqual(await db.query("SELECT gross::text FROM prices"), [{ gross: "12.5000" }]);
+    });
+  });
+
   test(`[${backend}] diffToSql keeps an identity through a type change, so the next insert continues its sequence`, async (t) => {
     await withSchemas(t, backend, {
       a: `CREATE TABLE events (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);
