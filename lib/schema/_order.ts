@@ -6,6 +6,8 @@
  */
 import { compareText } from "./_compare.ts";
 import { type ItemSet, KIND_RANK, type SchemaItem } from "./_objects.ts";
+import { isName, nameOf, tokenize } from "./_sql_tokens.ts";
+import type { SnapshotColumn } from "./snapshot_types.ts";
 
 /** Key → keys of the objects it needs to exist first. */
 export type DependencyGraph = Map<string, Set<string>>;
@@ -25,6 +27,19 @@ export function dependencyGraph(set: ItemSet): DependencyGraph {
         if (item.kind === "column") break;
         if (item.inline && !sibling.startsWith("column:")) continue;
         deps.add(sibling);
+      }
+    }
+    // A generated column reads its table's other columns: made after them, dropped before.
+    const generated = item.kind === "column"
+      ? (item.data as { column: SnapshotColumn }).column.generated?.expression
+      : undefined;
+    if (generated !== undefined) {
+      const names = new Set(tokenize(generated).filter(isName).map(nameOf));
+      for (const sibling of set.inlineChildren.get(item.parent!) ?? []) {
+        const other = set.items.get(sibling)!;
+        if (other.kind === "column" && names.has((other.data as { column: SnapshotColumn }).column.name)) {
+          deps.add(sibling);
+        }
       }
     }
     const own = `${item.schema}\u0000${(item.data as { name?: string }).name}`;

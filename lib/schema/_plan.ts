@@ -359,6 +359,12 @@ function cascade(
       // A column change reaches what mentions the column's name among its table's users.
       candidates = [...(users.get(source.parent!) ?? [])];
       mentions = (source.data as { column: SnapshotColumn }).column.name;
+    } else if (source.kind === "constraint") {
+      // The graph makes a table's indexes, triggers, policies and foreign keys, and the views
+      // on it, wait for its constraints only so they are created in order; few really use one.
+      candidates = [...(users.get(key) ?? [])].filter((candidate) => usesConstraint(a.items.get(candidate)!, source));
+    } else if (source.kind === "index") {
+      candidates = foreignKeysOnIndex(a, source);
     } else {
       candidates = [...(users.get(key) ?? [])];
     }
@@ -394,6 +400,40 @@ function cascade(
       queue.push(candidate);
     }
   }
+}
+
+/**
+ * Whether PostgreSQL refuses to drop `constraint` while `item` exists: a foreign key on its
+ * unique key, or a view or function that may rely on a key (GROUP BY a primary key, ON
+ * CONFLICT ON CONSTRAINT). A CHECK, or another object on the same table, never does.
+ */
+function usesConstraint(item: SchemaItem, constraint: SchemaItem): boolean {
+  const { table, constraint: own } = constraint.data as { table: SnapshotTable; constraint: SnapshotConstraint };
+  if (own.type === "check" || own.type === "foreign key") return false;
+  if (item.foreignKey) {
+    const references = (item.data as { constraint: SnapshotConstraint }).constraint.references;
+    const sorted = (columns: readonly string[] = []) => [...columns].sort().join("\u0000");
+    return references !== undefined && references.schema === table.schema && references.table === table.name &&
+      own.type !== "exclusion" && sorted(references.columns) === sorted(own.columns);
+  }
+  return ["view", "materialized view", "function", "procedure"].includes(item.kind);
+}
+
+/**
+ * The foreign keys that may use `index` as their unique key (PostgreSQL refuses to drop it
+ * while they exist): those pointing at its table, when it is unique and not partial.
+ */
+function foreignKeysOnIndex(a: ItemSet, index: SchemaItem): string[] {
+  const { schema, table, definition } = index.data as SnapshotIndex;
+  if (!definition.startsWith("CREATE UNIQUE INDEX ") || / WHERE /.test(definition)) return [];
+  const keys: string[] = [];
+  for (const item of a.items.values()) {
+    const references = item.foreignKey
+      ? (item.data as { constraint: SnapshotConstraint }).constraint.references
+      : undefined;
+    if (references?.schema === schema && references.table === table) keys.push(item.key);
+  }
+  return keys;
 }
 
 function mentionsName(item: SchemaItem, name: string): boolean {
@@ -759,21 +799,49 @@ function baseType(type: string): { base: string; array: boolean } {
 
 const STRING_TYPES = new Set(["character varying", "character", "text", "bpchar"]);
 const BIT_TYPES = new Set(["bit", "bit varying"]);
+const NUMBER_TYPES = new Set(["smallint", "integer", "bigint", "numeric", "real", "double precision"]);
+
+/**
+ * The other built-in pairs with an assignment or implicit cast (pg_cast, castcontext 'a' or
+ * 'i'), by source type. Any two NUMBER_TYPES have one too.
+ */
+const ASSIGNMENT_CASTS: Record<string, readonly string[]> = {
+  date: ["timestamp without time zone", "timestamp with time zone"],
+  "timestamp without time zone": ["date", "time without time zone", "timestamp with time zone"],
+  "timestamp with time zone": [
+    "date",
+    "time without time zone",
+    "time with time zone",
+    "timestamp without time zone",
+  ],
+  "time without time zone": ["interval", "time with time zone"],
+  "time with time zone": ["time without time zone"],
+  interval: ["time without time zone"],
+  json: ["jsonb"],
+  jsonb: ["json"],
+  inet: ["cidr"],
+  cidr: ["inet"],
+};
 
 /**
  * Whether ALTER COLUMN ... TYPE needs `USING col::type`. Without USING the server converts
  * with the assignment cast, as an INSERT does: a value too long for varchar(n), char(n) or
  * bit(n) fails the statement, where an explicit cast would cut it silently. So USING is left
  * out whenever an assignment cast exists for certain: the same type with other modifiers, any
- * type to a character type (through its text form), bit to bit. Other changes (text to jsonb,
- * text to integer, ...) keep the explicit cast, which they need.
+ * type to a character type (through its text form), bit to bit, between the number types
+ * (integer to bigint, ...), between the date and time types, json and jsonb. Other changes
+ * (text to jsonb, text to integer, ...) keep the explicit cast, which they need.
  */
 function needsCast(from: string, to: string): boolean {
   const [x, y] = [baseType(from), baseType(to)];
   if (x.array !== y.array) return true;
   if (x.base === y.base) return false;
   if (STRING_TYPES.has(y.base)) return false;
-  return !(BIT_TYPES.has(x.base) && BIT_TYPES.has(y.base));
+  if (BIT_TYPES.has(x.base) && BIT_TYPES.has(y.base)) return false;
+  if (x.base === "money") return y.base !== "numeric";
+  if (y.base === "money") return !["integer", "bigint", "numeric"].includes(x.base);
+  if (NUMBER_TYPES.has(x.base) && NUMBER_TYPES.has(y.base)) return false;
+  return !(ASSIGNMENT_CASTS[x.base] ?? []).includes(y.base);
 }
 
 /**
