@@ -526,51 +526,76 @@ async function upsertRows(
   result: SeedResult,
   batchSize: number,
 ): Promise<void> {
+  // Rows given their own id (an identity BY DEFAULT or serial column): the column's sequence
+  // moves past the highest value, or the application's next insert collides with them.
+  const given = new Set(groups.flatMap((g) => g.columns.filter((c) => c.sequence !== null && INTEGERS.has(c.base))));
+  // A later group of rows that leaves such a column out takes the sequence's next value: the
+  // sequence moves before that group runs (a seed giving ids 1 and 2 to its first rows, then
+  // leaving the rest to the sequence, would collide with its own rows otherwise).
+  const movedBetween = groups.map((group, g) =>
+    group.columns.filter((c) => given.has(c) && groups.slice(g + 1).some((later) => !later.columns.includes(c)))
+  );
+  const movable = movedBetween.some((columns) => columns.length > 0)
+    ? await movableSequences(session, given)
+    : new Set<Column>();
   // Every batch is sent at once (postgres.js pipelines them on the session): the server
   // works on one batch while the next is serialized, instead of each waiting for the other.
   // They run in order in the one transaction; after a failure the rest fail too, and the
   // first failure is the one reported.
   const batches: Array<Promise<Array<{ inserted: number; updated: number }>>> = [];
-  for (const group of groups) {
+  const steps: Array<Promise<unknown>> = [];
+  groups.forEach((group, g) => {
     const statement = upsertStatement(p, group.columns);
     for (let start = 0; start < group.count; start += batchSize) {
       const params = group.count <= batchSize
         ? group.values
         : group.values.map((column) => column.slice(start, start + batchSize));
-      batches.push(session.query<{ inserted: number; updated: number }>(statement, params));
+      const batch = session.query<{ inserted: number; updated: number }>(statement, params);
+      batches.push(batch);
+      steps.push(batch);
     }
-  }
-  const settled = await Promise.allSettled(batches);
+    for (const column of movedBetween[g]) if (movable.has(column)) steps.push(moveSequence(session, p, column));
+  });
+  const settled = await Promise.allSettled(steps);
   const failed = settled.find((r) => r.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
-  for (const r of settled) {
-    const [counts] = (r as PromiseFulfilledResult<Array<{ inserted: number; updated: number }>>).value;
+  for (const batch of batches) {
+    const [counts] = await batch;
     result.inserted += Number(counts.inserted);
     result.updated += Number(counts.updated);
   }
-  if (result.inserted > 0) {
-    // Rows given their own id (an identity BY DEFAULT or serial column): move the column's
-    // sequence past the highest value, or the application's next insert collides with them.
-    // Only integer columns, only a role that may read and set the sequence (else the app's
-    // own grants decide, as before), never past its maximum, never backwards.
-    const given = new Set(groups.flatMap((g) => g.columns.filter((c) => c.sequence !== null && INTEGERS.has(c.base))));
-    for (const column of given) {
-      const [allowed] = await session.query<{ ok: boolean }>(
-        "SELECT has_sequence_privilege($1, 'SELECT') AND has_sequence_privilege($1, 'UPDATE') AS ok",
-        [column.sequence],
-      );
-      if (!allowed?.ok) continue;
-      await session.query(
-        `SELECT setval(q.seqrelid, x.top::bigint)
-         FROM pg_catalog.pg_sequence q,
-              (SELECT max(${quoteIdent(column.name)})::numeric AS top FROM ${p.sql}) x,
-              (SELECT last_value, is_called FROM ${column.sequence}) s
-         WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0 AND x.top IS NOT NULL AND x.top <= q.seqmax
-           AND x.top >= CASE WHEN s.is_called THEN s.last_value::numeric + q.seqincrement ELSE s.last_value END`,
-        [column.sequence],
-      );
-    }
+  if (result.inserted > 0 && given.size > 0) {
+    for (const column of await movableSequences(session, given)) await moveSequence(session, p, column);
   }
+}
+
+/**
+ * The columns whose sequence strata may move: only a role that may read and set the sequence
+ * (else the app's own grants decide, as before).
+ */
+async function movableSequences(session: Session, columns: ReadonlySet<Column>): Promise<Set<Column>> {
+  const movable = new Set<Column>();
+  for (const column of columns) {
+    const [allowed] = await session.query<{ ok: boolean }>(
+      "SELECT has_sequence_privilege($1, 'SELECT') AND has_sequence_privilege($1, 'UPDATE') AS ok",
+      [column.sequence],
+    );
+    if (allowed?.ok) movable.add(column);
+  }
+  return movable;
+}
+
+/** Moves a column's sequence past the column's highest value: never past its maximum, never backwards. */
+function moveSequence(session: Session, p: PreparedData, column: Column): Promise<unknown> {
+  return session.query(
+    `SELECT setval(q.seqrelid, x.top::bigint)
+     FROM pg_catalog.pg_sequence q,
+          (SELECT max(${quoteIdent(column.name)})::numeric AS top FROM ${p.sql}) x,
+          (SELECT last_value, is_called FROM ${column.sequence}) s
+     WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0 AND x.top IS NOT NULL AND x.top <= q.seqmax
+       AND x.top >= CASE WHEN s.is_called THEN s.last_value::numeric + q.seqincrement ELSE s.last_value END`,
+    [column.sequence],
+  );
 }
 
 /**
