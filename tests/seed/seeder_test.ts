@@ -543,6 +543,36 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`array elements are converted as single values are: bytes in a bytea[], Dates, and a number past 2^53 refused [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE bags (id int PRIMARY KEY, blobs bytea[], ats timestamptz[], ns bigint[])");
+      assertOk(
+        await runSeeds(db, [
+          data("bags.ts", "bags", ["id"], [{
+            id: 1,
+            blobs: [new Uint8Array([0, 1, 255]), null, "\\xdead"],
+            ats: [new Date(Date.UTC(2024, 4, 6, 7, 8, 9, 123))],
+            ns: [1, 9007199254740993n, "9007199254740995"],
+          }]),
+        ]),
+      );
+      await db.exec("SET TIME ZONE 'UTC'");
+      assert.deepEqual(
+        await db.query(
+          "SELECT array_to_string(ARRAY(SELECT coalesce(encode(b, 'hex'), 'null') FROM unnest(blobs) b), ',') AS blobs," +
+            " ats::text AS ats, ns::text AS ns FROM bags",
+        ),
+        [{
+          blobs: "0001ff,null,dead",
+          ats: '{"2024-05-06 07:08:09.123+00"}',
+          ns: "{1,9007199254740993,9007199254740995}",
+        }],
+      );
+      const rounded = await refused(runSeeds(db, [data("bags.ts", "bags", ["id"], [{ id: 2, ns: [1, 2 ** 53 + 2] }])]));
+      assert.match(rounded.message, /row 1, column ns: 9007199254740994 is past 2\^53/);
+    });
+  });
+
   test(`rows with different columns still go in in the seed's order (a tree whose rows refer to earlier ones) [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec(
