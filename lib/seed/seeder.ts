@@ -3,7 +3,14 @@
  * checking every one of them (parse, tables, columns, keys, unique indexes) before the
  * first writes anything.
  */
-import { connectionGone, type Database, ScriptError, scriptLeftTransactionOpen, type Session } from "../db/database.ts";
+import {
+  connectionGone,
+  type Database,
+  ScriptError,
+  scriptLeftTransactionOpen,
+  serverErrorFields,
+  type Session,
+} from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
 import { parseSqlScript, scriptError, type SqlScript } from "../migrate/sql_script.ts";
@@ -764,9 +771,7 @@ function seedError(error: unknown, p: PreparedData | PreparedSql, before: readon
     });
   }
   if (error instanceof StrataError) return error;
-  const server = (error as { severity?: unknown }).severity
-    ? (error as { message: string; code?: string; detail?: string })
-    : undefined;
+  const server = serverErrorFields(error);
   const message = error instanceof Error ? error.message : String(error);
   const detail = server?.detail ? `, ${server.detail}` : "";
   const at = (error as { seedRow?: { row: number; key: string } }).seedRow;
@@ -777,6 +782,7 @@ function seedError(error: unknown, p: PreparedData | PreparedSql, before: readon
     {
       cause: error,
       hint: `Nothing of ${p.file} was kept; later seeds did not run`,
+      ...(server ? { server } : {}),
     },
   );
 }

@@ -505,6 +505,36 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a data seed the server refuses keeps the server's fields (SQLSTATE, detail, hint), as a failed SQL seed does [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      await db.exec(`CREATE FUNCTION no_admins() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.email LIKE 'admin@%' THEN
+            RAISE EXCEPTION 'admins are made by the app' USING HINT = 'Seed a member instead', ERRCODE = 'P0001';
+          END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER members_no_admins BEFORE INSERT ON members FOR EACH ROW EXECUTE FUNCTION no_admins()`);
+      const foreign = await runSeeds(db, [
+        data("m.json", "members", ["org_id", "email"], [{ org_id: 99, email: "a@x.io" }]),
+      ]);
+      assert.ok(foreign.error instanceof FileError);
+      assert.equal(foreign.error.code, "SEED_FAILED");
+      assert.equal(foreign.error.server?.code, "23503");
+      assert.match(foreign.error.server?.detail ?? "", /Key \(org_id\)=\(99\) is not present/);
+      assertOk(await runSeeds(db, [data("orgs.json", "orgs", ["slug"], ORGS)]));
+      const [org] = await db.query<{ id: string }>("SELECT id::text FROM orgs WHERE slug = 'acme'");
+      const raised = await runSeeds(db, [
+        data("m.json", "members", ["org_id", "email"], [{ org_id: org.id, email: "admin@x.io" }]),
+      ]);
+      assert.ok(raised.error instanceof FileError);
+      assert.equal(raised.error.server?.code, "P0001");
+      assert.equal(raised.error.server?.hint, "Seed a member instead");
+      assert.match(raised.error.message, /^m\.json: admins are made by the app/);
+    });
+  });
+
   test(`keys that differ as text but are equal to their column (01 and 1, upper- and lower-case uuids) are duplicates [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec("CREATE TABLE ik (id int PRIMARY KEY, name text); CREATE TABLE uk (id uuid PRIMARY KEY)");
