@@ -606,7 +606,7 @@ function moveSequence(session: Session, p: PreparedData, column: Column): Promis
 }
 
 /**
- * The row (1-based, in the seed's order) and key of the first row that fails with `code`, by
+ * The row (1-based, in the seed's order), key and column of the first row that fails with `code`, by
  * bisection in a transaction that is rolled back: each probe runs the seed's own statement
  * on part of a group inside a savepoint. Groups before it are applied (later rows may refer
  * to theirs). Runs only after a failure.
@@ -616,7 +616,7 @@ async function locateFailingRow(
   p: PreparedData,
   groups: readonly RowGroup[],
   code: string,
-): Promise<{ row: number; key: string } | undefined> {
+): Promise<{ row: number; key: string; column?: string } | undefined> {
   await session.exec("BEGIN");
   try {
     let before = 0;
@@ -647,7 +647,9 @@ async function locateFailingRow(
           const c = group.columns.findIndex((column) => column.name === k);
           return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][low])}`;
         }).join(", ");
-        return { row: group.rowNumbers?.[low] ?? before + low + 1, key };
+        // NOT NULL's message names its column already.
+        const column = code === "23502" ? undefined : await failingColumn(session, group, low, code);
+        return { row: group.rowNumbers?.[low] ?? before + low + 1, key, ...(column ? { column } : {}) };
       }
       await session.query(statement, group.values);
       before += group.count;
@@ -656,6 +658,37 @@ async function locateFailingRow(
   } finally {
     await session.exec("ROLLBACK");
   }
+}
+
+/**
+ * The column of a failing row whose value fails with `code` on its own (the server's message
+ * names the type, not the column): each value goes into a temporary column of the table
+ * column's type, assigned as the INSERT assigns it (so a varchar(n)'s length and a domain's
+ * CHECK apply). Undefined when no single value fails that way (a table CHECK over columns).
+ */
+async function failingColumn(
+  session: Session,
+  group: RowGroup,
+  index: number,
+  code: string,
+): Promise<string | undefined> {
+  for (let c = 0; c < group.columns.length; c++) {
+    const column = group.columns[c];
+    await session.exec("SAVEPOINT strata_column");
+    try {
+      // The type comes from the catalog (format_type), never from the seed.
+      await session.exec(`CREATE TEMPORARY TABLE "strata probe" (v ${column.type})`);
+      await session.query(`INSERT INTO pg_temp."strata probe" VALUES (($1::text)::${column.castType})`, [
+        group.values[c][index],
+      ]);
+    } catch (error) {
+      if (!(error as { severity?: unknown }).severity) throw error;
+      if ((error as { code?: string }).code === code) return column.name;
+    } finally {
+      await session.exec("ROLLBACK TO SAVEPOINT strata_column");
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -774,10 +807,10 @@ function seedError(error: unknown, p: PreparedData | PreparedSql, before: readon
   const server = serverErrorFields(error);
   const message = error instanceof Error ? error.message : String(error);
   const detail = server?.detail ? `, ${server.detail}` : "";
-  const at = (error as { seedRow?: { row: number; key: string } }).seedRow;
+  const at = (error as { seedRow?: { row: number; key: string; column?: string } }).seedRow;
   return new FileError(
     "SEED_FAILED",
-    `${at ? `row ${at.row} (${at.key}): ` : ""}${message}${detail}`,
+    `${at ? `row ${at.row} (${at.key})${at.column ? `, column ${at.column}` : ""}: ` : ""}${message}${detail}`,
     { file: p.file },
     {
       cause: error,

@@ -489,19 +489,53 @@ for (const backend of BACKENDS) {
       assert.equal(bad.error?.code, "SEED_FAILED");
       assert.match(
         bad.error!.message,
-        /^nums\.json: row 5 \(code "e"\): invalid input syntax for type integer: "five"/,
+        /^nums\.json: row 5 \(code "e"\), column n: invalid input syntax for type integer: "five"/,
       );
       const long = await runSeeds(db, [
         data("nums.json", "nums", ["code"], [{ code: "a", n: 1 }, { code: "b", n: 2, label: "long" }]),
       ]);
       assert.match(
         long.error?.message ?? "",
-        /^nums\.json: row 2 \(code "b"\): value too long for type character varying\(3\)/,
+        /^nums\.json: row 2 \(code "b"\), column label: value too long for type character varying\(3\)/,
       );
       assert.equal(await count(db, "nums"), 0);
       // the session is usable afterwards, with no transaction left open
       assertOk(await runSeeds(db, [data("nums.json", "nums", ["code"], [{ code: "a", n: 1 }])]));
       assert.equal(await count(db, "nums"), 1);
+    });
+  });
+
+  test(`a value the column refuses names the column too: bad input, too long, out of range, a domain's CHECK; a table CHECK names none [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE DOMAIN percent AS int CHECK (VALUE BETWEEN 0 AND 100);" +
+          "CREATE TABLE wide (code text PRIMARY KEY, a int, b int, c smallint, d varchar(2), e percent, f date," +
+          " lo int, hi int, CHECK (lo <= hi))",
+      );
+      const failing = async (row: SeedRow) => {
+        const run = await runSeeds(db, [
+          data("wide.json", "wide", ["code"], [{ code: "ok", a: 1 }, { code: "x", ...row }]),
+        ]);
+        assert.equal(run.error?.code, "SEED_FAILED");
+        return run.error!.message;
+      };
+      assert.match(
+        await failing({ a: 1, b: "two" }),
+        /^wide\.json: row 2 \(code "x"\), column b: invalid input syntax/,
+      );
+      assert.match(await failing({ a: 1, c: 70000 }), /^wide\.json: row 2 \(code "x"\), column c: .*out of range/);
+      assert.match(
+        await failing({ d: "abc", f: "2024-01-01" }),
+        /^wide\.json: row 2 \(code "x"\), column d: value too long/,
+      );
+      assert.match(await failing({ e: 101 }), /^wide\.json: row 2 \(code "x"\), column e: .*percent/);
+      assert.match(await failing({ f: "2024-02-30" }), /^wide\.json: row 2 \(code "x"\), column f: /);
+      assert.match(
+        await failing({ lo: 2, hi: 1 }),
+        /^wide\.json: row 2 \(code "x"\): new row .* violates check constraint/,
+      );
+      assert.equal(await count(db, "wide"), 0);
+      assertOk(await runSeeds(db, [data("wide.json", "wide", ["code"], [{ code: "ok", a: 1, e: 5 }])]));
     });
   });
 
