@@ -69,6 +69,8 @@ interface Column {
   generated: boolean;
   /** The sequence behind an identity or serial column. */
   sequence: string | null;
+  /** Whether strata can tell two key values equal without the server (keyCanonical knows the type). */
+  keyInJs: boolean;
 }
 
 interface PreparedData {
@@ -269,6 +271,7 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     isJson: c.base === "json" || c.base === "jsonb",
     generated: c.generated,
     sequence: c.sequence,
+    keyInJs: KEYS_IN_JS.has(c.base) || c.category === "E",
   }]));
   for (const key of seed.key) {
     if (!byName.has(key)) {
@@ -317,7 +320,11 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     columns: byName,
   };
   if (typeof seed.rows === "function") prepared.compute = seed.rows as PreparedData["compute"];
-  else Object.assign(prepared, groupRows(prepared, seed.rows));
+  else {
+    const { keyValues, ...grouped } = groupRows(prepared, seed.rows);
+    if (keyValues) await checkKeysOnServer(session, prepared, keyValues);
+    Object.assign(prepared, grouped);
+  }
   return prepared;
 }
 
@@ -338,7 +345,10 @@ interface RowGroup {
  * rows that give the same columns: groups run in order, so rows go in in the seed's order
  * (a row may refer to one before it, and generated ids follow the order).
  */
-function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGroup[]; total: number } {
+function groupRows(
+  p: PreparedData,
+  rows: readonly SeedRow[],
+): { groups: RowGroup[]; total: number; keyValues?: string[][] } {
   const invalid = (message: string, hint?: string) =>
     new FileError("SEED_INVALID", message, { file: p.file }, hint ? { hint } : {});
   if (!Array.isArray(rows)) throw invalid('"rows" must be a list of objects');
@@ -346,6 +356,8 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
   const groups: Array<RowGroup & { keyIndexes: number[]; shape: string }> = [];
   const seen = new Map<string, number>();
   const canonical = p.key.map((k) => keyCanonical(p.columns.get(k)!));
+  // Keys of other types (a date, a timestamptz, a boolean) go to the server to compare.
+  const keyValues = p.key.every((k) => p.columns.get(k)!.keyInJs) ? undefined : p.key.map((): string[] => []);
   let previousKeys: string[] = [];
   let previousGroup: (RowGroup & { keyIndexes: number[]; shape: string }) | undefined;
   for (let index = 0; index < rows.length; index++) {
@@ -402,6 +414,7 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
       if (value === null) throw invalid(`${where} has no value for key column ${p.key[k]}`);
       const text = canonical[k](value);
       keyText = k === 0 ? text : `${keyText}\u0000${text}`;
+      keyValues?.[k].push(value);
     }
     const earlier = seen.get(keyText);
     if (earlier !== undefined) {
@@ -420,7 +433,53 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
       ...(rowNumbers ? { rowNumbers } : {}),
     })),
     total: rows.length,
+    ...(keyValues ? { keyValues } : {}),
   };
+}
+
+/**
+ * The duplicate check for keys whose equality only the server knows: `2024-01-01` and
+ * `2024-1-1` are one date, `true` and `t` one boolean. Both would be sent, and the second
+ * one skipped (or, with update, the row set from either of them on every run). A value the
+ * column refuses is left for the run, which names its row and column.
+ *
+ * @throws {FileError} SEED_INVALID naming the two rows
+ */
+async function checkKeysOnServer(session: Session, p: PreparedData, keyValues: string[][]): Promise<void> {
+  if (keyValues[0].length < 2) return;
+  const columns = p.key.map((k) => p.columns.get(k)!);
+  const aliases = columns.map((_c, i) => `k${i}`);
+  let duplicate: { first: number; second: number } | undefined;
+  try {
+    [duplicate] = await session.query<{ first: number; second: number }>(
+      `SELECT o[1]::int AS first, o[2]::int AS second FROM (
+         SELECT array_agg(u.o ORDER BY u.o) AS o
+         FROM unnest(${columns.map((_c, i) => `$${i + 1}::text[]`).join(", ")}) WITH ORDINALITY AS u(${
+        aliases.join(", ")
+      }, o)
+         GROUP BY ${columns.map((c, i) => `u.${aliases[i]}::${c.castType}`).join(", ")}
+         HAVING count(*) > 1) d
+       ORDER BY o[2] LIMIT 1`,
+      keyValues,
+    );
+  } catch (error) {
+    // A key the column refuses (or its domain's CHECK): the run names its row and column.
+    if (/^(22|23514)/.test(serverErrorFields(error)?.code ?? "")) return;
+    throw error;
+  }
+  const describeKey = (row: number) =>
+    columns.map((c, i) => `${c.name} ${JSON.stringify(keyValues[i][row - 1])}`).join(", ");
+  if (duplicate) {
+    throw new FileError(
+      "SEED_INVALID",
+      `rows ${duplicate.first} and ${duplicate.second} have the same key (${p.key.join(", ")})`,
+      { file: p.file },
+      {
+        hint: `${describeKey(duplicate.first)} and ${describeKey(duplicate.second)} are one key to PostgreSQL: ` +
+          "keep one of the rows",
+      },
+    );
+  }
 }
 
 /**
@@ -499,9 +558,15 @@ function sameKeys(keys: readonly string[], previous: readonly string[], row: See
 }
 
 async function runData(session: Session, p: PreparedData, result: SeedResult, batchSize: number): Promise<void> {
-  const { groups, total } = p.compute
-    ? groupRows(p, await p.compute({ query: (text, params) => session.query(text, params) }))
-    : { groups: p.groups!, total: p.total! };
+  let { groups, total } = { groups: p.groups!, total: p.total! };
+  if (p.compute) {
+    let keyValues: string[][] | undefined;
+    ({ groups, total, keyValues } = groupRows(
+      p,
+      await p.compute({ query: (text, params) => session.query(text, params) }),
+    ));
+    if (keyValues) await checkKeysOnServer(session, p, keyValues);
+  }
   await session.exec("BEGIN");
   try {
     await upsertRows(session, p, groups, result, batchSize);
@@ -733,6 +798,21 @@ function upsertStatement(p: PreparedData, columns: Column[]): string {
 }
 
 const INTEGERS = new Set(["smallint", "integer", "bigint"]);
+
+/** Key types whose equality keyCanonical reproduces (enums compare by their label too). */
+const KEYS_IN_JS = new Set([
+  "smallint",
+  "integer",
+  "bigint",
+  "numeric",
+  "real",
+  "double precision",
+  "uuid",
+  "citext",
+  "character",
+  "character varying",
+  "text",
+]);
 
 /** Types whose values a rounded JavaScript number would change. */
 const EXACT = new Set(["smallint", "integer", "bigint", "numeric", "money"]);

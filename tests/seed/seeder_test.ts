@@ -589,6 +589,49 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`keys equal only to the server (two spellings of a date, t and true) are duplicates too, before anything is written [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE days (d date PRIMARY KEY, label text);" +
+          "CREATE TABLE flags (name text, on_ boolean, label text, PRIMARY KEY (name, on_))",
+      );
+      const days = await refused(runSeeds(db, [
+        data("days.json", "days", ["d"], [
+          { d: "2024-01-01", label: "first" },
+          { d: "2024-01-02", label: "other" },
+          { d: "2024-1-1", label: "second" },
+        ], true),
+      ]));
+      assert.match(days.message, /^days\.json: rows 1 and 3 have the same key \(d\)/);
+      assert.match(days.hint ?? "", /d "2024-01-01" and d "2024-1-1" are one key/);
+      const flags = await refused(runSeeds(db, [
+        data("flags.ts", "flags", ["name", "on_"], [
+          { name: "a", on_: "t" },
+          { name: "a", on_: false },
+          { name: "a", on_: true },
+        ]),
+      ]));
+      assert.match(flags.message, /rows 1 and 3 have the same key \(name, on_\)/);
+      // from a rows function too, checked when it runs
+      const computed = await refused(
+        runSeeds(db, [{
+          name: "days.ts",
+          kind: "data",
+          seed: { table: "days", key: ["d"], rows: () => [{ d: "2024-01-01" }, { d: new Date(Date.UTC(2024, 0, 1)) }] },
+        }]).then((run) => {
+          if (run.error) throw run.error;
+          return run;
+        }),
+      );
+      assert.match(computed.message, /rows 1 and 2 have the same key \(d\)/);
+      assert.equal(await count(db, "days") + await count(db, "flags"), 0);
+      // a key the column refuses is left to the run, which names its row and column
+      const bad = await runSeeds(db, [data("days.json", "days", ["d"], [{ d: "2024-01-01" }, { d: "someday" }])]);
+      assert.match(bad.error?.message ?? "", /^days\.json: row 2 \(d "someday"\), column d: invalid input syntax/);
+      assertOk(await runSeeds(db, [data("days.json", "days", ["d"], [{ d: "2024-01-01" }, { d: "2024-01-02" }])]));
+    });
+  });
+
   test(`an integer past 2^53 is refused for an exact column instead of stored rounded; a string or BigInt is exact [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec("CREATE TABLE big (id int PRIMARY KEY, n bigint, f float8)");
