@@ -155,7 +155,13 @@ async function prepareSql(
   const script = file.script ? { ...file.script, text: file.text } : await parseSqlScript(file.text, file.name);
   if (!script.transactional && !script.unwrapped) {
     throw new FileError("SEED_INVALID", `a seed runs in one transaction, but ${script.reason}`, { file: file.name }, {
-      hint: "Move that statement into a migration",
+      hint: /controls transactions itself$/.test(script.reason ?? "")
+        ? "Take out its transaction statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT): strata runs each seed in a " +
+          "transaction of its own (a plain BEGIN at the top and COMMIT at the end of the file are taken off for you)"
+        : /^annotated /.test(script.reason ?? "")
+        ? "Take out the annotation: a seed always runs in a transaction; " +
+          "a statement that cannot (VACUUM, CREATE INDEX CONCURRENTLY) belongs in a migration"
+        : "Move that statement into a migration",
     });
   }
   return { kind: "sql", file: file.name, script };

@@ -889,6 +889,34 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`an SQL seed with transaction statements of its own is refused with a hint to take them out, not to move them into a migration [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const mid = await refused(runSeeds(db, [
+        sql(
+          "orgs.sql",
+          "BEGIN;\nINSERT INTO orgs (slug, name) VALUES ('a', 'A');\nCOMMIT;\nINSERT INTO orgs (slug, name) VALUES ('b', 'B');",
+        ),
+      ]));
+      assert.match(
+        mid.message,
+        /^orgs\.sql: a seed runs in one transaction, but statement 1 \(line 1\) controls transactions/,
+      );
+      assert.match(mid.hint ?? "", /^Take out its transaction statements/);
+      const annotated = await refused(runSeeds(db, [
+        sql("orgs.sql", "-- strata:no-transaction\nINSERT INTO orgs (slug, name) VALUES ('a', 'A');"),
+      ]));
+      assert.match(annotated.hint ?? "", /^Take out the annotation/);
+      const vacuum = await refused(runSeeds(db, [sql("orgs.sql", "VACUUM orgs;")]));
+      assert.equal(vacuum.hint, "Move that statement into a migration");
+      // one BEGIN ... COMMIT around the whole file is taken off and runs
+      assertOk(
+        await runSeeds(db, [sql("orgs.sql", "BEGIN;\nINSERT INTO orgs (slug, name) VALUES ('a', 'A');\nCOMMIT;")]),
+      );
+      assert.equal(await count(db, "orgs"), 1);
+    });
+  });
+
   test(`an SQL seed failing at statement 2 keeps nothing of itself, names file, statement and line [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await setup(db);
