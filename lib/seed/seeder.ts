@@ -851,12 +851,13 @@ function toText(value: unknown, column: Column): string | null {
   if (value instanceof Uint8Array) return `\\x${[...value].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
   if (Array.isArray(value)) {
     if (!column.isArray) throw new Error(`a list for a column of type ${column.type}`);
+    const base = column.base.replace(/\[\]$/, "");
     return arrayLiteral(value, {
       ...column,
       type: column.type.replace(/\[\]$/, ""),
-      base: column.base.replace(/\[\]$/, ""),
+      base,
       isArray: false,
-      isJson: false,
+      isJson: base === "json" || base === "jsonb",
     });
   }
   throw new Error(`an object for a column of type ${column.type} (only json and jsonb columns take objects)`);
@@ -864,12 +865,13 @@ function toText(value: unknown, column: Column): string | null {
 
 /**
  * An array literal; each element is converted as a single value of the element type is
- * (bytes as hex, a Date as UTC, a number past 2^53 refused), objects as JSON.
+ * (bytes as hex, a Date as UTC, a number past 2^53 refused, any value of a json[] or jsonb[]
+ * as JSON, a list included), other objects as JSON.
  */
 function arrayLiteral(values: readonly unknown[], element: Column): string {
   const items = values.map((v) => {
     if (v === null || v === undefined) return "NULL";
-    if (Array.isArray(v)) return arrayLiteral(v, element);
+    if (Array.isArray(v) && !element.isJson) return arrayLiteral(v, element);
     const text = typeof v === "object" && !(v instanceof Date) && !(v instanceof Uint8Array)
       ? JSON.stringify(v)
       : toText(v, element)!;

@@ -680,6 +680,36 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`each element of a jsonb[] is JSON, as a jsonb column's value is: a string, a list, an object, a number [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE docs (id int PRIMARY KEY, parts jsonb[], raw json[])");
+      const files = [
+        data(
+          "docs.json",
+          "docs",
+          ["id"],
+          [{ id: 1, parts: ["s", { a: 1 }, [1, "two"], 3, true, null], raw: ["x"] }],
+          true,
+        ),
+      ];
+      assertOk(await runSeeds(db, files));
+      assert.deepEqual(
+        await db.query(
+          "SELECT ARRAY(SELECT coalesce(jsonb_typeof(p), 'sql null') FROM unnest(parts) p) AS types," +
+            " parts[1] #>> '{}' AS first, parts[3]::text AS third, raw[1]::text AS raw FROM docs",
+        ),
+        [{
+          types: ["string", "object", "array", "number", "boolean", "sql null"],
+          first: "s",
+          third: '[1, "two"]',
+          raw: '"x"',
+        }],
+      );
+      const again = await runSeeds(db, files);
+      assert.deepEqual(counts(again), [["docs.json", "done", 0, 0, 1]]);
+    });
+  });
+
   test(`rows with different columns still go in in the seed's order (a tree whose rows refer to earlier ones) [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec(
