@@ -311,9 +311,23 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     );
   }
   if (matching.length === 0) {
+    const addUnique = `ALTER TABLE ${qualified} ADD UNIQUE (${seed.key.map(quoteIdent).join(", ")})`;
+    const near = await nearUniqueIndex(session, table.oid, seed.key);
+    if (near) {
+      const target = `(${near.terms.join(", ")})${near.predicate ? ` WHERE ${near.predicate}` : ""}`;
+      throw invalid(
+        `no unique index or constraint on ${table.name} (${seed.key.join(", ")}) that ON CONFLICT can use: ` +
+          `the unique index ${near.name} ${target} is ${near.predicate ? "partial" : "on an expression"}`,
+        `A data seed needs a plain unique index on exactly its key. Seed this table with an SQL seed that names the ` +
+          `index: INSERT INTO ${qualified} ... ON CONFLICT ${target} DO NOTHING` +
+          (near.predicate
+            ? `; or, if (${seed.key.join(", ")}) is unique in every row, add in a migration: ${addUnique}`
+            : ""),
+      );
+    }
     throw invalid(
       `no unique index or constraint on ${table.name} (${seed.key.join(", ")}): the key must be unique for ON CONFLICT`,
-      `Add one in a migration: ALTER TABLE ${qualified} ADD UNIQUE (${seed.key.map(quoteIdent).join(", ")})`,
+      `Add one in a migration: ${addUnique}`,
     );
   }
   const prepared: PreparedData = {
@@ -332,6 +346,36 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     Object.assign(prepared, grouped);
   }
   return prepared;
+}
+
+/**
+ * A partial or expression unique index over the key's columns (a soft-delete
+ * `UNIQUE (email) WHERE deleted_at IS NULL`, a `UNIQUE (lower(email))`): ON CONFLICT on the bare
+ * columns cannot use it, and the message should name it rather than say there is none. Its
+ * terms are as ON CONFLICT writes them (an expression in parentheses).
+ */
+async function nearUniqueIndex(
+  session: Session,
+  table: number,
+  key: readonly string[],
+): Promise<{ name: string; terms: string[]; predicate: string | null } | undefined> {
+  const indexes = await session.query<{ name: string; terms: string[]; columns: string[]; predicate: string | null }>(
+    `SELECT c.relname AS name,
+            ARRAY(SELECT CASE WHEN i.indkey[k - 1] = 0 THEN '(' || pg_get_indexdef(i.indexrelid, k, true) || ')'
+                              ELSE pg_get_indexdef(i.indexrelid, k, true) END
+                  FROM generate_series(1, i.indnkeyatts) k ORDER BY k) AS terms,
+            ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+                    AND (a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])
+                         OR strpos(pg_get_expr(i.indexprs, i.indrelid), quote_ident(a.attname)) > 0)) AS columns,
+            pg_get_expr(i.indpred, i.indrelid) AS predicate
+     FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = $1 AND i.indisunique AND (i.indpred IS NOT NULL OR i.indexprs IS NOT NULL)
+     ORDER BY i.indexprs IS NOT NULL, c.relname`,
+    [table],
+  );
+  const wanted = new Set(key);
+  return indexes.find((i) => i.columns.length === wanted.size && i.columns.every((c) => wanted.has(c)));
 }
 
 /**

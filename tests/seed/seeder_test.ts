@@ -831,6 +831,39 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a key whose only unique index is partial (soft delete) or on an expression is refused naming that index and the SQL seed that can use it [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE soft (email text NOT NULL, deleted_at timestamptz);" +
+          "CREATE UNIQUE INDEX soft_email ON soft (email) WHERE deleted_at IS NULL;" +
+          "CREATE TABLE lowered (email text NOT NULL); CREATE UNIQUE INDEX lowered_email ON lowered (lower(email))",
+      );
+      const partial = await refused(runSeeds(db, [data("soft.json", "soft", ["email"], [{ email: "a@x.io" }])]));
+      assert.match(
+        partial.message,
+        /^soft\.json: no unique index or constraint on soft \(email\) that ON CONFLICT can use: the unique index soft_email \(email\) WHERE \(deleted_at IS NULL\) is partial$/,
+      );
+      assert.match(
+        partial.hint ?? "",
+        /ON CONFLICT \(email\) WHERE \(deleted_at IS NULL\) DO NOTHING; or, if \(email\) is unique in every row/,
+      );
+      const expression = await refused(
+        runSeeds(db, [data("lowered.json", "lowered", ["email"], [{ email: "a@x.io" }])]),
+      );
+      assert.match(expression.message, /the unique index lowered_email \(\(lower\(email\)\)\) is on an expression$/);
+      // the SQL the hint gives runs
+      await db.exec(
+        "INSERT INTO soft (email) VALUES ('a@x.io') ON CONFLICT (email) WHERE (deleted_at IS NULL) DO NOTHING;" +
+          "INSERT INTO lowered (email) VALUES ('a@x.io') ON CONFLICT ((lower(email))) DO NOTHING",
+      );
+      // with no index at all, the hint still adds one
+      await db.exec("CREATE TABLE bare (email text)");
+      const bare = await refused(runSeeds(db, [data("bare.json", "bare", ["email"], [{ email: "a@x.io" }])]));
+      assert.match(bare.message, /no unique index or constraint on bare \(email\): the key must be unique/);
+      assert.match(bare.hint ?? "", /ADD UNIQUE \("email"\)/);
+    });
+  });
+
   test(`a unique index on the key beside a DEFERRABLE constraint on it is refused too (ON CONFLICT would use both) [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec("CREATE TABLE u1 (a int UNIQUE DEFERRABLE, b int); CREATE UNIQUE INDEX u1_a ON u1 (a)");
