@@ -81,6 +81,8 @@ interface PreparedData {
   key: string[];
   update: boolean;
   columns: Map<string, Column>;
+  /** A foreign key from the table to itself: its rows may refer to earlier ones, so their order always holds. */
+  selfReferencing: boolean;
   /** Static rows, grouped by the set of columns they give (checked before anything runs). */
   groups?: RowGroup[];
   total?: number;
@@ -202,10 +204,12 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   if (seed.update !== undefined && typeof seed.update !== "boolean") throw invalid('"update" must be true or false');
   if (typeof seed.rows !== "function" && !Array.isArray(seed.rows)) throw invalid('"rows" must be a list of objects');
 
-  let table: { oid: number; schema: string; name: string } | undefined;
+  let table: { oid: number; schema: string; name: string; self_referencing: boolean } | undefined;
   try {
-    [table] = await session.query<{ oid: number; schema: string; name: string }>(
-      `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name
+    [table] = await session.query<{ oid: number; schema: string; name: string; self_referencing: boolean }>(
+      `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
+                      WHERE f.conrelid = c.oid AND f.confrelid = c.oid AND f.contype = 'f') AS self_referencing
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')`,
       [seed.table],
@@ -338,6 +342,7 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     key: [...seed.key],
     update: seed.update === true,
     columns: byName,
+    selfReferencing: table.self_referencing,
   };
   if (typeof seed.rows === "function") prepared.compute = seed.rows as PreparedData["compute"];
   else {
@@ -474,7 +479,9 @@ function groupRows(
   }
   // Many shapes interleaved (an optional column given in every other row) would make a
   // statement of each run of rows: past a few runs, rows of one shape go together, in order.
-  const merged = groups.length <= MAX_RUNS ? groups : mergeByShape(groups);
+  // Not in a table with a foreign key to itself: a row may refer to an earlier one of
+  // another shape (a tree whose levels give different columns).
+  const merged = groups.length <= MAX_RUNS || p.selfReferencing ? groups : mergeByShape(groups);
   return {
     groups: merged.map(({ columns, values, count, rowNumbers }) => ({
       columns,

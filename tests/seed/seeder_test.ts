@@ -730,6 +730,28 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a tree whose levels give different columns keeps the seed's order however many times they alternate (a foreign key to its own table) [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE cat (id int GENERATED ALWAYS AS IDENTITY, slug text PRIMARY KEY, parent text REFERENCES cat (slug), name text)",
+      );
+      // 12 branches of 4 levels: 48 runs of rows, the levels alternating between two sets of columns
+      const rows = Array.from({ length: 12 }, (_, i) => [
+        { slug: `r${i}`, name: `Root ${i}` },
+        { slug: `c${i}`, parent: `r${i}` },
+        { slug: `g${i}`, parent: `c${i}`, name: `Grandchild ${i}` },
+        { slug: `l${i}`, parent: `g${i}` },
+      ]).flat();
+      for (const batchSize of [10_000, 5]) {
+        const run = await runSeeds(db, [data("cat.json", "cat", ["slug"], rows)], { batchSize });
+        assertOk(run);
+        assert.deepEqual(counts(run), [["cat.json", "done", batchSize === 5 ? 0 : 48, 0, batchSize === 5 ? 48 : 0]]);
+      }
+      const stored = await db.query<{ slug: string }>("SELECT slug FROM cat ORDER BY id");
+      assert.deepEqual(stored.map((r) => r.slug), rows.map((r) => r.slug));
+    });
+  });
+
   test(`a unique index with INCLUDE columns serves as the key; a DEFERRABLE unique constraint is refused saying why [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec(
