@@ -3,7 +3,14 @@
  * checking every one of them (parse, tables, columns, keys, unique indexes) before the
  * first writes anything.
  */
-import { connectionGone, type Database, ScriptError, scriptLeftTransactionOpen, type Session } from "../db/database.ts";
+import {
+  connectionGone,
+  type Database,
+  ScriptError,
+  scriptLeftTransactionOpen,
+  serverErrorFields,
+  type Session,
+} from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
 import { parseSqlScript, scriptError, type SqlScript } from "../migrate/sql_script.ts";
@@ -62,6 +69,8 @@ interface Column {
   generated: boolean;
   /** The sequence behind an identity or serial column. */
   sequence: string | null;
+  /** Whether strata can tell two key values equal without the server (keyCanonical knows the type). */
+  keyInJs: boolean;
 }
 
 interface PreparedData {
@@ -72,6 +81,8 @@ interface PreparedData {
   key: string[];
   update: boolean;
   columns: Map<string, Column>;
+  /** A foreign key from the table to itself: its rows may refer to earlier ones, so their order always holds. */
+  selfReferencing: boolean;
   /** Static rows, grouped by the set of columns they give (checked before anything runs). */
   groups?: RowGroup[];
   total?: number;
@@ -146,7 +157,13 @@ async function prepareSql(
   const script = file.script ? { ...file.script, text: file.text } : await parseSqlScript(file.text, file.name);
   if (!script.transactional && !script.unwrapped) {
     throw new FileError("SEED_INVALID", `a seed runs in one transaction, but ${script.reason}`, { file: file.name }, {
-      hint: "Move that statement into a migration",
+      hint: /controls transactions itself$/.test(script.reason ?? "")
+        ? "Take out its transaction statements (BEGIN, COMMIT, ROLLBACK, SAVEPOINT): strata runs each seed in a " +
+          "transaction of its own (a plain BEGIN at the top and COMMIT at the end of the file are taken off for you)"
+        : /^annotated /.test(script.reason ?? "")
+        ? "Take out the annotation: a seed always runs in a transaction; " +
+          "a statement that cannot (VACUUM, CREATE INDEX CONCURRENTLY) belongs in a migration"
+        : "Move that statement into a migration",
     });
   }
   return { kind: "sql", file: file.name, script };
@@ -187,10 +204,12 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
   if (seed.update !== undefined && typeof seed.update !== "boolean") throw invalid('"update" must be true or false');
   if (typeof seed.rows !== "function" && !Array.isArray(seed.rows)) throw invalid('"rows" must be a list of objects');
 
-  let table: { oid: number; schema: string; name: string } | undefined;
+  let table: { oid: number; schema: string; name: string; self_referencing: boolean } | undefined;
   try {
-    [table] = await session.query<{ oid: number; schema: string; name: string }>(
-      `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name
+    [table] = await session.query<{ oid: number; schema: string; name: string; self_referencing: boolean }>(
+      `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
+                      WHERE f.conrelid = c.oid AND f.confrelid = c.oid AND f.contype = 'f') AS self_referencing
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')`,
       [seed.table],
@@ -262,6 +281,7 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     isJson: c.base === "json" || c.base === "jsonb",
     generated: c.generated,
     sequence: c.sequence,
+    keyInJs: KEYS_IN_JS.has(c.base) || c.category === "E",
   }]));
   for (const key of seed.key) {
     if (!byName.has(key)) {
@@ -295,9 +315,23 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     );
   }
   if (matching.length === 0) {
+    const addUnique = `ALTER TABLE ${qualified} ADD UNIQUE (${seed.key.map(quoteIdent).join(", ")})`;
+    const near = await nearUniqueIndex(session, table.oid, seed.key);
+    if (near) {
+      const target = `(${near.terms.join(", ")})${near.predicate ? ` WHERE ${near.predicate}` : ""}`;
+      throw invalid(
+        `no unique index or constraint on ${table.name} (${seed.key.join(", ")}) that ON CONFLICT can use: ` +
+          `the unique index ${near.name} ${target} is ${near.predicate ? "partial" : "on an expression"}`,
+        `A data seed needs a plain unique index on exactly its key. Seed this table with an SQL seed that names the ` +
+          `index: INSERT INTO ${qualified} ... ON CONFLICT ${target} DO NOTHING` +
+          (near.predicate
+            ? `; or, if (${seed.key.join(", ")}) is unique in every row, add in a migration: ${addUnique}`
+            : ""),
+      );
+    }
     throw invalid(
       `no unique index or constraint on ${table.name} (${seed.key.join(", ")}): the key must be unique for ON CONFLICT`,
-      `Add one in a migration: ALTER TABLE ${qualified} ADD UNIQUE (${seed.key.map(quoteIdent).join(", ")})`,
+      `Add one in a migration: ${addUnique}`,
     );
   }
   const prepared: PreparedData = {
@@ -308,10 +342,45 @@ async function prepareData(session: Session, file: string, seed: DataSeed): Prom
     key: [...seed.key],
     update: seed.update === true,
     columns: byName,
+    selfReferencing: table.self_referencing,
   };
   if (typeof seed.rows === "function") prepared.compute = seed.rows as PreparedData["compute"];
-  else Object.assign(prepared, groupRows(prepared, seed.rows));
+  else {
+    const { keyValues, ...grouped } = groupRows(prepared, seed.rows);
+    if (keyValues) await checkKeysOnServer(session, prepared, keyValues);
+    Object.assign(prepared, grouped);
+  }
   return prepared;
+}
+
+/**
+ * A partial or expression unique index over the key's columns (a soft-delete
+ * `UNIQUE (email) WHERE deleted_at IS NULL`, a `UNIQUE (lower(email))`): ON CONFLICT on the bare
+ * columns cannot use it, and the message should name it rather than say there is none. Its
+ * terms are as ON CONFLICT writes them (an expression in parentheses).
+ */
+async function nearUniqueIndex(
+  session: Session,
+  table: number,
+  key: readonly string[],
+): Promise<{ name: string; terms: string[]; predicate: string | null } | undefined> {
+  const indexes = await session.query<{ name: string; terms: string[]; columns: string[]; predicate: string | null }>(
+    `SELECT c.relname AS name,
+            ARRAY(SELECT CASE WHEN i.indkey[k - 1] = 0 THEN '(' || pg_get_indexdef(i.indexrelid, k, true) || ')'
+                              ELSE pg_get_indexdef(i.indexrelid, k, true) END
+                  FROM generate_series(1, i.indnkeyatts) k ORDER BY k) AS terms,
+            ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = i.indrelid AND a.attnum > 0 AND NOT a.attisdropped
+                    AND (a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])
+                         OR strpos(pg_get_expr(i.indexprs, i.indrelid), quote_ident(a.attname)) > 0)) AS columns,
+            pg_get_expr(i.indpred, i.indrelid) AS predicate
+     FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = $1 AND i.indisunique AND (i.indpred IS NOT NULL OR i.indexprs IS NOT NULL)
+     ORDER BY i.indexprs IS NOT NULL, c.relname`,
+    [table],
+  );
+  const wanted = new Set(key);
+  return indexes.find((i) => i.columns.length === wanted.size && i.columns.every((c) => wanted.has(c)));
 }
 
 /**
@@ -331,7 +400,10 @@ interface RowGroup {
  * rows that give the same columns: groups run in order, so rows go in in the seed's order
  * (a row may refer to one before it, and generated ids follow the order).
  */
-function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGroup[]; total: number } {
+function groupRows(
+  p: PreparedData,
+  rows: readonly SeedRow[],
+): { groups: RowGroup[]; total: number; keyValues?: string[][] } {
   const invalid = (message: string, hint?: string) =>
     new FileError("SEED_INVALID", message, { file: p.file }, hint ? { hint } : {});
   if (!Array.isArray(rows)) throw invalid('"rows" must be a list of objects');
@@ -339,6 +411,8 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
   const groups: Array<RowGroup & { keyIndexes: number[]; shape: string }> = [];
   const seen = new Map<string, number>();
   const canonical = p.key.map((k) => keyCanonical(p.columns.get(k)!));
+  // Keys of other types (a date, a timestamptz, a boolean) go to the server to compare.
+  const keyValues = p.key.every((k) => p.columns.get(k)!.keyInJs) ? undefined : p.key.map((): string[] => []);
   let previousKeys: string[] = [];
   let previousGroup: (RowGroup & { keyIndexes: number[]; shape: string }) | undefined;
   for (let index = 0; index < rows.length; index++) {
@@ -395,6 +469,7 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
       if (value === null) throw invalid(`${where} has no value for key column ${p.key[k]}`);
       const text = canonical[k](value);
       keyText = k === 0 ? text : `${keyText}\u0000${text}`;
+      keyValues?.[k].push(value);
     }
     const earlier = seen.get(keyText);
     if (earlier !== undefined) {
@@ -404,7 +479,9 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
   }
   // Many shapes interleaved (an optional column given in every other row) would make a
   // statement of each run of rows: past a few runs, rows of one shape go together, in order.
-  const merged = groups.length <= MAX_RUNS ? groups : mergeByShape(groups);
+  // Not in a table with a foreign key to itself: a row may refer to an earlier one of
+  // another shape (a tree whose levels give different columns).
+  const merged = groups.length <= MAX_RUNS || p.selfReferencing ? groups : mergeByShape(groups);
   return {
     groups: merged.map(({ columns, values, count, rowNumbers }) => ({
       columns,
@@ -413,7 +490,53 @@ function groupRows(p: PreparedData, rows: readonly SeedRow[]): { groups: RowGrou
       ...(rowNumbers ? { rowNumbers } : {}),
     })),
     total: rows.length,
+    ...(keyValues ? { keyValues } : {}),
   };
+}
+
+/**
+ * The duplicate check for keys whose equality only the server knows: `2024-01-01` and
+ * `2024-1-1` are one date, `true` and `t` one boolean. Both would be sent, and the second
+ * one skipped (or, with update, the row set from either of them on every run). A value the
+ * column refuses is left for the run, which names its row and column.
+ *
+ * @throws {FileError} SEED_INVALID naming the two rows
+ */
+async function checkKeysOnServer(session: Session, p: PreparedData, keyValues: string[][]): Promise<void> {
+  if (keyValues[0].length < 2) return;
+  const columns = p.key.map((k) => p.columns.get(k)!);
+  const aliases = columns.map((_c, i) => `k${i}`);
+  let duplicate: { first: number; second: number } | undefined;
+  try {
+    [duplicate] = await session.query<{ first: number; second: number }>(
+      `SELECT o[1]::int AS first, o[2]::int AS second FROM (
+         SELECT array_agg(u.o ORDER BY u.o) AS o
+         FROM unnest(${columns.map((_c, i) => `$${i + 1}::text[]`).join(", ")}) WITH ORDINALITY AS u(${
+        aliases.join(", ")
+      }, o)
+         GROUP BY ${columns.map((c, i) => `u.${aliases[i]}::${c.castType}`).join(", ")}
+         HAVING count(*) > 1) d
+       ORDER BY o[2] LIMIT 1`,
+      keyValues,
+    );
+  } catch (error) {
+    // A key the column refuses (or its domain's CHECK): the run names its row and column.
+    if (/^(22|23514)/.test(serverErrorFields(error)?.code ?? "")) return;
+    throw error;
+  }
+  const describeKey = (row: number) =>
+    columns.map((c, i) => `${c.name} ${JSON.stringify(keyValues[i][row - 1])}`).join(", ");
+  if (duplicate) {
+    throw new FileError(
+      "SEED_INVALID",
+      `rows ${duplicate.first} and ${duplicate.second} have the same key (${p.key.join(", ")})`,
+      { file: p.file },
+      {
+        hint: `${describeKey(duplicate.first)} and ${describeKey(duplicate.second)} are one key to PostgreSQL: ` +
+          "keep one of the rows",
+      },
+    );
+  }
 }
 
 /**
@@ -492,9 +615,15 @@ function sameKeys(keys: readonly string[], previous: readonly string[], row: See
 }
 
 async function runData(session: Session, p: PreparedData, result: SeedResult, batchSize: number): Promise<void> {
-  const { groups, total } = p.compute
-    ? groupRows(p, await p.compute({ query: (text, params) => session.query(text, params) }))
-    : { groups: p.groups!, total: p.total! };
+  let { groups, total } = { groups: p.groups!, total: p.total! };
+  if (p.compute) {
+    let keyValues: string[][] | undefined;
+    ({ groups, total, keyValues } = groupRows(
+      p,
+      await p.compute({ query: (text, params) => session.query(text, params) }),
+    ));
+    if (keyValues) await checkKeysOnServer(session, p, keyValues);
+  }
   await session.exec("BEGIN");
   try {
     await upsertRows(session, p, groups, result, batchSize);
@@ -526,55 +655,80 @@ async function upsertRows(
   result: SeedResult,
   batchSize: number,
 ): Promise<void> {
+  // Rows given their own id (an identity BY DEFAULT or serial column): the column's sequence
+  // moves past the highest value, or the application's next insert collides with them.
+  const given = new Set(groups.flatMap((g) => g.columns.filter((c) => c.sequence !== null && INTEGERS.has(c.base))));
+  // A later group of rows that leaves such a column out takes the sequence's next value: the
+  // sequence moves before that group runs (a seed giving ids 1 and 2 to its first rows, then
+  // leaving the rest to the sequence, would collide with its own rows otherwise).
+  const movedBetween = groups.map((group, g) =>
+    group.columns.filter((c) => given.has(c) && groups.slice(g + 1).some((later) => !later.columns.includes(c)))
+  );
+  const movable = movedBetween.some((columns) => columns.length > 0)
+    ? await movableSequences(session, given)
+    : new Set<Column>();
   // Every batch is sent at once (postgres.js pipelines them on the session): the server
   // works on one batch while the next is serialized, instead of each waiting for the other.
   // They run in order in the one transaction; after a failure the rest fail too, and the
   // first failure is the one reported.
   const batches: Array<Promise<Array<{ inserted: number; updated: number }>>> = [];
-  for (const group of groups) {
+  const steps: Array<Promise<unknown>> = [];
+  groups.forEach((group, g) => {
     const statement = upsertStatement(p, group.columns);
     for (let start = 0; start < group.count; start += batchSize) {
       const params = group.count <= batchSize
         ? group.values
         : group.values.map((column) => column.slice(start, start + batchSize));
-      batches.push(session.query<{ inserted: number; updated: number }>(statement, params));
+      const batch = session.query<{ inserted: number; updated: number }>(statement, params);
+      batches.push(batch);
+      steps.push(batch);
     }
-  }
-  const settled = await Promise.allSettled(batches);
+    for (const column of movedBetween[g]) if (movable.has(column)) steps.push(moveSequence(session, p, column));
+  });
+  const settled = await Promise.allSettled(steps);
   const failed = settled.find((r) => r.status === "rejected");
   if (failed) throw (failed as PromiseRejectedResult).reason;
-  for (const r of settled) {
-    const [counts] = (r as PromiseFulfilledResult<Array<{ inserted: number; updated: number }>>).value;
+  for (const batch of batches) {
+    const [counts] = await batch;
     result.inserted += Number(counts.inserted);
     result.updated += Number(counts.updated);
   }
-  if (result.inserted > 0) {
-    // Rows given their own id (an identity BY DEFAULT or serial column): move the column's
-    // sequence past the highest value, or the application's next insert collides with them.
-    // Only integer columns, only a role that may read and set the sequence (else the app's
-    // own grants decide, as before), never past its maximum, never backwards.
-    const given = new Set(groups.flatMap((g) => g.columns.filter((c) => c.sequence !== null && INTEGERS.has(c.base))));
-    for (const column of given) {
-      const [allowed] = await session.query<{ ok: boolean }>(
-        "SELECT has_sequence_privilege($1, 'SELECT') AND has_sequence_privilege($1, 'UPDATE') AS ok",
-        [column.sequence],
-      );
-      if (!allowed?.ok) continue;
-      await session.query(
-        `SELECT setval(q.seqrelid, x.top::bigint)
-         FROM pg_catalog.pg_sequence q,
-              (SELECT max(${quoteIdent(column.name)})::numeric AS top FROM ${p.sql}) x,
-              (SELECT last_value, is_called FROM ${column.sequence}) s
-         WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0 AND x.top IS NOT NULL AND x.top <= q.seqmax
-           AND x.top >= CASE WHEN s.is_called THEN s.last_value::numeric + q.seqincrement ELSE s.last_value END`,
-        [column.sequence],
-      );
-    }
+  if (result.inserted > 0 && given.size > 0) {
+    for (const column of await movableSequences(session, given)) await moveSequence(session, p, column);
   }
 }
 
 /**
- * The row (1-based, in the seed's order) and key of the first row that fails with `code`, by
+ * The columns whose sequence strata may move: only a role that may read and set the sequence
+ * (else the app's own grants decide, as before).
+ */
+async function movableSequences(session: Session, columns: ReadonlySet<Column>): Promise<Set<Column>> {
+  const movable = new Set<Column>();
+  for (const column of columns) {
+    const [allowed] = await session.query<{ ok: boolean }>(
+      "SELECT has_sequence_privilege($1, 'SELECT') AND has_sequence_privilege($1, 'UPDATE') AS ok",
+      [column.sequence],
+    );
+    if (allowed?.ok) movable.add(column);
+  }
+  return movable;
+}
+
+/** Moves a column's sequence past the column's highest value: never past its maximum, never backwards. */
+function moveSequence(session: Session, p: PreparedData, column: Column): Promise<unknown> {
+  return session.query(
+    `SELECT setval(q.seqrelid, x.top::bigint)
+     FROM pg_catalog.pg_sequence q,
+          (SELECT max(${quoteIdent(column.name)})::numeric AS top FROM ${p.sql}) x,
+          (SELECT last_value, is_called FROM ${column.sequence}) s
+     WHERE q.seqrelid = $1::regclass AND q.seqincrement > 0 AND x.top IS NOT NULL AND x.top <= q.seqmax
+       AND x.top >= CASE WHEN s.is_called THEN s.last_value::numeric + q.seqincrement ELSE s.last_value END`,
+    [column.sequence],
+  );
+}
+
+/**
+ * The row (1-based, in the seed's order), key and column of the first row that fails with `code`, by
  * bisection in a transaction that is rolled back: each probe runs the seed's own statement
  * on part of a group inside a savepoint. Groups before it are applied (later rows may refer
  * to theirs). Runs only after a failure.
@@ -584,7 +738,7 @@ async function locateFailingRow(
   p: PreparedData,
   groups: readonly RowGroup[],
   code: string,
-): Promise<{ row: number; key: string } | undefined> {
+): Promise<{ row: number; key: string; column?: string } | undefined> {
   await session.exec("BEGIN");
   try {
     let before = 0;
@@ -615,7 +769,9 @@ async function locateFailingRow(
           const c = group.columns.findIndex((column) => column.name === k);
           return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][low])}`;
         }).join(", ");
-        return { row: group.rowNumbers?.[low] ?? before + low + 1, key };
+        // NOT NULL's message names its column already.
+        const column = code === "23502" ? undefined : await failingColumn(session, group, low, code);
+        return { row: group.rowNumbers?.[low] ?? before + low + 1, key, ...(column ? { column } : {}) };
       }
       await session.query(statement, group.values);
       before += group.count;
@@ -624,6 +780,37 @@ async function locateFailingRow(
   } finally {
     await session.exec("ROLLBACK");
   }
+}
+
+/**
+ * The column of a failing row whose value fails with `code` on its own (the server's message
+ * names the type, not the column): each value goes into a temporary column of the table
+ * column's type, assigned as the INSERT assigns it (so a varchar(n)'s length and a domain's
+ * CHECK apply). Undefined when no single value fails that way (a table CHECK over columns).
+ */
+async function failingColumn(
+  session: Session,
+  group: RowGroup,
+  index: number,
+  code: string,
+): Promise<string | undefined> {
+  for (let c = 0; c < group.columns.length; c++) {
+    const column = group.columns[c];
+    await session.exec("SAVEPOINT strata_column");
+    try {
+      // The type comes from the catalog (format_type), never from the seed.
+      await session.exec(`CREATE TEMPORARY TABLE "strata probe" (v ${column.type})`);
+      await session.query(`INSERT INTO pg_temp."strata probe" VALUES (($1::text)::${column.castType})`, [
+        group.values[c][index],
+      ]);
+    } catch (error) {
+      if (!(error as { severity?: unknown }).severity) throw error;
+      if ((error as { code?: string }).code === code) return column.name;
+    } finally {
+      await session.exec("ROLLBACK TO SAVEPOINT strata_column");
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -669,6 +856,21 @@ function upsertStatement(p: PreparedData, columns: Column[]): string {
 
 const INTEGERS = new Set(["smallint", "integer", "bigint"]);
 
+/** Key types whose equality keyCanonical reproduces (enums compare by their label too). */
+const KEYS_IN_JS = new Set([
+  "smallint",
+  "integer",
+  "bigint",
+  "numeric",
+  "real",
+  "double precision",
+  "uuid",
+  "citext",
+  "character",
+  "character varying",
+  "text",
+]);
+
 /** Types whose values a rounded JavaScript number would change. */
 const EXACT = new Set(["smallint", "integer", "bigint", "numeric", "money"]);
 
@@ -700,16 +902,30 @@ function toText(value: unknown, column: Column): string | null {
   if (value instanceof Uint8Array) return `\\x${[...value].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
   if (Array.isArray(value)) {
     if (!column.isArray) throw new Error(`a list for a column of type ${column.type}`);
-    return arrayLiteral(value);
+    const base = column.base.replace(/\[\]$/, "");
+    return arrayLiteral(value, {
+      ...column,
+      type: column.type.replace(/\[\]$/, ""),
+      base,
+      isArray: false,
+      isJson: base === "json" || base === "jsonb",
+    });
   }
   throw new Error(`an object for a column of type ${column.type} (only json and jsonb columns take objects)`);
 }
 
-function arrayLiteral(values: readonly unknown[]): string {
+/**
+ * An array literal; each element is converted as a single value of the element type is
+ * (bytes as hex, a Date as UTC, a number past 2^53 refused, any value of a json[] or jsonb[]
+ * as JSON, a list included), other objects as JSON.
+ */
+function arrayLiteral(values: readonly unknown[], element: Column): string {
   const items = values.map((v) => {
     if (v === null || v === undefined) return "NULL";
-    if (Array.isArray(v)) return arrayLiteral(v);
-    const text = typeof v === "object" ? JSON.stringify(v) : v instanceof Date ? v.toISOString() : String(v);
+    if (Array.isArray(v) && !element.isJson) return arrayLiteral(v, element);
+    const text = typeof v === "object" && !(v instanceof Date) && !(v instanceof Uint8Array)
+      ? JSON.stringify(v)
+      : toText(v, element)!;
     return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
   });
   return `{${items.join(",")}}`;
@@ -727,19 +943,18 @@ function seedError(error: unknown, p: PreparedData | PreparedSql, before: readon
     });
   }
   if (error instanceof StrataError) return error;
-  const server = (error as { severity?: unknown }).severity
-    ? (error as { message: string; code?: string; detail?: string })
-    : undefined;
+  const server = serverErrorFields(error);
   const message = error instanceof Error ? error.message : String(error);
   const detail = server?.detail ? `, ${server.detail}` : "";
-  const at = (error as { seedRow?: { row: number; key: string } }).seedRow;
+  const at = (error as { seedRow?: { row: number; key: string; column?: string } }).seedRow;
   return new FileError(
     "SEED_FAILED",
-    `${at ? `row ${at.row} (${at.key}): ` : ""}${message}${detail}`,
+    `${at ? `row ${at.row} (${at.key})${at.column ? `, column ${at.column}` : ""}: ` : ""}${message}${detail}`,
     { file: p.file },
     {
       cause: error,
       hint: `Nothing of ${p.file} was kept; later seeds did not run`,
+      ...(server ? { server } : {}),
     },
   );
 }

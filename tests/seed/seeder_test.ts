@@ -489,19 +489,83 @@ for (const backend of BACKENDS) {
       assert.equal(bad.error?.code, "SEED_FAILED");
       assert.match(
         bad.error!.message,
-        /^nums\.json: row 5 \(code "e"\): invalid input syntax for type integer: "five"/,
+        /^nums\.json: row 5 \(code "e"\), column n: invalid input syntax for type integer: "five"/,
       );
       const long = await runSeeds(db, [
         data("nums.json", "nums", ["code"], [{ code: "a", n: 1 }, { code: "b", n: 2, label: "long" }]),
       ]);
       assert.match(
         long.error?.message ?? "",
-        /^nums\.json: row 2 \(code "b"\): value too long for type character varying\(3\)/,
+        /^nums\.json: row 2 \(code "b"\), column label: value too long for type character varying\(3\)/,
       );
       assert.equal(await count(db, "nums"), 0);
       // the session is usable afterwards, with no transaction left open
       assertOk(await runSeeds(db, [data("nums.json", "nums", ["code"], [{ code: "a", n: 1 }])]));
       assert.equal(await count(db, "nums"), 1);
+    });
+  });
+
+  test(`a value the column refuses names the column too: bad input, too long, out of range, a domain's CHECK; a table CHECK names none [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE DOMAIN percent AS int CHECK (VALUE BETWEEN 0 AND 100);" +
+          "CREATE TABLE wide (code text PRIMARY KEY, a int, b int, c smallint, d varchar(2), e percent, f date," +
+          " lo int, hi int, CHECK (lo <= hi))",
+      );
+      const failing = async (row: SeedRow) => {
+        const run = await runSeeds(db, [
+          data("wide.json", "wide", ["code"], [{ code: "ok", a: 1 }, { code: "x", ...row }]),
+        ]);
+        assert.equal(run.error?.code, "SEED_FAILED");
+        return run.error!.message;
+      };
+      assert.match(
+        await failing({ a: 1, b: "two" }),
+        /^wide\.json: row 2 \(code "x"\), column b: invalid input syntax/,
+      );
+      assert.match(await failing({ a: 1, c: 70000 }), /^wide\.json: row 2 \(code "x"\), column c: .*out of range/);
+      assert.match(
+        await failing({ d: "abc", f: "2024-01-01" }),
+        /^wide\.json: row 2 \(code "x"\), column d: value too long/,
+      );
+      assert.match(await failing({ e: 101 }), /^wide\.json: row 2 \(code "x"\), column e: .*percent/);
+      assert.match(await failing({ f: "2024-02-30" }), /^wide\.json: row 2 \(code "x"\), column f: /);
+      assert.match(
+        await failing({ lo: 2, hi: 1 }),
+        /^wide\.json: row 2 \(code "x"\): new row .* violates check constraint/,
+      );
+      assert.equal(await count(db, "wide"), 0);
+      assertOk(await runSeeds(db, [data("wide.json", "wide", ["code"], [{ code: "ok", a: 1, e: 5 }])]));
+    });
+  });
+
+  test(`a data seed the server refuses keeps the server's fields (SQLSTATE, detail, hint), as a failed SQL seed does [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      await db.exec(`CREATE FUNCTION no_admins() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.email LIKE 'admin@%' THEN
+            RAISE EXCEPTION 'admins are made by the app' USING HINT = 'Seed a member instead', ERRCODE = 'P0001';
+          END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER members_no_admins BEFORE INSERT ON members FOR EACH ROW EXECUTE FUNCTION no_admins()`);
+      const foreign = await runSeeds(db, [
+        data("m.json", "members", ["org_id", "email"], [{ org_id: 99, email: "a@x.io" }]),
+      ]);
+      assert.ok(foreign.error instanceof FileError);
+      assert.equal(foreign.error.code, "SEED_FAILED");
+      assert.equal(foreign.error.server?.code, "23503");
+      assert.match(foreign.error.server?.detail ?? "", /Key \(org_id\)=\(99\) is not present/);
+      assertOk(await runSeeds(db, [data("orgs.json", "orgs", ["slug"], ORGS)]));
+      const [org] = await db.query<{ id: string }>("SELECT id::text FROM orgs WHERE slug = 'acme'");
+      const raised = await runSeeds(db, [
+        data("m.json", "members", ["org_id", "email"], [{ org_id: org.id, email: "admin@x.io" }]),
+      ]);
+      assert.ok(raised.error instanceof FileError);
+      assert.equal(raised.error.server?.code, "P0001");
+      assert.equal(raised.error.server?.hint, "Seed a member instead");
+      assert.match(raised.error.message, /^m\.json: admins are made by the app/);
     });
   });
 
@@ -525,6 +589,49 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`keys equal only to the server (two spellings of a date, t and true) are duplicates too, before anything is written [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE days (d date PRIMARY KEY, label text);" +
+          "CREATE TABLE flags (name text, on_ boolean, label text, PRIMARY KEY (name, on_))",
+      );
+      const days = await refused(runSeeds(db, [
+        data("days.json", "days", ["d"], [
+          { d: "2024-01-01", label: "first" },
+          { d: "2024-01-02", label: "other" },
+          { d: "2024-1-1", label: "second" },
+        ], true),
+      ]));
+      assert.match(days.message, /^days\.json: rows 1 and 3 have the same key \(d\)/);
+      assert.match(days.hint ?? "", /d "2024-01-01" and d "2024-1-1" are one key/);
+      const flags = await refused(runSeeds(db, [
+        data("flags.ts", "flags", ["name", "on_"], [
+          { name: "a", on_: "t" },
+          { name: "a", on_: false },
+          { name: "a", on_: true },
+        ]),
+      ]));
+      assert.match(flags.message, /rows 1 and 3 have the same key \(name, on_\)/);
+      // from a rows function too, checked when it runs
+      const computed = await refused(
+        runSeeds(db, [{
+          name: "days.ts",
+          kind: "data",
+          seed: { table: "days", key: ["d"], rows: () => [{ d: "2024-01-01" }, { d: new Date(Date.UTC(2024, 0, 1)) }] },
+        }]).then((run) => {
+          if (run.error) throw run.error;
+          return run;
+        }),
+      );
+      assert.match(computed.message, /rows 1 and 2 have the same key \(d\)/);
+      assert.equal(await count(db, "days") + await count(db, "flags"), 0);
+      // a key the column refuses is left to the run, which names its row and column
+      const bad = await runSeeds(db, [data("days.json", "days", ["d"], [{ d: "2024-01-01" }, { d: "someday" }])]);
+      assert.match(bad.error?.message ?? "", /^days\.json: row 2 \(d "someday"\), column d: invalid input syntax/);
+      assertOk(await runSeeds(db, [data("days.json", "days", ["d"], [{ d: "2024-01-01" }, { d: "2024-01-02" }])]));
+    });
+  });
+
   test(`an integer past 2^53 is refused for an exact column instead of stored rounded; a string or BigInt is exact [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec("CREATE TABLE big (id int PRIMARY KEY, n bigint, f float8)");
@@ -543,6 +650,66 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`array elements are converted as single values are: bytes in a bytea[], Dates, and a number past 2^53 refused [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE bags (id int PRIMARY KEY, blobs bytea[], ats timestamptz[], ns bigint[])");
+      assertOk(
+        await runSeeds(db, [
+          data("bags.ts", "bags", ["id"], [{
+            id: 1,
+            blobs: [new Uint8Array([0, 1, 255]), null, "\\xdead"],
+            ats: [new Date(Date.UTC(2024, 4, 6, 7, 8, 9, 123))],
+            ns: [1, 9007199254740993n, "9007199254740995"],
+          }]),
+        ]),
+      );
+      await db.exec("SET TIME ZONE 'UTC'");
+      assert.deepEqual(
+        await db.query(
+          "SELECT array_to_string(ARRAY(SELECT coalesce(encode(b, 'hex'), 'null') FROM unnest(blobs) b), ',') AS blobs," +
+            " ats::text AS ats, ns::text AS ns FROM bags",
+        ),
+        [{
+          blobs: "0001ff,null,dead",
+          ats: '{"2024-05-06 07:08:09.123+00"}',
+          ns: "{1,9007199254740993,9007199254740995}",
+        }],
+      );
+      const rounded = await refused(runSeeds(db, [data("bags.ts", "bags", ["id"], [{ id: 2, ns: [1, 2 ** 53 + 2] }])]));
+      assert.match(rounded.message, /row 1, column ns: 9007199254740994 is past 2\^53/);
+    });
+  });
+
+  test(`each element of a jsonb[] is JSON, as a jsonb column's value is: a string, a list, an object, a number [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec("CREATE TABLE docs (id int PRIMARY KEY, parts jsonb[], raw json[])");
+      const files = [
+        data(
+          "docs.json",
+          "docs",
+          ["id"],
+          [{ id: 1, parts: ["s", { a: 1 }, [1, "two"], 3, true, null], raw: ["x"] }],
+          true,
+        ),
+      ];
+      assertOk(await runSeeds(db, files));
+      assert.deepEqual(
+        await db.query(
+          "SELECT ARRAY(SELECT coalesce(jsonb_typeof(p), 'sql null') FROM unnest(parts) p) AS types," +
+            " parts[1] #>> '{}' AS first, parts[3]::text AS third, raw[1]::text AS raw FROM docs",
+        ),
+        [{
+          types: ["string", "object", "array", "number", "boolean", "sql null"],
+          first: "s",
+          third: '[1, "two"]',
+          raw: '"x"',
+        }],
+      );
+      const again = await runSeeds(db, files);
+      assert.deepEqual(counts(again), [["docs.json", "done", 0, 0, 1]]);
+    });
+  });
+
   test(`rows with different columns still go in in the seed's order (a tree whose rows refer to earlier ones) [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec(
@@ -558,6 +725,28 @@ for (const backend of BACKENDS) {
       const run = await runSeeds(db, [data("cat.json", "cat", ["slug"], rows)]);
       assertOk(run);
       assert.deepEqual(counts(run), [["cat.json", "done", 5, 0, 0]]);
+      const stored = await db.query<{ slug: string }>("SELECT slug FROM cat ORDER BY id");
+      assert.deepEqual(stored.map((r) => r.slug), rows.map((r) => r.slug));
+    });
+  });
+
+  test(`a tree whose levels give different columns keeps the seed's order however many times they alternate (a foreign key to its own table) [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE cat (id int GENERATED ALWAYS AS IDENTITY, slug text PRIMARY KEY, parent text REFERENCES cat (slug), name text)",
+      );
+      // 12 branches of 4 levels: 48 runs of rows, the levels alternating between two sets of columns
+      const rows = Array.from({ length: 12 }, (_, i) => [
+        { slug: `r${i}`, name: `Root ${i}` },
+        { slug: `c${i}`, parent: `r${i}` },
+        { slug: `g${i}`, parent: `c${i}`, name: `Grandchild ${i}` },
+        { slug: `l${i}`, parent: `g${i}` },
+      ]).flat();
+      for (const batchSize of [10_000, 5]) {
+        const run = await runSeeds(db, [data("cat.json", "cat", ["slug"], rows)], { batchSize });
+        assertOk(run);
+        assert.deepEqual(counts(run), [["cat.json", "done", batchSize === 5 ? 0 : 48, 0, batchSize === 5 ? 48 : 0]]);
+      }
       const stored = await db.query<{ slug: string }>("SELECT slug FROM cat ORDER BY id");
       assert.deepEqual(stored.map((r) => r.slug), rows.map((r) => r.slug));
     });
@@ -601,6 +790,49 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a seed giving ids to its first rows and leaving the rest to the sequence inserts them all, in one batch or many [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE cats (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, slug text NOT NULL UNIQUE," +
+          " parent_id int REFERENCES cats (id));" +
+          "CREATE TABLE tags (id serial PRIMARY KEY, name text NOT NULL UNIQUE)",
+      );
+      const files = [
+        data("cats.json", "cats", ["slug"], [
+          { id: 1, slug: "root" },
+          { id: 2, slug: "other" },
+          { slug: "child", parent_id: 1 },
+          { slug: "grandchild", parent_id: 1 },
+        ]),
+        data("tags.json", "tags", ["name"], [{ id: 10, name: "pinned" }, { name: "a" }, { name: "b" }]),
+      ];
+      for (const batchSize of [10_000, 1]) {
+        const run = await runSeeds(db, files, { batchSize });
+        assertOk(run);
+        assert.deepEqual(counts(run).map(([file, , inserted, , unchanged]) => [file, inserted, unchanged]), [
+          ["cats.json", batchSize === 1 ? 0 : 4, batchSize === 1 ? 4 : 0],
+          ["tags.json", batchSize === 1 ? 0 : 3, batchSize === 1 ? 3 : 0],
+        ]);
+      }
+      assert.deepEqual(
+        await db.query("SELECT id, slug, parent_id FROM cats ORDER BY id"),
+        [
+          { id: 1, slug: "root", parent_id: null },
+          { id: 2, slug: "other", parent_id: null },
+          { id: 3, slug: "child", parent_id: 1 },
+          { id: 4, slug: "grandchild", parent_id: 1 },
+        ],
+      );
+      assert.deepEqual(await db.query("SELECT id, name FROM tags ORDER BY id"), [
+        { id: 10, name: "pinned" },
+        { id: 11, name: "a" },
+        { id: 12, name: "b" },
+      ]);
+      const [next] = await db.query<{ id: number }>("INSERT INTO cats (slug) VALUES ('app') RETURNING id");
+      assert.equal(next.id, 5);
+    });
+  });
+
   test(`the sequence is left alone when it cannot or must not move: a text column's, past its maximum, already ahead [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await db.exec(
@@ -618,6 +850,39 @@ for (const backend of BACKENDS) {
       );
       const [next] = await db.query<{ id: number }>("INSERT INTO ahead DEFAULT VALUES RETURNING id");
       assert.equal(next.id, 1000);
+    });
+  });
+
+  test(`a key whose only unique index is partial (soft delete) or on an expression is refused naming that index and the SQL seed that can use it [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE soft (email text NOT NULL, deleted_at timestamptz);" +
+          "CREATE UNIQUE INDEX soft_email ON soft (email) WHERE deleted_at IS NULL;" +
+          "CREATE TABLE lowered (email text NOT NULL); CREATE UNIQUE INDEX lowered_email ON lowered (lower(email))",
+      );
+      const partial = await refused(runSeeds(db, [data("soft.json", "soft", ["email"], [{ email: "a@x.io" }])]));
+      assert.match(
+        partial.message,
+        /^soft\.json: no unique index or constraint on soft \(email\) that ON CONFLICT can use: the unique index soft_email \(email\) WHERE \(deleted_at IS NULL\) is partial$/,
+      );
+      assert.match(
+        partial.hint ?? "",
+        /ON CONFLICT \(email\) WHERE \(deleted_at IS NULL\) DO NOTHING; or, if \(email\) is unique in every row/,
+      );
+      const expression = await refused(
+        runSeeds(db, [data("lowered.json", "lowered", ["email"], [{ email: "a@x.io" }])]),
+      );
+      assert.match(expression.message, /the unique index lowered_email \(\(lower\(email\)\)\) is on an expression$/);
+      // the SQL the hint gives runs
+      await db.exec(
+        "INSERT INTO soft (email) VALUES ('a@x.io') ON CONFLICT (email) WHERE (deleted_at IS NULL) DO NOTHING;" +
+          "INSERT INTO lowered (email) VALUES ('a@x.io') ON CONFLICT ((lower(email))) DO NOTHING",
+      );
+      // with no index at all, the hint still adds one
+      await db.exec("CREATE TABLE bare (email text)");
+      const bare = await refused(runSeeds(db, [data("bare.json", "bare", ["email"], [{ email: "a@x.io" }])]));
+      assert.match(bare.message, /no unique index or constraint on bare \(email\): the key must be unique/);
+      assert.match(bare.hint ?? "", /ADD UNIQUE \("email"\)/);
     });
   });
 
@@ -706,6 +971,34 @@ for (const backend of BACKENDS) {
       );
       assert.equal(await count(db, "orgs"), 3);
       assert.equal(await count(db, "things"), 0);
+    });
+  });
+
+  test(`an SQL seed with transaction statements of its own is refused with a hint to take them out, not to move them into a migration [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const mid = await refused(runSeeds(db, [
+        sql(
+          "orgs.sql",
+          "BEGIN;\nINSERT INTO orgs (slug, name) VALUES ('a', 'A');\nCOMMIT;\nINSERT INTO orgs (slug, name) VALUES ('b', 'B');",
+        ),
+      ]));
+      assert.match(
+        mid.message,
+        /^orgs\.sql: a seed runs in one transaction, but statement 1 \(line 1\) controls transactions/,
+      );
+      assert.match(mid.hint ?? "", /^Take out its transaction statements/);
+      const annotated = await refused(runSeeds(db, [
+        sql("orgs.sql", "-- strata:no-transaction\nINSERT INTO orgs (slug, name) VALUES ('a', 'A');"),
+      ]));
+      assert.match(annotated.hint ?? "", /^Take out the annotation/);
+      const vacuum = await refused(runSeeds(db, [sql("orgs.sql", "VACUUM orgs;")]));
+      assert.equal(vacuum.hint, "Move that statement into a migration");
+      // one BEGIN ... COMMIT around the whole file is taken off and runs
+      assertOk(
+        await runSeeds(db, [sql("orgs.sql", "BEGIN;\nINSERT INTO orgs (slug, name) VALUES ('a', 'A');\nCOMMIT;")]),
+      );
+      assert.equal(await count(db, "orgs"), 1);
     });
   });
 
