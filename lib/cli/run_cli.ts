@@ -942,8 +942,8 @@ function finishRun(command: string, run: MigrateRun, io: CliIo, mode: Mode, db: 
     printError(run.error, io);
     if (notRun > 0) {
       io.stderr(
-        `${notRun} more migration(s) of this command not run; the database is ${
-          run.to.version === null ? "with no migration applied" : `at version ${run.to.version}`
+        `${notRun} more migration(s) of this command not run; the database ${
+          run.to.version === null ? "has no migration applied" : `is at version ${run.to.version}`
         }${run.to.dirty ? " (dirty)" : ""}\n`,
       );
     }

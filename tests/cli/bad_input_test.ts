@@ -192,9 +192,22 @@ for (const backend of backendsFor("both")) {
       assertExit(out, 1);
       assert.match(out.stderr, /2_b\.up\.sql, statement 3, line 4/);
       assert.match(out.stderr, /division by zero/);
+      assert.match(out.stderr, /^1 more migration\(s\) of this command not run; the database is at version 1$/m);
       // strata sends no ROLLBACK after the server ended the failed transaction (-verbose prints notices).
       assert.doesNotMatch(out.stderr, /no transaction in progress/);
       assert.deepEqual(await h.state(), { version: "1", dirty: false, tables: ["a"] });
+    });
+  });
+
+  test(`[${backend}] a first file failing says the files after it did not run and the database has no migration applied`, async (t) => {
+    await withHarness(t, backend, async (h) => {
+      await h.files({ "1_a.up.sql": "SELECT 1 / 0;\n", "2_b.up.sql": "CREATE TABLE b (id int);\n" });
+      const out = await h.strata("up");
+      assertExit(out, 1);
+      assert.match(
+        out.stderr,
+        /^1 more migration\(s\) of this command not run; the database has no migration applied$/m,
+      );
     });
   });
 
