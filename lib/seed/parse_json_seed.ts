@@ -22,12 +22,19 @@ import type { DataSeed } from "./define_seed.ts";
 export function parseJsonSeed(text: string, file: string): DataSeed {
   // A byte-order mark (some Windows editors write one) is not JSON; it is not data either.
   if (text.charCodeAt(0) === 0xfeff) text = ` ${text.slice(1)}`;
+  if (text.trim() === "") {
+    throw new FileError("SEED_INVALID", "the file is empty", { file }, {
+      hint: 'A JSON seed is one object: { "table": "users", "key": ["email"], "rows": [{ "email": "a@example.com" }] }',
+    });
+  }
   let seed: DataSeed;
   try {
     seed = JSON.parse(text) as DataSeed;
   } catch (error) {
     const message = (error as Error).message;
-    const position = /position (\d+)/.exec(message)?.[1] ?? errorOffset(text)?.toString();
+    // A file cut short: where it ends is where something is missing.
+    const end = /Unexpected end of JSON input/.test(message) ? String(text.length) : undefined;
+    const position = /position (\d+)/.exec(message)?.[1] ?? end ?? errorOffset(text)?.toString();
     const lineCol = /line (\d+) column (\d+)/.exec(message);
     let line: number | undefined;
     let column: number | undefined;
@@ -35,9 +42,11 @@ export function parseJsonSeed(text: string, file: string): DataSeed {
       line = Number(lineCol[1]);
       column = Number(lineCol[2]);
     } else if (position !== undefined) {
-      const before = text.slice(0, Number(position));
+      // At the end of a file cut short (V8 points past its last newline): its last line.
+      const at = Math.min(Number(position), text.trimEnd().length);
+      const before = text.slice(0, at);
       line = before.split("\n").length;
-      column = Number(position) - before.lastIndexOf("\n");
+      column = at - before.lastIndexOf("\n");
     }
     const reason = message.replace(/^JSON\.parse: /, "").replace(/ in JSON at position \d+.*$/s, "").replace(
       /\s*\(line \d+ column \d+\)$/,

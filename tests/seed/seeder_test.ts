@@ -1254,6 +1254,32 @@ test("parseJsonSeed names the line and column of a JSON syntax error", () => {
   });
 });
 
+test("parseJsonSeed says an empty file is empty and shows a seed's shape, and names the line where a cut-short file ends", () => {
+  for (const text of ["", "\n  \n"]) {
+    assert.throws(() => parseJsonSeed(text, "003_empty.json"), (error: unknown) => {
+      assert.ok(error instanceof FileError);
+      assert.equal(error.code, "SEED_INVALID");
+      assert.equal(error.message, "003_empty.json: the file is empty");
+      assert.match(error.hint ?? "", /^A JSON seed is one object: \{ "table": /);
+      return true;
+    });
+  }
+  const cut = '{\n  "table": "orgs",\n  "key": ["slug"],\n  "rows": [\n    { "slug": "a" }\n';
+  assert.throws(() => parseJsonSeed(cut, "004_cut.json"), (error: unknown) => {
+    assert.ok(error instanceof FileError);
+    assert.equal(error.line, 5);
+    assert.equal(error.excerpt, '    { "slug": "a" }');
+    assert.match(error.message, /^004_cut\.json, line 5, column \d+: invalid JSON: /);
+    return true;
+  });
+  assert.throws(() => parseJsonSeed('{\n  "table": "orgs",\n  "rows": [\n', "005_cut.json"), (error: unknown) => {
+    assert.ok(error instanceof FileError);
+    assert.equal(error.message, "005_cut.json, line 3, column 12: invalid JSON: Unexpected end of JSON input");
+    assert.equal(error.excerpt, '  "rows": [');
+    return true;
+  });
+});
+
 test("loadSeeds rejects a JSON seed with a syntax error, naming the file and line, before running anything", async () => {
   const dir = await tempDir("strata-seeds-json-");
   try {
