@@ -4,7 +4,7 @@
  */
 import { maskUrl } from "../db/database_url.ts";
 import { STARTED_NOTE } from "../migrate/history.ts";
-import type { PlannedRun } from "../migrate/migrator.ts";
+import { dropInvalidIndex, type PlannedRun } from "../migrate/migrator.ts";
 import type { MigrationStatus } from "../migrate/migration_status.ts";
 
 /** Go-style durations: 812.5µs, 12.345ms, 1.204s. */
@@ -92,6 +92,11 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
           }`,
       );
       if (d.error) lines.push(`  error: ${maskUrl(d.error)}`);
+      for (const index of d.invalidIndexes ?? []) {
+        lines.push(
+          `  INVALID index left behind: ${index}; run ${dropInvalidIndex(index)} before running the file again`,
+        );
+      }
     } else {
       lines.push(
         "  strata did not run the failed migration (golang-migrate, or by hand; strata records each file it starts)" + (

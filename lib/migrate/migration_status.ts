@@ -48,6 +48,12 @@ export interface DirtyExplanation {
   failedStatement?: number;
   error?: string;
   /**
+   * The INVALID indexes (schema-qualified) a failed CREATE INDEX CONCURRENTLY left behind, to
+   * drop (`DROP INDEX CONCURRENTLY IF EXISTS`) before the file runs again. Filled in by
+   * `Migrator.status()` and the DIRTY refusal, which read the catalog.
+   */
+  invalidIndexes?: string[];
+  /**
    * strata started the file (at `startedAt`) and recorded no end: its process was killed or
    * lost its connection, or it is still running (see {@linkcode MigrationStatus.running}).
    */

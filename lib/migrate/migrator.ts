@@ -7,6 +7,7 @@
 import {
   connectionGone,
   type Database,
+  type Queryable,
   ScriptError,
   type ScriptItem,
   scriptLeftTransactionOpen,
@@ -301,11 +302,31 @@ export class Migrator {
       }
       const checksums = await this.#checksums(set, new Map());
       const status = computeStatus(set, checksums, from, history ?? []);
+      if (status.dirty) await this.#findInvalidIndexes(session, status.dirty);
       const running = await this.#lockHolder(session, table);
       if (running) status.running = running;
       if (set.ignored.length > 0) status.ignored = set.ignored;
       return status;
     });
+  }
+
+  /**
+   * For a database left dirty by a file that failed outside a transaction at a CREATE INDEX
+   * CONCURRENTLY: the INVALID indexes it left, which must be dropped before the file runs
+   * again (the error said so when it failed; status and the DIRTY refusal say it again).
+   * Reads and parses that file only on this path; says nothing when it cannot.
+   */
+  async #findInvalidIndexes(session: Session, dirty: DirtyExplanation): Promise<void> {
+    if (!dirty.file || dirty.unfinished || dirty.transactional !== false || !dirty.failedStatement) return;
+    try {
+      const text = await this.#options.source.read(dirty.file);
+      const script = await (this.#options.source.parse ?? parseSqlScript)(text, dirty.file);
+      const statement = script.statements[dirty.failedStatement - 1 - (script.unwrapped ? 1 : 0)];
+      const left = await invalidIndexesLeftBy(session, statement);
+      if (left && left.names.length > 0) dirty.invalidIndexes = left.names;
+    } catch {
+      // The file is gone or changed, the parser cannot load: the rest of the explanation stands.
+    }
   }
 
   /** The changed files whose text, with its line endings turned the other way, has the recorded checksum. */
@@ -637,6 +658,7 @@ export class Migrator {
     }
     const status = computeStatus(set, checksums, from, historyRows ?? []);
     if (from.dirty) {
+      await this.#findInvalidIndexes(session, status.dirty!);
       throw new StrataError("DIRTY", `Dirty database version ${from.version ?? -1}. Fix and force version.`, {
         hint: describeDirty(status.dirty!),
       });
@@ -1103,6 +1125,13 @@ export function describeDirty(dirty: DirtyExplanation): string {
       }.`,
     );
   }
+  if (dirty.invalidIndexes?.length) {
+    parts.push(
+      `It left ${
+        dirty.invalidIndexes.length === 1 ? "an INVALID index" : `${dirty.invalidIndexes.length} INVALID indexes`
+      } behind: run ${dirty.invalidIndexes.map(dropInvalidIndex).join(" and ")} before running the file again.`,
+    );
+  }
   parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone, dirty.direction ?? "up"));
   if (dirty.likelyDown) {
     parts.push(
@@ -1263,26 +1292,43 @@ function transactionEffect(statement: SqlStatement): "open" | "end" | undefined 
  * unnamed index every INVALID index of the table, each with the DROP to run.
  */
 async function invalidIndexNote(session: Session, statement: SqlStatement | undefined): Promise<string> {
-  if (!statement || statement.kind !== "IndexStmt") return "";
-  const text = statement.sql.replace(LEADING_COMMENTS, "");
-  const match = CREATE_INDEX_CONCURRENTLY.exec(text);
-  if (!match) return "";
-  const [, name, table] = match;
-  let rows: Array<{ name: string }>;
-  try {
-    rows = await session.query<{ name: string }>(INVALID_INDEXES, [table, name ?? null]);
-  } catch {
-    return "";
-  }
-  if (rows.length === 0) return "";
-  const drops = rows.map((r) => `DROP INDEX CONCURRENTLY IF EXISTS ${r.name}`);
-  return name !== undefined
-    ? `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${rows[0].name} is INVALID: run ${
+  const left = await invalidIndexesLeftBy(session, statement);
+  if (left === undefined || left.names.length === 0) return "";
+  const drops = left.names.map(dropInvalidIndex);
+  return left.named
+    ? `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${left.names[0]} is INVALID: run ${
       drops[0]
     } before running it again`
-    : `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${table} has ${
-      rows.length === 1 ? "an INVALID index" : `${rows.length} INVALID indexes`
-    }: run ${drops.join(" and ")}${rows.length === 1 ? "" : " (one at a time)"} before running it again`;
+    : `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${left.table} has ${
+      left.names.length === 1 ? "an INVALID index" : `${left.names.length} INVALID indexes`
+    }: run ${drops.join(" and ")}${left.names.length === 1 ? "" : " (one at a time)"} before running it again`;
+}
+
+/** The statement that drops an INVALID index a failed CREATE INDEX CONCURRENTLY left. */
+export function dropInvalidIndex(name: string): string {
+  return `DROP INDEX CONCURRENTLY IF EXISTS ${name}`;
+}
+
+/**
+ * The INVALID indexes a CREATE INDEX CONCURRENTLY statement that failed left behind: the one
+ * of its name, or for an unnamed index every INVALID index of its table. Undefined for any
+ * other statement, or when the catalog cannot be read.
+ */
+async function invalidIndexesLeftBy(
+  session: Queryable,
+  statement: SqlStatement | undefined,
+): Promise<{ names: string[]; named: boolean; table: string } | undefined> {
+  if (!statement || statement.kind !== "IndexStmt") return undefined;
+  const text = statement.sql.replace(LEADING_COMMENTS, "");
+  const match = CREATE_INDEX_CONCURRENTLY.exec(text);
+  if (!match) return undefined;
+  const [, name, table] = match;
+  try {
+    const rows = await session.query<{ name: string }>(INVALID_INDEXES, [table, name ?? null]);
+    return { names: rows.map((r) => r.name), named: name !== undefined, table };
+  } catch {
+    return undefined;
+  }
 }
 
 const LEADING_COMMENTS = /^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/;

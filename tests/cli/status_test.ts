@@ -242,6 +242,22 @@ test("up/down/goto -dry-run print the plan and change nothing, not even create t
   });
 });
 
+test("status on a database left dirty by a failed CREATE INDEX CONCURRENTLY names the INVALID index and its DROP [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      ...A,
+      "2_u.up.sql": "INSERT INTO a VALUES (1), (1);\nCREATE UNIQUE INDEX CONCURRENTLY a_u ON a (id);\n",
+    });
+    assertExit(await h.strata(["up"]), 1);
+    const out = await h.strata(["status"]);
+    assert.match(
+      out.stdout,
+      /^ {2}INVALID index left behind: public\.a_u; run DROP INDEX CONCURRENTLY IF EXISTS public\.a_u before running the file again$/m,
+    );
+    assert.deepEqual(JSON.parse((await h.strata(["status", "-json"])).stdout).dirty.invalidIndexes, ["public.a_u"]);
+  });
+});
+
 test("status on a dirty database names the file and statement and prints force commands that work [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({
@@ -260,6 +276,7 @@ test("status on a dirty database names the file and statement and prints force c
       /^ {2}2_idx\.up\.sql \(up\) failed at statement 2, outside a transaction: the statements before it stay applied$/m,
     );
     assert.match(out.stdout, /^ {2}error: .*"nope"/m);
+    assert.doesNotMatch(out.stdout, /INVALID/, "an unknown column leaves no index behind");
     const complete = new RegExp(
       `changes are all in place: +(strata -database ${h.url.replace(/[.?]/g, "\\$&")} force 2)$`,
       "m",

@@ -213,6 +213,22 @@ for (const backend of BACKENDS) {
         "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 't_u'::regclass",
       );
       assert.equal(valid, false, "the hint is about a real leftover");
+
+      // Later, status and the DIRTY refusal say it again (the error may be long gone from the screen).
+      const status = await migrator(db, files).status();
+      assert.deepEqual(status.dirty?.invalidIndexes, ["public.t_u"]);
+      await assert.rejects(migrator(db, files).up(), (error: unknown) => {
+        assert.ok(error instanceof StrataError);
+        assert.equal(error.code, "DIRTY");
+        assert.match(
+          error.hint ?? "",
+          /It left an INVALID index behind: run DROP INDEX CONCURRENTLY IF EXISTS public\.t_u before running the file again\./,
+        );
+        return true;
+      });
+      // Dropped: nothing more to say about it.
+      await db.exec("DROP INDEX t_u");
+      assert.equal((await migrator(db, files).status()).dirty?.invalidIndexes, undefined);
     });
   });
 
