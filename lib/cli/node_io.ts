@@ -48,10 +48,21 @@ export function nodeIo(): CliIo & { dispose(): void } {
   const onSigterm = () => onSignal("SIGTERM");
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
+  // A reader that went away (`strata status | head`): what is left to print is dropped, and
+  // the command finishes as it would have: a closed pipe must not cut a migration short.
+  const closed = { stdout: false, stderr: false };
+  const onWriteError = (stream: "stdout" | "stderr") => (error: Error & { code?: string }) => {
+    if (error.code !== "EPIPE") throw error;
+    closed[stream] = true;
+  };
+  const onStdoutError = onWriteError("stdout");
+  const onStderrError = onWriteError("stderr");
+  process.stdout.on("error", onStdoutError);
+  process.stderr.on("error", onStderrError);
   let lines: AsyncIterator<string> | undefined;
   const io: CliIo & { dispose(): void } = {
-    stdout: (text) => void process.stdout.write(text),
-    stderr: (text) => void process.stderr.write(text),
+    stdout: (text) => void (closed.stdout || process.stdout.write(text)),
+    stderr: (text) => void (closed.stderr || process.stderr.write(text)),
     env: process.env,
     cwd: process.cwd(),
     stdinIsTTY: process.stdin.isTTY === true,

@@ -10,7 +10,13 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
-import { assertExit, type Finished, runStrata, type StrataProcessOptions } from "../_support/run_strata.ts";
+import {
+  assertExit,
+  type Finished,
+  runStrata,
+  startStrata,
+  type StrataProcessOptions,
+} from "../_support/run_strata.ts";
 import { tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
 
 interface Harness {
@@ -239,6 +245,19 @@ test("up/down/goto -dry-run print the plan and change nothing, not even create t
     assertExit(up, 0);
     assert.match(up.stdout, /^Plan: up from version 2 to 5, 1 migration\(s\)/m);
     assert.equal(await h.query(snapshot), before);
+  });
+});
+
+test("status piped into a reader that has gone (strata status | head) ends as it would have, without a stack trace [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files(A);
+    assertExit(await h.strata(["up"]), 0);
+    const running = startStrata(["-database", h.url, "status"], h.dir);
+    // The reading end closes before strata writes a line: every write it makes meets EPIPE.
+    running.child.stdout!.destroy();
+    const out = await running.done;
+    assert.equal(out.stderr, "");
+    assertExit(out, 0);
   });
 });
 
