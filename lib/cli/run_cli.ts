@@ -82,7 +82,7 @@ export interface CliIo {
 /** strata's version, printed by -version. */
 export const VERSION = "0.1.0";
 
-const GLOBAL_FLAGS: FlagSpec = {
+export const GLOBAL_FLAGS: FlagSpec = {
   path: "string",
   source: "string",
   database: "string",
@@ -96,7 +96,7 @@ const GLOBAL_FLAGS: FlagSpec = {
   version: "boolean",
 };
 
-const COMMAND_FLAGS: Record<string, FlagSpec> = {
+export const COMMAND_FLAGS: Record<string, FlagSpec> = {
   create: { ext: "string", dir: "string", seq: "boolean", digits: "string", format: "string", tz: "string" },
   up: { "dry-run": "boolean", "allow-changed": "boolean", "allow-out-of-order": "boolean", track: "strings" },
   down: { all: "boolean", "dry-run": "boolean" },
@@ -122,7 +122,7 @@ const ALL_FLAGS: FlagSpec = Object.assign({}, GLOBAL_FLAGS, ...Object.values(COM
 
 /** The usage text. */
 export const USAGE =
-  `Usage: strata [-path DIR | -source file://DIR] [-database URL] [-lock-timeout SECONDS] [-verbose] [-json] COMMAND [ARGS]
+  `Usage: strata [-path DIR | -source file://DIR] [-database URL] [-lock-timeout SECONDS] [-lock-name NAME] [-verbose] [-json] COMMAND [ARGS]
 
 Commands:
   create [-ext sql] [-dir DIR] [-seq] [-digits 6] [-format LAYOUT] [-tz TZ] NAME
@@ -148,7 +148,7 @@ Commands:
   restore FILE [-yes] [-clean | -replace]
                    Verify the checksum, then restore in one transaction; asks before writing over tables.
                    -clean drops what the backup recreates; -replace empties the current schema first
-  deploy [-out DIR] [-format F] [-keep N] [-restore-on-failure]
+  deploy [-out DIR] [-format F] [-keep N] [-jobs N] [-restore-on-failure]
                    Under the migration lock: stop if nothing is pending, else backup, verify it, migrate up
   snapshot [-out FILE] [-format json|sql]
                    The schema of -database as deterministic JSON (or a readable schema.sql), without the version tables
@@ -169,6 +169,7 @@ Flags (one or two dashes; -flag value or -flag=value):
                        x-statement-timeout and x-multi-statement parameters are honoured
   -lock-timeout N      Seconds to wait for the migration lock, counted from opening the database (default 15)
   -lock-name NAME      Take only this advisory lock id's database name (default: both golang-migrate's keys, /db and db)
+  -prefetch N          Accepted for golang-migrate's scripts and ignored (strata reads the files before it runs them)
   -verbose             Say more: database, source, lock, statements per file, server notices
   -json                Print one JSON document on stdout
   -version             Print strata's version

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseArgs, parseWholeNumber } from "../../lib/cli/flags.ts";
+import { COMMAND_FLAGS, GLOBAL_FLAGS, USAGE } from "../../lib/cli/run_cli.ts";
 
 const SPEC = {
   path: "string",
@@ -44,4 +45,24 @@ test("parseWholeNumber rejects fractions, words and values below the minimum", (
 test("a repeatable flag collects every value in order", () => {
   const args = parseArgs(["up", "-track", "system:a:t1", "--track=user:b:t2"], SPEC);
   assert.deepEqual(args.flags.track, ["system:a:t1", "user:b:t2"]);
+});
+
+test("-help names every flag each command accepts, on that command's lines, and every global flag", () => {
+  const [commands, flags] = USAGE.split("\nCommands:\n")[1].split("\nFlags");
+  // An entry is a command's line and the more-indented lines under it.
+  const entries = commands.split(/\n(?=  [a-z])/).map((entry) => entry.trim());
+  const missing: string[] = [];
+  for (const [command, spec] of Object.entries(COMMAND_FLAGS)) {
+    const text = entries.filter((entry) => entry.split(/\s/)[0] === command).join("\n");
+    assert.notEqual(text, "", `${command} has a line in -help`);
+    for (const flag of Object.keys(spec)) {
+      if (!new RegExp(`(^|[\\s\\[|])-${flag}\\b`).test(text)) missing.push(`${command} -${flag}`);
+    }
+  }
+  const globals = USAGE.split("\n")[0] + flags;
+  for (const flag of Object.keys(GLOBAL_FLAGS)) {
+    if (flag === "help" || flag === "h") continue; // -help prints this text
+    if (!new RegExp(`(^|[\\s\\[|])-${flag}\\b`).test(globals)) missing.push(`-${flag}`);
+  }
+  assert.deepEqual(missing, []);
 });
