@@ -131,7 +131,7 @@ export async function runSeeds(
       const result = results[i];
       const started = performance.now();
       try {
-        if (p.kind === "sql") await runSql(session, p, result);
+        if (p.kind === "sql") await runSql(session, p, result, results.slice(0, i).map((r) => r.file));
         else await runData(session, p, result, batchSize);
         result.status = "done";
       } catch (error) {
@@ -169,7 +169,7 @@ async function prepareSql(
   return { kind: "sql", file: file.name, script };
 }
 
-async function runSql(session: Session, p: PreparedSql, result: SeedResult): Promise<void> {
+async function runSql(session: Session, p: PreparedSql, result: SeedResult, before: readonly string[]): Promise<void> {
   const statements = p.script.statements;
   let counts: number[];
   const script = ["BEGIN", ...statements.map((s) => s.sql), "COMMIT"];
@@ -180,7 +180,7 @@ async function runSql(session: Session, p: PreparedSql, result: SeedResult): Pro
     if (error instanceof ScriptError && error.index >= 1 && error.index <= statements.length) {
       throw scriptError("SEED_FAILED", p.file, p.script, error.index - 1, error.server, {
         cause: error,
-        hint: `Nothing of ${p.file} was kept; later seeds did not run`,
+        hint: keptAfterFailure(p.file, before),
       });
     }
     throw error;
@@ -931,6 +931,13 @@ function arrayLiteral(values: readonly unknown[], element: Column): string {
   return `{${items.join(",")}}`;
 }
 
+/** What a failed seed leaves: nothing of its own (its transaction rolled back), the seeds before it, none after. */
+function keptAfterFailure(file: string, before: readonly string[]): string {
+  return `Nothing of ${file} was kept; ${
+    before.length === 0 ? "no seed ran before it" : `the seeds before it stay (${before.join(", ")})`
+  }, and the ones after it did not run. Fix ${file} and run the seeds again (a data seed that ran changes nothing the second time)`;
+}
+
 function seedError(error: unknown, p: PreparedData | PreparedSql, before: readonly string[]): StrataError {
   if (error instanceof FileError && error.code === "SEED_INVALID" && p.kind === "data" && p.compute) {
     // Rows from a function are checked when the seed runs, after the seeds before it committed.
@@ -953,7 +960,7 @@ function seedError(error: unknown, p: PreparedData | PreparedSql, before: readon
     { file: p.file },
     {
       cause: error,
-      hint: `Nothing of ${p.file} was kept; later seeds did not run`,
+      hint: keptAfterFailure(p.file, before),
       ...(server ? { server } : {}),
     },
   );

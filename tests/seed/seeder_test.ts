@@ -255,6 +255,10 @@ for (const backend of BACKENDS) {
       assert.equal(run.error.code, "SEED_FAILED");
       assert.equal(run.error.file, "002_orgs.json");
       assert.match(run.error.message, /^002_orgs\.json: .*check constraint/);
+      assert.match(
+        run.error.hint ?? "",
+        /^Nothing of 002_orgs\.json was kept; the seeds before it stay \(001_things\.json\), and the ones after it did not run\./,
+      );
       assert.equal(await count(db, "orgs"), 0);
       assert.deepEqual(await db.query("SELECT code FROM things"), [{ code: "a" }]);
     });
@@ -1036,6 +1040,12 @@ for (const backend of BACKENDS) {
       assert.equal(run.error.statement, 2);
       assert.equal(run.error.line, 4);
       assert.match(run.error.message, /^003_bad\.sql, statement 2, line 4\b.*division by zero/);
+      assert.equal(
+        run.error.hint,
+        "Nothing of 003_bad.sql was kept; the seeds before it stay (001_orgs.json, 002_ok.sql), and the ones " +
+          "after it did not run. Fix 003_bad.sql and run the seeds again (a data seed that ran changes nothing " +
+          "the second time)",
+      );
       assert.equal(run.error.server?.code, "22012");
       assert.deepEqual((await db.query<{ code: string }>("SELECT code FROM things ORDER BY code")).map((r) => r.code), [
         "ok1",
