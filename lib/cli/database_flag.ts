@@ -11,6 +11,7 @@ import type { OpenedDatabase } from "../io/open_database.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
 import type { CliIo } from "./run_cli.ts";
 import { shellWord } from "../db/shell_word.ts";
+import { quoteIdent } from "../db/quote_ident.ts";
 
 /** The URL to open, or undefined for the embedded default. Throws USAGE on an empty value. */
 export function databaseFlag(args: ParsedArgs, env: Record<string, string | undefined>): string | undefined {
@@ -95,7 +96,9 @@ export function trackCommand(
   if (track.dir !== undefined) parts.push("-path", shellWord(track.dir));
   const { schema, table } = track.table;
   const parameters = schema !== undefined
-    ? `x-migrations-table=${encodeURIComponent(`${quoted(schema)}.${quoted(table)}`)}&x-migrations-table-quoted=1`
+    ? `x-migrations-table=${
+      encodeURIComponent(`${quoteIdent(schema)}.${quoteIdent(table)}`)
+    }&x-migrations-table-quoted=1`
     : table === DEFAULT_TABLE
     ? ""
     : `x-migrations-table=${encodeURIComponent(table)}`;
@@ -112,10 +115,6 @@ export function trackCommand(
   }
   parts.push(command);
   return parts.join(" ");
-}
-
-function quoted(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 export { shellWord };

@@ -1184,9 +1184,9 @@ async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: stri
   const seeds = stringFlag(args, "seeds");
   // The library bundles a seeds folder when it exists; a folder named on the command line
   // that is not there is a typo, not "no seeds" (the bundle would seed nothing, found out later).
-  const seedsKind = seeds === undefined ? "folder" : await pathKind(resolvePath(io.cwd, seeds));
-  if (seedsKind !== "folder") {
-    const what = seedsKind === "missing" ? `Seeds folder not found: ${seeds}` : `-seeds ${seeds} is not a folder`;
+  const seedsInfo = seeds === undefined ? undefined : await stat(resolvePath(io.cwd, seeds)).catch(() => undefined);
+  if (seeds !== undefined && !seedsInfo?.isDirectory()) {
+    const what = seedsInfo ? `-seeds ${seeds} is not a folder` : `Seeds folder not found: ${seeds}`;
     throw new StrataError("SOURCE_NOT_FOUND", what, {
       hint:
         "Pass -seeds DIR naming the seeds folder, or leave -seeds out to bundle the migrations only. Nothing was written",
@@ -1210,14 +1210,6 @@ async function runBundle(rest: string[], args: ParsedArgs, io: CliIo, path: stri
     );
   }
   return 0;
-}
-
-async function pathKind(path: string): Promise<"folder" | "other" | "missing"> {
-  try {
-    return (await stat(path)).isDirectory() ? "folder" : "other";
-  } catch {
-    return "missing";
-  }
 }
 
 /** The migrations folder: -source when given (golang-migrate reads -path only without it), else -path. */

@@ -133,6 +133,13 @@ export function scriptLeftTransactionOpen(error: unknown, length: number): boole
 }
 
 /**
+ * SQLSTATEs of an object that is already there: a table or other relation (42P07), a type or
+ * other object (42710), a schema (42P06), a function (42723), a column (42701). Their message
+ * names the object, often without a position.
+ */
+export const ALREADY_EXISTS: ReadonlySet<string> = new Set(["42P07", "42710", "42P06", "42723", "42701"]);
+
+/**
  * Whether an error means the connection is gone: a server error only at severity FATAL or
  * PANIC (which end the backend: a terminated backend, a shutdown), since an ERROR with a
  * connection-class SQLSTATE (dblink's 08001, a RAISE ... ERRCODE) leaves the session usable;

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import process from "node:process";
 import { pipeline } from "node:stream/promises";
 import { basename, join } from "node:path";
-import type { Database } from "../db/database.ts";
+import { ALREADY_EXISTS, type Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { tokenize } from "../schema/_sql_tokens.ts";
@@ -281,7 +281,7 @@ export function removeNewerSettings(head: string): string {
 }
 
 /** SQLSTATEs of a dump meeting what the database already has: an object that exists, a row whose key does. */
-const EXISTS: ReadonlySet<string> = new Set(["42P07", "42710", "42723", "42P06", "42701", "23505"]);
+const EXISTS: ReadonlySet<string> = new Set([...ALREADY_EXISTS, "23505"]);
 
 /** A plain file that fails over existing objects: the way out, before "restore into an empty database". */
 const PLAIN_WITHOUT_CLEAN = "A plain file drops what it recreates only when pg_dump made it with --clean (strata's " +

@@ -5,6 +5,7 @@
  * half-way.
  */
 import {
+  ALREADY_EXISTS,
   connectionGone,
   type Database,
   type Queryable,
@@ -1221,16 +1222,13 @@ function transactionalAdvice(code: string | undefined): string {
   }
 }
 
-/** SQLSTATEs of an object that is already there: a table, a type, a schema, a function, a column. */
-const ALREADY_THERE = new Set(["42P07", "42710", "42P06", "42723", "42701"]);
-
 /**
  * For an up file that failed on something already there: the database may have been built
  * before its migrations (an ORM's auto-migrate, a restored dump), golang-migrate's way in is
  * to record what is there as applied.
  */
 function adoptionAdvice(step: Step, code: string | undefined): string {
-  if (step.direction !== "up" || code === undefined || !ALREADY_THERE.has(code)) return "";
+  if (step.direction !== "up" || code === undefined || !ALREADY_EXISTS.has(code)) return "";
   return `. If the database was built without these migrations (an ORM's auto-migrate, a restored dump) and ` +
     `everything ${step.file} creates is there already, record it as applied without running it: 'force ${step.to}' ` +
     `(or the last version whose changes are all in place), then 'up'`;

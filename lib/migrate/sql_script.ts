@@ -9,6 +9,7 @@ import {
   StrataError,
   type StrataErrorCode,
 } from "../db/strata_error.ts";
+import { ALREADY_EXISTS } from "../db/database.ts";
 import { tokenize } from "../schema/_sql_tokens.ts";
 
 /** One statement of a file, with where it stands. */
@@ -380,11 +381,7 @@ const NAMED_OBJECT_ERRORS = new Set([
   "42704", // undefined_object
   "42883", // undefined_function
   "3F000", // invalid_schema_name
-  "42P07", // duplicate_table
-  "42701", // duplicate_column
-  "42710", // duplicate_object
-  "42P06", // duplicate_schema
-  "42723", // duplicate_function
+  ...ALREADY_EXISTS,
 ]);
 
 /**
