@@ -18,7 +18,7 @@ import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { tokenize } from "../schema/_sql_tokens.ts";
 import { currentSchemaDrops } from "../migrate/drop_schema.ts";
-import { locateInScript, parseSqlScript, type SqlScript } from "../migrate/sql_script.ts";
+import { locateInScript, locatePosition, parseSqlScript, type SqlScript } from "../migrate/sql_script.ts";
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { removeOnExit } from "./exit_cleanup.ts";
 import { fileSystemError } from "./write_atomically.ts";
@@ -394,10 +394,7 @@ function where(at: FailedAt | undefined, error: unknown): string {
     return ` at line ${at.line + line - 1}${position === undefined ? "" : `, column ${column}`}`;
   }
   if (position === undefined) return ` in the statements from line ${at.line}`;
-  // The server counts characters (code points) from 1; the lines before it are the block's.
-  const before = Array.from(at.text).slice(0, position - 1).join("");
-  const line = before.split("\n").length;
-  const column = Array.from(before.slice(before.lastIndexOf("\n") + 1)).length + 1;
+  const { line, column } = locatePosition(at.text, position);
   return ` at line ${at.line + line - 1}, column ${column}`;
 }
 

@@ -40,6 +40,18 @@ export interface Bundle {
   seeds?: BundledSeeds;
 }
 
+/** A bundle as given, or the one inside: an ES module loaded through CommonJS interop arrives as { default: bundle }. */
+export function unwrapBundle<T>(bundle: T): T {
+  const inner = (bundle as { default?: unknown } | null | undefined)?.default;
+  if (
+    bundle && typeof bundle === "object" && !("format" in bundle) && inner && typeof inner === "object" &&
+    "format" in inner
+  ) {
+    return inner as T;
+  }
+  return bundle;
+}
+
 /**
  * A {@linkcode MigrationSource} over a bundle's migrations. Plans and checksums are the
  * same as the folder's it was made from: the same names, the same text, the same
@@ -54,9 +66,7 @@ export interface Bundle {
  * ```
  */
 export function bundledSource(bundle: Bundle | BundledFiles, label = "bundle"): MigrationSource {
-  // An ES module loaded through CommonJS interop arrives as { default: bundle }.
-  const inner = (bundle as { default?: unknown }).default;
-  if (!("format" in bundle) && inner && typeof inner === "object" && "format" in inner) bundle = inner as Bundle;
+  bundle = unwrapBundle(bundle);
   const files = "format" in bundle ? bundle.migrations : bundle;
   if (!files || typeof files.files !== "object") {
     throw new StrataError("USAGE", "Not a strata bundle: expected { format: 1, migrations: { files, scripts } }", {

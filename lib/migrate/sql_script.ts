@@ -291,6 +291,11 @@ export function locateInScript(
   return lineColumn(script.text, offset);
 }
 
+/** The line and column (from 1) of a server's error position (code points from 1) in `text`. */
+export function locatePosition(text: string, position: number): { line: number; column: number } {
+  return lineColumn(text, codePointToIndex(text, position - 1));
+}
+
 function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;

@@ -5,7 +5,7 @@
  * compiled into it).
  */
 import { FileError, StrataError } from "../db/strata_error.ts";
-import type { Bundle } from "../migrate/bundled_source.ts";
+import { type Bundle, unwrapBundle } from "../migrate/bundled_source.ts";
 import type { DataSeed } from "./define_seed.ts";
 import { parseJsonSeed } from "./parse_json_seed.ts";
 import { checkSeedEnvironment, seedFileKind } from "./seed_file_kind.ts";
@@ -36,11 +36,7 @@ export interface BundledSeedsOptions {
  * ```
  */
 export async function bundledSeeds(bundle: Bundle, options: BundledSeedsOptions = {}): Promise<SeedFile[]> {
-  // An ES module loaded through CommonJS interop arrives as { default: bundle }.
-  const inner = (bundle as { default?: unknown }).default;
-  if (bundle && !("format" in bundle) && inner && typeof inner === "object" && "format" in inner) {
-    bundle = inner as Bundle;
-  }
+  bundle = unwrapBundle(bundle);
   if (!bundle || typeof bundle !== "object" || !("format" in bundle)) {
     throw new StrataError("USAGE", "Not a strata bundle: expected { format: 1, migrations, seeds }", {
       hint: "Write one with: strata bundle -out FILE -seeds DIR",

@@ -130,8 +130,9 @@ export async function runSeeds(
       const p = prepared[i];
       const result = results[i];
       const started = performance.now();
+      const before = () => results.slice(0, i).map((r) => r.file);
       try {
-        if (p.kind === "sql") await runSql(session, p, result, results.slice(0, i).map((r) => r.file));
+        if (p.kind === "sql") await runSql(session, p, result, before);
         else await runData(session, p, result, batchSize);
         result.status = "done";
       } catch (error) {
@@ -142,7 +143,7 @@ export async function runSeeds(
         result.unchanged = p.kind === "data" ? 0 : null;
         result.durationMs = performance.now() - started;
         options.onResult?.(result);
-        return { results, error: seedError(error, p, results.slice(0, i).map((r) => r.file)) };
+        return { results, error: seedError(error, p, before()) };
       }
       result.durationMs = performance.now() - started;
       options.onResult?.(result);
@@ -169,7 +170,12 @@ async function prepareSql(
   return { kind: "sql", file: file.name, script };
 }
 
-async function runSql(session: Session, p: PreparedSql, result: SeedResult, before: readonly string[]): Promise<void> {
+async function runSql(
+  session: Session,
+  p: PreparedSql,
+  result: SeedResult,
+  before: () => readonly string[],
+): Promise<void> {
   const statements = p.script.statements;
   let counts: number[];
   const script = ["BEGIN", ...statements.map((s) => s.sql), "COMMIT"];
@@ -180,7 +186,7 @@ async function runSql(session: Session, p: PreparedSql, result: SeedResult, befo
     if (error instanceof ScriptError && error.index >= 1 && error.index <= statements.length) {
       throw scriptError("SEED_FAILED", p.file, p.script, error.index - 1, error.server, {
         cause: error,
-        hint: keptAfterFailure(p.file, before),
+        hint: keptAfterFailure(p.file, before()),
       });
     }
     throw error;
@@ -631,9 +637,7 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
     // The seed's transaction is open (aborted) unless the connection went with it.
     if (connectionGone(error)) throw error;
     await session.exec("ROLLBACK").catch(() => {});
-    const code = (error as { severity?: unknown; code?: string }).severity
-      ? (error as { code?: string }).code
-      : undefined;
+    const code = serverErrorFields(error)?.code;
     // A value the column refuses (bad input, too long, out of range), a NULL for NOT NULL, a
     // CHECK: the server does not say which row. Find it, so the message can.
     if (code !== undefined && /^(22|23502|23514)/.test(code)) {
@@ -661,12 +665,14 @@ async function upsertRows(
   // A later group of rows that leaves such a column out takes the sequence's next value: the
   // sequence moves before that group runs (a seed giving ids 1 and 2 to its first rows, then
   // leaving the rest to the sequence, would collide with its own rows otherwise).
+  // Right after the group that gave them, when the next group leaves them out (a move takes
+  // the column's max, so it covers every group before it too).
   const movedBetween = groups.map((group, g) =>
-    group.columns.filter((c) => given.has(c) && groups.slice(g + 1).some((later) => !later.columns.includes(c)))
+    group.columns.filter((c) => given.has(c) && groups[g + 1]?.columns.includes(c) === false)
   );
   const movable = movedBetween.some((columns) => columns.length > 0)
     ? await movableSequences(session, given)
-    : new Set<Column>();
+    : undefined;
   // Every batch is sent at once (postgres.js pipelines them on the session): the server
   // works on one batch while the next is serialized, instead of each waiting for the other.
   // They run in order in the one transaction; after a failure the rest fail too, and the
@@ -683,7 +689,7 @@ async function upsertRows(
       batches.push(batch);
       steps.push(batch);
     }
-    for (const column of movedBetween[g]) if (movable.has(column)) steps.push(moveSequence(session, p, column));
+    for (const column of movedBetween[g]) if (movable?.has(column)) steps.push(moveSequence(session, p, column));
   });
   const settled = await Promise.allSettled(steps);
   const failed = settled.find((r) => r.status === "rejected");
@@ -694,7 +700,7 @@ async function upsertRows(
     result.updated += Number(counts.updated);
   }
   if (result.inserted > 0 && given.size > 0) {
-    for (const column of await movableSequences(session, given)) await moveSequence(session, p, column);
+    for (const column of movable ?? await movableSequences(session, given)) await moveSequence(session, p, column);
   }
 }
 
@@ -902,16 +908,28 @@ function toText(value: unknown, column: Column): string | null {
   if (value instanceof Uint8Array) return `\\x${[...value].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
   if (Array.isArray(value)) {
     if (!column.isArray) throw new Error(`a list for a column of type ${column.type}`);
+    return arrayLiteral(value, elementOf(column));
+  }
+  throw new Error(`an object for a column of type ${column.type} (only json and jsonb columns take objects)`);
+}
+
+/** An array column's element, made once per column (values are converted row by row). */
+const ELEMENTS = new WeakMap<Column, Column>();
+
+function elementOf(column: Column): Column {
+  let element = ELEMENTS.get(column);
+  if (element === undefined) {
     const base = column.base.replace(/\[\]$/, "");
-    return arrayLiteral(value, {
+    element = {
       ...column,
       type: column.type.replace(/\[\]$/, ""),
       base,
       isArray: false,
       isJson: base === "json" || base === "jsonb",
-    });
+    };
+    ELEMENTS.set(column, element);
   }
-  throw new Error(`an object for a column of type ${column.type} (only json and jsonb columns take objects)`);
+  return element;
 }
 
 /**
