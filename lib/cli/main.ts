@@ -2,8 +2,7 @@
  * The CLI process entry: runs one command with the real process's IO and sets the exit code.
  */
 import process from "node:process";
-import { baselineParserCompile } from "../io/parser_compile.ts";
-import { setParserCompileScope } from "../migrate/sql_script.ts";
+import { baselineWasmCompile } from "../io/wasm_compile.ts";
 import { nodeIo } from "./node_io.ts";
 import { runCli } from "./run_cli.ts";
 
@@ -19,10 +18,11 @@ import { runCli } from "./run_cli.ts";
  */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const io = nodeIo();
-  setParserCompileScope(baselineParserCompile());
+  const restoreWasmCompile = baselineWasmCompile();
   try {
     process.exitCode = await runCli(argv, io);
   } finally {
+    restoreWasmCompile();
     io.dispose();
   }
 }

@@ -56,21 +56,6 @@ let scanSync: ScanFn | undefined;
 const PARSER_HINT = "Split the SQL ahead of time: `strata bundle -out FILE -seeds DIR` splits every migration " +
   "and SQL seed, and bundledSource / bundledSeeds serve those statements; or run this where libpg-query loads";
 
-/** Runs the parser's one-time load (import and WASM compile); see setParserCompileScope. */
-export type ParserCompileScope = <T>(load: () => Promise<T>) => Promise<T>;
-
-let compileScope: ParserCompileScope | undefined;
-
-/**
- * Sets what surrounds the parser's one-time load: a process entry tunes the WASM compile for
- * its runtime (the CLI on Node compiles the parser with V8's baseline compiler only). The
- * parser module starts compiling when it is imported, so the scope covers the import too.
- * Without one, the runtime's defaults apply.
- */
-export function setParserCompileScope(scope: ParserCompileScope | undefined): void {
-  compileScope = scope;
-}
-
 /**
  * Loads the parser's WASM module once. It is imported lazily: a run with nothing pending,
  * or a bundle with statements split ahead of time, never loads it.
@@ -79,12 +64,8 @@ export function setParserCompileScope(scope: ParserCompileScope | undefined): vo
  * has no `libpg-query`, or cannot compile its WASM).
  */
 export function loadParser(): Promise<ParseFn> {
-  const load = async () => {
-    const module = await import("libpg-query");
+  loading ??= import("libpg-query").then(async (module) => {
     await module.loadModule();
-    return module;
-  };
-  loading ??= (compileScope ? compileScope(load) : load()).then((module) => {
     scanSync = module.scanSync as unknown as ScanFn;
     return module.parseSync as unknown as ParseFn;
   }).catch((cause: unknown) => {
