@@ -17,8 +17,9 @@ const FLAG = "liftoff-only";
  * Makes WASM compiled from now on baseline-only, on Node, and returns what puts the default
  * back. V8 reads the flag when a module is compiled, so what the command compiled stays
  * baseline-only and what is compiled after (a program that called the CLI's main, its own
- * WASM) is compiled as usual. Does nothing on Deno (no gain measured there), nor where
- * `node --liftoff-only` was given, which is then left as it is.
+ * WASM) is compiled as usual. Does nothing on Deno (where only `--v8-flags=--liftoff-only`
+ * at launch takes effect), nor where node was given `--liftoff-only` or `--no-liftoff-only`
+ * (the way to opt out), which is then left as it is.
  */
 export function baselineWasmCompile(): () => void {
   if (!process.versions?.node || "deno" in process.versions) return () => {};

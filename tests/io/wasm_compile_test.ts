@@ -51,7 +51,7 @@ test("a CLI command compiles WASM baseline-only and puts the default back when i
   }
 });
 
-test("a --liftoff-only given to node is left as it is", () => {
+test("a --liftoff-only or --no-liftoff-only given to node is left as it is (the way to opt out)", () => {
   const module = fileURLToPath(new URL("../../lib/io/wasm_compile.ts", import.meta.url));
   const probe = `import v8 from "node:v8";
 import { baselineWasmCompile } from ${JSON.stringify(module)};
@@ -70,4 +70,5 @@ console.log(JSON.stringify(flags));`;
   assert.deepEqual(run([]), ["--liftoff-only", "--no-liftoff-only"]);
   assert.deepEqual(run(["--liftoff-only"]), []);
   assert.deepEqual(run(["--liftoff_only"]), []);
+  assert.deepEqual(run(["--no-liftoff-only"]), []);
 });
