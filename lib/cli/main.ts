@@ -8,7 +8,9 @@ import { runCli } from "./run_cli.ts";
 
 /**
  * Runs strata's CLI with `process.argv` and sets `process.exitCode` (never calls exit, so
- * output is flushed and connections close).
+ * output is flushed and connections close). On Node, WebAssembly compiled while the command
+ * runs (the SQL parser, PGlite; a program's own, if it compiles some meanwhile) is compiled
+ * baseline-only; V8's defaults are back when it returns (see lib/io/wasm_compile.ts).
  *
  * @example
  * ```ts ignore
@@ -18,8 +20,9 @@ import { runCli } from "./run_cli.ts";
  */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const io = nodeIo();
-  const restoreWasmCompile = baselineWasmCompile();
+  let restoreWasmCompile = () => {};
   try {
+    restoreWasmCompile = baselineWasmCompile();
     process.exitCode = await runCli(argv, io);
   } finally {
     restoreWasmCompile();
