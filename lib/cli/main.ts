@@ -20,9 +20,8 @@ import { runCli } from "./run_cli.ts";
  */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const io = nodeIo();
-  let restoreWasmCompile = () => {};
+  const restoreWasmCompile = baselineWasmCompile();
   try {
-    restoreWasmCompile = baselineWasmCompile();
     process.exitCode = await runCli(argv, io);
   } finally {
     restoreWasmCompile();

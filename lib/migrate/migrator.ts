@@ -1128,9 +1128,9 @@ export function describeDirty(dirty: DirtyExplanation): string {
   }
   if (dirty.invalidIndexes?.length) {
     parts.push(
-      `It left ${
-        dirty.invalidIndexes.length === 1 ? "an INVALID index" : `${dirty.invalidIndexes.length} INVALID indexes`
-      } behind: run ${dirty.invalidIndexes.map(dropInvalidIndex).join(" and ")} before running the file again.`,
+      `It left ${invalidIndexCount(dirty.invalidIndexes.length)} behind: run ${
+        dirty.invalidIndexes.map(dropInvalidIndex).join(" and ")
+      } before running the file again.`,
     );
   }
   parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone, dirty.direction ?? "up"));
@@ -1298,8 +1298,13 @@ async function invalidIndexNote(session: Session, statement: SqlStatement | unde
       drops[0]
     } before running it again`
     : `; a failed CREATE INDEX CONCURRENTLY leaves its index behind, and ${left.table} has ${
-      left.names.length === 1 ? "an INVALID index" : `${left.names.length} INVALID indexes`
+      invalidIndexCount(left.names.length)
     }: run ${drops.join(" and ")}${left.names.length === 1 ? "" : " (one at a time)"} before running it again`;
+}
+
+/** "an INVALID index", "2 INVALID indexes". */
+function invalidIndexCount(count: number): string {
+  return count === 1 ? "an INVALID index" : `${count} INVALID indexes`;
 }
 
 /** The statement that drops an INVALID index a failed CREATE INDEX CONCURRENTLY left. */
