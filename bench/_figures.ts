@@ -81,6 +81,8 @@ export interface Tools {
   pgliteFloor: string;
   /** Node importing postgres.js, connecting and running one query: the start-up floor. */
   connectFloor: string;
+  /** Node importing postgres.js and sending each line of a script as one message. */
+  scriptFloor: string;
   dbmate?: string;
   nodePgMigrate?: string;
   golangMigrate?: string;
@@ -118,6 +120,7 @@ export function findTools(root: string): Tools {
     worker: join(root, "bench", "_worker.ts"),
     pgliteFloor: join(root, "bench", "_pglite_floor.mjs"),
     connectFloor: join(root, "bench", "_connect_floor.mjs"),
+    scriptFloor: join(root, "bench", "_script_floor.mjs"),
     ...(dbmate && existsSync(dbmate) ? { dbmate } : {}),
     ...(nodePgMigrate && existsSync(nodePgMigrate) ? { nodePgMigrate } : {}),
     ...(golangMigrate ? { golangMigrate } : {}),
@@ -376,12 +379,25 @@ export function downFigure(ctx: Context, n: number): Figure {
       setup: psqlUp,
       mayFail: n >= 1000,
     }),
-    // The same statements strata sends, through psql: each down file in its own transaction
-    // with golang-migrate's version row and strata's history row written in it.
+    // The statements strata sends, each file's as one message (strata pipelines a file's
+    // statements: one round trip a file): each down file in its own transaction with
+    // golang-migrate's version row and strata's history row written in it. Through psql, the
+    // server's share; through plain node and postgres.js, any Node tool's floor.
     onFreshDatabase(
       ctx,
       "psql -f of strata's statements",
       (url) => ctx.psql(url, ["-f", m.bookkeepingDown]),
+      { setup: (url) => run(ctx.strata(["-path", m.migrate, "-database", url, "up"])) },
+    ),
+    onFreshDatabase(
+      ctx,
+      "node + postgres.js: the same, a file a message",
+      (url) => ({
+        program: ctx.tools.node,
+        args: [ctx.tools.scriptFloor, url, m.bookkeepingDown],
+        cwd: ctx.tools.root,
+        env: ctx.env(),
+      }),
       { setup: (url) => run(ctx.strata(["-path", m.migrate, "-database", url, "up"])) },
     ),
   ];

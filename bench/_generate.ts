@@ -22,7 +22,8 @@ export interface GeneratedMigrations {
   perFileUp: string;
   /**
    * Every down file, newest first, each in a transaction with the version and history writes
-   * strata makes for it (what `strata down -all` sends, through psql).
+   * strata makes for it (what `strata down -all` sends), a line a file: its statements joined
+   * by psql's `\;`, so that psql (and bench/_script_floor.mjs) send each file as one message.
    */
   bookkeepingDown: string;
 }
@@ -80,11 +81,17 @@ export async function generateMigrations(dir: string, n: number): Promise<Genera
     ups.push(up);
     downs.unshift(down);
     perFile.push(`BEGIN;\n\\i '${upFile.replaceAll("'", "''")}'\nCOMMIT;\n`);
-    bookkeeping.unshift(
-      `BEGIN;\n${down}DELETE FROM schema_migrations;\n${
-        i > 1 ? `INSERT INTO schema_migrations (version, dirty) VALUES (${i - 1}, false);\n` : ""
-      }DELETE FROM schema_migrations_history WHERE version = ${i};\nCOMMIT;\n`,
-    );
+    // One line a file, its statements joined by psql's `\;`: psql sends each line as one
+    // message, as strata sends a file's statements together (one round trip a file).
+    const statements = [
+      "BEGIN",
+      ...down.split(";").map((part) => part.trim()).filter((part) => part !== ""),
+      "DELETE FROM schema_migrations",
+      ...(i > 1 ? [`INSERT INTO schema_migrations (version, dirty) VALUES (${i - 1}, false)`] : []),
+      `DELETE FROM schema_migrations_history WHERE version = ${i}`,
+      "COMMIT",
+    ];
+    bookkeeping.unshift(`${statements.join("\\; ")};\n`);
   }
   await writeFile(out.allUp, ups.join("\n"));
   await writeFile(out.allDown, downs.join(""));
