@@ -639,8 +639,9 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
     await session.exec("ROLLBACK").catch(() => {});
     const code = serverErrorFields(error)?.code;
     // A value the column refuses (bad input, too long, out of range), a NULL for NOT NULL, a
-    // CHECK: the server does not say which row. Find it, so the message can.
-    if (code !== undefined && /^(22|23502|23514)/.test(code)) {
+    // CHECK, a foreign key or unique value: the server does not say which row (at most which
+    // value). Find it, so the message can.
+    if (code !== undefined && /^(22|23502|23503|23505|23514)/.test(code)) {
       const at = await locateFailingRow(session, p, groups, code).catch(() => undefined);
       if (at) Object.assign(error as object, { seedRow: at });
     }
@@ -734,10 +735,10 @@ function moveSequence(session: Session, p: PreparedData, column: Column): Promis
 }
 
 /**
- * The row (1-based, in the seed's order), key and column of the first row that fails with `code`, by
- * bisection in a transaction that is rolled back: each probe runs the seed's own statement
- * on part of a group inside a savepoint. Groups before it are applied (later rows may refer
- * to theirs). Runs only after a failure.
+ * The row (1-based, in the seed's order), key and column (for a value refused with `code`) of
+ * the first row that fails, by bisection in a transaction that is rolled back: each probe runs
+ * the seed's own statement on part of a group inside a savepoint, kept when it passes, so the
+ * rows before a probe are there as they were when the seed ran. Runs only after a failure.
  */
 async function locateFailingRow(
   session: Session,
@@ -745,6 +746,9 @@ async function locateFailingRow(
   groups: readonly RowGroup[],
   code: string,
 ): Promise<{ row: number; key: string; column?: string } | undefined> {
+  // The rows are written again in the order the seed wrote them, halves kept once they pass:
+  // a row that fails because of the rows before it (a foreign key to an earlier row of the
+  // seed, a unique value one of them took) fails there again, after them.
   await session.exec("BEGIN");
   try {
     let before = 0;
@@ -755,13 +759,13 @@ async function locateFailingRow(
         await session.exec("SAVEPOINT strata_probe");
         try {
           await session.query(statement, part(start, end));
-          return false;
         } catch (error) {
-          if (!(error as { severity?: unknown }).severity) throw error;
-          return (error as { code?: string }).code === code;
-        } finally {
           await session.exec("ROLLBACK TO SAVEPOINT strata_probe");
+          if (!(error as { severity?: unknown }).severity) throw error;
+          return true;
         }
+        await session.exec("RELEASE SAVEPOINT strata_probe");
+        return false;
       };
       if (await fails(0, group.count)) {
         let low = 0;
@@ -775,11 +779,11 @@ async function locateFailingRow(
           const c = group.columns.findIndex((column) => column.name === k);
           return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][low])}`;
         }).join(", ");
-        // NOT NULL's message names its column already.
-        const column = code === "23502" ? undefined : await failingColumn(session, group, low, code);
+        // NOT NULL's message names its column already, a foreign key's or unique value's
+        // detail its columns and values.
+        const column = /^(23502|23503|23505)$/.test(code) ? undefined : await failingColumn(session, group, low, code);
         return { row: group.rowNumbers?.[low] ?? before + low + 1, key, ...(column ? { column } : {}) };
       }
-      await session.query(statement, group.values);
       before += group.count;
     }
     return undefined;

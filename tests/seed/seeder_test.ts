@@ -543,6 +543,59 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a foreign key or unique value the server refuses names the first row that fails, not one that refers to an earlier row of the seed [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE authors (id int PRIMARY KEY);" +
+          "INSERT INTO authors VALUES (1), (2);" +
+          "CREATE TABLE posts (slug text PRIMARY KEY, author_id int REFERENCES authors (id), handle text UNIQUE);" +
+          "CREATE TABLE cats (code text PRIMARY KEY, parent text REFERENCES cats (code));" +
+          "INSERT INTO posts VALUES ('old', 1, 'taken')",
+      );
+      const posts = (rows: SeedRow[]) => runSeeds(db, [data("posts.json", "posts", ["slug"], rows)], { batchSize: 2 });
+      const many = Array.from({ length: 7 }, (_, i) => ({ slug: `p${i + 1}`, author_id: 1 + (i % 2) }));
+      const missing = await posts(many.map((row, i) => (i === 5 ? { ...row, author_id: 99 } : row)));
+      assert.equal(missing.error?.code, "SEED_FAILED");
+      assert.match(
+        missing.error!.message,
+        /^posts\.json: row 6 \(slug "p6"\): insert or update on table "posts" violates foreign key constraint .*Key \(author_id\)=\(99\) is not present in table "authors"/,
+      );
+      // two rows of the seed with one unique value: the second is named
+      const twice = await posts(many.map((row, i) => ({ ...row, handle: i === 2 || i === 4 ? "same" : `h${i}` })));
+      assert.match(
+        twice.error?.message ?? "",
+        /^posts\.json: row 5 \(slug "p5"\): duplicate key value .*\(handle\)=\(same\)/,
+      );
+      // a value a row already in the table has
+      const taken = await posts([{ slug: "n1", author_id: 1, handle: "free" }, {
+        slug: "n2",
+        author_id: 2,
+        handle: "taken",
+      }]);
+      assert.match(
+        taken.error?.message ?? "",
+        /^posts\.json: row 2 \(slug "n2"\): duplicate key value .*\(handle\)=\(taken\)/,
+      );
+      // rows referring to earlier rows of the seed are fine; the one referring to none is named
+      const cats = await runSeeds(db, [
+        data("cats.json", "cats", ["code"], [
+          { code: "a", parent: null },
+          { code: "b", parent: "a" },
+          { code: "c", parent: "b" },
+          { code: "d", parent: "c" },
+          { code: "e", parent: "zz" },
+          { code: "f", parent: "e" },
+        ]),
+      ], { batchSize: 2 });
+      assert.match(
+        cats.error?.message ?? "",
+        /^cats\.json: row 5 \(code "e"\): insert or update on table "cats" violates foreign key constraint .*\(parent\)=\(zz\)/,
+      );
+      assert.equal(await count(db, "posts"), 1);
+      assert.equal(await count(db, "cats"), 0);
+    });
+  });
+
   test(`a data seed the server refuses keeps the server's fields (SQLSTATE, detail, hint), as a failed SQL seed does [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await setup(db);
