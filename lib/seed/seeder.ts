@@ -12,7 +12,7 @@ import {
   type Session,
 } from "../db/database.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
-import { FileError, StrataError } from "../db/strata_error.ts";
+import { FileError, type ServerErrorFields, StrataError } from "../db/strata_error.ts";
 import { parseSqlScript, scriptError, type SqlScript } from "../migrate/sql_script.ts";
 import type { DataSeed, SeedRow } from "./define_seed.ts";
 
@@ -637,12 +637,12 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
     // The seed's transaction is open (aborted) unless the connection went with it.
     if (connectionGone(error)) throw error;
     await session.exec("ROLLBACK").catch(() => {});
-    const code = serverErrorFields(error)?.code;
+    const failure = serverErrorFields(error);
     // A value the column refuses (bad input, too long, out of range), a NULL for NOT NULL, a
     // CHECK, a foreign key or unique value: the server does not say which row (at most which
     // value). Find it, so the message can.
-    if (code !== undefined && /^(22|23502|23503|23505|23514)/.test(code)) {
-      const at = await locateFailingRow(session, p, groups, code).catch(() => undefined);
+    if (failure?.code !== undefined && /^(22|23502|23503|23505|23514)/.test(failure.code)) {
+      const at = await locateFailingRow(session, p, groups, batchSize, failure).catch(() => undefined);
       if (at) Object.assign(error as object, { seedRow: at });
     }
     throw error;
@@ -735,53 +735,68 @@ function moveSequence(session: Session, p: PreparedData, column: Column): Promis
 }
 
 /**
- * The row (1-based, in the seed's order), key and column (for a value refused with `code`) of
- * the first row that fails, by bisection in a transaction that is rolled back: each probe runs
- * the seed's own statement on part of a group inside a savepoint, kept when it passes, so the
- * rows before a probe are there as they were when the seed ran. Runs only after a failure.
+ * The row (1-based, in the seed's order), key and column (for a refused value) of the row that
+ * failed, in a transaction that is rolled back: the seed's own statements run again on its own
+ * batches, each kept once it passes, until one fails as the seed did; that batch is halved,
+ * the rows before each half kept once they pass. A row is named only when it fails as the seed
+ * did, on its own after the rows kept before it; where the second run goes otherwise (a
+ * sequence's values moved on, a timeout), none is. Runs only after a failure.
  */
 async function locateFailingRow(
   session: Session,
   p: PreparedData,
   groups: readonly RowGroup[],
-  code: string,
+  batchSize: number,
+  failure: ServerErrorFields,
 ): Promise<{ row: number; key: string; column?: string } | undefined> {
-  // The rows are written again in the order the seed wrote them, halves kept once they pass:
-  // a row that fails because of the rows before it (a foreign key to an earlier row of the
-  // seed, a unique value one of them took) fails there again, after them.
+  const code = failure.code!;
+  // A foreign key's or unique value's detail names the value; a CHECK's or NOT NULL's shows
+  // the whole row, defaults and sequence values included, which differ from run to run.
+  const valueInDetail = code === "23503" || code === "23505";
+  const asTheSeedFailed = (server: ServerErrorFields) =>
+    server.code === code && server.message === failure.message && server.constraint === failure.constraint &&
+    (!valueInDetail || server.detail === failure.detail);
   await session.exec("BEGIN");
   try {
     let before = 0;
     for (const group of groups) {
       const statement = upsertStatement(p, group.columns);
-      const part = (start: number, end: number) => group.values.map((column) => column.slice(start, end));
-      const fails = async (start: number, end: number): Promise<boolean> => {
+      /** True: failed as the seed did; false: passed, kept; undefined: failed otherwise. */
+      const probe = async (start: number, end: number): Promise<boolean | undefined> => {
         await session.exec("SAVEPOINT strata_probe");
         try {
-          await session.query(statement, part(start, end));
+          await session.query(statement, group.values.map((column) => column.slice(start, end)));
         } catch (error) {
           await session.exec("ROLLBACK TO SAVEPOINT strata_probe");
-          if (!(error as { severity?: unknown }).severity) throw error;
-          return true;
+          const server = serverErrorFields(error);
+          if (!server) throw error;
+          return asTheSeedFailed(server) ? true : undefined;
         }
         await session.exec("RELEASE SAVEPOINT strata_probe");
         return false;
       };
-      if (await fails(0, group.count)) {
-        let low = 0;
-        let high = group.count;
+      for (let start = 0; start < group.count; start += batchSize) {
+        const end = Math.min(start + batchSize, group.count);
+        const batch = await probe(start, end);
+        if (batch === false) continue;
+        if (batch === undefined) return undefined;
+        let low = start;
+        let high = end;
         while (high - low > 1) {
           const middle = (low + high) >> 1;
-          if (await fails(low, middle)) high = middle;
+          // A half that fails otherwise (a row referring to a later row of its batch, checked
+          // at the end of each statement) does not hold the row: the search goes on after it.
+          if ((await probe(low, middle)) === true) high = middle;
           else low = middle;
         }
+        if ((await probe(low, low + 1)) !== true) return undefined;
         const key = p.key.map((k) => {
           const c = group.columns.findIndex((column) => column.name === k);
           return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][low])}`;
         }).join(", ");
         // NOT NULL's message names its column already, a foreign key's or unique value's
         // detail its columns and values.
-        const column = /^(23502|23503|23505)$/.test(code) ? undefined : await failingColumn(session, group, low, code);
+        const column = code === "23502" || valueInDetail ? undefined : await failingColumn(session, group, low, code);
         return { row: group.rowNumbers?.[low] ?? before + low + 1, key, ...(column ? { column } : {}) };
       }
       before += group.count;

@@ -596,6 +596,52 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`the row named is the one that failed in the seed's own batches; where a second run goes otherwise, no row is named [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await db.exec(
+        "CREATE TABLE cats (code text PRIMARY KEY, parent text REFERENCES cats (code), n int);" +
+          "CREATE TABLE serials (id serial PRIMARY KEY, code text UNIQUE);" +
+          "INSERT INTO serials (id, code) SELECT g, 'old' || g FROM generate_series(1, 4) g",
+      );
+      const cats = (rows: SeedRow[], batchSize?: number) =>
+        runSeeds(db, [data("cats.json", "cats", ["code"], rows)], batchSize ? { batchSize } : {});
+      // rows of one shape run together; a row referring to a later row of its batch is checked
+      // at the end of the statement: a half that splits them fails otherwise, and is not where
+      // the seed failed
+      const forward = await cats([
+        { code: "a", parent: "b", n: 1 },
+        { code: "b", parent: null, n: 1 },
+        { code: "c", parent: null, n: "x" },
+      ]);
+      assert.match(forward.error?.message ?? "", /^cats\.json: row 3 \(code "c"\), column n: invalid input syntax/);
+      const later = await cats([
+        { code: "a", parent: "d" },
+        { code: "b", parent: null },
+        { code: "c", parent: null },
+        { code: "d", parent: null },
+        { code: "e", parent: "zz" },
+      ]);
+      assert.match(later.error?.message ?? "", /^cats\.json: row 5 \(code "e"\): .*\(parent\)=\(zz\)/);
+      // in batches of two, the first batch refers to a row of the second: the seed failed there
+      const split = await cats(
+        [{ code: "a", parent: "c" }, { code: "b", parent: null }, { code: "c", parent: null }, {
+          code: "d",
+          parent: "zz",
+        }],
+        2,
+      );
+      assert.match(split.error?.message ?? "", /^cats\.json: row 1 \(code "a"\): .*\(parent\)=\(c\)/);
+      // ids from a sequence behind the table's rows: the second run takes other ids and fails
+      // on another one, so no row is named rather than a wrong one
+      const rows = Array.from({ length: 8 }, (_, i) => ({ code: `new${i + 1}` }));
+      const taken = await runSeeds(db, [data("serials.json", "serials", ["code"], rows)]);
+      assert.equal(taken.error?.code, "SEED_FAILED");
+      assert.match(taken.error!.message, /^serials\.json: duplicate key value .*\(id\)=\(1\) already exists/);
+      assert.equal(await count(db, "cats"), 0);
+      assert.equal(await count(db, "serials"), 4);
+    });
+  });
+
   test(`a data seed the server refuses keeps the server's fields (SQLSTATE, detail, hint), as a failed SQL seed does [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await setup(db);
