@@ -642,7 +642,10 @@ async function runData(session: Session, p: PreparedData, result: SeedResult, ba
     // CHECK, a foreign key or unique value: the server does not say which row (at most which
     // value). Find it, so the message can.
     if (failure?.code !== undefined && /^(22|23502|23503|23505|23514)/.test(failure.code)) {
-      const at = await locateFailingRow(session, p, groups, batchSize, failure).catch(() => undefined);
+      const batch = (error as { seedBatch?: number }).seedBatch;
+      const at = batch === undefined
+        ? undefined
+        : await locateFailingRow(session, p, groups, batchSize, failure, batch).catch(() => undefined);
       if (at) Object.assign(error as object, { seedRow: at });
     }
     throw error;
@@ -693,8 +696,14 @@ async function upsertRows(
     for (const column of movedBetween[g]) if (movable?.has(column)) steps.push(moveSequence(session, p, column));
   });
   const settled = await Promise.allSettled(steps);
-  const failed = settled.find((r) => r.status === "rejected");
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const failed = settled.findIndex((r) => r.status === "rejected");
+  if (failed >= 0) {
+    const reason = (settled[failed] as PromiseRejectedResult).reason;
+    // Which batch failed (counted over the groups, in the order sent), for locating its row.
+    const batch = batches.indexOf(steps[failed] as (typeof batches)[number]);
+    if (batch >= 0 && typeof reason === "object" && reason !== null) Object.assign(reason, { seedBatch: batch });
+    throw reason;
+  }
   for (const batch of batches) {
     const [counts] = await batch;
     result.inserted += Number(counts.inserted);
@@ -736,11 +745,11 @@ function moveSequence(session: Session, p: PreparedData, column: Column): Promis
 
 /**
  * The row (1-based, in the seed's order), key and column (for a refused value) of the row that
- * failed, in a transaction that is rolled back: the seed's own statements run again on its own
- * batches, each kept once it passes, until one fails as the seed did; that batch is halved,
- * the rows before each half kept once they pass. A row is named only when it fails as the seed
- * did, on its own after the rows kept before it; where the second run goes otherwise (a
- * sequence's values moved on, a timeout), none is. Runs only after a failure.
+ * failed, in a transaction that is rolled back: the batches before the one that failed run
+ * again as the seed sent them; then ever shorter parts of that batch, from its first row, each
+ * rolled back, find the row with which it fails as the seed did. The row is named only when
+ * the rows before it pass and the second run agrees with the first: where it may not (a batch
+ * before fails, values a sequence gave differ), none is. Runs only after a failure.
  */
 async function locateFailingRow(
   session: Session,
@@ -748,6 +757,7 @@ async function locateFailingRow(
   groups: readonly RowGroup[],
   batchSize: number,
   failure: ServerErrorFields,
+  failedBatch: number,
 ): Promise<{ row: number; key: string; column?: string } | undefined> {
   const code = failure.code!;
   // A foreign key's or unique value's detail names the value; a CHECK's or NOT NULL's shows
@@ -756,55 +766,94 @@ async function locateFailingRow(
   const asTheSeedFailed = (server: ServerErrorFields) =>
     server.code === code && server.message === failure.message && server.constraint === failure.constraint &&
     (!valueInDetail || server.detail === failure.detail);
+  let target: { group: RowGroup; start: number; end: number; before: number } | undefined;
   await session.exec("BEGIN");
   try {
+    const earlier: Array<Promise<unknown>> = [];
+    let batch = 0;
     let before = 0;
     for (const group of groups) {
       const statement = upsertStatement(p, group.columns);
-      /** True: failed as the seed did; false: passed, kept; undefined: failed otherwise. */
-      const probe = async (start: number, end: number): Promise<boolean | undefined> => {
-        await session.exec("SAVEPOINT strata_probe");
-        try {
-          await session.query(statement, group.values.map((column) => column.slice(start, end)));
-        } catch (error) {
-          await session.exec("ROLLBACK TO SAVEPOINT strata_probe");
-          const server = serverErrorFields(error);
-          if (!server) throw error;
-          return asTheSeedFailed(server) ? true : undefined;
-        }
-        await session.exec("RELEASE SAVEPOINT strata_probe");
-        return false;
-      };
-      for (let start = 0; start < group.count; start += batchSize) {
+      for (let start = 0; start < group.count && !target; start += batchSize, batch++) {
         const end = Math.min(start + batchSize, group.count);
-        const batch = await probe(start, end);
-        if (batch === false) continue;
-        if (batch === undefined) return undefined;
-        let low = start;
-        let high = end;
-        while (high - low > 1) {
-          const middle = (low + high) >> 1;
-          // A half that fails otherwise (a row referring to a later row of its batch, checked
-          // at the end of each statement) does not hold the row: the search goes on after it.
-          if ((await probe(low, middle)) === true) high = middle;
-          else low = middle;
-        }
-        if ((await probe(low, low + 1)) !== true) return undefined;
-        const key = p.key.map((k) => {
-          const c = group.columns.findIndex((column) => column.name === k);
-          return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][low])}`;
-        }).join(", ");
-        // NOT NULL's message names its column already, a foreign key's or unique value's
-        // detail its columns and values.
-        const column = code === "23502" || valueInDetail ? undefined : await failingColumn(session, group, low, code);
-        return { row: group.rowNumbers?.[low] ?? before + low + 1, key, ...(column ? { column } : {}) };
+        if (batch === failedBatch) target = { group, start, end, before };
+        else earlier.push(session.query(statement, group.values.map((column) => column.slice(start, end))));
       }
+      if (target) break;
       before += group.count;
     }
-    return undefined;
+    const settled = await Promise.allSettled(earlier);
+    if (!target || settled.some((r) => r.status === "rejected")) return undefined;
+    const { group, start, end } = target;
+    const statement = upsertStatement(p, group.columns);
+    /** True: rows [start, stop) fail as the seed did; false: they pass; undefined: they fail otherwise. */
+    const probe = async (stop: number): Promise<boolean | undefined> => {
+      await session.exec("SAVEPOINT strata_probe");
+      try {
+        await session.query(statement, group.values.map((column) => column.slice(start, stop)));
+        return false;
+      } catch (error) {
+        const server = serverErrorFields(error);
+        if (!server) throw error;
+        return asTheSeedFailed(server) ? true : undefined;
+      } finally {
+        await session.exec("ROLLBACK TO SAVEPOINT strata_probe");
+      }
+    };
+    // Rows [start, low) do not fail as the seed did; rows [start, high) do.
+    let low = start;
+    let high = end;
+    if ((await probe(high)) !== true) return undefined;
+    while (high - low > 1) {
+      const middle = (low + high) >> 1;
+      if ((await probe(middle)) === true) high = middle;
+      else low = middle;
+    }
+    const index = high - 1;
+    // The rows before it must pass: one that fails otherwise (a row referring to a later row
+    // of its batch, checked at the end of the statement) may hide where the seed failed.
+    if (index > start && (await probe(index)) !== false) return undefined;
+    const key = p.key.map((k) => {
+      const c = group.columns.findIndex((column) => column.name === k);
+      return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][index])}`;
+    }).join(", ");
+    // NOT NULL's message names its column already, a foreign key's or unique value's detail
+    // its columns and values. A refused value is named with its column, or not at all: a value
+    // no column of the row was given (a sequence past its type) is not the row's.
+    if (code === "23502" || valueInDetail) return { row: rowNumber(target, index), key };
+    if (code === "23514" && await checkUsesSequence(session, p, group, failure.constraint)) return undefined;
+    const column = await failingColumn(session, group, index, code);
+    if (!column && code.startsWith("22")) return undefined;
+    return { row: rowNumber(target, index), key, ...(column ? { column } : {}) };
   } finally {
     await session.exec("ROLLBACK");
   }
+}
+
+function rowNumber(target: { group: RowGroup; before: number }, index: number): number {
+  return target.group.rowNumbers?.[index] ?? target.before + index + 1;
+}
+
+/**
+ * Whether a table CHECK reads a column the rows leave to a sequence: its values in a second
+ * run are not the ones the seed's rows took, so the row that fails there may be another.
+ */
+async function checkUsesSequence(
+  session: Session,
+  p: PreparedData,
+  group: RowGroup,
+  constraint: string | undefined,
+): Promise<boolean> {
+  const fromSequence = [...p.columns.values()].filter((c) => c.sequence !== null && !group.columns.includes(c));
+  if (constraint === undefined || fromSequence.length === 0) return false;
+  const rows = await session.query<{ name: string }>(
+    `SELECT a.attname AS name
+       FROM pg_catalog.pg_constraint c
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+      WHERE c.conrelid = $1::regclass AND c.conname = $2`,
+    [p.sql, constraint],
+  );
+  return rows.some((r) => fromSequence.some((c) => c.name === r.name));
 }
 
 /**
