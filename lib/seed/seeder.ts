@@ -588,6 +588,9 @@ function keyCanonical(column: Column): (text: string) => string {
   }
 }
 
+/** The largest batch searched for its failing row (each probe sends it again from its first row). */
+const MAX_SEARCHED_BATCH = 50_000;
+
 /** Runs of same-shape rows kept apart (so the seed's order holds across shapes) before they are merged by shape. */
 const MAX_RUNS = 32;
 
@@ -761,11 +764,14 @@ async function locateFailingRow(
 ): Promise<{ row: number; key: string; column?: string } | undefined> {
   const code = failure.code!;
   // A foreign key's or unique value's detail names the value; a CHECK's or NOT NULL's shows
-  // the whole row, defaults and sequence values included, which differ from run to run.
+  // the whole row, defaults and sequence values included, which differ from run to run. An
+  // update seed's statement inserts a batch's new rows before it updates the others, not in
+  // the seed's order: there the whole row must match too, or no row is named.
   const valueInDetail = code === "23503" || code === "23505";
+  const compareDetail = valueInDetail || (p.update && (code === "23502" || code === "23514"));
   const asTheSeedFailed = (server: ServerErrorFields) =>
     server.code === code && server.message === failure.message && server.constraint === failure.constraint &&
-    (!valueInDetail || server.detail === failure.detail);
+    (!compareDetail || server.detail === failure.detail);
   let target: { group: RowGroup; start: number; end: number; before: number } | undefined;
   await session.exec("BEGIN");
   try {
@@ -785,6 +791,9 @@ async function locateFailingRow(
     const settled = await Promise.allSettled(earlier);
     if (!target || settled.some((r) => r.status === "rejected")) return undefined;
     const { group, start, end } = target;
+    // Each probe sends the batch again from its first row: a very large batch would cost
+    // minutes to search (the default batch is 10,000 rows).
+    if (end - start > MAX_SEARCHED_BATCH) return undefined;
     const statement = upsertStatement(p, group.columns);
     /** True: rows [start, stop) fail as the seed did; false: they pass; undefined: they fail otherwise. */
     const probe = async (stop: number): Promise<boolean | undefined> => {
@@ -821,9 +830,14 @@ async function locateFailingRow(
     // its columns and values. A refused value is named with its column, or not at all: a value
     // no column of the row was given (a sequence past its type) is not the row's.
     if (code === "23502" || valueInDetail) return { row: rowNumber(target, index), key };
-    if (code === "23514" && await checkUsesSequence(session, p, group, failure.constraint)) return undefined;
     const column = await failingColumn(session, group, index, code);
-    if (!column && code.startsWith("22")) return undefined;
+    // A refused value is the row's only with its column (a sequence past its type is no
+    // row's); a table CHECK only when it reads nothing but the columns the rows give (a
+    // second run takes other values from a sequence or a default, and may fail on another
+    // row); another CHECK (a domain's) only with its column.
+    const tableCheck = code === "23514" ? await tableCheckColumns(session, p, failure.constraint) : undefined;
+    if (!column && (code.startsWith("22") || (code === "23514" && tableCheck === undefined))) return undefined;
+    if (tableCheck && !tableCheck.every((name) => group.columns.some((c) => c.name === name))) return undefined;
     return { row: rowNumber(target, index), key, ...(column ? { column } : {}) };
   } finally {
     await session.exec("ROLLBACK");
@@ -834,26 +848,21 @@ function rowNumber(target: { group: RowGroup; before: number }, index: number): 
   return target.group.rowNumbers?.[index] ?? target.before + index + 1;
 }
 
-/**
- * Whether a table CHECK reads a column the rows leave to a sequence: its values in a second
- * run are not the ones the seed's rows took, so the row that fails there may be another.
- */
-async function checkUsesSequence(
+/** The columns a CHECK of the table reads, or undefined when the constraint is not the table's (a domain's). */
+async function tableCheckColumns(
   session: Session,
   p: PreparedData,
-  group: RowGroup,
   constraint: string | undefined,
-): Promise<boolean> {
-  const fromSequence = [...p.columns.values()].filter((c) => c.sequence !== null && !group.columns.includes(c));
-  if (constraint === undefined || fromSequence.length === 0) return false;
-  const rows = await session.query<{ name: string }>(
-    `SELECT a.attname AS name
+): Promise<string[] | undefined> {
+  if (constraint === undefined) return undefined;
+  const rows = await session.query<{ name: string | null }>(
+    `SELECT a.attname::text AS name
        FROM pg_catalog.pg_constraint c
-       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
-      WHERE c.conrelid = $1::regclass AND c.conname = $2`,
+       LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+      WHERE c.conrelid = $1::regclass AND c.conname = $2 AND c.contype = 'c'`,
     [p.sql, constraint],
   );
-  return rows.some((r) => fromSequence.some((c) => c.name === r.name));
+  return rows.length === 0 ? undefined : rows.flatMap((r) => (r.name === null ? [] : [r.name]));
 }
 
 /**

@@ -681,6 +681,39 @@ for (const backend of BACKENDS) {
       }
       const small = await runSeeds(db, [data("small.json", "small", ["code"], codes)]);
       assert.match(small.error?.message ?? "", /^small\.json: nextval: reached maximum value of sequence/);
+      // a default from a sequence the column does not own, and a domain's CHECK on such a column
+      await db.exec(`
+        CREATE SEQUENCE shared;
+        CREATE TABLE counted (k text PRIMARY KEY, n int NOT NULL DEFAULT nextval('shared') CHECK (n <= 3));
+        CREATE DOMAIN small_id AS int CHECK (VALUE <= 3);
+        CREATE SEQUENCE owned_id_seq;
+        CREATE TABLE owned (id small_id NOT NULL DEFAULT nextval('owned_id_seq') PRIMARY KEY, k text UNIQUE);
+        ALTER SEQUENCE owned_id_seq OWNED BY owned.id;
+      `);
+      const ks = [{ k: "a" }, { k: "b" }, { k: "c" }, { k: "d" }];
+      const counted = await runSeeds(db, [data("counted.json", "counted", ["k"], ks)]);
+      assert.match(
+        counted.error?.message ?? "",
+        /^counted\.json: new row for relation "counted" violates check constraint/,
+      );
+      const owned = await runSeeds(db, [data("owned.json", "owned", ["k"], ks)]);
+      assert.match(owned.error?.message ?? "", /^owned\.json: value for domain small_id violates check constraint/);
+      // an update seed's statement inserts the new rows of a batch before it updates the others:
+      // row 4 (new) failed in the seed, though row 3 (an update) is bad too
+      await db.exec(`
+        CREATE TABLE u (k text PRIMARY KEY, email text UNIQUE, v int CHECK (v > 0));
+        INSERT INTO u VALUES ('a', 'a@', 1), ('b', 'b@', 1), ('c', 'c@', 1);
+      `);
+      const updates = await runSeeds(db, [
+        data("u.json", "u", ["k"], [
+          { k: "c", email: "c@", v: 5 },
+          { k: "z", email: "z@", v: 1 },
+          { k: "a", email: "a@", v: -1 },
+          { k: "y", email: "y@", v: -1 },
+        ], true),
+      ], { batchSize: 2 });
+      assert.equal(updates.error?.code, "SEED_FAILED");
+      assert.doesNotMatch(updates.error!.message, /row 3/);
       assert.equal(await count(db, "item"), 0);
     });
   });
