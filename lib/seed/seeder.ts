@@ -827,8 +827,7 @@ async function locateFailingRow(
       return `${k} ${c < 0 ? "?" : JSON.stringify(group.values[c][index])}`;
     }).join(", ");
     // NOT NULL's message names its column already, a foreign key's or unique value's detail
-    // its columns and values. A refused value is named with its column, or not at all: a value
-    // no column of the row was given (a sequence past its type) is not the row's.
+    // its columns and values.
     if (code === "23502" || valueInDetail) return { row: rowNumber(target, index), key };
     const column = await failingColumn(session, group, index, code);
     // A refused value is the row's only with its column (a sequence past its type is no
