@@ -686,23 +686,19 @@ async function upsertRows(
   // first failure is the one reported.
   const batches: Array<Promise<Array<{ inserted: number; updated: number }>>> = [];
   const steps: Array<Promise<unknown>> = [];
-  groups.forEach((group, g) => {
-    const statement = upsertStatement(p, group.columns);
-    for (let start = 0; start < group.count; start += batchSize) {
-      const params = group.count <= batchSize
-        ? group.values
-        : group.values.map((column) => column.slice(start, start + batchSize));
-      const batch = session.query<{ inserted: number; updated: number }>(statement, params);
-      batches.push(batch);
-      steps.push(batch);
-    }
+  const statements = groups.map((group) => upsertStatement(p, group.columns));
+  for (const { group, g, start, end } of seedBatches(groups, batchSize)) {
+    const batch = session.query<{ inserted: number; updated: number }>(statements[g], batchValues(group, start, end));
+    batches.push(batch);
+    steps.push(batch);
+    if (end < group.count) continue;
     for (const column of movedBetween[g]) if (movable?.has(column)) steps.push(moveSequence(session, p, column));
-  });
+  }
   const settled = await Promise.allSettled(steps);
   const failed = settled.findIndex((r) => r.status === "rejected");
   if (failed >= 0) {
     const reason = (settled[failed] as PromiseRejectedResult).reason;
-    // Which batch failed (counted over the groups, in the order sent), for locating its row.
+    // Which batch failed (its place in seedBatches), for locating its row.
     const batch = batches.indexOf(steps[failed] as (typeof batches)[number]);
     if (batch >= 0 && typeof reason === "object" && reason !== null) Object.assign(reason, { seedBatch: batch });
     throw reason;
@@ -772,34 +768,30 @@ async function locateFailingRow(
   const asTheSeedFailed = (server: ServerErrorFields) =>
     server.code === code && server.message === failure.message && server.constraint === failure.constraint &&
     (!compareDetail || server.detail === failure.detail);
-  let target: { group: RowGroup; start: number; end: number; before: number } | undefined;
+  let target: SeedBatch | undefined;
   await session.exec("BEGIN");
   try {
     const earlier: Array<Promise<unknown>> = [];
-    let batch = 0;
-    let before = 0;
-    for (const group of groups) {
-      const statement = upsertStatement(p, group.columns);
-      for (let start = 0; start < group.count && !target; start += batchSize, batch++) {
-        const end = Math.min(start + batchSize, group.count);
-        if (batch === failedBatch) target = { group, start, end, before };
-        else earlier.push(session.query(statement, group.values.map((column) => column.slice(start, end))));
+    const statements = groups.map((group) => upsertStatement(p, group.columns));
+    for (const batch of seedBatches(groups, batchSize)) {
+      if (batch.index === failedBatch) {
+        target = batch;
+        break;
       }
-      if (target) break;
-      before += group.count;
+      earlier.push(session.query(statements[batch.g], batchValues(batch.group, batch.start, batch.end)));
     }
     const settled = await Promise.allSettled(earlier);
     if (!target || settled.some((r) => r.status === "rejected")) return undefined;
-    const { group, start, end } = target;
+    const { group, g, start, end } = target;
     // Each probe sends the batch again from its first row: a very large batch would cost
     // minutes to search (the default batch is 10,000 rows).
     if (end - start > MAX_SEARCHED_BATCH) return undefined;
-    const statement = upsertStatement(p, group.columns);
+    const statement = statements[g];
     /** True: rows [start, stop) fail as the seed did; false: they pass; undefined: they fail otherwise. */
     const probe = async (stop: number): Promise<boolean | undefined> => {
       await session.exec("SAVEPOINT strata_probe");
       try {
-        await session.query(statement, group.values.map((column) => column.slice(start, stop)));
+        await session.query(statement, batchValues(group, start, stop));
         return false;
       } catch (error) {
         const server = serverErrorFields(error);
@@ -843,7 +835,37 @@ async function locateFailingRow(
   }
 }
 
-function rowNumber(target: { group: RowGroup; before: number }, index: number): number {
+/** A batch of a group's rows, as the seeder sends them: `index` counts batches over the groups. */
+interface SeedBatch {
+  group: RowGroup;
+  /** The group's place in the seed's groups. */
+  g: number;
+  index: number;
+  /** Rows [start, end) of the group. */
+  start: number;
+  end: number;
+  /** The rows of the groups before. */
+  before: number;
+}
+
+/** The seed's batches in the order they are sent: the writer and the search for a failing row agree on them. */
+function* seedBatches(groups: readonly RowGroup[], batchSize: number): Generator<SeedBatch> {
+  let index = 0;
+  let before = 0;
+  for (const [g, group] of groups.entries()) {
+    for (let start = 0; start < group.count; start += batchSize) {
+      yield { group, g, index: index++, start, end: Math.min(start + batchSize, group.count), before };
+    }
+    before += group.count;
+  }
+}
+
+/** The values of rows [start, end) of a group, column by column. */
+function batchValues(group: RowGroup, start: number, end: number): Array<Array<string | null>> {
+  return start === 0 && end >= group.count ? group.values : group.values.map((column) => column.slice(start, end));
+}
+
+function rowNumber(target: SeedBatch, index: number): number {
   return target.group.rowNumbers?.[index] ?? target.before + index + 1;
 }
 
