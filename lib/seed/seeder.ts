@@ -625,16 +625,18 @@ function sameKeys(keys: readonly string[], previous: readonly string[], row: See
 
 async function runData(session: Session, p: PreparedData, result: SeedResult, batchSize: number): Promise<void> {
   let { groups, total } = { groups: p.groups!, total: p.total! };
-  if (p.compute) {
-    let keyValues: string[][] | undefined;
-    ({ groups, total, keyValues } = groupRows(
-      p,
-      await p.compute({ query: (text, params) => session.query(text, params) }),
-    ));
-    if (keyValues) await checkKeysOnServer(session, p, keyValues);
-  }
   await session.exec("BEGIN");
   try {
+    if (p.compute) {
+      // In the seed's transaction: what the function's queries write goes with the seed's rows,
+      // or not at all when the function or its rows fail.
+      let keyValues: string[][] | undefined;
+      ({ groups, total, keyValues } = groupRows(
+        p,
+        await p.compute({ query: (text, params) => session.query(text, params) }),
+      ));
+      if (keyValues) await checkKeysOnServer(session, p, keyValues);
+    }
     await upsertRows(session, p, groups, result, batchSize);
   } catch (error) {
     // The seed's transaction is open (aborted) unless the connection went with it.

@@ -432,6 +432,44 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`what a rows function's queries write is kept only with the seed's rows: a failure keeps none of it [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const writing = (name: string, rows: () => SeedRow[]): SeedFile => ({
+        name,
+        kind: "data",
+        seed: defineSeed({
+          table: "orgs",
+          key: ["slug"],
+          rows: async ({ query }) => {
+            await query("INSERT INTO things (code) VALUES ($1)", [name]);
+            return rows();
+          },
+        }),
+      });
+      const failing: Array<[SeedFile, RegExp]> = [
+        [
+          writing("001_throws.ts", () => {
+            throw new Error("boom");
+          }),
+          /boom/,
+        ],
+        [writing("002_unknown_column.ts", () => [{ slug: "x", name: "X", colour: "red" }]), /colour/],
+        [writing("003_server_refuses.ts", () => [{ slug: "Upper", name: "U" }]), /check constraint/],
+      ];
+      for (const [file, message] of failing) {
+        const run = await runSeeds(db, [file]).catch((error: unknown) => ({ error: error as Error, results: [] }));
+        assert.ok(run.error, `${file.name} failed`);
+        assert.match(run.error.message, message);
+        assert.deepEqual(await db.query("SELECT code FROM things"), [], `nothing of ${file.name} was kept`);
+        assert.equal(await count(db, "orgs"), 0);
+      }
+      assertOk(await runSeeds(db, [writing("004_fine.ts", () => [{ slug: "ok", name: "OK" }])]));
+      assert.deepEqual(await db.query("SELECT code FROM things"), [{ code: "004_fine.ts" }]);
+      assert.equal(await count(db, "orgs"), 1);
+    });
+  });
+
   test(`rows are inserted in the order the seed gives them, so identity values follow it [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await setup(db);
