@@ -133,9 +133,19 @@ function readLineSync(): string | null {
   return bytes.length > 0 ? new TextDecoder().decode(new Uint8Array(bytes)) : null;
 }
 
+/**
+ * Loads `.env` from the working directory; variables already set win. Node's loadEnvFile
+ * keeps them, Deno's replaces them (a DATABASE_URL set for a deploy lost to a stale .env),
+ * so what was set before is put back.
+ */
 function loadDotEnv(): void {
   const loader = (process as unknown as { loadEnvFile?: (path: string) => void }).loadEnvFile;
-  if (typeof loader === "function" && existsSync(".env")) loader(".env");
+  if (typeof loader !== "function" || !existsSync(".env")) return;
+  const before = { ...process.env };
+  loader(".env");
+  for (const [name, value] of Object.entries(before)) {
+    if (process.env[name] !== value) process.env[name] = value;
+  }
 }
 
 function safeUser(): string {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import process from "node:process";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
-import { assertExit, type Finished, runStrata } from "../_support/run_strata.ts";
+import { assertExit, type Finished, MOD, runProcess, runStrata } from "../_support/run_strata.ts";
 import { BACKENDS, tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
 
 const UNREACHABLE = "postgres://postgres@127.0.0.1:1/x";
@@ -402,6 +402,29 @@ test("an empty -database or DATABASE_URL is a usage error, never a quiet run on 
     assertExit(variable, 2);
     assert.match(variable.stderr, /DATABASE_URL is set but empty/);
     assert.equal(existsSync(join(dir.path, ".strata")), false, "no embedded database was made");
+  } finally {
+    await dir.remove();
+  }
+});
+
+test(".env in the working directory fills DATABASE_URL when it is unset and never replaces one already set, on Node and on Deno", async () => {
+  const dir = await tempDir("strata-cli-dotenv-");
+  try {
+    // Closed ports: which URL was used shows in the connection error, with nothing to connect to.
+    await writeFile(join(dir.path, ".env"), "DATABASE_URL=postgres://from_dotenv@127.0.0.1:1/x\n");
+    const deno = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
+    const runs: Array<[string, (env: Record<string, string | undefined>) => Promise<Finished>]> = [
+      ["node", (env) => runStrata(["version"], dir.path, { env })],
+      ["deno", (env) => runProcess(deno, ["run", "-A", MOD, "version"], dir.path, { env })],
+    ];
+    for (const [runtime, run] of runs) {
+      const set = await run({ DATABASE_URL: "postgres://from_environment@127.0.0.1:1/x" });
+      assertExit(set, 1);
+      assert.match(set.stderr, /Cannot connect to postgres:\/\/from_environment@/, `${runtime}: the variable set wins`);
+      const unset = await run({});
+      assertExit(unset, 1);
+      assert.match(unset.stderr, /Cannot connect to postgres:\/\/from_dotenv@/, `${runtime}: .env fills it in`);
+    }
   } finally {
     await dir.remove();
   }
