@@ -18,7 +18,12 @@ export type MigrationState =
   /** Pending, but below the current version: golang-migrate would skip it silently. */
   | "out of order"
   /** A non-transactional file that failed part-way; the database is dirty. */
-  | "failed";
+  | "failed"
+  /**
+   * The version the table holds, dirty, that strata's history knows nothing of: another tool
+   * (golang-migrate) left it so, and its file, or the next version's down, may have run in part.
+   */
+  | "dirty";
 
 /** One line of `status`. */
 export interface StatusEntry {
@@ -137,6 +142,8 @@ export function computeStatus(
     if (atOrBelow(row.version) && (lastKnown === null || row.version > lastKnown)) lastKnown = row.version;
   }
 
+  // strata's own failure (a non-transactional file, up or down) explains a dirty version.
+  const strataFailed = version.dirty && history.some((row) => row.status === "failed");
   const reconcile: Reconciliation = { record: [], remove: [], settle: [] };
   const entries: StatusEntry[] = [];
   const fileVersions = new Set<bigint>();
@@ -158,6 +165,10 @@ export function computeStatus(
     };
     if (row?.status === "failed" && version.dirty) {
       entry.state = "failed";
+    } else if (version.dirty && m.version === current && !strataFailed) {
+      // Dirty by another tool: not "applied", whatever strata recorded before.
+      entry.state = "dirty";
+      entry.note = row ? "applied by strata, since left dirty outside it" : "left dirty outside strata";
     } else if (atOrBelow(m.version)) {
       if (row?.status === "failed") {
         reconcile.settle.push({ version: m.version, name: m.name, checksum });

@@ -595,6 +595,11 @@ for (const backend of BACKENDS) {
       await goSetsVersion(db, 3, true);
       const status = await migrator(db, files).status();
       assert.deepEqual(status.version, { version: 3n, dirty: true });
+      assert.deepEqual(status.entries.map((e) => [e.state, e.note]), [
+        ["applied", null],
+        ["applied", null],
+        ["dirty", "applied by strata, since left dirty outside it"],
+      ]);
       assert.equal(status.dirty?.forceIfComplete, 3n);
       assert.equal(status.dirty?.forceIfUndone, 2n);
       assert.equal(status.dirty?.failedStatement, undefined, "strata did not run it: no statement to name");
@@ -604,6 +609,44 @@ for (const backend of BACKENDS) {
         code: "DIRTY",
         message: "Dirty database version 3. Fix and force version.",
       });
+    });
+  });
+
+  test(`a database golang-migrate migrated and left dirty shows its dirty version as dirty, not applied, and the ones below as applied outside strata [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = only(1, 2, 3);
+      await db.exec(files["1_orgs.up.sql"]);
+      await db.exec(
+        "CREATE TABLE public.schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)",
+      );
+      await goSetsVersion(db, 2, true);
+      const status = await migrator(db, files).status();
+      assert.deepEqual(status.entries.map((e) => [e.version, e.state, e.note]), [
+        [1n, "applied", "applied outside strata"],
+        [2n, "dirty", "left dirty outside strata"],
+        [3n, "pending", null],
+      ]);
+      assert.deepEqual(
+        status.reconcile.record.map((r) => r.version),
+        [1n],
+        "the dirty version is not recorded as applied",
+      );
+    });
+  });
+
+  test(`a non-transactional down strata ran and that failed leaves the version below applied and the file failed [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        ...only(1, 2),
+        "3_index.up.sql": "CREATE INDEX CONCURRENTLY orgs_name3 ON orgs (name);",
+        "3_index.down.sql": "DROP INDEX CONCURRENTLY orgs_name3;\nDROP INDEX CONCURRENTLY no_such_index;",
+      };
+      assert.equal((await migrator(db, files).up()).error, undefined);
+      const run = await migrator(db, files).down({ limit: 1 });
+      assert.equal(run.error?.code, "MIGRATION_FAILED");
+      const status = await migrator(db, files).status();
+      assert.deepEqual(status.version, { version: 2n, dirty: true });
+      assert.deepEqual(status.entries.map((e) => e.state), ["applied", "applied", "failed"]);
     });
   });
 
