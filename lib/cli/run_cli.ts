@@ -239,7 +239,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 const PATH_FLAGS = ["path", "source", "seeds", "out", "dir"];
 
 /** The commands that read the migrations folder. */
-const FOLDER_COMMANDS = new Set(["up", "down", "goto", "force", "status", "validate", "deploy"]);
+const FOLDER_COMMANDS = new Set(["up", "down", "goto", "force", "version", "status", "validate", "deploy"]);
 
 async function runCommand(command: string, rest: string[], args: ParsedArgs, io: CliIo): Promise<number> {
   const mode: Mode = { json: booleanFlag(args, "json"), verbose: booleanFlag(args, "verbose") };
@@ -456,6 +456,11 @@ async function dispatch(
       return 0;
     }
     case "version": {
+      // golang-migrate's CLI opens the source first: a mistyped -path fails version too
+      // (a folder that is there but cannot be read as a set still lets version answer).
+      await migrator.loadSet().catch((error: unknown) => {
+        if (error instanceof StrataError && error.code === "SOURCE_NOT_FOUND") throw error;
+      });
       const state = await migrator.version();
       if (mode.json) {
         const none = state.version === null && !state.dirty;

@@ -249,7 +249,7 @@ test("an unknown command and an unknown flag are usage errors (exit 2) that chan
 test("up in a folder without migrations/ fails before the embedded database is made", async () => {
   const dir = await tempDir("strata-cli-bad-input-");
   try {
-    for (const command of ["up", "status", "down", "force"]) {
+    for (const command of ["up", "status", "version", "down", "force"]) {
       const out = await runStrata([command, ...(command === "down" || command === "force" ? ["1"] : [])], dir.path);
       assertExit(out, 1);
       assert.match(out.stderr, /Migrations folder not found: .*migrations\nhint: Fix the folder: -path DIR/);
@@ -826,7 +826,7 @@ test("-json keeps its promise: a usage error in the flags is JSON, version with 
   });
 });
 
-test("force and goto past the bigint range are usage errors (exit 2), and nothing reaches the server; force with a missing folder fails [postgres]", async (t) => {
+test("force and goto past the bigint range are usage errors (exit 2), and nothing reaches the server; force and version with a missing folder fail [postgres]", async (t) => {
   await withHarness(t, "postgres", async (h) => {
     await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
     for (const command of ["force", "goto"]) {
@@ -840,6 +840,15 @@ test("force and goto past the bigint range are usage errors (exit 2), and nothin
     assertExit(typo, 1);
     assert.match(typo.stderr, /^error: Migrations folder not found: .*migration$/m);
     assert.deepEqual(await h.state(), NOTHING);
+    // version too: golang-migrate's CLI opens the source before it answers.
+    assertExit(await h.strata("force", "1"), 0);
+    const version = await h.strata("-path", "migration", "version");
+    assertExit(version, 1);
+    assert.match(version.stderr, /^error: Migrations folder not found: .*migration$/m);
+    const json = await h.strata("-path", "migration", "-json", "version");
+    assertExit(json, 1);
+    assert.equal(JSON.parse(json.stdout).error.code, "SOURCE_NOT_FOUND");
+    assert.equal((await h.strata("version")).stdout, "1\n");
   });
 });
 
