@@ -122,7 +122,7 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
           ? `  and, if you forced the second, run ${command("down 1")} to revert it again`
           : `  and run ${command("up")}`,
       );
-      if (d.likelyDown) {
+      if (d.likelyDown && d.version !== null) {
         lines.push(
           `  If it was version ${d.version ?? -1}'s up that failed instead: ${command(`force ${d.version ?? -1}`)} ` +
             `if its changes are all in place, ${command(`force ${d.likelyDown.forceIfUpUndone ?? -1}`)} if none are, ` +

@@ -1133,8 +1133,9 @@ export function describeDirty(dirty: DirtyExplanation): string {
       } before running the file again.`,
     );
   }
-  parts.push(dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone, dirty.direction ?? "up"));
-  if (dirty.likelyDown) {
+  parts.push(`${dirtyHint(dirty.forceIfComplete, dirty.forceIfUndone, dirty.direction ?? "up")}.`);
+  // At -1 no up can have failed: -1 has no file.
+  if (dirty.likelyDown && dirty.version !== null) {
     parts.push(
       `If it was version ${dirty.version ?? -1}'s up that failed instead: 'force ${
         dirty.version ?? -1

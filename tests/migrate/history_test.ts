@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { formatStatus } from "../../lib/cli/format_status.ts";
 import type { Database } from "../../lib/db/database.ts";
 import { StrataError } from "../../lib/db/strata_error.ts";
 import { type HistoryRow, historyTableFor, readHistory, sha256Hex } from "../../lib/migrate/history.ts";
@@ -670,7 +671,10 @@ for (const backend of BACKENDS) {
         text,
         /'force 2' if the failed down migration's changes are all in place .* 'force 3' if none of them are and run 'down 1'/,
       );
-      assert.match(text, /If it was version 2's up that failed instead: 'force 2' .* 'force 1' if none are, then 'up'/);
+      assert.match(
+        text,
+        /to revert it again\. If it was version 2's up that failed instead: 'force 2' .* 'force 1' if none are, then 'up'/,
+      );
     });
   });
 
@@ -690,9 +694,20 @@ for (const backend of BACKENDS) {
       const files = only(1, 2);
       await migrator(db, files).up({ limit: 1 });
       await goSetsVersion(db, -1, true);
-      const dirty = (await migrator(db, files).status()).dirty!;
+      const status = await migrator(db, files).status();
+      const dirty = status.dirty!;
       assert.equal(dirty.forceIfComplete, null);
       assert.equal(dirty.forceIfUndone, 1n);
+      // Version -1 has no up file: no "if it was -1's up that failed" way out, in the hint or in status.
+      const text = describeDirty(dirty);
+      assert.match(
+        text,
+        /'force -1' if the failed down migration's changes are all in place .* 'force 1' if none of them are and run 'down 1' to revert it again\.$/,
+      );
+      assert.doesNotMatch(text, /up that failed instead/);
+      const printed = formatStatus(status, (args) => `strata ${args}`);
+      assert.match(printed, /strata force -1\n.*strata force 1\n.*strata down 1 to revert it again\n$/s);
+      assert.doesNotMatch(printed, /up that failed instead/);
     });
   });
 
