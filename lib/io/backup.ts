@@ -134,7 +134,9 @@ async function writeBackup(
       `The embedded PGlite database is backed up as plain SQL only, not ${options.format}`,
     );
   }
-  const stamp = timestamp(options.now ?? new Date());
+  // One time for the name and the manifest: -keep's "older" (by createdAt) agrees with the names.
+  const at = options.now ?? new Date();
+  const stamp = timestamp(at);
   const ext = format === "plain" ? ".sql" : format === "custom" ? ".dump" : ".dir";
   // Two databases of one name (two servers' `app`, two PGlite folders) backed up in the same
   // second get two names. The manifest's name is taken first, exclusively: the dump itself
@@ -176,7 +178,7 @@ async function writeBackup(
       serverVersion: server.version,
       dumpedWith,
       migrationVersion: { version: version.version === null ? null : version.version.toString(), dirty: version.dirty },
-      createdAt: (options.now ?? new Date()).toISOString(),
+      createdAt: at.toISOString(),
     };
     await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
     // sha256sum -c format: one line per file (a directory dump lists each file inside it).
@@ -194,6 +196,15 @@ async function writeBackup(
   }
   const pruned = options.keep === undefined ? [] : await prune(out, manifest, options.keep);
   return { ...manifest, path, manifestPath, durationMs: performance.now() - started, pruned };
+}
+
+/**
+ * Deletes all but the newest `keep` backups of the database `backup` is of, in its folder, as
+ * `backupDatabase`'s `keep` does; for a caller that keeps the older ones until it has checked
+ * the new one (deploy verifies first). Returns the deleted names, newest first.
+ */
+export async function pruneBackups(backup: BackupResult, keep: number): Promise<string[]> {
+  return await prune(dirname(backup.path), backup, keep);
 }
 
 /** Throws INTERRUPTED when the signal was aborted. */

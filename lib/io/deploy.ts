@@ -11,7 +11,7 @@ import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import type { StrataError } from "../db/strata_error.ts";
 import type { MigrateRun, Migrator, PlannedRun } from "../migrate/migrator.ts";
-import { backupDatabase, type BackupOptions, type BackupResult, verifyBackup } from "./backup.ts";
+import { backupDatabase, type BackupOptions, type BackupResult, pruneBackups, verifyBackup } from "./backup.ts";
 import { restoreBackup } from "./restore.ts";
 
 /** Options for {@linkcode deploy}. */
@@ -75,9 +75,15 @@ export async function deploy(
       return { noChange: true, plan, restored: false };
     }
     log(`${plan.steps.length} pending migration(s): ${plan.steps.map((s) => s.version).join(", ")}`);
-    const backup = await backupDatabase(db, url, options.backup ?? {});
+    // Older backups go (keep) only once the new one is verified.
+    const { keep, ...once } = options.backup ?? {};
+    const backup = await backupDatabase(db, url, once);
     await verifyBackup(backup.path);
     log(`Backup ${backup.path} (${formatBytes(backup.bytes)}, sha256 ${backup.sha256.slice(0, 12)}) verified`);
+    if (keep !== undefined) {
+      backup.pruned = await pruneBackups(backup, keep);
+      for (const name of backup.pruned) log(`Deleted older backup ${name} (keep ${keep})`);
+    }
     const run = await migrator.up();
     if (!run.error || run.error.code === "LIMIT_SHORT") {
       log(`Deployed: version ${run.to.version ?? "none"}; the backup stays at ${backup.path}`);

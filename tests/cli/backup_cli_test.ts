@@ -311,6 +311,9 @@ test("[postgres] a directory backup with -jobs 2: named by UTC time and database
       assert.equal(manifest.databaseName, dbName);
       assert.deepEqual(manifest.migrationVersion, { version: "4", dirty: false });
       assert.match(String(manifest.dumpedWith), /^pg_dump \d+/);
+      // createdAt (what -keep orders by) is the time in the name, to the second.
+      const stamped = name.slice("backup_".length, "backup_".length + 15);
+      assert.equal(String(manifest.createdAt).slice(0, 19).replace(/[-:]/g, "").replace("T", "_"), stamped);
       assert.match(out.stderr, /at migration version 4/);
     } finally {
       await work.remove();
@@ -456,6 +459,41 @@ test("[postgres] deploy with nothing pending exits 0 and writes no backup", asyn
       assertExit(out, 0);
       assert.match(out.stderr, /nothing to deploy, no backup taken/);
       assert.deepEqual(await readdir(work.path), []);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] deploy -keep 1 deletes the older backups of the database only after the new one is verified, and names each one it deleted", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      for (let i = 0; i < 2; i++) {
+        assertExit(await runStrata(["-database", source.url, "backup", "-out", "backups"], work.path), 0);
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // names are stamped to the second
+      }
+      const older = (await readdir(join(work.path, "backups"))).filter((f) => f.endsWith(".dump")).sort();
+      assert.equal(older.length, 2);
+      const path = await migrationsWith(work.path, { "000005_more.up.sql": "CREATE TABLE deploy_more (id int);\n" });
+      const out = await runStrata(
+        ["-path", path, "-database", source.url, "deploy", "-out", "backups", "-keep", "1"],
+        work.path,
+      );
+      assertExit(out, 0);
+      const left = (await readdir(join(work.path, "backups"))).filter((f) => f.endsWith(".dump"));
+      assert.equal(left.length, 1);
+      assert.ok(!older.includes(left[0]), "the one kept is the new one");
+      const lines = out.stderr.split("\n");
+      const verified = lines.findIndex((l) => / verified$/.test(l));
+      for (const name of older) {
+        const deleted = lines.findIndex((l) => l === `deploy: Deleted older backup ${name} (keep 1)`);
+        assert.ok(
+          deleted > verified && verified >= 0,
+          `${name} named after the new backup was verified:\n${out.stderr}`,
+        );
+      }
     } finally {
       await work.remove();
     }
