@@ -102,16 +102,26 @@ export async function restoreBackup(
   // Listed before the restore starts; run in its transaction, so a failure keeps them too.
   const drops = options.replace ? await currentSchemaDrops(db) : undefined;
   const dropSql = drops?.map((d) => `${d.ddl};\n`).join("");
-  if (db.dialect === "pglite") {
-    if (verified.format !== "plain") {
-      throw new StrataError(
-        "USAGE",
-        `The embedded PGlite database restores plain SQL backups only, not ${verified.format}`,
-      );
+  try {
+    if (db.dialect === "pglite") {
+      if (verified.format !== "plain") {
+        throw new StrataError(
+          "USAGE",
+          `The embedded PGlite database restores plain SQL backups only, not ${verified.format}`,
+        );
+      }
+      await restorePglite(db, path, dropSql ?? "");
+    } else {
+      await restorePostgres(db, url, path, verified.format, options, dropSql);
     }
-    await restorePglite(db, path, dropSql ?? "");
-  } else {
-    await restorePostgres(db, url, path, verified.format, options, dropSql);
+  } catch (error) {
+    // A file strata could not check may be damaged: say so where the failure is read.
+    if (!verified.checked && error instanceof StrataError && error.code === "RESTORE_FAILED") {
+      const unverified = `${basename(path)} has no recorded checksum (not written by strata backup), so it was ` +
+        "not verified: a damaged or cut-off file fails like this too.";
+      Object.assign(error, { hint: error.hint ? `${unverified} ${error.hint}` : unverified });
+    }
+    throw error;
   }
   return {
     path,

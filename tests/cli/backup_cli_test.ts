@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { appendFile, chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import process from "node:process";
 import postgres from "postgres";
@@ -438,7 +438,18 @@ test("[postgres] a custom restore without -clean over a conflicting table exits 
         const out = await runStrata(["-json", "-database", target.url, "restore", backup.path, "-yes"], work.path);
         assertExit(out, 1);
         assert.equal(parseJson(out).error?.code, "RESTORE_FAILED");
+        assert.doesNotMatch(out.stdout, /not verified/, "a verified backup's failure is not blamed on the file");
         assert.deepEqual(await target.db.query("SELECT id, label FROM organisations"), [{ id: 1, label: "mine" }]);
+        assert.deepEqual(await publicTables(target.db), ["organisations"]);
+        // The same dump without strata's .sha256 and manifest: the failure says it was not verified.
+        const bare = join(work.path, "bare.dump");
+        await copyFile(backup.path, bare);
+        const unverified = await runStrata(["-database", target.url, "restore", bare, "-yes"], work.path);
+        assertExit(unverified, 1);
+        assert.match(
+          unverified.stderr,
+          /hint: bare\.dump has no recorded checksum \(not written by strata backup\), so it was not verified: a damaged or cut-off file fails like this too\. /,
+        );
         assert.deepEqual(await publicTables(target.db), ["organisations"]);
       });
     } finally {
