@@ -773,6 +773,12 @@ async function runRestore(
     if (!result.checked) {
       io.stderr(`warning: ${rest[0]} has no recorded checksum (not written by strata backup): it was not verified\n`);
     }
+    if (result.createdRoles) {
+      io.stderr(
+        `note: created role(s) ${result.createdRoles.join(", ")} (NOLOGIN) that the backup names and the ` +
+          "embedded database lacked\n",
+      );
+    }
     const emptied = result.dropped === undefined
       ? ""
       : `, after dropping the ${result.dropped} object(s) of the current schema in the same transaction`;

@@ -15,6 +15,7 @@ import { pipeline } from "node:stream/promises";
 import { basename, join } from "node:path";
 import { ALREADY_EXISTS, type Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
+import { quoteIdent } from "../db/quote_ident.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { tokenize } from "../schema/_sql_tokens.ts";
 import { currentSchemaDrops } from "../migrate/drop_schema.ts";
@@ -58,6 +59,11 @@ export interface RestoreResult {
   existingTables: number;
   /** Objects of the current schema dropped first (with `replace`). */
   dropped?: number;
+  /**
+   * Roles a server's backup names (owners, grants, policies) that the embedded PGlite database
+   * did not have, created for the restore (NOLOGIN, in its transaction). PGlite only.
+   */
+  createdRoles?: string[];
   durationMs: number;
 }
 
@@ -102,6 +108,7 @@ export async function restoreBackup(
   // Listed before the restore starts; run in its transaction, so a failure keeps them too.
   const drops = options.replace ? await currentSchemaDrops(db) : undefined;
   const dropSql = drops?.map((d) => `${d.ddl};\n`).join("");
+  let createdRoles: string[] = [];
   try {
     if (db.dialect === "pglite") {
       if (verified.format !== "plain") {
@@ -110,7 +117,7 @@ export async function restoreBackup(
           `The embedded PGlite database restores plain SQL backups only, not ${verified.format}`,
         );
       }
-      await restorePglite(db, path, dropSql ?? "");
+      createdRoles = await restorePglite(db, path, dropSql ?? "");
     } else {
       await restorePostgres(db, url, path, verified.format, options, dropSql);
     }
@@ -129,6 +136,7 @@ export async function restoreBackup(
     checked: verified.checked,
     existingTables: count,
     ...(drops === undefined ? {} : { dropped: drops.length }),
+    ...(createdRoles.length > 0 ? { createdRoles } : {}),
     durationMs: performance.now() - started,
   };
 }
@@ -303,14 +311,22 @@ const SPLIT_LIMIT = 4 * 1024 * 1024;
 /** Where a restore failed: a block of the dump from its first line, and the statement in it when known. */
 type FailedAt = { text: string; line: number; copy?: true; script?: SqlScript; index?: number; error?: unknown };
 
-async function restorePglite(db: Database, path: string, dropSql: string): Promise<void> {
+/**
+ * Restores a plain backup into PGlite, in one transaction. A server's backup names its roles
+ * (`OWNER TO app`, `GRANT ... TO app`, `CREATE POLICY ... TO app`), which a new embedded
+ * database lacks, and psql's one transaction would stop at the first: each role a statement
+ * is refused for is created (NOLOGIN, in the same transaction) and the statement runs again,
+ * so the schema comes back as it was, owners and grants included. Returns those roles.
+ */
+async function restorePglite(db: Database, path: string, dropSql: string): Promise<string[]> {
   const file = basename(path);
   const parts = psqlScriptParts(await readFile(path, "utf8"), file);
   const pg = db.raw as { query(sql: string, params: unknown[], options: { blob: Blob }): Promise<unknown> };
+  const createdRoles: string[] = [];
   let at: FailedAt | undefined;
   // PGlite is one session: plain queries on it (a deploy holding the migration lock can
   // restore too), and the dump's SETs must not outlive it.
-  await keepingSessionSettings(db, async () => {
+  return await keepingSessionSettings(db, async () => {
     try {
       await db.exec("BEGIN");
       if (dropSql) await db.exec(dropSql);
@@ -326,16 +342,27 @@ async function restorePglite(db: Database, path: string, dropSql: string): Promi
         // it runs again statement by statement from its savepoint to name the one that fails.
         at = undefined;
         await db.exec("SAVEPOINT strata_restore");
-        try {
-          await db.exec(part.sql);
-        } catch (error) {
-          at = await failedStatement(db, part, file, error);
-          throw at.error;
+        for (;;) {
+          try {
+            await db.exec(part.sql);
+            break;
+          } catch (error) {
+            const role = missingRole(error);
+            if (role !== undefined && !createdRoles.includes(role)) {
+              await db.exec("ROLLBACK TO SAVEPOINT strata_restore");
+              await db.exec(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`);
+              createdRoles.push(role);
+              continue;
+            }
+            at = await failedStatement(db, part, file, error);
+            throw at.error;
+          }
         }
         await db.exec("RELEASE SAVEPOINT strata_restore");
       }
       at = undefined;
       await db.exec("COMMIT");
+      return createdRoles;
     } catch (error) {
       await db.exec("ROLLBACK").catch(() => {});
       throw new StrataError(
@@ -356,6 +383,12 @@ async function restorePglite(db: Database, path: string, dropSql: string): Promi
       );
     }
   });
+}
+
+/** The role a `role "NAME" does not exist` error (42704) names. */
+function missingRole(error: unknown): string | undefined {
+  if ((error as { code?: unknown }).code !== "42704") return undefined;
+  return /^role "(.+)" does not exist$/.exec((error as Error).message ?? "")?.[1];
 }
 
 /**

@@ -344,6 +344,51 @@ test("[postgres → pglite] a server's plain backup (psql's \\restrict lines, CO
   });
 });
 
+test("[postgres → pglite] a server's plain backup naming roles the embedded database lacks (owner, grant, policy) restores with those roles created, owners and grants as they were", async (t) => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  await withDatabase(t, "postgres", async (source) => {
+    const role = `strata_owner_${process.pid}_${Date.now()}`;
+    await source.db.exec(`CREATE ROLE ${role}`);
+    try {
+      await source.db.exec(
+        `CREATE TYPE mood AS ENUM ('calm', 'busy'); CREATE TABLE t (id int PRIMARY KEY, m mood);
+         INSERT INTO t VALUES (1, 'calm'); ALTER TABLE t OWNER TO ${role}; ALTER TYPE mood OWNER TO ${role};
+         GRANT SELECT ON t TO PUBLIC; ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY readers ON t FOR SELECT TO ${role} USING (true)`,
+      );
+      const out = await tempDir("strata-backup-");
+      try {
+        const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "plain" });
+        const { db, url } = await openDatabase("pglite://memory");
+        try {
+          const result = await restoreBackup(db, url, backup.path, { yes: true });
+          assert.deepEqual(result.createdRoles, [role]);
+          // (The owner's own privileges differ by version: PGlite is PostgreSQL 17, with MAINTAIN.)
+          const owners = `SELECT pg_get_userbyid(c.relowner)::text AS owner, c.relacl::text ~ '[{,]=r/' AS public_reads
+            FROM pg_class c WHERE c.relname = 't'`;
+          assert.deepEqual(await db.query(owners), [{ owner: role, public_reads: true }]);
+          const types = "SELECT pg_get_userbyid(typowner)::text AS owner FROM pg_type WHERE typname = 'mood'";
+          assert.deepEqual(await db.query(types), [{ owner: role }]);
+          const policy = "SELECT policyname::text AS name, roles::text AS roles FROM pg_policies WHERE tablename = 't'";
+          assert.deepEqual(await db.query(policy), await source.db.query(policy));
+          assert.deepEqual(await db.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", [role]), [
+            { rolcanlogin: false },
+          ]);
+          // Again over it (-clean): the role is there now, nothing more is created.
+          const again = await restoreBackup(db, url, backup.path, { yes: true, clean: true });
+          assert.equal(again.createdRoles, undefined);
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await out.remove();
+      }
+    } finally {
+      await source.db.exec(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+});
+
 test("psqlScriptParts cuts a plain dump into SQL and COPY blocks, leaves out \\restrict, and refuses other psql commands and cut-short COPY data by line", async () => {
   const { psqlScriptParts } = await import("../../lib/io/restore.ts");
   const parts = psqlScriptParts(
