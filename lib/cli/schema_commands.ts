@@ -163,6 +163,17 @@ async function runDiff(ctx: Context, rest: string[]): Promise<number> {
   const table = database ? parseTableName(database.url.migrationsTable, database.url.migrationsTableQuoted) : undefined;
   const from = await loadOperand(ctx, a, near, table);
   const to = await loadOperand(ctx, b, near, table);
+  // A folder replayed on PGlite gets PGlite's extension versions, not the migrations': against
+  // a server's snapshot file they would differ though the folder is the same.
+  const unversioned = near === undefined && (a.kind === "folder") !== (b.kind === "folder")
+    ? alignExtensionVersions(a.kind === "folder" ? from : to, a.kind === "folder" ? to : from)
+    : [];
+  if (unversioned.length > 0 && !ctx.mode.json) {
+    ctx.io.stderr(
+      `note: extension versions not compared (${unversioned.join(", ")}): the folder was replayed on the ` +
+        "embedded PGlite, whose versions are its own; pass -database with a server to replay it there\n",
+    );
+  }
   const diff = diffSnapshots(from, to);
   const withSql = booleanFlag(ctx.args, "sql");
   const sql = withSql ? diffToSql(diff) : undefined;
@@ -174,6 +185,7 @@ async function runDiff(ctx: Context, rest: string[]): Promise<number> {
         to: b.label,
         differences: diff.changes.length > 0,
         changes: diff.changes,
+        ...(unversioned.length > 0 ? { extensionVersionsNotCompared: unversioned } : {}),
         ...(sql ? { sql, script: diffToScript(diff) } : {}),
       }) + "\n",
     );
@@ -186,6 +198,22 @@ async function runDiff(ctx: Context, rest: string[]): Promise<number> {
     ctx.io.stdout(`--- ${a.label}\n+++ ${b.label}\n${formatDiff(diff)}`);
   }
   return diff.changes.length === 0 ? 0 : 1;
+}
+
+/**
+ * Gives the replayed snapshot's extensions the other's version where only that differs, and
+ * names them (`citext 1.8 here, 1.6 there`).
+ */
+function alignExtensionVersions(replayed: SchemaSnapshot, other: SchemaSnapshot): string[] {
+  const versions = new Map(other.objects.extensions.map((e) => [`${e.schema}.${e.name}`, e.version]));
+  const named: string[] = [];
+  for (const extension of replayed.objects.extensions) {
+    const version = versions.get(`${extension.schema}.${extension.name}`);
+    if (version === undefined || version === extension.version) continue;
+    named.push(`${extension.name} ${extension.version} replayed, ${version} in the snapshot`);
+    extension.version = version;
+  }
+  return named;
 }
 
 /**

@@ -402,6 +402,43 @@ test("[postgres] scripts/snapshot.ts writes schema.sql by default and passes che
   });
 });
 
+test("[postgres] diff of a server's snapshot file and its folder replayed on PGlite does not count PGlite's own extension versions as a difference, and says so", async (t) => {
+  await withProject(t, "postgres", async ({ dir, url, strata }) => {
+    await writeFile(
+      join(dir, "migrations", "000099_citext.up.sql"),
+      "CREATE EXTENSION IF NOT EXISTS citext;\nCREATE TABLE emails (address citext PRIMARY KEY);\n",
+    );
+    assertExit(await strata("-path", "migrations", "up"), 0);
+    assertExit(await strata("snapshot", "-out", "schema.json"), 0);
+    const snapshot = JSON.parse(await readFile(join(dir, "schema.json"), "utf8"));
+    const citext = snapshot.objects.extensions.find((e: { name: string }) => e.name === "citext");
+    // No -database: the folder replays on the embedded PGlite (PostgreSQL 17, its own citext).
+    const diff = await runStrata(["diff", "schema.json", "migrations"], dir);
+    assertExit(diff, 0);
+    assert.match(diff.stderr, /no differences/);
+    const { db } = await openDatabase("pglite://memory", { extensions: ["citext"] });
+    const [pglite] = await db.query<{ v: string }>(
+      "SELECT default_version AS v FROM pg_available_extensions WHERE name = 'citext'",
+    );
+    await db.close();
+    if (pglite.v !== citext.version) {
+      assert.match(
+        diff.stderr,
+        new RegExp(
+          `note: extension versions not compared \\(citext ${pglite.v} replayed, ${citext.version} in the snapshot\\)`,
+        ),
+      );
+    }
+    // A real difference still counts.
+    await exec(url, "ALTER TABLE emails ADD COLUMN note text");
+    assertExit(await strata("snapshot", "-out", "schema.json"), 0);
+    const changed = await runStrata(["-json", "diff", "schema.json", "migrations"], dir);
+    assertExit(changed, 1);
+    const json = JSON.parse(changed.stdout);
+    assert.deepEqual(json.changes.map((c: { name: string }) => c.name), ["public.emails.note"]);
+  });
+});
+
 test("[postgres] with the version table in its own schema, diff of the database and the folder shows only the hand-made change, and its SQL runs", async (t) => {
   await withProject(t, "postgres", async ({ dir, url }) => {
     const custom = `${url}${
