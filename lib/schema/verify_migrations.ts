@@ -282,9 +282,11 @@ export function formatVerifyReport(report: VerifyReport): string {
   } else {
     const bad = report.steps.filter((s) => s.result !== "ok" && s.result !== "no down").length;
     lines.push(
-      `Verify failed: ${bad > 0 ? `${noun(bad)} of ${total} failed` : `${noun(noDown)} without a down file`}${
-        notChecked.length > 0 ? `, ${notChecked.length} not checked` : ""
-      }`,
+      `Verify failed: ${
+        bad > 0
+          ? `${noun(bad)} of ${total} failed${noDown > 0 ? `, ${noun(noDown)} without a down file` : ""}`
+          : `${noun(noDown)} without a down file`
+      }${notChecked.length > 0 ? `, ${notChecked.length} not checked` : ""}`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -201,6 +201,24 @@ CREATE TABLE t (id int);`,
       assert.equal(report.ok, false);
       assert.match(formatVerifyReport(report), /Verify failed: 1 migration without a down file/);
     });
+    await withDatabase(t, backend, async ({ db }) => {
+      // A down that leaves a table over and a file without a down: the summary counts both.
+      const report = await verifyMigrations(
+        db,
+        memorySource({
+          ...USERS,
+          "2_seed.up.sql": "SELECT 1;",
+          "3_c.up.sql": "CREATE TABLE c (id int); CREATE TABLE c2 (id int);",
+          "3_c.down.sql": "DROP TABLE c;",
+        }),
+        { requireDown: true },
+      );
+      assert.equal(report.ok, false);
+      assert.match(
+        formatVerifyReport(report),
+        /\nVerify failed: 1 migration of 3 failed, 1 migration without a down file\n$/,
+      );
+    });
   });
 
   test(`[${backend}] verify refuses a database that holds migrations (it runs every down file)`, async (t) => {
