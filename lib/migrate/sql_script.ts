@@ -357,7 +357,9 @@ export function scriptError(
   options: { cause?: unknown; hint?: string; prefix?: string } = {},
 ): FileError {
   const statement = script.statements[index];
-  const named = server.position ? undefined : namedObjectAt(statement?.sql ?? "", server);
+  const named = server.position
+    ? undefined
+    : namedObjectAt(statement?.sql ?? "", server) ?? doBodyLineAt(statement?.sql ?? "", server.where);
   const { line, column } = named === undefined
     ? locateInScript(script, index, server.position)
     : lineColumn(script.text, statement.start + named);
@@ -373,6 +375,40 @@ export function scriptError(
     ...(statement ? { sql: statement.sql } : {}),
     excerpt: script.text.split("\n")[line - 1] ?? "",
   }, { cause: options.cause, server, ...(options.hint ? { hint: options.hint } : {}) });
+}
+
+/**
+ * For an error inside a DO block's body, which PL/pgSQL places by the body's line
+ * (`PL/pgSQL function inline_code_block line 4 at SQL statement`; the outermost such line,
+ * the DO's own, when a function it calls failed): where that line's text starts in the
+ * statement (UTF-16 offset). The body's line 1 is the rest of the line its opening quote is on.
+ */
+function doBodyLineAt(sql: string, where: string | undefined): number | undefined {
+  const lines = [...(where ?? "").matchAll(/^PL\/pgSQL function inline_code_block line (\d+)/gm)];
+  const bodyLine = Number(lines.at(-1)?.[1]);
+  if (!(bodyLine >= 1)) return undefined;
+  const head = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*DO\b/i.exec(sql);
+  if (!head) return undefined;
+  // The body: the first string constant after DO that is not LANGUAGE's name.
+  const quote = /(\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$)|[Ee]?'/g;
+  quote.lastIndex = head[0].length;
+  let open: RegExpExecArray | null;
+  while ((open = quote.exec(sql)) !== null) {
+    if (!/LANGUAGE\s*$/i.test(sql.slice(0, open.index))) break;
+    // LANGUAGE 'plpgsql': past that string to the body.
+    const end = open[1] ? sql.indexOf(open[1], quote.lastIndex) : sql.indexOf("'", quote.lastIndex);
+    if (end < 0) return undefined;
+    quote.lastIndex = end + (open[1]?.length ?? 1);
+  }
+  if (open === null) return undefined;
+  let at = open.index + open[0].length;
+  for (let n = 1; n < bodyLine; n++) {
+    const next = sql.indexOf("\n", at);
+    if (next < 0) return undefined;
+    at = next + 1;
+  }
+  while (sql[at] === " " || sql[at] === "\t") at++;
+  return at;
 }
 
 /**

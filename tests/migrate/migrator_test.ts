@@ -108,6 +108,38 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`an error inside a DO block's body is placed at its line in the file, also through a function it calls [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const cases: Array<[string, number, number, string]> = [
+        // PL/pgSQL's "inline_code_block line 4": the body's line 1 is the rest of the DO $$ line.
+        [
+          "CREATE TABLE g0 (id int);\nDO $$\nBEGIN\n  PERFORM 1;\n  INSERT INTO g0 VALUES ('notint');\nEND\n$$;",
+          5,
+          3,
+          "  INSERT INTO g0 VALUES ('notint');",
+        ],
+        // LANGUAGE before a tagged body; the error raised in a function the block calls: the call's line.
+        [
+          "CREATE FUNCTION boom() RETURNS void LANGUAGE plpgsql AS $f$\nBEGIN\n  RAISE EXCEPTION 'inner';\nEND\n$f$;\n" +
+          "/* set-up */ DO LANGUAGE plpgsql $body$ BEGIN\n    PERFORM 1;\n    PERFORM boom();\nEND $body$;",
+          8,
+          5,
+          "    PERFORM boom();",
+        ],
+      ];
+      for (const [text, line, column, excerpt] of cases) {
+        const run = await migrator(db, { "1_a.up.sql": text }).up();
+        assert.ok(run.error instanceof FileError, String(run.error));
+        assert.deepEqual([run.error.statement, run.error.line, run.error.column, run.error.excerpt], [
+          2,
+          line,
+          column,
+          excerpt,
+        ]);
+      }
+    });
+  });
+
   test(`a syntax error in a later pending file stops the run before anything changes [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       const files = { ...APP, "3_audit.up.sql": "CREATE TABLE ok (id int);\nCREAT TABLE nope (id int);" };
