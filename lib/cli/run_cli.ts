@@ -192,6 +192,8 @@ type Mode = { json: boolean; verbose: boolean };
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   // Known before the flags are parsed, so that a usage error in them is JSON too.
   let json = argv.some((arg) => /^--?json(=(1|t|true|T|TRUE|True))?$/.test(arg));
+  // Once known: a -json error document names its command, as a command's own document does.
+  let known: string | undefined;
   try {
     const args = parseArgs(argv, ALL_FLAGS);
     json = booleanFlag(args, "json");
@@ -215,6 +217,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         hint: `${near === undefined ? "" : `Did you mean ${near}? `}Run 'strata -help' for the list of commands`,
       });
     }
+    known = command;
     for (const name of Object.keys(args.flags)) {
       if (!(name in GLOBAL_FLAGS) && !(name in allowed)) {
         throw new StrataError("USAGE", `Flag -${name} does not apply to ${command}`);
@@ -231,7 +234,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     return await runCommand(command, rest, args, io);
   } catch (error) {
-    return reportError(error, io, json);
+    return reportError(error, io, json, known);
   }
 }
 
@@ -1065,8 +1068,8 @@ function excerptWindow(line: string, column?: number): { text: string; column?: 
   return column === undefined ? { text } : { text, column: at - start + 1 + (start > 0 ? 1 : 0) };
 }
 
-function reportError(error: unknown, io: CliIo, json: boolean): number {
-  if (json) io.stdout(toJson({ error: errorJson(error) }) + "\n");
+function reportError(error: unknown, io: CliIo, json: boolean, command?: string): number {
+  if (json) io.stdout(toJson({ ...(command === undefined ? {} : { command }), error: errorJson(error) }) + "\n");
   else printError(error, io);
   return exitCodeOf(error);
 }

@@ -847,6 +847,9 @@ test("force and goto past the bigint range are usage errors (exit 2), and nothin
     assert.match(version.stderr, /^error: Migrations folder not found: .*migration$/m);
     const json = await h.strata("-path", "migration", "-json", "version");
     assertExit(json, 1);
+    // An error document names its command, as the command's own document does.
+    assert.deepEqual(Object.keys(JSON.parse(json.stdout)), ["command", "error"]);
+    assert.equal(JSON.parse(json.stdout).command, "version");
     assert.equal(JSON.parse(json.stdout).error.code, "SOURCE_NOT_FOUND");
     assert.equal((await h.strata("version")).stdout, "1\n");
   });
