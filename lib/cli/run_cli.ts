@@ -264,7 +264,11 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
   }
 
   const raw = databaseFlag(args, io.env);
-  if (trackSpecs.length === 0 && FOLDER_COMMANDS.has(command) && (raw === undefined || /^pglite:/i.test(raw))) {
+  // `version` reads the database alone, from any folder; only a folder it is given must be there.
+  if (
+    trackSpecs.length === 0 && FOLDER_COMMANDS.has(command) && (command !== "version" || argument.folderGiven) &&
+    (raw === undefined || /^pglite:/i.test(raw))
+  ) {
     // A missing folder fails before a PGlite folder is created for nothing.
     const { directorySource } = await import("../io/directory_source.ts");
     await directorySource(resolvePath(io.cwd, path)).list();
@@ -338,6 +342,8 @@ type Argument = {
   force?: boolean;
   dryRun?: boolean;
   exitCode?: boolean;
+  /** `version`: -path or -source was given, so that folder must be there. */
+  folderGiven?: boolean;
 };
 
 function parseCommandArguments(command: string, rest: string[], args: ParsedArgs): Argument {
@@ -398,6 +404,9 @@ function parseCommandArguments(command: string, rest: string[], args: ParsedArgs
     case "status":
       extra(0);
       return { exitCode: booleanFlag(args, "exit-code") };
+    case "version":
+      extra(0);
+      return { folderGiven: stringFlag(args, "path") !== undefined || stringFlag(args, "source") !== undefined };
     default:
       extra(0);
       return {};
@@ -459,11 +468,14 @@ async function dispatch(
       return 0;
     }
     case "version": {
-      // golang-migrate's CLI opens the source first: a mistyped -path fails version too
-      // (a folder that is there but cannot be read as a set still lets version answer).
-      await migrator.loadSet().catch((error: unknown) => {
-        if (error instanceof StrataError && error.code === "SOURCE_NOT_FOUND") throw error;
-      });
+      // golang-migrate's CLI opens the source first: a mistyped -path fails version too (a
+      // folder that is there but cannot be read as a set still lets version answer). Without
+      // -path or -source, version answers from any folder (ops checking a database).
+      if (argument.folderGiven) {
+        await migrator.loadSet().catch((error: unknown) => {
+          if (error instanceof StrataError && error.code === "SOURCE_NOT_FOUND") throw error;
+        });
+      }
       const state = await migrator.version();
       if (mode.json) {
         const none = state.version === null && !state.dirty;
