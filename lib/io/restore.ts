@@ -349,8 +349,12 @@ async function restorePglite(db: Database, path: string, dropSql: string): Promi
           } catch (error) {
             const role = missingRole(error);
             if (role !== undefined && !createdRoles.includes(role)) {
+              // Created outside the block's savepoint, so that going back to it (for the next
+              // role, or to name a failing statement) keeps the roles made so far.
               await db.exec("ROLLBACK TO SAVEPOINT strata_restore");
+              await db.exec("RELEASE SAVEPOINT strata_restore");
               await db.exec(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`);
+              await db.exec("SAVEPOINT strata_restore");
               createdRoles.push(role);
               continue;
             }

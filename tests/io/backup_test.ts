@@ -389,6 +389,53 @@ test("[postgres → pglite] a server's plain backup naming roles the embedded da
   });
 });
 
+test("[pglite] a plain script naming two missing roles in one block restores with both created, and a later error is named as itself at its line", async () => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  const out = await tempDir("strata-backup-");
+  try {
+    const roles = [
+      "CREATE TABLE public.t (id int);",
+      'ALTER TABLE public.t OWNER TO "App User";',
+      "CREATE TABLE public.u (id int);",
+      "ALTER TABLE public.u OWNER TO app_two;",
+    ];
+    await writeFile(join(out.path, "two.sql"), roles.join("\n") + "\n");
+    await writeFile(join(out.path, "broken.sql"), [...roles, "CREATE INDEX ON public.t (nosuch);"].join("\n") + "\n");
+    const { db, url } = await openDatabase("pglite://memory");
+    try {
+      const restored = await restoreBackup(db, url, join(out.path, "two.sql"), { yes: true });
+      assert.deepEqual(restored.createdRoles, ["App User", "app_two"]);
+      assert.deepEqual(
+        await db.query(
+          "SELECT relname::text AS t, pg_get_userbyid(relowner)::text AS owner FROM pg_class WHERE relname IN ('t', 'u') ORDER BY 1",
+        ),
+        [{ t: "t", owner: "App User" }, { t: "u", owner: "app_two" }],
+      );
+    } finally {
+      await db.close();
+    }
+    const fresh = await openDatabase("pglite://memory");
+    try {
+      await assert.rejects(
+        restoreBackup(fresh.db, fresh.url, join(out.path, "broken.sql"), { yes: true }),
+        (error: StrataError) => {
+          assert.equal(error.code, "RESTORE_FAILED");
+          assert.match(error.message, /failed at line 5, .*column "nosuch" does not exist/);
+          return true;
+        },
+      );
+      assert.deepEqual(
+        await fresh.db.query("SELECT rolname FROM pg_roles WHERE rolname IN ('App User', 'app_two')"),
+        [],
+      );
+    } finally {
+      await fresh.db.close();
+    }
+  } finally {
+    await out.remove();
+  }
+});
+
 test("psqlScriptParts cuts a plain dump into SQL and COPY blocks, leaves out \\restrict, and refuses other psql commands and cut-short COPY data by line", async () => {
   const { psqlScriptParts } = await import("../../lib/io/restore.ts");
   const parts = psqlScriptParts(
