@@ -14,7 +14,7 @@ import {
 import { quoteIdent } from "../db/quote_ident.ts";
 import { FileError, type ServerErrorFields, StrataError } from "../db/strata_error.ts";
 import { parseSqlScript, scriptError, type SqlScript } from "../migrate/sql_script.ts";
-import type { DataSeed, SeedRow } from "./define_seed.ts";
+import type { DataSeed, SeedContext, SeedRow } from "./define_seed.ts";
 
 /**
  * One seed file, loaded: SQL text (with its statements when they were split ahead of time, as
@@ -626,38 +626,70 @@ function sameKeys(keys: readonly string[], previous: readonly string[], row: See
 async function runData(session: Session, p: PreparedData, result: SeedResult, batchSize: number): Promise<void> {
   let { groups, total } = { groups: p.groups!, total: p.total! };
   await session.exec("BEGIN");
+  // With a rows function: a savepoint between what its queries wrote and the seed's rows.
+  let afterRows = false;
   try {
     if (p.compute) {
       // In the seed's transaction: what the function's queries write goes with the seed's rows,
       // or not at all when the function or its rows fail.
       let keyValues: string[][] | undefined;
-      ({ groups, total, keyValues } = groupRows(
-        p,
-        await p.compute({ query: (text, params) => session.query(text, params) }),
-      ));
+      ({ groups, total, keyValues } = groupRows(p, await p.compute({ query: seedQuery(session) })));
       if (keyValues) await checkKeysOnServer(session, p, keyValues);
+      await session.exec("SAVEPOINT strata_seed_rows");
+      afterRows = true;
     }
     await upsertRows(session, p, groups, result, batchSize);
   } catch (error) {
     // The seed's transaction is open (aborted) unless the connection went with it.
     if (connectionGone(error)) throw error;
-    await session.exec("ROLLBACK").catch(() => {});
     const failure = serverErrorFields(error);
+    const batch = (error as { seedBatch?: number }).seedBatch;
     // A value the column refuses (bad input, too long, out of range), a NULL for NOT NULL, a
     // CHECK, a foreign key or unique value: the server does not say which row (at most which
-    // value). Find it, so the message can.
-    if (failure?.code !== undefined && /^(22|23502|23503|23505|23514)/.test(failure.code)) {
-      const batch = (error as { seedBatch?: number }).seedBatch;
-      const at = batch === undefined
-        ? undefined
-        : await locateFailingRow(session, p, groups, batchSize, failure, batch).catch(() => undefined);
-      if (at) Object.assign(error as object, { seedRow: at });
+    // value). Find it, so the message can: after what the rows function wrote, when there is
+    // one (its rows may refer to it), else in a transaction of its own.
+    const locate = batch !== undefined && failure?.code !== undefined &&
+      /^(22|23502|23503|23505|23514)/.test(failure.code);
+    let at: Awaited<ReturnType<typeof locateFailingRow>>;
+    if (locate && afterRows) {
+      at = await session.exec("ROLLBACK TO SAVEPOINT strata_seed_rows")
+        .then(() => locateFailingRow(session, p, groups, batchSize, failure!, batch!, true))
+        .catch(() => undefined);
     }
+    await session.exec("ROLLBACK").catch(() => {});
+    if (locate && !afterRows) {
+      at = await locateFailingRow(session, p, groups, batchSize, failure!, batch!, false).catch(() => undefined);
+    }
+    if (at) Object.assign(error as object, { seedRow: at });
     throw error;
   }
   // A COMMIT that fails (a deferred constraint) ends the transaction itself: nothing to roll back.
   await session.exec("COMMIT");
   result.unchanged = total - result.inserted - result.updated;
+}
+
+/**
+ * A rows function's `query`, in the seed's transaction: each query in a savepoint of its own,
+ * one at a time, so a failed query the function catches leaves the transaction usable, as it
+ * did when each query ran on its own.
+ */
+function seedQuery(session: Session): SeedContext["query"] {
+  let queue: Promise<unknown> = Promise.resolve();
+  return <T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<T[]> => {
+    const run = queue.then(async () => {
+      await session.exec("SAVEPOINT strata_seed_query");
+      try {
+        const rows = await session.query<T>(text, params);
+        await session.exec("RELEASE SAVEPOINT strata_seed_query");
+        return rows;
+      } catch (error) {
+        if (!connectionGone(error)) await session.exec("ROLLBACK TO SAVEPOINT strata_seed_query").catch(() => {});
+        throw error;
+      }
+    });
+    queue = run.catch(() => {});
+    return run;
+  };
 }
 
 /** Writes a data seed's rows in the open transaction, and moves the sequences of ids it gave. */
@@ -759,6 +791,8 @@ async function locateFailingRow(
   batchSize: number,
   failure: ServerErrorFields,
   failedBatch: number,
+  /** In the seed's open transaction (after what its rows function wrote), in a savepoint. */
+  nested = false,
 ): Promise<{ row: number; key: string; column?: string } | undefined> {
   const code = failure.code!;
   // A foreign key's or unique value's detail names the value; a CHECK's or NOT NULL's shows
@@ -771,7 +805,7 @@ async function locateFailingRow(
     server.code === code && server.message === failure.message && server.constraint === failure.constraint &&
     (!compareDetail || server.detail === failure.detail);
   let target: SeedBatch | undefined;
-  await session.exec("BEGIN");
+  await session.exec(nested ? "SAVEPOINT strata_locate" : "BEGIN");
   try {
     const earlier: Array<Promise<unknown>> = [];
     const statements = groups.map((group) => upsertStatement(p, group.columns));
@@ -833,7 +867,7 @@ async function locateFailingRow(
     if (tableCheck && !tableCheck.every((name) => group.columns.some((c) => c.name === name))) return undefined;
     return { row: rowNumber(target, index), key, ...(column ? { column } : {}) };
   } finally {
-    await session.exec("ROLLBACK");
+    await session.exec(nested ? "ROLLBACK TO SAVEPOINT strata_locate" : "ROLLBACK");
   }
 }
 

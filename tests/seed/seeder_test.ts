@@ -470,6 +470,47 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a rows function may catch a query that fails, and a row referring to what the function wrote is still named when it fails [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      await setup(db);
+      const caught: SeedFile = {
+        name: "001_caught.ts",
+        kind: "data",
+        seed: defineSeed({
+          table: "orgs",
+          key: ["slug"],
+          rows: async ({ query }) => {
+            const optional = await query("SELECT * FROM no_such_table").catch(() => []);
+            return [{ slug: "acme", name: `Acme ${optional.length}` }];
+          },
+        }),
+      };
+      assertOk(await runSeeds(db, [caught]));
+      assert.equal(await count(db, "orgs"), 1);
+      // The function writes the orgs its rows refer to; the third member breaks the unique key.
+      const dependent: SeedFile = {
+        name: "002_members.ts",
+        kind: "data",
+        seed: defineSeed({
+          table: "members",
+          key: ["email"],
+          rows: async ({ query }) => {
+            await query("INSERT INTO orgs (slug, name) VALUES ('written', 'W')");
+            const [org] = await query<{ id: string }>("SELECT id::text AS id FROM orgs WHERE slug = 'written'");
+            return ["a@x.test", "b@x.test", "c@x.test"].map((email) => ({ org_id: org.id, email, name: email }));
+          },
+        }),
+      };
+      await db.exec(
+        "CREATE UNIQUE INDEX members_email ON members (email); ALTER TABLE members ADD CHECK (email <> 'c@x.test')",
+      );
+      const run = await runSeeds(db, [dependent]);
+      assert.ok(run.error);
+      assert.match(run.error.message, /row 3 \(email "c@x\.test"\)/);
+      assert.deepEqual(await db.query("SELECT slug FROM orgs ORDER BY slug"), [{ slug: "acme" }]);
+    });
+  });
+
   test(`rows are inserted in the order the seed gives them, so identity values follow it [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       await setup(db);
