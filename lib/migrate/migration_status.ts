@@ -143,7 +143,8 @@ export function computeStatus(
   }
 
   // strata's own failure (a non-transactional file, up or down) explains a dirty version.
-  const strataFailed = version.dirty && history.some((row) => row.status === "failed");
+  const cause = version.dirty ? dirtyCause(set, current, history) : undefined;
+  const strataFailed = cause !== undefined;
   const reconcile: Reconciliation = { record: [], remove: [], settle: [] };
   const entries: StatusEntry[] = [];
   const fileVersions = new Set<bigint>();
@@ -163,7 +164,7 @@ export function computeStatus(
       checksum,
       note: row?.note ?? null,
     };
-    if (row?.status === "failed" && version.dirty) {
+    if (row !== undefined && row === cause) {
       entry.state = "failed";
     } else if (version.dirty && m.version === current && !strataFailed) {
       // Dirty by another tool: not "applied", whatever strata recorded before.
@@ -243,8 +244,20 @@ function unfinished(row: HistoryRow): { unfinished?: true; startedAt?: string } 
   return { unfinished: true, ...(row.appliedAt ? { startedAt: row.appliedAt } : {}) };
 }
 
+/**
+ * The failed history row that explains a dirty version: the current version's own up, or the
+ * down of the version after it (a down leaves its target dirty). A failed row elsewhere was
+ * forced past by another tool (golang-migrate's force leaves strata's history alone).
+ */
+function dirtyCause(set: MigrationSet, version: bigint | null, history: readonly HistoryRow[]): HistoryRow | undefined {
+  const next = set.migrations.find((m) => version === null || m.version > version)?.version;
+  return history.find((row) =>
+    row.status === "failed" && (row.direction === "down" ? row.version === next : row.version === version)
+  );
+}
+
 function explainDirty(set: MigrationSet, version: bigint | null, history: readonly HistoryRow[]): DirtyExplanation {
-  const failed = history.find((row) => row.status === "failed");
+  const failed = dirtyCause(set, version, history);
   const previous = (v: bigint | null): bigint | null => {
     let before: bigint | null = null;
     for (const m of set.migrations) {

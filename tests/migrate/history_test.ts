@@ -635,6 +635,26 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`a failed row golang-migrate forced past does not explain a later dirty version: that one is dirty, no file blamed [${backend}]`, async (t) => {
+    await withDatabase(t, backend, async ({ db }) => {
+      const files = {
+        ...only(1),
+        "2_index.up.sql": "CREATE INDEX CONCURRENTLY orgs_bad ON orgs (no_such_column);",
+        "3_more.up.sql": "CREATE TABLE more (id int);",
+      };
+      assert.equal((await migrator(db, files).up()).error?.code, "MIGRATION_FAILED");
+      // golang-migrate's force 2, then its up of 3 failing: (3, dirty); strata's history still has 2 failed.
+      await goSetsVersion(db, 3, true);
+      const status = await migrator(db, files).status();
+      assert.deepEqual(status.entries.map((e) => [e.version, e.state]), [[1n, "applied"], [2n, "applied"], [
+        3n,
+        "dirty",
+      ]]);
+      assert.equal(status.dirty?.file, undefined, "002 is not blamed");
+      assert.match(describeDirty(status.dirty!), /left dirty by a migration strata did not run/);
+    });
+  });
+
   test(`a non-transactional down strata ran and that failed leaves the version below applied and the file failed [${backend}]`, async (t) => {
     await withDatabase(t, backend, async ({ db }) => {
       const files = {
