@@ -389,19 +389,39 @@ function doBodyLineAt(sql: string, where: string | undefined): number | undefine
   if (!(bodyLine >= 1)) return undefined;
   const head = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*DO\b/i.exec(sql);
   if (!head) return undefined;
-  // The body: the first string constant after DO that is not LANGUAGE's name.
-  const quote = /(\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$)|[Ee]?'/g;
-  quote.lastIndex = head[0].length;
-  let open: RegExpExecArray | null;
-  while ((open = quote.exec(sql)) !== null) {
-    if (!/LANGUAGE\s*$/i.test(sql.slice(0, open.index))) break;
+  // The body: the first string constant after DO, past comments, words (LANGUAGE plpgsql) and
+  // LANGUAGE's name when it is quoted.
+  let open: { index: number; length: number } | undefined;
+  let i = head[0].length;
+  let afterLanguage = false;
+  while (i < sql.length && open === undefined) {
+    const rest = sql.slice(i);
+    const skip = /^(?:\s+|--[^\n]*|\/\*[\s\S]*?\*\/)/.exec(rest);
+    if (skip) {
+      i += skip[0].length;
+      continue;
+    }
+    const word = /^[A-Za-z_][\w$]*/.exec(rest);
+    if (word) {
+      afterLanguage = /^LANGUAGE$/i.test(word[0]);
+      i += word[0].length;
+      continue;
+    }
+    const quote = /^(?:\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$|[Ee]?')/.exec(rest);
+    if (!quote) return undefined;
+    if (!afterLanguage) {
+      open = { index: i, length: quote[0].length };
+      break;
+    }
     // LANGUAGE 'plpgsql': past that string to the body.
-    const end = open[1] ? sql.indexOf(open[1], quote.lastIndex) : sql.indexOf("'", quote.lastIndex);
+    const closer = quote[0].startsWith("$") ? quote[0] : "'";
+    const end = sql.indexOf(closer, i + quote[0].length);
     if (end < 0) return undefined;
-    quote.lastIndex = end + (open[1]?.length ?? 1);
+    i = end + closer.length;
+    afterLanguage = false;
   }
-  if (open === null) return undefined;
-  let at = open.index + open[0].length;
+  if (open === undefined) return undefined;
+  let at = open.index + open.length;
   for (let n = 1; n < bodyLine; n++) {
     const next = sql.indexOf("\n", at);
     if (next < 0) return undefined;

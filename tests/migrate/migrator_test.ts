@@ -127,6 +127,8 @@ for (const backend of BACKENDS) {
           "    PERFORM boom();",
         ],
       ];
+      // A comment between DO and the body, with a quote and a dollar sign in it.
+      cases.push(["SELECT 1;\nDO -- don't $$ here\n$$\nBEGIN\n  PERFORM 1/0;\nEND\n$$;", 5, 3, "  PERFORM 1/0;"]);
       for (const [text, line, column, excerpt] of cases) {
         const run = await migrator(db, { "1_a.up.sql": text }).up();
         assert.ok(run.error instanceof FileError, String(run.error));
