@@ -144,7 +144,6 @@ export function computeStatus(
 
   // strata's own failure (a non-transactional file, up or down) explains a dirty version.
   const cause = version.dirty ? dirtyCause(set, current, history) : undefined;
-  const strataFailed = cause !== undefined;
   const reconcile: Reconciliation = { record: [], remove: [], settle: [] };
   const entries: StatusEntry[] = [];
   const fileVersions = new Set<bigint>();
@@ -166,7 +165,7 @@ export function computeStatus(
     };
     if (row !== undefined && row === cause) {
       entry.state = "failed";
-    } else if (version.dirty && m.version === current && !strataFailed) {
+    } else if (version.dirty && m.version === current && cause === undefined) {
       // Dirty by another tool: not "applied", whatever strata recorded before.
       entry.state = "dirty";
       entry.note = row ? "applied by strata, since left dirty outside it" : "left dirty outside strata";

@@ -387,41 +387,25 @@ function doBodyLineAt(sql: string, where: string | undefined): number | undefine
   const lines = [...(where ?? "").matchAll(/^PL\/pgSQL function inline_code_block line (\d+)/gm)];
   const bodyLine = Number(lines.at(-1)?.[1]);
   if (!(bodyLine >= 1)) return undefined;
-  const head = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*DO\b/i.exec(sql);
-  if (!head) return undefined;
-  // The body: the first string constant after DO, past comments, words (LANGUAGE plpgsql) and
-  // LANGUAGE's name when it is quoted.
-  let open: { index: number; length: number } | undefined;
-  let i = head[0].length;
+  // The body: the first string after DO that is not LANGUAGE's name (comments are space to the lexer).
+  let offset = 0;
+  let words = 0;
   let afterLanguage = false;
-  while (i < sql.length && open === undefined) {
-    const rest = sql.slice(i);
-    const skip = /^(?:\s+|--[^\n]*|\/\*[\s\S]*?\*\/)/.exec(rest);
-    if (skip) {
-      i += skip[0].length;
-      continue;
-    }
-    const word = /^[A-Za-z_][\w$]*/.exec(rest);
-    if (word) {
-      afterLanguage = /^LANGUAGE$/i.test(word[0]);
-      i += word[0].length;
-      continue;
-    }
-    const quote = /^(?:\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$|[Ee]?')/.exec(rest);
-    if (!quote) return undefined;
-    if (!afterLanguage) {
-      open = { index: i, length: quote[0].length };
+  let at: number | undefined;
+  for (const token of tokenize(sql)) {
+    const start = offset;
+    offset += token.text.length;
+    if (token.kind === "space") continue;
+    if (words === 0 && !(token.kind === "ident" && /^DO$/i.test(token.text))) return undefined;
+    words++;
+    if (token.kind === "ident") afterLanguage = /^LANGUAGE$/i.test(token.text);
+    else if (token.kind === "string" && !afterLanguage) {
+      // Past the opening quote: $tag$, E' or '.
+      at = start + (/^\$[^$]*\$/.exec(token.text)?.[0] ?? /^[Ee]?'/.exec(token.text)![0]).length;
       break;
-    }
-    // LANGUAGE 'plpgsql': past that string to the body.
-    const closer = quote[0].startsWith("$") ? quote[0] : "'";
-    const end = sql.indexOf(closer, i + quote[0].length);
-    if (end < 0) return undefined;
-    i = end + closer.length;
-    afterLanguage = false;
+    } else afterLanguage = false;
   }
-  if (open === undefined) return undefined;
-  let at = open.index + open.length;
+  if (at === undefined) return undefined;
   for (let n = 1; n < bodyLine; n++) {
     const next = sql.indexOf("\n", at);
     if (next < 0) return undefined;
