@@ -22,7 +22,13 @@ import { type CliIo, VERSION } from "./run_cli.ts";
  * ```
  */
 export function nodeIo(): CliIo & { dispose(): void } {
-  loadDotEnv();
+  let setupError: unknown;
+  try {
+    loadDotEnv();
+  } catch (error) {
+    // Reported as the command's error (a -json document with -json), not as a stack trace.
+    setupError = error;
+  }
   const controller = new AbortController();
   // SIGTERM (docker stop, a Kubernetes rollout) is handled as Ctrl-C: what runs finishes
   // within the grace period more often than not, and a second signal still stops at once.
@@ -103,7 +109,8 @@ export function nodeIo(): CliIo & { dispose(): void } {
       }
     },
     signal: controller.signal,
-    client: `strata ${VERSION} (${safeUser()}@${hostname()}, pid ${process.pid})`,
+    client: `strata ${VERSION} (${safeUser()}@${safeHostname()}, pid ${process.pid})`,
+    ...(setupError === undefined ? {} : { setupError }),
     dispose() {
       process.off("SIGINT", onSigint);
       process.off("SIGTERM", onSigterm);
@@ -145,6 +152,15 @@ function loadDotEnv(): void {
   loader(".env");
   for (const [name, value] of Object.entries(before)) {
     if (process.env[name] !== value) process.env[name] = value;
+  }
+}
+
+/** The machine's name for the history's client column (Deno without --allow-sys: "unknown"). */
+function safeHostname(): string {
+  try {
+    return hostname();
+  } catch {
+    return "unknown";
   }
 }
 

@@ -10,6 +10,7 @@ import { resolve as resolvePath } from "node:path";
 import { type Database, ScriptError, serverErrorFields } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
+import { permissionError } from "../io/deno_permission.ts";
 import type { BackupFormat, BackupOptions, BackupResult } from "../io/backup.ts";
 import type { SeedResult } from "../seed/seeder.ts";
 import type { MigrationSource } from "../migrate/migration_source.ts";
@@ -77,6 +78,11 @@ export interface CliIo {
   client?: string;
   /** Whether stderr is a terminal (progress lines). */
   stderrIsTTY?: boolean;
+  /**
+   * Why the adapter could not set up (`.env` unreadable, Deno without --allow-read): the
+   * command fails with it, after -help and -version, which need nothing.
+   */
+  setupError?: unknown;
 }
 
 /** strata's version, printed by -version. */
@@ -232,6 +238,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         });
       }
     }
+    if (io.setupError !== undefined) throw io.setupError;
     return await runCommand(command, rest, args, io);
   } catch (error) {
     return reportError(error, io, json, known);
@@ -1021,7 +1028,9 @@ function printEvent(event: MigratorEvent, io: CliIo, mode: Mode): void {
   }
 }
 
-function printError(error: unknown, io: CliIo): void {
+function printError(thrown: unknown, io: CliIo): void {
+  // Deno without -A: which permission, and which ones strata uses, instead of a stack trace.
+  const error = permissionError(thrown) ?? thrown;
   const e = error instanceof StrataError ? error : undefined;
   const message = error instanceof Error ? error.message : String(error);
   io.stderr(`error: ${maskUrl(message)}\n`);
@@ -1153,7 +1162,8 @@ function planJson(plan: PlannedRun): Record<string, unknown> {
   };
 }
 
-function errorJson(error: unknown): Record<string, unknown> {
+function errorJson(thrown: unknown): Record<string, unknown> {
+  const error = permissionError(thrown) ?? thrown;
   if (!(error instanceof StrataError)) {
     return { code: "INTERNAL", message: maskUrl(error instanceof Error ? error.message : String(error)) };
   }

@@ -29,6 +29,7 @@ export type StrataErrorCode =
   | "ABORTED"
   | "INTERRUPTED"
   | "COMMAND_FAILED"
+  | "PERMISSION_DENIED"
   | "QUERY_FAILED"
   | "BACKUP_CORRUPT"
   | "RESTORE_FAILED"

@@ -12,6 +12,7 @@ import process from "node:process";
 import { redact, serverSettings, urlDatabaseName } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
 import { serverAddress } from "./open_database.ts";
+import { permissionError } from "./deno_permission.ts";
 
 /** libpq environment for a postgres:// URL, and the password to scrub from output. */
 export interface Libpq {
@@ -322,9 +323,10 @@ function watch(child: ChildProcess, signal: AbortSignal | undefined): void {
 
 /** A program that could not be started: not installed (with how to install it), or refused. */
 function cannotStart(program: string, error: Error & { code?: string }): StrataError {
-  return error.code === "ENOENT"
-    ? new StrataError("COMMAND_FAILED", `${program} not found`, { cause: error, hint: INSTALL_HINT })
-    : new StrataError("COMMAND_FAILED", `Cannot run ${program}: ${error.message}`, { cause: error });
+  return permissionError(error) ??
+    (error.code === "ENOENT"
+      ? new StrataError("COMMAND_FAILED", `${program} not found`, { cause: error, hint: INSTALL_HINT })
+      : new StrataError("COMMAND_FAILED", `Cannot run ${program}: ${error.message}`, { cause: error }));
 }
 
 const INSTALL_HINT = "Install PostgreSQL's client programs: Debian/Ubuntu `apt install postgresql-client`, " +
@@ -374,7 +376,12 @@ export async function findPgProgram(name: "pg_dump" | "pg_restore" | "psql", ser
   const found: PgProgram[] = [];
   for (const path of candidates) {
     if (path.includes("/") && !existsSync(path)) continue;
-    const result = await runProgram(path, ["--version"]).catch(() => undefined);
+    const result = await runProgram(path, ["--version"]).catch((error: unknown) => {
+      // Deno without --allow-run: the program is there, strata may not start it.
+      const denied = permissionError(error);
+      if (denied) throw denied;
+      return undefined;
+    });
     const match = result && /\b(\d+)(?:\.(\d+))?/.exec(result.stdout);
     if (!match) continue;
     const program = { path, version: match[0], major: Number(match[1]) };

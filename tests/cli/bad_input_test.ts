@@ -430,6 +430,49 @@ test(".env in the working directory fills DATABASE_URL when it is unset and neve
   }
 });
 
+test("Deno without -A: a refused permission is PERMISSION_DENIED naming Deno's flag and the ones strata uses, not a stack trace nor a missing pg_dump", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({ "1_t.up.sql": "CREATE TABLE t (id int);\n", "1_t.down.sql": "DROP TABLE t;\n" });
+    const deno = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
+    const denoRun = (permissions: string[], ...args: string[]) =>
+      runProcess(deno, ["run", ...permissions, MOD, "-database", h.url, ...args], h.dir, { env: {} });
+    const noStack = (out: Finished) => assert.doesNotMatch(out.stderr, /^\s+at /m, "no stack trace");
+    const hint = /hint: Run it with -A .*--allow-run for backup, restore and deploy/;
+
+    // Nothing granted: the first thing read is .env; text and -json both say so.
+    const bare = await denoRun([], "up");
+    assertExit(bare, 1);
+    assert.match(bare.stderr, /^error: Deno refused a permission: Requires read access to "\.env".*--allow-read/m);
+    assert.match(bare.stderr, hint);
+    noStack(bare);
+    const json = await denoRun([], "-json", "up");
+    assertExit(json, 1);
+    assert.equal(JSON.parse(json.stdout).error.code, "PERMISSION_DENIED");
+
+    // No --allow-net: the connection's own message, with the same hint.
+    const net = await denoRun(["--allow-read", "--allow-env", "--allow-sys"], "up");
+    assertExit(net, 1);
+    assert.match(net.stderr, /^error: Cannot connect to .*Requires net access.*--allow-net/m);
+    assert.match(net.stderr, hint);
+    noStack(net);
+
+    // No --allow-run: pg_dump is installed, Deno may not start it (was "pg_dump not found").
+    const backup = await denoRun(
+      ["--allow-read", "--allow-env", "--allow-sys", "--allow-net", "--allow-write"],
+      "backup",
+    );
+    assertExit(backup, 1);
+    assert.match(backup.stderr, /^error: Deno refused a permission: Requires run access to ".*pg_dump".*--allow-run/m);
+    assert.doesNotMatch(backup.stderr, /not found/);
+    noStack(backup);
+
+    assert.deepEqual((await h.state()).tables, [], "nothing ran");
+    // With what the hint lists for a server, the migration runs.
+    const granted = await denoRun(["--allow-read", "--allow-env", "--allow-sys", "--allow-net"], "up");
+    assertExit(granted, 0);
+  });
+});
+
 test("a port that accepts but does not speak PostgreSQL fails within -lock-timeout instead of hanging", async () => {
   const server = createServer((socket) => {
     // strata gives up and closes its end, often with a reset: not this test's failure.
