@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { delimiter, join, resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
+import { emptyPgliteTarball, pgliteTemplateFile } from "../lib/io/_pglite_template.ts";
 import { type Databases, SERVER_URL, withSslDisabled } from "./_databases.ts";
 import { type GeneratedMigrations, generateMigrations } from "./_generate.ts";
 import { type Command, runCommand, type Sample, timeCommand } from "./_measure.ts";
@@ -458,11 +459,17 @@ function onFreshFolder(ctx: Context, name: string, command: (dir: string) => Com
 /** The same `up` on the embedded PGlite, against PGlite executing the concatenated SQL. */
 export function pgliteFigure(ctx: Context, n: number): Figure {
   let m!: GeneratedMigrations;
+  let template!: string;
   return {
     id: `pglite-up-${n}`,
     what: `up of ${n} migrations on a new PGlite folder, whole process`,
     async prepare() {
       m = await ctx.migrations(n);
+      // Made now if missing (initdb once), so neither side's timed run makes it.
+      await emptyPgliteTarball();
+      const file = pgliteTemplateFile();
+      if (file === undefined) throw new Error("PGlite's version cannot be read: no cached empty cluster");
+      template = file;
     },
     strata: onFreshFolder(
       ctx,
@@ -472,7 +479,7 @@ export function pgliteFigure(ctx: Context, n: number): Figure {
     references: [
       onFreshFolder(ctx, "PGlite exec of all files (floor)", (dir) => ({
         program: ctx.tools.node,
-        args: [ctx.tools.pgliteFloor, dir, m.allUp],
+        args: [ctx.tools.pgliteFloor, dir, m.allUp, template],
         cwd: ctx.tools.root,
         env: ctx.env(),
       })),

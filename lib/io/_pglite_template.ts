@@ -8,7 +8,7 @@
  * ignored (initdb runs and the file is written again), and a cache that cannot be written is
  * not an error. It holds an empty cluster, nothing of the user's.
  */
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
@@ -82,6 +82,46 @@ export async function emptyPgliteTarball(): Promise<Blob> {
   } finally {
     await pg.close();
   }
+}
+
+/**
+ * A PGlite instance over a new data folder (`folder` missing or an empty directory): the
+ * cached empty cluster written into it (about 2 s here), or, without a usable cache, PGlite's
+ * initdb there (5 to 7 s), whose result then becomes the cache. The caller holds the folder's
+ * lock, so no other process is making the same folder.
+ */
+export async function openNewPgliteFolder(
+  folder: string,
+  options: { extensions?: Record<string, never> } = {},
+): Promise<PGlite> {
+  pgliteModule ??= import("@electric-sql/pglite");
+  const { PGlite } = await pgliteModule;
+  const file = pgliteTemplateFile();
+  const tar = file === undefined ? undefined : await readTemplate(file);
+  if (tar !== undefined) {
+    const pg = new PGlite(folder, { ...options, loadDataDir: tar });
+    try {
+      await pg.waitReady;
+      return pg;
+    } catch {
+      // A verified tarball PGlite still cannot start from: clear what it wrote (the folder
+      // was new) and let initdb make the cluster instead.
+      await pg.close().catch(() => {});
+      for (const name of await readdir(folder).catch(() => [])) {
+        await rm(join(folder, name), { recursive: true, force: true });
+      }
+    }
+  }
+  const pg = new PGlite(folder, options);
+  await pg.waitReady;
+  if (file !== undefined) {
+    try {
+      await writeTemplate(file, await dumpEmpty(pg));
+    } catch {
+      // The cache is an optimisation only.
+    }
+  }
+  return pg;
 }
 
 function cacheHome(): string {

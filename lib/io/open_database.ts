@@ -3,6 +3,7 @@
  * semantics by pg-connection-string, sslmode honoured), pglite:// and the embedded default
  * through PGlite, guarded by a folder lock. Errors name the URL with its password masked.
  */
+import { readdirSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { connectionFailure } from "../db/connection_failure.ts";
@@ -220,8 +221,15 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
   const { lockFolder } = await import("./folder_lock.ts");
   const lock = await lockFolder(folder, { deadline, label: url.label });
   try {
-    let pg = new PGlite(folder, pgliteOptions);
-    await pg.waitReady;
+    let pg: InstanceType<typeof PGlite>;
+    if (isNewFolder(folder)) {
+      // A first run: the cached empty cluster instead of initdb (seconds saved).
+      const { openNewPgliteFolder } = await import("./_pglite_template.ts");
+      pg = await openNewPgliteFolder(folder, pgliteOptions);
+    } else {
+      pg = new PGlite(folder, pgliteOptions);
+      await pg.waitReady;
+    }
     // Extensions the database already has (created by a run given other folders, or by hand)
     // need their PGlite builds loaded too, or their functions fail ("could not access file").
     const installed = await pg.query<{ name: string }>(
@@ -253,6 +261,15 @@ async function openPglite(url: DatabaseUrl, deadline: number, options: OpenDatab
         cause: error,
       },
     );
+  }
+}
+
+/** A data folder that does not exist yet, or an empty directory (nothing to lose). */
+function isNewFolder(folder: string): boolean {
+  try {
+    return readdirSync(folder).length === 0;
+  } catch (error) {
+    return (error as { code?: string }).code === "ENOENT";
   }
 }
 

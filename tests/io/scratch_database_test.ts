@@ -4,7 +4,7 @@
  * credentials, and gone afterwards (also when fn throws, also with sessions fn left open);
  * PGlite in memory when the role may not create databases or there is no server URL, started
  * from a cached empty cluster (XDG_CACHE_HOME/strata) that is made on first use and remade when
- * it is damaged.
+ * it is damaged. A new PGlite data folder (the CLI's first run) starts from the same cache.
  */
 import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
@@ -16,6 +16,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import type { Database } from "../../lib/db/database.ts";
 import { pgliteTemplateFile } from "../../lib/io/_pglite_template.ts";
+import { openDatabase } from "../../lib/io/open_database.ts";
 import { withScratchDatabase } from "../../lib/io/scratch_database.ts";
 import { postgresReachable, tempDir, TEST_DATABASE_URL } from "../_support/backends.ts";
 
@@ -259,3 +260,54 @@ for (
     });
   });
 }
+
+test("a new PGlite data folder (missing, or an empty directory) starts from the cached empty cluster; without a cache, the first folder's initdb makes it", async () => {
+  await withCacheHome(async (home) => {
+    const file = pgliteTemplateFile()!;
+    const open = async (folder: string) => (await openDatabase(`pglite://${folder}`)).db;
+    const identity = async (db: Database) =>
+      (await db.query<{ id: string }>("SELECT system_identifier::text AS id FROM pg_catalog.pg_control_system()"))[0]
+        .id;
+    const userTables = (db: Database) =>
+      db.query("SELECT relname FROM pg_catalog.pg_class WHERE relnamespace = 'public'::regnamespace");
+
+    // No cache yet: initdb in the folder, and the cache is made from that empty cluster.
+    const first = await open(join(home, "first"));
+    const made = await identity(first);
+    await first.exec("CREATE TABLE only_in_first (id int)");
+    await first.close();
+    assert.ok(gunzipSync(await readFile(file)).length > 1024 * 1024, "the cache holds a whole data folder");
+
+    // A missing folder and an empty directory both start from the cache: the same cluster, empty.
+    await mkdir(join(home, "empty"));
+    for (const folder of [join(home, "missing", "db"), join(home, "empty")]) {
+      const db = await open(folder);
+      try {
+        assert.equal(await identity(db), made, `${folder} came from the cache`);
+        assert.deepEqual(await userTables(db), []);
+        await db.exec("CREATE TABLE kept (id int)");
+      } finally {
+        await db.close();
+      }
+    }
+    // A folder that has a cluster is opened as it is.
+    const again = await open(join(home, "empty"));
+    try {
+      assert.deepEqual(await userTables(again), [{ relname: "kept" }]);
+    } finally {
+      await again.close();
+    }
+
+    // A damaged cache is passed over: initdb makes the folder (a cluster of its own) and the cache again.
+    const whole = await readFile(file);
+    await writeFile(file, whole.subarray(0, Math.floor(whole.length / 2)));
+    const fresh = await open(join(home, "after-damage"));
+    try {
+      assert.notEqual(await identity(fresh), made);
+      assert.deepEqual(await userTables(fresh), []);
+    } finally {
+      await fresh.close();
+    }
+    assert.ok(gunzipSync(await readFile(file)).length > 1024 * 1024, "the cache was made again");
+  });
+});
