@@ -329,11 +329,11 @@ async function runCommand(command: string, rest: string[], args: ParsedArgs, io:
     }
     if (command === "seed") return await runSeed(args, db, io, mode);
     if (command === "backup") return await runBackup(args, db, url, io, mode);
-    if (command === "restore") return await runRestore(rest, args, db, url, io, mode);
     const table: TableName = parseTableName(url.migrationsTable, url.migrationsTableQuoted);
     const source: MigrationSource = directorySource(resolvePath(io.cwd, path));
     const { Migrator } = await import("../migrate/migrator.ts");
     const migrator = new Migrator(db, { ...base, source, table });
+    if (command === "restore") return await runRestore(rest, args, db, url, migrator, io, mode);
     const again = (cmd: string) => strataCommand(args, io.env, cmd);
     if (command === "deploy") return await runDeploy(args, db, url, migrator, io, mode, again);
     return await dispatch(command, argument, migrator, db, io, mode, again, source.label);
@@ -773,6 +773,7 @@ async function runRestore(
   args: ParsedArgs,
   db: Database,
   url: DatabaseUrl,
+  migrator: Migrator,
   io: CliIo,
   mode: Mode,
 ): Promise<number> {
@@ -781,15 +782,20 @@ async function runRestore(
   io.interruptNote = db.dialect === "postgres"
     ? "stopping the restore now; unless it was already committing, the server rolls it back"
     : "the embedded database restores in this process, in one transaction: it finishes first";
-  const result = await restoreBackup(db, url, file, {
-    ...(io.signal ? { signal: io.signal } : {}),
-    yes: booleanFlag(args, "yes"),
-    clean: booleanFlag(args, "clean"),
-    replace: booleanFlag(args, "replace"),
-    ...(io.stdinIsTTY
-      ? { confirm: (question: string) => confirm(io, question, "Pass -yes to restore without asking") }
-      : {}),
-  });
+  const restore = () =>
+    restoreBackup(db, url, file, {
+      ...(io.signal ? { signal: io.signal } : {}),
+      yes: booleanFlag(args, "yes"),
+      clean: booleanFlag(args, "clean"),
+      replace: booleanFlag(args, "replace"),
+      ...(io.stdinIsTTY
+        ? { confirm: (question: string) => confirm(io, question, "Pass -yes to restore without asking") }
+        : {}),
+    });
+  // On a server, under the migration lock (as drop and force are): a restore replacing the
+  // schema under a running `up` would leave the version table saying what is not there. The
+  // embedded PGlite is one process's alone already (its folder lock).
+  const result = db.dialect === "postgres" ? await restoreLocked(migrator, restore) : await restore();
   if (mode.json) io.stdout(toJson({ command: "restore", ...result }) + "\n");
   else {
     if (!result.checked) {
@@ -809,6 +815,24 @@ async function runRestore(
     );
   }
   return 0;
+}
+
+/**
+ * `restore` while holding the migration lock. Where the lock cannot be keyed because the
+ * version table's schema does not exist (a restore will make it), no migration can be running
+ * on that table either: the restore goes ahead without it.
+ */
+async function restoreLocked<T>(migrator: Migrator, restore: () => Promise<T>): Promise<T> {
+  let started = false;
+  try {
+    return await migrator.hold(() => {
+      started = true;
+      return restore();
+    });
+  } catch (error) {
+    if (started || !(error instanceof StrataError && error.code === "SCHEMA_MISSING")) throw error;
+    return await restore();
+  }
 }
 
 async function runDeploy(

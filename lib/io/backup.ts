@@ -438,6 +438,19 @@ export async function verifyBackup(path: string, options: { pgRestore?: string }
     );
   }
   const format = manifest?.format ?? (await sniffFormat(path, info.isDirectory()));
+  if (format === "plain" && recorded === undefined && !(await endsAsPlainDump(path, info.size))) {
+    // With no checksum, the end is all there is to tell a whole dump from a cut-off one (a
+    // full disk, a copy that stopped), which psql would restore "successfully" in part.
+    throw new StrataError(
+      "BACKUP_CORRUPT",
+      `${basename(path)} does not end as pg_dump ends a plain dump ("-- PostgreSQL database dump complete"), ` +
+        "and it has no recorded checksum: it may be cut off or empty. Nothing was restored",
+      {
+        hint: "Use a whole backup (strata backup records a SHA-256 beside each one). A SQL file that is not " +
+          "pg_dump's output is not a backup: run it with psql -1 -f FILE",
+      },
+    );
+  }
   if (format !== "plain") {
     const program = options.pgRestore ?? (await findPgProgram("pg_restore", 0)).path;
     const result = await runProgram(program, ["--list", path]);
@@ -446,6 +459,25 @@ export async function verifyBackup(path: string, options: { pgRestore?: string }
     }
   }
   return { path, format, checked: recorded !== undefined, sha256 };
+}
+
+/**
+ * Whether a plain file ends with pg_dump's (or pg_dumpall's) closing comment, as every
+ * complete plain dump does (followed, since the 2025 minor releases, by `\unrestrict KEY`).
+ */
+async function endsAsPlainDump(path: string, size: number): Promise<boolean> {
+  const length = Math.min(size, 4096);
+  if (length === 0) return false;
+  const handle = await open(path, "r");
+  try {
+    const tail = Buffer.alloc(length);
+    await handle.read(tail, 0, length, size - length);
+    return /-- PostgreSQL database (?:cluster )?dump complete\r?\n--\s*(?:\\unrestrict[ \t]+\S+\s*)?$/.test(
+      tail.toString("latin1"),
+    );
+  } finally {
+    await handle.close();
+  }
 }
 
 function combined(sums: string): string {

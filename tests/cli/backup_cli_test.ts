@@ -379,6 +379,58 @@ test("[postgres] restore refuses a database that has tables without -yes (no ter
   });
 });
 
+test("[postgres] restore waits for the migration lock: started while up runs a file outside a transaction, it runs after that up, so the version table and the tables agree", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const backup = await backupDatabase(source.db, parseDatabaseUrl(source.url), { out: work.path });
+      const migrations = join(work.path, "migrations");
+      await copyMigrationsWith(migrations, {
+        "5_slow.up.sql": "-- strata:no-transaction\nCREATE TABLE slow_made (id int);\nSELECT pg_sleep(3);\n",
+        "5_slow.down.sql": "DROP TABLE slow_made;\n",
+      });
+      const up = startStrata(["-database", source.url, "-path", migrations, "up"], work.path);
+      await waitFor("up to be in its sleep", async () =>
+        (await source.db.query(
+          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()",
+        )).length > 0);
+      const restore = startStrata(
+        ["-database", source.url, "-path", migrations, "restore", backup.path, "-yes", "-replace"],
+        work.path,
+      );
+      const [upDone, restoreDone] = await Promise.all([up.done, restore.done]);
+      assertExit(upDone, 0);
+      assertExit(restoreDone, 0);
+      assert.match(restoreDone.stderr, /^Restored /m);
+      // The restore came last: the backup's version 4 with the backup's tables; before, it
+      // ran during the sleep and up then recorded version 5 over a database without slow_made.
+      const [version] = await source.db.query<{ version: string; dirty: boolean }>(
+        "SELECT version::text AS version, dirty FROM schema_migrations",
+      );
+      assert.deepEqual(version, { version: "4", dirty: false });
+      assert.ok(!(await publicTables(source.db)).includes("slow_made"));
+
+      // Held past -lock-timeout (up runs 5 again): LOCK_TIMEOUT, and nothing restored.
+      const again = startStrata(["-database", source.url, "-path", migrations, "up"], work.path);
+      await waitFor("the second up to be in its sleep", async () =>
+        (await source.db.query(
+          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()",
+        )).length > 0);
+      const timedOut = await runStrata(
+        ["-json", "-database", source.url, "-lock-timeout", "1", "restore", backup.path, "-yes", "-replace"],
+        work.path,
+      );
+      assertExit(timedOut, 1);
+      assert.equal(parseJson(timedOut).error?.code, "LOCK_TIMEOUT");
+      assertExit(await again.done, 0);
+      assert.ok((await publicTables(source.db)).includes("slow_made"), "nothing was restored");
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 test("[postgres] restore of a backup with one byte appended exits 1 with BACKUP_CORRUPT and leaves the target alone", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
@@ -395,6 +447,42 @@ test("[postgres] restore of a backup with one byte appended exits 1 with BACKUP_
       assertExit(out, 1);
       assert.equal(parseJson(out).error?.code, "BACKUP_CORRUPT");
       assert.deepEqual(await appRows(source.db), changed);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] restore of a plain dump with no checksum that is cut off or empty exits 1 with BACKUP_CORRUPT, even with -replace, and changes nothing; the whole file restores", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const backup = await backupDatabase(source.db, parseDatabaseUrl(source.url), { out: work.path, format: "plain" });
+      const whole = await readFile(backup.path);
+      // Copies without strata's .sha256 and manifest, as a hand-copied or hand-made dump is.
+      const cut = join(work.path, "cut.sql");
+      await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+      const empty = join(work.path, "empty.sql");
+      await writeFile(empty, "");
+      await source.db.exec("INSERT INTO organisations (slug, name) VALUES ('extra', 'Extra')");
+      const changed = await appRows(source.db);
+      for (const file of [cut, empty]) {
+        const out = await runStrata(["-database", source.url, "restore", file, "-yes", "-replace"], work.path);
+        assertExit(out, 1);
+        assert.match(
+          out.stderr,
+          /does not end as pg_dump ends a plain dump .* may be cut off or empty\. Nothing was restored/,
+        );
+        assert.match(out.stderr, /hint: .*psql -1 -f FILE/);
+        assert.deepEqual(await appRows(source.db), changed, `${basename(file)} changed nothing`);
+      }
+      const bare = join(work.path, "bare.sql");
+      await writeFile(bare, whole);
+      const restored = await runStrata(["-database", source.url, "restore", bare, "-yes", "-replace"], work.path);
+      assertExit(restored, 0);
+      assert.match(restored.stderr, /warning: .*has no recorded checksum/);
+      assert.notDeepEqual(await appRows(source.db), changed);
     } finally {
       await work.remove();
     }

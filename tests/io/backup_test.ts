@@ -41,6 +41,8 @@ import { BACKENDS, tempDir, TEST_DATABASE_URL, type TestDatabase, withDatabase }
 
 const run = promisify(execFile);
 const EXT: Record<BackupFormat, string> = { plain: "sql", custom: "dump", directory: "dir" };
+/** How pg_dump ends every plain dump: a hand-made one (with no checksum) needs it to be restored. */
+const DUMP_END = "\n--\n-- PostgreSQL database dump complete\n--\n";
 
 /** The formats a backend can write: PGlite dumps plain SQL only. */
 function formatsFor(backend: "postgres" | "pglite"): BackupFormat[] {
@@ -399,8 +401,11 @@ test("[pglite] a plain script naming two missing roles in one block restores wit
       "CREATE TABLE public.u (id int);",
       "ALTER TABLE public.u OWNER TO app_two;",
     ];
-    await writeFile(join(out.path, "two.sql"), roles.join("\n") + "\n");
-    await writeFile(join(out.path, "broken.sql"), [...roles, "CREATE INDEX ON public.t (nosuch);"].join("\n") + "\n");
+    await writeFile(join(out.path, "two.sql"), roles.join("\n") + "\n" + DUMP_END);
+    await writeFile(
+      join(out.path, "broken.sql"),
+      [...roles, "CREATE INDEX ON public.t (nosuch);"].join("\n") + "\n" + DUMP_END,
+    );
     const { db, url } = await openDatabase("pglite://memory");
     try {
       const restored = await restoreBackup(db, url, join(out.path, "two.sql"), { yes: true });
@@ -938,7 +943,8 @@ for (const backend of BACKENDS) {
         const backup = await backupDatabase(source.db, urlOf(source), { out: out.path, format: "plain" });
         // A copy without strata's checksum (a hand-made file), failing after everything else ran.
         const failing = join(out.path, "hand_made.sql");
-        await writeFile(failing, (await readFile(backup.path, "utf8")) + "\nSELECT 1 / 0;\n");
+        const whole = await readFile(backup.path, "utf8");
+        await writeFile(failing, whole.replace(/\n--\n-- PostgreSQL database dump complete/, "\nSELECT 1 / 0;\n$&"));
         await withDatabase(t, backend, async (target) => {
           await occupied(target.db);
           await target.db.exec(LATER_OBJECTS);
@@ -1313,6 +1319,10 @@ const PLAIN_WITHOUT_CLEAN = `--
 SET statement_timeout = 0;
 
 CREATE TABLE public.organisations (id integer, name text);
+
+--
+-- PostgreSQL database dump complete
+--
 `;
 
 for (const backend of BACKENDS) {
@@ -1373,7 +1383,7 @@ test("[pglite] a plain restore that fails names the dump's line: a statement the
     try {
       for (const [what, tail, expected] of cases) {
         const file = join(out.path, "hand_made.sql");
-        await writeFile(file, [...head, ...tail, ""].join("\n"));
+        await writeFile(file, [...head, ...tail, ""].join("\n") + DUMP_END);
         await assert.rejects(restoreBackup(target.db, urlOf(target), file, { yes: true }), (error) => {
           assertCode("RESTORE_FAILED")(error);
           assert.match((error as StrataError).message, /^Restoring hand_made\.sql failed at /, what);
