@@ -92,11 +92,6 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
           }`,
       );
       if (d.error) lines.push(`  error: ${maskUrl(d.error)}`);
-      for (const index of d.invalidIndexes ?? []) {
-        lines.push(
-          `  INVALID index left behind: ${index}; run ${dropInvalidIndex(index)} before running the file again`,
-        );
-      }
     } else {
       lines.push(
         "  strata did not run the failed migration (golang-migrate, or by hand; strata records each file it starts)" + (
@@ -105,6 +100,12 @@ export function formatStatus(status: MigrationStatus, command: (args: string) =>
               `migration${d.likelyDown.file ? ` (${d.likelyDown.file})` : ""} that failed: check its objects by hand.`
             : ": check the last migration's objects by hand."
         ),
+      );
+    }
+    // From a failed CREATE INDEX CONCURRENTLY, or one whose process was killed.
+    for (const index of d.invalidIndexes ?? []) {
+      lines.push(
+        `  INVALID index left behind: ${index}; run ${dropInvalidIndex(index)} before running the file again`,
       );
     }
     if (running) {

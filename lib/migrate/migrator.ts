@@ -303,9 +303,10 @@ export class Migrator {
       }
       const checksums = await this.#checksums(set, new Map());
       const status = computeStatus(set, checksums, from, history ?? []);
-      if (status.dirty) await this.#findInvalidIndexes(session, status.dirty);
       const running = await this.#lockHolder(session, table);
       if (running) status.running = running;
+      // An index that a running CREATE INDEX CONCURRENTLY is building is INVALID until it ends.
+      if (status.dirty && !running) await this.#findInvalidIndexes(session, status.dirty);
       if (set.ignored.length > 0) status.ignored = set.ignored;
       return status;
     });
@@ -315,16 +316,25 @@ export class Migrator {
    * For a database left dirty by a file that failed outside a transaction at a CREATE INDEX
    * CONCURRENTLY: the INVALID indexes it left, which must be dropped before the file runs
    * again (the error said so when it failed; status and the DIRTY refusal say it again).
+   * A file strata started and recorded no end of (killed, or its connection lost: the most
+   * common way such a build dies) may have stopped at any statement: each of its CREATE INDEX
+   * CONCURRENTLY is looked at. Never while another session holds the migration lock (the
+   * caller checks): an index still being built is INVALID too.
    * Reads and parses that file only on this path; says nothing when it cannot.
    */
   async #findInvalidIndexes(session: Session, dirty: DirtyExplanation): Promise<void> {
-    if (!dirty.file || dirty.unfinished || dirty.transactional !== false || !dirty.failedStatement) return;
+    if (!dirty.file || dirty.transactional !== false || !(dirty.failedStatement || dirty.unfinished)) return;
     try {
       const text = await this.#options.source.read(dirty.file);
       const script = await (this.#options.source.parse ?? parseSqlScript)(text, dirty.file);
-      const statement = script.statements[dirty.failedStatement - 1 - (script.unwrapped ? 1 : 0)];
-      const left = await invalidIndexesLeftBy(session, statement);
-      if (left && left.names.length > 0) dirty.invalidIndexes = left.names;
+      const statements = dirty.failedStatement
+        ? [script.statements[dirty.failedStatement - 1 - (script.unwrapped ? 1 : 0)]]
+        : script.statements;
+      const names = new Set<string>();
+      for (const statement of statements) {
+        for (const name of (await invalidIndexesLeftBy(session, statement))?.names ?? []) names.add(name);
+      }
+      if (names.size > 0) dirty.invalidIndexes = [...names];
     } catch {
       // The file is gone or changed, the parser cannot load: the rest of the explanation stands.
     }

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import postgres from "postgres";
 import type { Database } from "../../lib/db/database.ts";
 import { openDatabase } from "../../lib/io/open_database.ts";
 import {
@@ -16,6 +17,7 @@ import {
   runStrata,
   startStrata,
   type StrataProcessOptions,
+  waitFor,
 } from "../_support/run_strata.ts";
 import { tempDir, type TestDatabase, withDatabase } from "../_support/backends.ts";
 
@@ -274,6 +276,56 @@ test("status on a database left dirty by a failed CREATE INDEX CONCURRENTLY name
       /^ {2}INVALID index left behind: public\.a_u; run DROP INDEX CONCURRENTLY IF EXISTS public\.a_u before running the file again$/m,
     );
     assert.deepEqual(JSON.parse((await h.strata(["status", "-json"])).stdout).dirty.invalidIndexes, ["public.a_u"]);
+  });
+});
+
+test("status and up after a CREATE INDEX CONCURRENTLY whose process was killed name the INVALID index it left and its DROP [postgres]", async (t) => {
+  await withHarness(t, "postgres", async (h) => {
+    await h.files({
+      ...A,
+      "2_idx.up.sql": "CREATE TABLE b (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+      "2_idx.down.sql": "DROP INDEX a_id;\nDROP TABLE b;\n",
+    });
+    assertExit(await h.strata(["up", "1"]), 0);
+    const invalid =
+      "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'a_id' AND NOT i.indisvalid";
+    const sql = postgres(h.url, { max: 1, onnotice: () => {} });
+    try {
+      // An open transaction that wrote to the table: the index build waits for it, INVALID meanwhile.
+      const writer = await sql.reserve();
+      await writer.unsafe("BEGIN");
+      await writer.unsafe("INSERT INTO a VALUES (1)");
+      const up = startStrata(["-database", h.url, "up"], h.dir);
+      await waitFor(
+        "the index build to wait for the writer",
+        async () => (await h.query((db) => db.query(invalid))).length > 0,
+      );
+      // Meanwhile status sees it running and blames no index on it: the build is not over.
+      const during = await h.strata(["status"]);
+      assert.match(during.stdout, /running now/i);
+      assert.doesNotMatch(during.stdout, /INVALID/);
+      up.child.kill("SIGKILL");
+      await up.done;
+      // The server ends the killed run's session (client_connection_check_interval), and its lock.
+      await waitFor(
+        "the killed run's session to end",
+        async () =>
+          (await h.query((db) => db.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"))).length === 0,
+      );
+      await writer.unsafe("ROLLBACK");
+      writer.release();
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    assert.equal((await h.query((db) => db.query(invalid))).length, 1, "the killed build left an INVALID index");
+    const drop = /run DROP INDEX CONCURRENTLY IF EXISTS public\.a_id before running the file again/;
+    const out = await h.strata(["status"]);
+    assert.match(out.stdout, /recorded no end/);
+    assert.match(out.stdout, drop);
+    assert.deepEqual(JSON.parse((await h.strata(["status", "-json"])).stdout).dirty.invalidIndexes, ["public.a_id"]);
+    const refused = await h.strata(["up"]);
+    assertExit(refused, 1);
+    assert.match(refused.stderr, drop);
   });
 });
 
