@@ -751,8 +751,10 @@ function backupJson(backup: BackupResult): Record<string, unknown> {
 async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: CliIo, mode: Mode): Promise<number> {
   const { backupDatabase } = await import("../io/backup.ts");
   io.interruptNote = db.dialect === "postgres"
-    ? "stopping pg_dump now; the partial backup is removed"
+    ? "stopping the backup now (pg_dump, once it runs); the partial backup is removed"
     : "the embedded database's dump runs in this process: it is discarded when it ends";
+  // Not the migration text: a backup changes nothing in the database.
+  io.abortNote = "during the backup: it is stopped and its partial file removed; the database was not changed";
   const backup = await backupDatabase(db, url, backupOptions(args, io, mode));
   if (mode.json) io.stdout(toJson({ command: "backup", ...backupJson(backup) }) + "\n");
   else {
@@ -782,6 +784,11 @@ async function runRestore(
   io.interruptNote = db.dialect === "postgres"
     ? "stopping the restore now; unless it was already committing, the server rolls it back"
     : "the embedded database restores in this process, in one transaction: it finishes first";
+  io.abortNote = db.dialect === "postgres"
+    ? "during the restore: the server rolls its transaction back unless it was already committing; " +
+      "run 'strata status' to see where the database stands"
+    : "during the restore, which runs in this process in one transaction: it is undone unless it had committed; " +
+      "run 'strata status' to see where the database stands";
   const restore = () =>
     restoreBackup(db, url, file, {
       ...(io.signal ? { signal: io.signal } : {}),

@@ -831,6 +831,35 @@ test("[postgres] two SIGTERMs in a row during a backup leave neither pg_dump run
   assert.deepEqual(left, []);
 });
 
+test("[postgres] two SIGTERMs while a backup waits before pg_dump say what stopping a backup leaves, not what stopping a migration does", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      // The backup reads the version first, and waits on this lock: no pg_dump yet.
+      await whileLocked(source.db, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE", async () => {
+        const run = startStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
+        await waitFor("the backup to wait for the version table", async () =>
+          (await source.db.query(
+            "SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'schema_migrations'::regclass",
+          )).length > 0);
+        run.child.kill("SIGTERM");
+        await waitFor("the first signal's note", () => /Interrupted \(SIGTERM\)/.test(run.stderr()));
+        run.child.kill("SIGTERM");
+        const out = await run.done;
+        assertExit(out, 143);
+        assert.match(out.stderr, /Interrupted \(SIGTERM\): stopping the backup now/);
+        assert.match(out.stderr, /Aborted \(SIGTERM again\) during the backup: .*the database was not changed/);
+        assert.doesNotMatch(out.stderr, /dirty|a file running in a transaction/);
+      });
+      const left = await readdir(join(work.path, "backups")).catch(() => []);
+      assert.deepEqual(left, [], "nothing of the backup stays");
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 test("[postgres] SIGTERM during a restore stops pg_restore: exit 1 INTERRUPTED, no pg_restore left to commit, the database as it was", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
