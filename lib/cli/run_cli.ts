@@ -803,8 +803,13 @@ async function runRestore(
   // schema under a running `up` would leave the version table saying what is not there. The
   // embedded PGlite is one process's alone already (its folder lock).
   const result = db.dialect === "postgres" ? await restoreLocked(migrator, restore) : await restore();
-  if (mode.json) io.stdout(toJson({ command: "restore", ...result }) + "\n");
-  else {
+  // Where the restored database stands now, in golang-migrate's terms.
+  const now = await migrator.version().catch(() => undefined);
+  if (mode.json) {
+    io.stdout(
+      toJson({ command: "restore", ...result, ...(now ? { migrationVersion: versionJson(now) } : {}) }) + "\n",
+    );
+  } else {
     if (!result.checked) {
       io.stderr(`warning: ${rest[0]} has no recorded checksum (not written by strata backup): it was not verified\n`);
     }
@@ -817,8 +822,21 @@ async function runRestore(
     const emptied = result.dropped === undefined
       ? ""
       : `, after dropping the ${result.dropped} object(s) of the current schema in the same transaction`;
+    if (result.sameDatabase === false && result.backupOf) {
+      io.stderr(
+        `note: ${rest[0]} is a backup of ${result.backupOf.database} (taken ${result.backupOf.createdAt}), ` +
+          `another database than ${url.label}\n`,
+      );
+    }
+    const at = now === undefined
+      ? ""
+      : now.version === null
+      ? "; it has no migration applied"
+      : `; it is at migration version ${now.version}${now.dirty ? " (dirty)" : ""}`;
     io.stderr(
-      `Restored ${rest[0]} (${result.format}) into ${url.label}${emptied} in ${formatDuration(result.durationMs)}\n`,
+      `Restored ${rest[0]} (${result.format}) into ${url.label}${emptied} in ${
+        formatDuration(result.durationMs)
+      }${at}\n`,
     );
   }
   return 0;

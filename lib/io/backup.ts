@@ -364,6 +364,12 @@ function sameDatabase(a: BackupManifest, b: BackupManifest): boolean {
   return a.database.split("?")[0] === b.database.split("?")[0];
 }
 
+/** The key a backup of `db` would record (its manifest's `databaseKey`), to compare with one. */
+export async function databaseKeyOf(db: Database, url: DatabaseUrl, cwd?: string): Promise<string> {
+  const [{ name }] = await db.query<{ name: string }>("SELECT current_database() AS name");
+  return databaseKey(url, name, cwd);
+}
+
 function databaseKey(url: DatabaseUrl, name: string, cwd: string | undefined): string {
   if (url.kind === "pglite") {
     return url.pglitePath === "memory"

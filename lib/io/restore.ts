@@ -23,7 +23,7 @@ import { locateInScript, locatePosition, parseSqlScript, type SqlScript } from "
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { removeOnExit } from "./exit_cleanup.ts";
 import { fileSystemError } from "./write_atomically.ts";
-import { type BackupFormat, verifyBackup } from "./backup.ts";
+import { type BackupFormat, type BackupManifest, databaseKeyOf, readManifest, verifyBackup } from "./backup.ts";
 import { dbnameArgument, findPgProgram, libpqEnvironment, runPiped, runProgram } from "./pg_tools.ts";
 
 /** Options for {@linkcode restoreBackup}. */
@@ -64,6 +64,13 @@ export interface RestoreResult {
    * did not have, created for the restore (NOLOGIN, in its transaction). PGlite only.
    */
   createdRoles?: string[];
+  /** What the backup's manifest says it is of (a backup strata wrote; absent for others). */
+  backupOf?: Pick<BackupManifest, "database" | "createdAt" | "migrationVersion">;
+  /**
+   * Whether the backup was of this same database (its manifest's key: server and name, or
+   * PGlite folder); absent when the manifest has no key.
+   */
+  sameDatabase?: boolean;
   durationMs: number;
 }
 
@@ -85,6 +92,10 @@ export async function restoreBackup(
 ): Promise<RestoreResult> {
   const started = performance.now();
   const verified = await verifyBackup(path);
+  const manifest = await readManifest(path).catch(() => undefined);
+  const sameDatabase = manifest?.databaseKey === undefined
+    ? undefined
+    : manifest.databaseKey === await databaseKeyOf(db, url).catch(() => undefined);
   const [{ count }] = await db.query<{ count: number }>(
     `SELECT count(*)::int AS count FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
@@ -137,6 +148,16 @@ export async function restoreBackup(
     existingTables: count,
     ...(drops === undefined ? {} : { dropped: drops.length }),
     ...(createdRoles.length > 0 ? { createdRoles } : {}),
+    ...(manifest
+      ? {
+        backupOf: {
+          database: manifest.database,
+          createdAt: manifest.createdAt,
+          migrationVersion: manifest.migrationVersion,
+        },
+      }
+      : {}),
+    ...(sameDatabase === undefined ? {} : { sameDatabase }),
     durationMs: performance.now() - started,
   };
 }

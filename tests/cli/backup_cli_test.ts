@@ -489,6 +489,44 @@ test("[postgres] restore of a plain dump with no checksum that is cut off or emp
   });
 });
 
+test("[postgres] restore says the migration version the database is at afterwards, and notes a backup of another database", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const made = await runStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
+      assertExit(made, 0);
+      const path = made.stdout.trim();
+      const same = await runStrata(["-database", source.url, "restore", path, "-yes", "-replace"], work.path);
+      assertExit(same, 0);
+      assert.match(same.stderr, /^Restored .* in .*; it is at migration version 4$/m);
+      assert.doesNotMatch(same.stderr, /another database/);
+      await withDatabase(t, "postgres", async (target) => {
+        const other = await runStrata(["-database", target.url, "restore", path], work.path);
+        assertExit(other, 0);
+        assert.match(
+          other.stderr,
+          new RegExp(
+            `^note: .* is a backup of .*/${
+              basename(new URL(source.url).pathname)
+            } \\(taken .*\\), another database than `,
+            "m",
+          ),
+        );
+        assert.match(other.stderr, /; it is at migration version 4$/m);
+        const json = JSON.parse(
+          (await runStrata(["-json", "-database", target.url, "restore", path, "-yes", "-replace"], work.path)).stdout,
+        );
+        assert.equal(json.sameDatabase, false, JSON.stringify(json));
+        assert.deepEqual(json.migrationVersion, { version: 4, dirty: false });
+        assert.equal(json.backupOf.migrationVersion.version, "4");
+      });
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 test("[postgres] restore -clean stopped by a table the backup does not have (a foreign key to a restored table) says -replace, not -clean again, and changes nothing", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
