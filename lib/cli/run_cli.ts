@@ -472,6 +472,15 @@ async function dispatch(
       const state = await migrator.force(argument.version!);
       if (mode.json) io.stdout(toJson({ command: "force", database: db.label, version: versionJson(state) }) + "\n");
       else if (mode.verbose) io.stderr(`version set to ${state.version ?? -1}\n`);
+      // As golang-migrate, force sets any version; a typo is then only found by the next up.
+      const set = argument.version === -1n ? undefined : await migrator.loadSet().catch(() => undefined);
+      if (set && !set.migrations.some((m) => m.version === argument.version)) {
+        io.stderr(
+          `warning: no migration in ${folder} has version ${argument.version}: the database now says it is at ` +
+            `${argument.version}, and up will refuse that (VERSION_MISSING) until a file has it; if it was a typo, ` +
+            `force the right version\n`,
+        );
+      }
       return 0;
     }
     case "version": {

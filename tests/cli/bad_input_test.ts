@@ -169,9 +169,18 @@ for (const backend of backendsFor("both")) {
     });
   });
 
-  test(`[${backend}] up on a database at a version the files lack fails with no migration found`, async (t) => {
+  test(`[${backend}] force to a version no file has warns (golang-migrate sets it silently), and up then fails with no migration found`, async (t) => {
     await withHarness(t, backend, async (h) => {
       await h.files({ "1_a.up.sql": "CREATE TABLE a (id int);\n" });
+      const forced = await h.strata("force", "99");
+      assertExit(forced, 0);
+      assert.match(
+        forced.stderr,
+        /^warning: no migration in .* has version 99: .*up will refuse that \(VERSION_MISSING\)/m,
+      );
+      const known = await h.strata("force", "1");
+      assertExit(known, 0);
+      assert.doesNotMatch(known.stderr, /warning/);
       assertExit(await h.strata("force", "99"), 0);
       const out = await h.strata("up");
       assertExit(out, 1);
