@@ -187,13 +187,19 @@ async function writeBackup(
     interrupted(options.signal);
     await rename(partial, path);
   } catch (error) {
-    await rm(partial, { recursive: true, force: true });
-    await rm(manifestPath, { force: true });
-    await rm(sumsPath, { force: true });
+    // Each on its own: a directory dump's folder can still be written to for a moment by
+    // pg_dump's workers after a signal (ENOTEMPTY), which must not leave the manifest behind.
+    for (const [i, path] of [partial, manifestPath, sumsPath].entries()) {
+      const removed = await rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }).then(
+        () => true,
+        () => false,
+      );
+      // One that could not be removed stays registered: the exit removes it, if it can.
+      if (removed) kept[i]();
+    }
     throw error;
-  } finally {
-    for (const keep of kept) keep();
   }
+  for (const keep of kept) keep();
   const pruned = options.keep === undefined ? [] : await prune(out, manifest, options.keep);
   return { ...manifest, path, manifestPath, durationMs: performance.now() - started, pruned };
 }

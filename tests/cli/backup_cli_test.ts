@@ -857,7 +857,10 @@ test("[postgres] SIGTERM during a backup stops pg_dump at once: exit 1 INTERRUPT
   const { out, left } = await interruptedBackup(t, "custom", 1);
   if (!out) return;
   assertExit(out, 1);
-  assert.match(out.stderr, /Interrupted \(SIGTERM\): stopping pg_dump now; the partial backup is removed/);
+  assert.match(
+    out.stderr,
+    /Interrupted \(SIGTERM\): stopping the backup now \(pg_dump, once it runs\); the partial backup is removed/,
+  );
   assert.match(out.stderr, /^error: Interrupted: the backup was stopped/m);
   assert.deepEqual(left, []);
 });
