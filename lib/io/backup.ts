@@ -370,6 +370,29 @@ function sameDatabase(a: BackupManifest, b: BackupManifest): boolean {
   return a.database.split("?")[0] === b.database.split("?")[0];
 }
 
+/**
+ * The newest backup of `db` in `out` taken while its version was clean (deploy takes one
+ * before it migrates), by its manifest; undefined when there is none or the folder cannot be read.
+ */
+export async function newestCleanBackup(
+  db: Database,
+  url: DatabaseUrl,
+  out: string,
+  cwd?: string,
+): Promise<{ path: string; manifest: BackupManifest } | undefined> {
+  const key = await databaseKeyOf(db, url, cwd);
+  let best: { path: string; manifest: BackupManifest } | undefined;
+  for (const name of await readdir(out).catch(() => [] as string[])) {
+    if (!/^backup_.*\.(sql|dump|dir)$/.test(name)) continue;
+    const manifest = await readManifest(join(out, name)).catch(() => undefined);
+    if (manifest?.file !== name || manifest.databaseKey !== key || manifest.migrationVersion?.dirty !== false) continue;
+    if (!best || String(manifest.createdAt) > String(best.manifest.createdAt)) {
+      best = { path: join(out, name), manifest };
+    }
+  }
+  return best;
+}
+
 /** The key a backup of `db` would record (its manifest's `databaseKey`), to compare with one. */
 export async function databaseKeyOf(db: Database, url: DatabaseUrl, cwd?: string): Promise<string> {
   const [{ name }] = await db.query<{ name: string }>("SELECT current_database() AS name");

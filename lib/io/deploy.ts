@@ -9,9 +9,16 @@
  */
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
-import type { StrataError } from "../db/strata_error.ts";
+import { StrataError } from "../db/strata_error.ts";
 import type { MigrateRun, Migrator, PlannedRun } from "../migrate/migrator.ts";
-import { backupDatabase, type BackupOptions, type BackupResult, pruneBackups, verifyBackup } from "./backup.ts";
+import {
+  backupDatabase,
+  type BackupOptions,
+  type BackupResult,
+  newestCleanBackup,
+  pruneBackups,
+  verifyBackup,
+} from "./backup.ts";
 import { restoreBackup } from "./restore.ts";
 
 /** Options for {@linkcode deploy}. */
@@ -69,7 +76,25 @@ export async function deploy(
 ): Promise<DeployResult> {
   const log = options.log ?? (() => {});
   return await migrator.hold(async () => {
-    const plan = await migrator.plan({ command: "up" });
+    const plan = await migrator.plan({ command: "up" }).catch(async (error: unknown) => {
+      // A database a failed deploy left dirty: the way back by the backup that deploy took.
+      if (error instanceof StrataError && error.code === "DIRTY") {
+        const out = options.backup?.out ?? "backups";
+        const found = await newestCleanBackup(db, url, out, options.backup?.cwd).catch(() => undefined);
+        if (found) {
+          const strata = options.command ?? ((args: string) => `strata ${args}`);
+          const restore = options.restoreCommand?.(found.path) ?? strata(`restore ${found.path} -yes -replace`);
+          Object.assign(error, {
+            hint:
+              `${error.hint ? `${error.hint} ` : ""}The newest backup of this database in ${out} is ${found.path}, ` +
+              `taken ${found.manifest.createdAt} at version ${found.manifest.migrationVersion.version ?? "none"}: ` +
+              `if repairing by hand is not an option, ${restore} puts the database back as it was then ` +
+              "(writes since then are lost)",
+          });
+        }
+      }
+      throw error;
+    });
     if (plan.noChange) {
       log(`No pending migrations at version ${plan.from.version ?? "none"}: nothing to deploy, no backup taken`);
       return { noChange: true, plan, restored: false };

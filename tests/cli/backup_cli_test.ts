@@ -750,6 +750,40 @@ test("[postgres] deploy -restore-on-failure puts back 5 applied and 6 failed out
   });
 });
 
+test("[postgres] deploy run again on a database a failed deploy left dirty names the backup that deploy took and the restore that puts it back, which works", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const before = await appRows(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      const path = await migrationsWith(work.path, { "000005_break.up.sql": FAILING_OUTSIDE_TRANSACTION });
+      const deploy = ["-path", path, "-database", source.url, "deploy", "-out", "backups"];
+      const first = await runStrata(deploy, work.path);
+      assertExit(first, 1);
+      const [taken] = await backupsIn(join(work.path, "backups"));
+      assert.ok(taken, "the first deploy took a backup");
+
+      const again = await runStrata(deploy, work.path);
+      assertExit(again, 1);
+      assert.match(again.stderr, /^error: Dirty database version 5/m);
+      const hint = new RegExp(
+        `The newest backup of this database in .*backups is (.*${
+          taken.replace(/[.]/g, "\\.")
+        }), taken \\S+ at version 4: ` +
+          "if repairing by hand is not an option, (strata .* restore \\S+ -yes -replace) puts the database back",
+      );
+      const match = hint.exec(again.stderr);
+      assert.ok(match, again.stderr);
+      // The command as printed, run as the operator would (the URL given as -database).
+      const restored = await runStrata(["-database", source.url, "restore", match[1], "-yes", "-replace"], work.path);
+      assertExit(restored, 0);
+      assert.deepEqual(await appRows(source.db), before);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
 test("[postgres] deploy -restore-on-failure that restored prints no note about commands, since it printed none", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
