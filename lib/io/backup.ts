@@ -344,21 +344,36 @@ async function chmodTree(dir: string): Promise<void> {
  * without a readable manifest is never deleted.
  */
 async function prune(out: string, current: BackupManifest, keep: number): Promise<string[]> {
-  const same: Array<{ name: string; createdAt: string }> = [];
-  for (const name of await readdir(out)) {
-    if (!/^backup_.*\.(sql|dump|dir)$/.test(name)) continue;
-    const manifest = await readManifest(join(out, name));
-    if (manifest?.file !== name || !sameDatabase(manifest, current)) continue;
-    same.push({ name, createdAt: String(manifest.createdAt) });
-  }
-  same.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.name < b.name ? 1 : -1));
-  const old = same.slice(Math.max(0, keep)).map((b) => b.name);
+  const same = await backupsIn(out, (manifest) => sameDatabase(manifest, current));
+  const old = same.slice(Math.max(0, keep)).map((b) => b.manifest.file);
   for (const name of old) {
     for (const suffix of ["", ".json", ".sha256"]) {
       await rm(join(out, `${name}${suffix}`), { recursive: true, force: true });
     }
   }
   return old;
+}
+
+/**
+ * The backups in `out` with a manifest of their own that `keep` accepts, newest first (by the
+ * manifest's createdAt, then by name). A backup without a readable manifest is never listed.
+ */
+async function backupsIn(
+  out: string,
+  keep: (manifest: BackupManifest) => boolean,
+): Promise<Array<{ path: string; manifest: BackupManifest }>> {
+  const found: Array<{ path: string; manifest: BackupManifest }> = [];
+  for (const name of await readdir(out)) {
+    if (!/^backup_.*\.(sql|dump|dir)$/.test(name)) continue;
+    const manifest = await readManifest(join(out, name));
+    if (manifest?.file !== name || !keep(manifest)) continue;
+    found.push({ path: join(out, name), manifest });
+  }
+  const order = (b: { manifest: BackupManifest }) => [String(b.manifest.createdAt), b.manifest.file];
+  return found.sort((a, b) => {
+    const [x, y] = [order(a), order(b)];
+    return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : x[1] < y[1] ? 1 : -1;
+  });
 }
 
 /**
@@ -381,16 +396,10 @@ export async function newestCleanBackup(
   cwd?: string,
 ): Promise<{ path: string; manifest: BackupManifest } | undefined> {
   const key = await databaseKeyOf(db, url, cwd);
-  let best: { path: string; manifest: BackupManifest } | undefined;
-  for (const name of await readdir(out).catch(() => [] as string[])) {
-    if (!/^backup_.*\.(sql|dump|dir)$/.test(name)) continue;
-    const manifest = await readManifest(join(out, name)).catch(() => undefined);
-    if (manifest?.file !== name || manifest.databaseKey !== key || manifest.migrationVersion?.dirty !== false) continue;
-    if (!best || String(manifest.createdAt) > String(best.manifest.createdAt)) {
-      best = { path: join(out, name), manifest };
-    }
-  }
-  return best;
+  const clean = await backupsIn(out, (m) => m.databaseKey === key && m.migrationVersion?.dirty === false).catch(
+    () => [],
+  );
+  return clean[0];
 }
 
 /** The key a backup of `db` would record (its manifest's `databaseKey`), to compare with one. */
