@@ -45,22 +45,7 @@ export async function openEmptyPglite(extensionNames: readonly string[] = []): P
       never
     >,
   };
-  const file = pgliteTemplateFile();
-  const tar = file === undefined ? undefined : await readTemplate(file);
-  if (tar !== undefined) {
-    const pg = new PGlite({ loadDataDir: tar, ...extensions });
-    try {
-      await pg.waitReady;
-      return pg;
-    } catch {
-      // A verified tarball PGlite still cannot start from: make a new one.
-      await pg.close().catch(() => {});
-    }
-  }
-  const pg = new PGlite(extensions);
-  await pg.waitReady;
-  if (file !== undefined) await writeTemplate(file, await dumpEmpty(pg)).catch(() => {});
-  return pg;
+  return await fromTemplate((loadDataDir) => new PGlite({ ...extensions, ...(loadDataDir ? { loadDataDir } : {}) }));
 }
 
 /**
@@ -96,23 +81,36 @@ export async function openNewPgliteFolder(
 ): Promise<PGlite> {
   pgliteModule ??= import("@electric-sql/pglite");
   const { PGlite } = await pgliteModule;
+  return await fromTemplate(
+    (loadDataDir) => new PGlite(folder, { ...options, ...(loadDataDir ? { loadDataDir } : {}) }),
+    // What PGlite wrote before it failed goes (the folder was new), for initdb to start clean.
+    async () => {
+      for (const name of await readdir(folder).catch(() => [])) {
+        await rm(join(folder, name), { recursive: true, force: true });
+      }
+    },
+  );
+}
+
+/**
+ * A started instance from `open`: given the cached empty cluster when there is a usable one,
+ * else without it (PGlite's initdb), and then its fresh cluster becomes the cache. A verified
+ * tarball PGlite still cannot start from is passed over the same way, after `clear`.
+ */
+async function fromTemplate(open: (loadDataDir?: Blob) => PGlite, clear?: () => Promise<void>): Promise<PGlite> {
   const file = pgliteTemplateFile();
   const tar = file === undefined ? undefined : await readTemplate(file);
   if (tar !== undefined) {
-    const pg = new PGlite(folder, { ...options, loadDataDir: tar });
+    const pg = open(tar);
     try {
       await pg.waitReady;
       return pg;
     } catch {
-      // A verified tarball PGlite still cannot start from: clear what it wrote (the folder
-      // was new) and let initdb make the cluster instead.
       await pg.close().catch(() => {});
-      for (const name of await readdir(folder).catch(() => [])) {
-        await rm(join(folder, name), { recursive: true, force: true });
-      }
+      await clear?.();
     }
   }
-  const pg = new PGlite(folder, options);
+  const pg = open();
   await pg.waitReady;
   if (file !== undefined) {
     try {

@@ -450,6 +450,8 @@ export interface VerifiedBackup {
   /** Whether a recorded checksum was there to compare. */
   checked: boolean;
   sha256: string;
+  /** The manifest beside it (a backup strata wrote), if there is one. */
+  manifest?: BackupManifest;
 }
 
 /**
@@ -502,7 +504,7 @@ export async function verifyBackup(path: string, options: { pgRestore?: string }
       throw new StrataError("BACKUP_CORRUPT", `pg_restore cannot read ${basename(path)}: ${result.stderr.trim()}`);
     }
   }
-  return { path, format, checked: recorded !== undefined, sha256 };
+  return { path, format, checked: recorded !== undefined, sha256, ...(manifest ? { manifest } : {}) };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { StrataError } from "../db/strata_error.ts";
 
 /** What each Deno permission is for; the PERMISSION_DENIED hint and the README give the same list. */
-export const DENO_PERMISSIONS_HINT = "Run it with -A (deno run -A mod.ts ...), or grant what strata uses: " +
+const DENO_PERMISSIONS_HINT = "Run it with -A (deno run -A mod.ts ...), or grant what strata uses: " +
   "--allow-read --allow-env --allow-sys always; --allow-net for a server; --allow-write for the embedded PGlite, " +
   "backup, snapshot -out, create and bundle; --allow-run for backup, restore and deploy (pg_dump, pg_restore, psql)";
 
@@ -14,7 +14,7 @@ export const DENO_PERMISSIONS_HINT = "Run it with -A (deno run -A mod.ts ...), o
  * The Deno permission error in `error` or its causes (NotCapable on Deno 2, PermissionDenied
  * on Deno 1), if there is one. Never matches on Node: a file the system refuses is EACCES.
  */
-export function deniedPermission(error: unknown): Error | undefined {
+function deniedPermission(error: unknown): Error | undefined {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 8; depth++) {
     if (current.name === "NotCapable" || current.name === "PermissionDenied") return current;

@@ -23,7 +23,7 @@ import { locateInScript, locatePosition, parseSqlScript, type SqlScript } from "
 import { keepingSessionSettings } from "./_session_settings.ts";
 import { removeOnExit } from "./exit_cleanup.ts";
 import { fileSystemError } from "./write_atomically.ts";
-import { type BackupFormat, type BackupManifest, databaseKeyOf, readManifest, verifyBackup } from "./backup.ts";
+import { type BackupFormat, type BackupManifest, databaseKeyOf, verifyBackup } from "./backup.ts";
 import { dbnameArgument, findPgProgram, libpqEnvironment, runPiped, runProgram } from "./pg_tools.ts";
 
 /** Options for {@linkcode restoreBackup}. */
@@ -75,7 +75,9 @@ export interface RestoreResult {
 }
 
 /**
- * Restores a backup into the database.
+ * Restores a backup into the database. It does not take the migration lock: a caller that
+ * may run beside a migration holds it around the call (`migrator.hold`), as the CLI's
+ * `restore` and deploy do.
  *
  * @throws {StrataError} BACKUP_CORRUPT (checksum), ABORTED (non-empty target, not confirmed), RESTORE_FAILED (the target is unchanged).
  * @example
@@ -92,7 +94,7 @@ export async function restoreBackup(
 ): Promise<RestoreResult> {
   const started = performance.now();
   const verified = await verifyBackup(path);
-  const manifest = await readManifest(path).catch(() => undefined);
+  const manifest = verified.manifest;
   const sameDatabase = manifest?.databaseKey === undefined
     ? undefined
     : manifest.databaseKey === await databaseKeyOf(db, url).catch(() => undefined);
