@@ -192,7 +192,7 @@ for (const backend of BACKENDS) {
             assert.ok(manifest.bytes > 0);
             assert.equal(manifest.sha256, backup.sha256);
             const verified = await verifyBackup(backup.path);
-            assert.deepEqual(verified, { path: backup.path, format, checked: true, sha256: backup.sha256 });
+            assert.deepEqual(verified, { path: backup.path, format, checked: true, sha256: backup.sha256, manifest });
           } finally {
             await out.remove();
           }
