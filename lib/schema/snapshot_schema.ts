@@ -1,15 +1,14 @@
 /**
  * Reads a database's schema into a {@linkcode SchemaSnapshot}: one flat catalog query per
- * object kind against pg_catalog, all on one session inside one REPEATABLE READ READ ONLY
- * transaction with an empty search_path (so every name the server deparses is qualified and
- * the picture is consistent).
+ * object kind against pg_catalog, all in one REPEATABLE READ READ ONLY picture of the database
+ * with an empty search_path (so every name the server deparses is qualified and the picture is
+ * consistent); see _read_catalog.ts for how a server's two sessions share it.
  */
-import type { Database, Queryable } from "../db/database.ts";
-import { StrataError } from "../db/strata_error.ts";
+import type { Database } from "../db/database.ts";
 import { historyTableFor } from "../migrate/history.ts";
 import { storedTable } from "../migrate/version_table.ts";
-import { CATALOG_QUERIES, type CatalogKind, SNAPSHOT_SETTINGS } from "./_catalog_queries.ts";
 import { compareText, sortBy } from "./_compare.ts";
+import { type Raw, type RawCatalog, readCatalog } from "./_read_catalog.ts";
 import {
   normalizeDefinition,
   normalizeExpression,
@@ -53,8 +52,6 @@ export interface SnapshotOptions {
   includeVersionTables?: boolean;
 }
 
-type Raw = Record<string, unknown>;
-
 /**
  * Takes a snapshot of the database's schema.
  *
@@ -67,7 +64,8 @@ type Raw = Record<string, unknown>;
  * database are byte-identical once serialised with `snapshotToJson`, and PostgreSQL 15 and
  * PostgreSQL 18 (PGlite) give the same snapshot for the same migrations.
  *
- * @param db The database to read; the snapshot runs on one session of it.
+ * @param db The database to read. On a server the snapshot uses two of its sessions when it
+ *   can have them (both in one exported snapshot), one when it cannot.
  * @param options Tables to exclude and schemas to keep.
  * @returns The snapshot.
  * @throws {StrataError} `QUERY_FAILED` when a catalog query fails (the server's error is the cause).
@@ -85,34 +83,7 @@ type Raw = Record<string, unknown>;
  * ```
  */
 export async function snapshotSchema(db: Database, options: SnapshotOptions = {}): Promise<SchemaSnapshot> {
-  const raw = await db.withSession(async (session) => {
-    await session.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    try {
-      await session.exec(SNAPSHOT_SETTINGS.join(";\n"));
-      const result = {} as Record<CatalogKind, Raw[]>;
-      for (const kind of Object.keys(CATALOG_QUERIES) as CatalogKind[]) {
-        result[kind] = await readKind(session, kind);
-      }
-      await session.exec("COMMIT");
-      return result;
-    } catch (error) {
-      await session.exec("ROLLBACK").catch(() => {});
-      throw error;
-    }
-  });
-  return buildSnapshot(raw, options);
-}
-
-async function readKind(session: Queryable, kind: CatalogKind): Promise<Raw[]> {
-  let rows: Array<{ j: string }>;
-  try {
-    rows = await session.query<{ j: string }>(CATALOG_QUERIES[kind]);
-  } catch (error) {
-    throw new StrataError("QUERY_FAILED", `Reading the catalog failed: ${kind}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  return JSON.parse(rows[0].j) as Raw[];
+  return buildSnapshot(await readCatalog(db), options);
 }
 
 const str = (value: unknown): string => value as string;
@@ -139,7 +110,7 @@ const CONSTRAINT_TYPES: Record<string, ConstraintType> = {
 const POLICY_COMMANDS = { "*": "all", r: "select", a: "insert", w: "update", d: "delete" } as const;
 const TRIGGER_ENABLED = { D: "disabled", R: "replica", A: "always" } as const;
 
-function buildSnapshot(raw: Record<CatalogKind, Raw[]>, options: SnapshotOptions): SchemaSnapshot {
+function buildSnapshot(raw: RawCatalog, options: SnapshotOptions): SchemaSnapshot {
   const wanted = options.schemas ? new Set(options.schemas) : undefined;
   const inSchema = (row: Raw) => !wanted || wanted.has(str(row.schema));
 
@@ -427,7 +398,7 @@ function defaultIdentityOptions(type: string) {
  * golang-migrate's version tables (exactly `version bigint, dirty boolean`) and strata's
  * `<name>_history` siblings, as table keys.
  */
-function versionTables(raw: Record<CatalogKind, Raw[]>): string[] {
+function versionTables(raw: RawCatalog): string[] {
   // Per table: its number of columns, and whether it has `version bigint` and `dirty boolean`.
   const columns = new Map<string, number>();
   const version = new Set<string>();

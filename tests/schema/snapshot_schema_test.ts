@@ -10,6 +10,7 @@ import { snapshotToJson } from "../../lib/schema/format_snapshot.ts";
 import { snapshotSchema } from "../../lib/schema/snapshot_schema.ts";
 import { historyTableFor } from "../../lib/migrate/history.ts";
 import { storedTable } from "../../lib/migrate/version_table.ts";
+import { openDatabase } from "../../lib/io/open_database.ts";
 import { BACKENDS, makeDatabase, withDatabase } from "../_support/backends.ts";
 import { applyExampleMigrations, everyKindSql } from "./_helpers.ts";
 
@@ -194,6 +195,118 @@ test("[postgres] extensions are listed, their member objects are not", async (t)
     assert.deepEqual(objects.extensions.map((e) => `${e.name} ${e.schema}`), ["citext public"]);
     assert.deepEqual(objects.functions, []);
     assert.deepEqual(objects.tables[0].columns[0].type, "public.citext");
+  });
+});
+
+test("[postgres] a snapshot read by two sessions while tables are being created sees each table whole or not at all", {
+  timeout: 60_000,
+}, async (t) => {
+  await withDatabase(t, "postgres", async ({ db, url }) => {
+    // A writer on its own connection commits a table at a time: its columns, primary key,
+    // foreign key, index and owned sequence all in one transaction. A snapshot whose second
+    // session read at another moment than the first would list an index, sequence or
+    // constraint of a table it does not have, or a table without its own.
+    await db.exec("CREATE TABLE t_0 (id int PRIMARY KEY)");
+    const { db: writer } = await openDatabase(url, { max: 1 });
+    let writing = true;
+    let made = 0;
+    const writes = (async () => {
+      while (writing) {
+        const i = ++made;
+        await writer.exec(`CREATE TABLE t_${i} (id serial PRIMARY KEY, ref int REFERENCES t_${i - 1} (id), note text);
+          CREATE INDEX t_${i}_ref ON t_${i} (ref)`);
+      }
+    })();
+    try {
+      for (let round = 0; round < 25; round++) {
+        const { objects } = await snapshotSchema(db);
+        const tables = new Set(objects.tables.map((table) => table.name));
+        for (const table of objects.tables) {
+          if (table.name === "t_0") continue;
+          assert.deepEqual(table.columns.map((c) => c.name), ["id", "ref", "note"], `${table.name}'s columns`);
+          assert.deepEqual(table.constraints.map((c) => c.type).sort(), ["foreign key", "primary key"], table.name);
+        }
+        for (const index of objects.indexes) {
+          assert.ok(tables.has(index.table), `index ${index.name} without its table`);
+        }
+        for (const sequence of objects.sequences) {
+          assert.ok(tables.has(sequence.ownedBy!.table), `sequence ${sequence.name} without its table`);
+        }
+        assert.equal(objects.indexes.length, tables.size - 1);
+        assert.equal(objects.sequences.length, tables.size - 1);
+      }
+    } finally {
+      writing = false;
+      await writes;
+      await writer.close();
+    }
+    assert.ok(made > 25, `the writer made only ${made} tables`);
+  });
+});
+
+test(
+  "[postgres] a snapshot completes on a pool of one connection and inside a session the caller holds, and reads the same",
+  {
+    timeout: 60_000,
+  },
+  async (t) => {
+    await withDatabase(t, "postgres", async ({ db, url }) => {
+      await db.exec(await everyKindSql());
+      const expected = snapshotToJson(await snapshotSchema(db));
+      for (const max of [1, 2]) {
+        const { db: pool } = await openDatabase(url, { max });
+        try {
+          assert.equal(snapshotToJson(await snapshotSchema(pool)), expected, `a pool of ${max}, nothing held`);
+          // The caller holds one of the pool's connections (all of a pool of one would wait for
+          // it, as any query would; a pool of two is left with one).
+          if (max === 2) {
+            const held = await pool.withSession(async (session) => {
+              await session.query("SELECT 1");
+              return snapshotToJson(await snapshotSchema(pool));
+            });
+            assert.equal(held, expected, "a pool of two, one connection held by the caller");
+          }
+        } finally {
+          await pool.close();
+        }
+      }
+    });
+  },
+);
+
+test("[postgres] a catalog query that fails is QUERY_FAILED naming its kind, and both sessions' transactions end", {
+  timeout: 60_000,
+}, async (t) => {
+  await withDatabase(t, "postgres", async ({ db, url }) => {
+    const tables = Array.from({ length: 300 }, (_, i) => `CREATE TABLE t_${i} (id int PRIMARY KEY, note text);`);
+    await db.exec(tables.join("\n"));
+    const name = new URL(url).pathname.slice(1);
+    await db.exec(`ALTER DATABASE "${name}" SET statement_timeout = 1`);
+    const { db: pool } = await openDatabase(url, { max: 2 });
+    try {
+      await assert.rejects(snapshotSchema(pool), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "QUERY_FAILED");
+        assert.match(
+          error.message,
+          /^Reading the catalog failed: (constraints|columns|indexes|sequences|tables): .*statement timeout/,
+        );
+        return true;
+      });
+      // Both connections are back in the pool outside any transaction.
+      const states = await Promise.all([0, 1].map(() =>
+        pool.withSession(async (session) => {
+          await session.exec("SET statement_timeout = 0");
+          const [row] = await session.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+          );
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return row.n;
+        })
+      ));
+      assert.deepEqual(states, [0, 0]);
+    } finally {
+      await pool.close();
+    }
   });
 });
 
