@@ -459,9 +459,14 @@ export interface VerifiedBackup {
  * manifest), and for custom and directory dumps that pg_restore can read its table of
  * contents.
  *
+ * @param options `dialect`: the database it is for (the hint for a file that is not a dump names
+ *   what runs SQL there); `pgRestore`: the pg_restore to list it with.
  * @throws {StrataError} BACKUP_CORRUPT when the checksum differs or pg_restore cannot read it.
  */
-export async function verifyBackup(path: string, options: { pgRestore?: string } = {}): Promise<VerifiedBackup> {
+export async function verifyBackup(
+  path: string,
+  options: { pgRestore?: string; dialect?: Database["dialect"] } = {},
+): Promise<VerifiedBackup> {
   const info = await stat(path).catch((cause) => {
     throw new StrataError("SOURCE_NOT_FOUND", `Backup not found: ${path}`, { cause });
   });
@@ -493,7 +498,10 @@ export async function verifyBackup(path: string, options: { pgRestore?: string }
         "and it has no recorded checksum: it may be cut off or empty. Nothing was restored",
       {
         hint: "Use a whole backup (strata backup records a SHA-256 beside each one). A SQL file that is not " +
-          "pg_dump's output is not a backup: run it with psql -1 -f FILE",
+          "pg_dump's output is not a backup: " +
+          (options.dialect === "pglite"
+            ? "to run it on the embedded database, make it a migration (create NAME, paste it into the .up.sql, then up)"
+            : "run it with psql -1 -f FILE"),
       },
     );
   }

@@ -93,7 +93,7 @@ export async function restoreBackup(
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const started = performance.now();
-  const verified = await verifyBackup(path);
+  const verified = await verifyBackup(path, { dialect: db.dialect });
   const manifest = verified.manifest;
   const sameDatabase = manifest?.databaseKey === undefined
     ? undefined

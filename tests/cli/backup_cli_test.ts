@@ -489,6 +489,20 @@ test("[postgres] restore of a plain dump with no checksum that is cut off or emp
   });
 });
 
+test("[pglite] restore of a SQL file that is not a dump names a migration, not psql, as the way to run it on the embedded database", async () => {
+  const work = await tempDir("strata-backup-cli-");
+  try {
+    await writeFile(join(work.path, "changes.sql"), "CREATE TABLE notes (id int);\n");
+    const out = await runStrata(["-database", "pglite://./db", "restore", "changes.sql", "-yes"], work.path);
+    assertExit(out, 1);
+    assert.match(out.stderr, /does not end as pg_dump ends a plain dump/);
+    assert.match(out.stderr, /hint: .*make it a migration \(create NAME, paste it into the \.up\.sql, then up\)/);
+    assert.doesNotMatch(out.stderr, /psql/);
+  } finally {
+    await work.remove();
+  }
+});
+
 test("[postgres] restore says the migration version the database is at afterwards, and notes a backup of another database", async (t) => {
   await withDatabase(t, "postgres", async (source) => {
     await populateApp(source.db);
