@@ -6,7 +6,7 @@
 // Only what every command needs is imported here; each command's implementation is imported
 // when that command runs (a no-op `up` never loads backup, seed, bundle or schema code).
 import { stat } from "node:fs/promises";
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { type Database, ScriptError, serverErrorFields } from "../db/database.ts";
 import { type DatabaseUrl, maskUrl } from "../db/database_url.ts";
 import { FileError, StrataError } from "../db/strata_error.ts";
@@ -758,7 +758,7 @@ function backupJson(backup: BackupResult): Record<string, unknown> {
 }
 
 async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: CliIo, mode: Mode): Promise<number> {
-  const { backupDatabase } = await import("../io/backup.ts");
+  const { backupDatabase, leftoverWarning } = await import("../io/backup.ts");
   io.interruptNote = db.dialect === "postgres"
     ? "stopping the backup now (pg_dump, once it runs); the partial backup is removed"
     : "the embedded database's dump runs in this process: it is discarded when it ends";
@@ -774,6 +774,9 @@ async function runBackup(args: ParsedArgs, db: Database, url: DatabaseUrl, io: C
       }\n`,
     );
     for (const name of backup.pruned) io.stderr(`Deleted older backup ${name} (-keep ${stringFlag(args, "keep")})\n`);
+    for (const leftover of backup.leftovers) {
+      io.stderr(`warning: ${leftoverWarning(dirname(backup.path), leftover)}\n`);
+    }
     io.stdout(`${backup.path}\n`);
   }
   return 0;

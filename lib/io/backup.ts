@@ -53,6 +53,26 @@ export interface BackupResult extends BackupManifest {
   durationMs: number;
   /** Older backups of this database deleted by `keep` (file names, newest first). */
   pruned: string[];
+  /**
+   * Partial dumps in the folder that backups which were killed left behind (see
+   * {@linkcode BackupLeftover}), by name; listed, never deleted.
+   */
+  leftovers: BackupLeftover[];
+}
+
+/**
+ * A partial dump a killed backup (kill -9, a machine that went down) left in the backup folder:
+ * not written to for a minute, by a process that does not run on this machine. A backup on
+ * another machine sharing the folder could still own it (pg_dump waiting for a lock writes
+ * nothing), so it is only reported.
+ */
+export interface BackupLeftover {
+  /** Its name in the backup folder (`backup_...EXT.PID-XXXXXXXX.partial`). */
+  name: string;
+  /** Its size (a directory dump's files together). */
+  bytes: number;
+  /** When it was last written to. */
+  modifiedAt: string;
 }
 
 /** Options for {@linkcode backupDatabase}. */
@@ -201,7 +221,8 @@ async function writeBackup(
   }
   for (const keep of kept) keep();
   const pruned = options.keep === undefined ? [] : await prune(out, manifest, options.keep);
-  return { ...manifest, path, manifestPath, durationMs: performance.now() - started, pruned };
+  const leftovers = await leftoversIn(out, Date.now());
+  return { ...manifest, path, manifestPath, durationMs: performance.now() - started, pruned, leftovers };
 }
 
 /**
@@ -417,6 +438,64 @@ function databaseKey(url: DatabaseUrl, name: string, cwd: string | undefined): s
   const parsed = new URL(url.connectUrl);
   const host = (parsed.hostname || parsed.searchParams.get("host") || "localhost").toLowerCase();
   return `postgres://${host}:${parsed.port || parsed.searchParams.get("port") || "5432"}/${name}`;
+}
+
+/** The warning for a leftover, one line, naming the file by its path in `out`. */
+export function leftoverWarning(out: string, leftover: BackupLeftover): string {
+  return `${join(out, leftover.name)} (${formatBytes(leftover.bytes)}, last written ${leftover.modifiedAt}) ` +
+    "was left by a backup that was killed: remove it, unless a backup on another machine sharing the folder is writing it";
+}
+
+/** A size for people: B, kB or MB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// Untouched for this long (and its process not running here), a partial dump is a leftover.
+const LEFTOVER_AFTER_MS = 60_000;
+
+/** The partial dumps killed backups left in `out` (see {@linkcode BackupLeftover}), by name. */
+async function leftoversIn(out: string, now: number): Promise<BackupLeftover[]> {
+  const found: BackupLeftover[] = [];
+  for (const name of (await readdir(out).catch(() => [])).sort()) {
+    const pid = /^backup_.*\.(\d+)-[a-z0-9]+\.partial$/.exec(name)?.[1];
+    if (pid === undefined || processRuns(Number(pid))) continue;
+    const written = await lastWritten(join(out, name));
+    if (written === undefined || now - written.at < LEFTOVER_AFTER_MS) continue;
+    found.push({ name, bytes: written.bytes, modifiedAt: new Date(written.at).toISOString() });
+  }
+  return found;
+}
+
+/** Whether a process of this id runs on this machine (one of another user's counts). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/** Size and last write of a file, or of a folder's files (the newest), undefined when gone. */
+async function lastWritten(path: string): Promise<{ at: number; bytes: number } | undefined> {
+  try {
+    const info = await stat(path);
+    if (!info.isDirectory()) return { at: info.mtimeMs, bytes: info.size };
+    let at = info.mtimeMs;
+    let bytes = 0;
+    for (const name of await readdir(path)) {
+      const inner = await stat(join(path, name)).catch(() => undefined);
+      if (!inner) continue;
+      at = Math.max(at, inner.mtimeMs);
+      bytes += inner.size;
+    }
+    return { at, bytes };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Creates an empty file, or says it is there already. */

@@ -7,6 +7,7 @@
  * With `restoreOnFailure` it does that itself when the failure left changes a transaction
  * could not roll back (a dirty database).
  */
+import { dirname } from "node:path";
 import type { Database } from "../db/database.ts";
 import type { DatabaseUrl } from "../db/database_url.ts";
 import { StrataError } from "../db/strata_error.ts";
@@ -15,6 +16,8 @@ import {
   backupDatabase,
   type BackupOptions,
   type BackupResult,
+  formatBytes,
+  leftoverWarning,
   newestCleanBackup,
   pruneBackups,
   verifyBackup,
@@ -105,6 +108,7 @@ export async function deploy(
     const backup = await backupDatabase(db, url, once);
     await verifyBackup(backup.path);
     log(`Backup ${backup.path} (${formatBytes(backup.bytes)}, sha256 ${backup.sha256.slice(0, 12)}) verified`);
+    for (const leftover of backup.leftovers) log(`warning: ${leftoverWarning(dirname(backup.path), leftover)}`);
     if (keep !== undefined) {
       backup.pruned = await pruneBackups(backup, keep);
       for (const name of backup.pruned) log(`Deleted older backup ${name} (keep ${keep})`);
@@ -173,10 +177,4 @@ export async function deploy(
       ...(revertCommand ? { revertCommand } : {}),
     };
   });
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { appendFile, chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, copyFile, mkdir, readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import process from "node:process";
 import postgres from "postgres";
@@ -818,6 +818,57 @@ test("[postgres] deploy -restore-on-failure that restored prints no note about c
       assert.match(out.stderr, /^deploy: Restored: the database is back at version 4/m);
       assert.doesNotMatch(out.stderr, /\$DATABASE_URL/);
       assert.ok(!out.stderr.includes("Deploy-pw-5521"), out.stderr);
+    } finally {
+      await work.remove();
+    }
+  });
+});
+
+test("[postgres] a backup killed with its pg_dump (kill -9) leaves a partial dump; the next backup warns of it once it is a minute old (text and -json) and keeps it", async (t) => {
+  await withDatabase(t, "postgres", async (source) => {
+    await populateApp(source.db);
+    const work = await tempDir("strata-backup-cli-");
+    try {
+      await whileLocked(source.db, "LOCK TABLE organisations IN ACCESS EXCLUSIVE MODE", async () => {
+        const run = startStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
+        // The pg_dump writing the dump (not the `pg_dump --version` probe before it).
+        let child: { pid: number; argv: string[] } | undefined;
+        await waitFor("pg_dump writing the backup", () => {
+          child = descendants(run.child.pid!).find((c) => c.argv.some((a) => a.startsWith("--file=")));
+          return child !== undefined || run.child.exitCode !== null;
+        });
+        assert.ok(child, `strata ended before starting pg_dump:\n${run.stderr()}`);
+        const { pid } = child;
+        // As a machine that goes down takes both: nothing of strata's cleanup runs.
+        run.child.kill("SIGKILL");
+        process.kill(pid, "SIGKILL");
+        await run.done;
+        await waitFor("pg_dump to end", () => !alive(pid), 5000);
+      });
+      const backups = join(work.path, "backups");
+      const [partial] = (await readdir(backups)).filter((name) => name.endsWith(".partial"));
+      assert.ok(partial, "the killed backup left its partial dump");
+      const fresh = await runStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
+      assertExit(fresh, 0);
+      assert.doesNotMatch(fresh.stderr, /warning/, "a partial written to within the minute may still be in use");
+      // Whole seconds: a file time keeps them exactly.
+      const past = new Date(Math.floor(Date.now() / 1000) * 1000 - 2 * 60_000);
+      await utimes(join(backups, partial), past, past);
+      const text = await runStrata(["-database", source.url, "backup", "-out", "backups"], work.path);
+      assertExit(text, 0);
+      const escaped = partial.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      assert.match(
+        text.stderr,
+        new RegExp(
+          `warning: \\S*backups/${escaped} \\([^)]* B, last written ${past.toISOString()}\\) was left by a backup that was killed: remove it`,
+        ),
+      );
+      const json = parseJson(
+        await runStrata(["-database", source.url, "-json", "backup", "-out", "backups"], work.path),
+      );
+      const { size } = await stat(join(backups, partial));
+      assert.deepEqual(json.leftovers, [{ name: partial, bytes: size, modifiedAt: past.toISOString() }]);
+      assert.ok((await readdir(backups)).includes(partial), "the leftover is reported, not deleted");
     } finally {
       await work.remove();
     }

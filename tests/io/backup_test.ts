@@ -7,9 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
-import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { promisify } from "node:util";
@@ -270,6 +271,45 @@ test("[postgres] keep 2 after three backups leaves the newest two of that databa
       await out.remove();
     }
   });
+});
+
+test("[pglite] a backup lists the partial dumps killed backups left in its folder (untouched a minute, process gone), never one whose process runs or that is being written, and deletes none", async () => {
+  const { openDatabase } = await import("../../lib/io/open_database.ts");
+  const root = await tempDir("strata-backup-leftovers-");
+  const { db, url } = await openDatabase("pglite://memory");
+  try {
+    const out = join(root.path, "backups");
+    await mkdir(out);
+    // A process that has ended: its id runs nothing now.
+    const gone = await new Promise<number>((resolve) => {
+      const child = execFile("true", () => resolve(child.pid!));
+    });
+    // Whole seconds: a file time keeps them exactly.
+    const past = new Date(Math.floor(Date.now() / 1000) * 1000 - 5 * 60_000);
+    const file = async (name: string, bytes: number, aged: boolean) => {
+      await writeFile(join(out, name), Buffer.alloc(bytes));
+      if (aged) await utimes(join(out, name), past, past);
+    };
+    await file(`backup_20260101_000000_app.dump.${gone}-a1b2c3d4.partial`, 1000, true);
+    await file(`backup_20260101_000001_app.dump.${process.pid}-a1b2c3d4.partial`, 1000, true); // its process runs
+    await file(`backup_20260101_000002_app.dump.${gone}-e5f6a7b8.partial`, 1000, false); // written just now
+    await file(`notes.${gone}-a1b2c3d4.partial`, 1000, true); // not a backup's
+    const dir = join(out, `backup_20260101_000003_app.dir.${gone}-c9d0e1f2.partial`);
+    await mkdir(dir);
+    await writeFile(join(dir, "toc.dat"), Buffer.alloc(300));
+    await writeFile(join(dir, "3001.dat.gz"), Buffer.alloc(700));
+    for (const path of [join(dir, "toc.dat"), join(dir, "3001.dat.gz"), dir]) await utimes(path, past, past);
+
+    const backup = await backupDatabase(db, url, { out });
+    assert.deepEqual(backup.leftovers, [
+      { name: `backup_20260101_000000_app.dump.${gone}-a1b2c3d4.partial`, bytes: 1000, modifiedAt: past.toISOString() },
+      { name: `backup_20260101_000003_app.dir.${gone}-c9d0e1f2.partial`, bytes: 1000, modifiedAt: past.toISOString() },
+    ]);
+    assert.equal((await readdir(out)).filter((name) => name.endsWith(".partial")).length, 5, "none deleted");
+  } finally {
+    await db.close();
+    await root.remove();
+  }
 });
 
 test("[pglite] two databases of one name (envs/prod/app and envs/staging/app) backed up in one second into one folder: two backups, and keep 1 never deletes the other's", async () => {
