@@ -102,10 +102,13 @@ export { type MermaidOptions, snapshotToMermaid } from "./lib/schema/erd.ts";
 export {
   checkDrift,
   type CheckDriftOptions,
+  checkTracksDrift,
   type DriftReport,
+  type DriftTrack,
   formatVerifyReport,
   replayMigrations,
   type ReplayOptions,
+  type TracksDriftReport,
   verifyMigrations,
   type VerifyOptions,
   type VerifyReport,

@@ -26,7 +26,8 @@ import { snapshotToJson, snapshotToSql } from "../schema/format_snapshot.ts";
 import { snapshotSchema, type TableRef } from "../schema/snapshot_schema.ts";
 import type { SchemaSnapshot } from "../schema/snapshot_types.ts";
 import type { VerifyStep } from "../schema/verify_migrations.ts";
-import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag } from "./flags.ts";
+import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag, stringsFlag } from "./flags.ts";
+import { parseTrackSpec, type TrackSpec } from "./track_spec.ts";
 import {
   databaseFlag,
   databaseNote,
@@ -36,6 +37,7 @@ import {
   openCommandDatabase,
   shellWord,
   strataCommand,
+  trackCommand,
   warnIgnoredParameters,
 } from "./database_flag.ts";
 import { toJson } from "./json.ts";
@@ -337,6 +339,8 @@ async function readSnapshotFile(path: string, label: string): Promise<SchemaSnap
 // ---------------------------------------------------------------- check
 
 async function runCheck(ctx: Context): Promise<number> {
+  const specs = stringsFlag(ctx.args, "track").map((value) => parseTrackSpec(value, ctx.io.env));
+  if (specs.length > 0) return await runCheckTracks(ctx, specs);
   const source = directorySource(resolvePath(ctx.io.cwd, ctx.path));
   const [{ withScratchDatabase }, { checkDrift }] = await scratchModules();
   return await withLive(ctx, async (live, url) => {
@@ -395,6 +399,90 @@ async function runCheck(ctx: Context): Promise<number> {
         } not applied here, so their changes show too\n`,
       );
     }
+    return 1;
+  });
+}
+
+/**
+ * `check -track NAME:DIR[:TABLE] ...`: a database several tracks migrated, each track's
+ * applied files replayed in order on one scratch database.
+ */
+async function runCheckTracks(ctx: Context, specs: TrackSpec[]): Promise<number> {
+  if (stringFlag(ctx.args, "path") !== undefined || stringFlag(ctx.args, "source") !== undefined) {
+    throw new StrataError("USAGE", "Use -track or -path, not both: each track names its own folder");
+  }
+  const tracks = specs.flatMap((spec) => {
+    if (spec.dir !== undefined) {
+      return [{ name: spec.name, dir: spec.dir, source: directorySource(resolvePath(ctx.io.cwd, spec.dir)), spec }];
+    }
+    if (!ctx.mode.json) ctx.io.stderr(`warning: track ${spec.name} skipped: ${spec.skipReason}\n`);
+    return [];
+  });
+  if (tracks.length === 0) throw new StrataError("USAGE", "Every -track was skipped: there is nothing to check");
+  const [{ withScratchDatabase }, { checkTracksDrift }] = await scratchModules();
+  const extensions = (await Promise.all(tracks.map((t) => extensionsIn(resolvePath(ctx.io.cwd, t.dir))))).flat();
+  return await withLive(ctx, async (live, url) => {
+    const near = url.kind === "postgres" ? url : undefined;
+    const report = await withScratchDatabase(near, async ({ db: scratch, description }) => {
+      if (ctx.mode.verbose) {
+        ctx.io.stderr(
+          `replaying ${tracks.map((t) => `${t.name}=${t.source.label}`).join(", ")} on ${maskUrl(description)}\n`,
+        );
+      }
+      return await checkTracksDrift(
+        live,
+        scratch,
+        tracks.map((t) => ({ name: t.name, source: t.source, versionTable: t.spec.table })),
+      );
+    }, { extensions: [...new Set(extensions)] });
+    const applied = await Promise.all(tracks.map(async (t, i) => {
+      const { version } = report.tracks[i];
+      const set = await loadMigrationSet(t.source);
+      return version === null ? 0 : set.migrations.filter((m) => m.version <= version).length;
+    }));
+    const warnings = report.tracks.flatMap((t) => t.warnings.map((w) => `${w} (track ${t.name})`));
+    if (ctx.mode.json) {
+      ctx.io.stdout(
+        toJson({
+          command: "check",
+          database: url.label,
+          tracks: report.tracks.map((t, i) => ({
+            name: t.name,
+            source: tracks[i].source.label,
+            version: t.version,
+            applied: applied[i],
+          })),
+          drifted: report.drifted,
+          changes: report.diff.changes,
+          warnings,
+        }) + "\n",
+      );
+      return report.drifted ? 1 : 0;
+    }
+    for (const warning of warnings) ctx.io.stderr(`warning: ${warning}\n`);
+    const what = report.tracks.map((t, i) =>
+      `${t.name}: ${applied[i]} applied (${t.version === null ? "no version" : `version ${t.version}`})`
+    ).join("; ");
+    if (!report.drifted) {
+      ctx.io.stdout(`no drift: ${url.label} matches its tracks' applied migrations (${what})\n`);
+      return 0;
+    }
+    ctx.io.stdout(
+      `drift: ${url.label} differs from the schema its tracks' applied migrations produce (${what})\n` +
+        `--- expected (${tracks.map((t) => `${t.name}: ${t.source.label}`).join(", ")}, replayed)\n` +
+        `+++ live (${url.label})\n${formatDiff(report.diff)}`,
+    );
+    ctx.io.stderr(
+      "hint: keep the change: write a migration that makes it in the folder of the track it belongs to, then record " +
+        "it as applied here, where the change already is, with that track's folder and table:\n" +
+        tracks.map((t) =>
+          `  ${trackCommand(ctx.args, ctx.io.env, t.spec, "force N")}   (track ${t.name}; N: its version)\n`
+        )
+          .join("") +
+        "hint: drop the change: revert it by hand\n",
+    );
+    const note = databaseNote(ctx.args, ctx.io.env);
+    if (note) ctx.io.stderr(`hint: ${note}\n`);
     return 1;
   });
 }

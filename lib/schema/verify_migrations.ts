@@ -11,6 +11,7 @@ import { historyTableFor } from "../migrate/history.ts";
 import { loadMigrationSet, type Migration } from "../migrate/migration_set.ts";
 import type { MigrationSource } from "../migrate/migration_source.ts";
 import { describeDirty, type MigrateRun, Migrator } from "../migrate/migrator.ts";
+import { assertSeparateTables } from "../migrate/tracks.ts";
 import { DEFAULT_TABLE, resolveTable, type TableName } from "../migrate/version_table.ts";
 import { quoteIdent } from "../db/quote_ident.ts";
 import { truncateIdentifier } from "../db/truncate_identifier.ts";
@@ -62,19 +63,27 @@ export async function replayMigrations(
   options: ReplayOptions = {},
 ): Promise<SchemaSnapshot> {
   const table = options.versionTable ?? { table: DEFAULT_TABLE };
-  const migrator = await scratchMigrator(scratch, source, table, "replay");
-  const to = options.to;
-  if (to !== null) {
-    const set = await loadMigrationSet(source);
-    if (to !== undefined && !set.migrations.some((m) => m.version === to)) {
-      throw new StrataError("VERSION_MISSING", `No migration with version ${to} in ${source.label}`, {
-        hint: `The versions there are ${describeVersions(set.migrations)}`,
-      });
-    }
-    const run = to === undefined ? await migrator.up() : await migrator.goto(to);
-    if (run.error && run.error.code !== "LIMIT_SHORT") throw replayError(run, source);
-  }
+  await applyOnScratch(scratch, source, table, options.to);
   return await snapshotSchema(scratch, { exclude: await versionTables(scratch, table) });
+}
+
+/** Applies `source` on the scratch database up to `to` (undefined: all; null: none). */
+async function applyOnScratch(
+  scratch: Database,
+  source: MigrationSource,
+  table: TableName,
+  to: bigint | null | undefined,
+): Promise<void> {
+  const migrator = await scratchMigrator(scratch, source, table, "replay");
+  if (to === null) return;
+  const set = await loadMigrationSet(source);
+  if (to !== undefined && !set.migrations.some((m) => m.version === to)) {
+    throw new StrataError("VERSION_MISSING", `No migration with version ${to} in ${source.label}`, {
+      hint: `The versions there are ${describeVersions(set.migrations)}`,
+    });
+  }
+  const run = to === undefined ? await migrator.up() : await migrator.goto(to);
+  if (run.error && run.error.code !== "LIMIT_SHORT") throw replayError(run, source);
 }
 
 /** How one migration did in {@linkcode verifyMigrations}. */
@@ -372,13 +381,106 @@ export async function checkDrift(
   options: CheckDriftOptions = {},
 ): Promise<DriftReport> {
   const table = options.versionTable ?? { table: DEFAULT_TABLE };
-  const migrator = new Migrator(live, { source, table });
+  const { tracks, diff } = await driftOf(live, scratch, [{ name: "", source, versionTable: table }]);
+  const { version, warnings } = tracks[0];
+  return { version, dirty: false, diff, drifted: diff.changes.length > 0, warnings };
+}
+
+/** One migration track for {@linkcode checkTracksDrift}. */
+export interface DriftTrack {
+  /** How messages name it (`system`, `user`). */
+  name: string;
+  source: MigrationSource;
+  /** Its version table; each track has its own (default `schema_migrations`). */
+  versionTable?: TableName;
+}
+
+/** The result of {@linkcode checkTracksDrift}. */
+export interface TracksDriftReport {
+  /** Each track's live version (null: nothing applied) and its warnings, in order. */
+  tracks: Array<{ name: string; version: bigint | null; warnings: string[] }>;
+  /** From the schema the tracks' migrations produce, one after another, to the live schema. */
+  diff: SchemaDiff;
+  drifted: boolean;
+}
+
+/**
+ * {@linkcode checkDrift} for a database migrated by several tracks (`up -track`, or
+ * `migrateTracks`), each with its own folder and version table: every track's applied
+ * migrations are replayed on the scratch database in the tracks' order, each to its own live
+ * version, and the result is compared with the live schema. A later track may use what an
+ * earlier one made, as it did when it was applied.
+ *
+ * @throws {StrataError} USAGE when two tracks name one version table; DIRTY, VERSION_MISSING
+ *   and MIGRATION_FAILED as {@linkcode checkDrift}, their messages naming the track.
+ */
+export async function checkTracksDrift(
+  live: Database,
+  scratch: Database,
+  tracks: readonly DriftTrack[],
+): Promise<TracksDriftReport> {
+  const resolved = tracks.map((t) => ({ ...t, versionTable: t.versionTable ?? { table: DEFAULT_TABLE } }));
+  await assertSeparateTables(live, resolved.map((t) => ({ name: t.name, source: t.source, table: t.versionTable })));
+  const { tracks: states, diff } = await driftOf(live, scratch, resolved);
+  return { tracks: states, diff, drifted: diff.changes.length > 0 };
+}
+
+/**
+ * Reads each track's live state (refusing a dirty one and applied versions without files),
+ * replays them in order on the scratch database, and diffs expected -> live.
+ */
+async function driftOf(
+  live: Database,
+  scratch: Database,
+  tracks: ReadonlyArray<{ name: string; source: MigrationSource; versionTable: TableName }>,
+): Promise<{ tracks: Array<{ name: string; version: bigint | null; warnings: string[] }>; diff: SchemaDiff }> {
+  const states: Array<Awaited<ReturnType<typeof appliedState>>> = [];
+  for (const track of tracks) states.push(await appliedState(live, track));
+  for (const [i, track] of tracks.entries()) {
+    await applyOnScratch(scratch, track.source, track.versionTable, states[i].version);
+  }
+  const excluded = async (db: Database) =>
+    (await Promise.all(tracks.map((t) => versionTables(db, t.versionTable)))).flat();
+  const expected = await snapshotSchema(scratch, { exclude: await excluded(scratch) });
+  const actual = await snapshotSchema(live, { exclude: await excluded(live) });
+  for (const [i, track] of tracks.entries()) {
+    const now = await states[i].migrator.version();
+    if (now.version !== states[i].version || now.dirty) {
+      throw new StrataError(
+        "INTERRUPTED",
+        `${live.label}${trackWords(track.name)} moved from version ${states[i].version ?? -1} to ${now.version ?? -1}${
+          now.dirty ? " (dirty)" : ""
+        } while it was checked`,
+        { hint: "Run check again once the migration is done" },
+      );
+    }
+  }
+  return {
+    tracks: tracks.map((t, i) => ({ name: t.name, version: states[i].version, warnings: states[i].warnings })),
+    diff: diffSnapshots(expected, actual),
+  };
+}
+
+/** " (track NAME)" for a named track, nothing for a lone folder. */
+function trackWords(name: string): string {
+  return name === "" ? "" : ` (track ${name})`;
+}
+
+/** A track's live version, refused when dirty or when applied versions have no file; its warnings. */
+async function appliedState(
+  live: Database,
+  track: { name: string; source: MigrationSource; versionTable: TableName },
+): Promise<{ migrator: Migrator; version: bigint | null; warnings: string[] }> {
+  const { source } = track;
+  const migrator = new Migrator(live, { source, table: track.versionTable });
   const status = await migrator.status();
   const { version, dirty } = status.version;
   if (dirty) {
     throw new StrataError(
       "DIRTY",
-      `Dirty database version ${version ?? -1} on ${live.label}: fix it first, then check for drift`,
+      `Dirty database version ${version ?? -1} on ${live.label}${
+        trackWords(track.name)
+      }: fix it first, then check for drift`,
       { hint: describeDirty(status.dirty!) },
     );
   }
@@ -391,12 +493,13 @@ export async function checkDrift(
     missing.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     throw new StrataError(
       "VERSION_MISSING",
-      `Applied migration${missing.length === 1 ? "" : "s"} missing from ${source.label}: ${
+      `Applied migration${missing.length === 1 ? "" : "s"} missing from ${source.label}${trackWords(track.name)}: ${
         missing.length === 1 ? "version" : "versions"
       } ${missing.join(", ")} (the database is at version ${version})`,
       {
-        hint:
-          "check compares the database with the schema the files produce, so it needs every applied file: point -path at the folder the database was migrated from (or check out the branch that added them)",
+        hint: "check compares the database with the schema the files produce, so it needs every applied file: point " +
+          (track.name === "" ? "-path" : `-track ${track.name}:DIR`) +
+          " at the folder the database was migrated from (or check out the branch that added them)",
       },
     );
   }
@@ -409,21 +512,7 @@ export async function checkDrift(
       "the expected schema includes it"
     ),
   ];
-
-  const expected = await replayMigrations(scratch, source, { versionTable: table, to: version });
-  const actual = await snapshotSchema(live, { exclude: await versionTables(live, table) });
-  const now = await migrator.version();
-  if (now.version !== version || now.dirty) {
-    throw new StrataError(
-      "INTERRUPTED",
-      `${live.label} moved from version ${version ?? -1} to ${now.version ?? -1}${
-        now.dirty ? " (dirty)" : ""
-      } while it was checked`,
-      { hint: "Run check again once the migration is done" },
-    );
-  }
-  const diff = diffSnapshots(expected, actual);
-  return { version, dirty: false, diff, drifted: diff.changes.length > 0, warnings };
+  return { migrator, version, warnings };
 }
 
 /** A migrator for an empty scratch database, its version table's schema made when missing. */

@@ -6,7 +6,7 @@
  * errors with exit 2, and a password that never shows.
  */
 import assert from "node:assert/strict";
-import { chmod, cp, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import process from "node:process";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -238,6 +238,84 @@ for (const backend of BACKENDS) {
         (report.changes as Array<{ name: string; change: string }>).map((c) => `${c.change} ${c.name}`),
         ["added public.users.nickname"],
       );
+    });
+  });
+
+  test(`[${backend}] check -track replays each track's applied files in order (the user track uses the system track's tables): no drift, then a hand-made column named, a skipped track and a shared table refused`, async (t) => {
+    await withProject(t, backend, async ({ dir, url, strata }) => {
+      const write = async (folder: string, files: Record<string, string>) => {
+        for (const [name, sql] of Object.entries(files)) {
+          await mkdir(join(dir, folder), { recursive: true });
+          await writeFile(join(dir, folder, name), sql);
+        }
+      };
+      await write("system", {
+        "1_tenants.up.sql": "CREATE TABLE tenants (id int PRIMARY KEY, name text NOT NULL);",
+        "1_tenants.down.sql": "DROP TABLE tenants;",
+      });
+      await write("user", {
+        "1_invoices.up.sql": "CREATE TABLE invoices (id int PRIMARY KEY, tenant_id int REFERENCES tenants (id));",
+        "1_invoices.down.sql": "DROP TABLE invoices;",
+        "2_invoice_total.up.sql": "ALTER TABLE invoices ADD COLUMN total numeric;",
+        "2_invoice_total.down.sql": "ALTER TABLE invoices DROP COLUMN total;",
+      });
+      await exec(url, "CREATE SCHEMA migrations");
+      const tracks = ["-track", 'system:system:"migrations"."fluxbase"', "-track", 'user:user:"migrations"."app"'];
+      assertExit(await strata("up", ...tracks), 0);
+      assertExit(
+        await strata(
+          "-path",
+          "user",
+          "-database",
+          `${url}${
+            url.includes("?") ? "&" : "?"
+          }x-migrations-table=%22migrations%22.%22app%22&x-migrations-table-quoted=1`,
+          "down",
+          "1",
+        ),
+        0,
+      );
+
+      let out = await strata("check", ...tracks);
+      assertExit(out, 0);
+      assert.match(
+        out.stdout,
+        /^no drift: .* matches its tracks' applied migrations \(system: 1 applied \(version 1\); user: 1 applied \(version 1\)\)$/m,
+      );
+
+      await exec(url, "ALTER TABLE tenants ADD COLUMN plan text");
+      out = await strata("check", ...tracks);
+      assertExit(out, 1);
+      assert.match(out.stdout, /^drift: .* differs from the schema its tracks' applied migrations produce/m);
+      assert.match(out.stdout, /^--- expected \(system: .*system\/, user: .*user\/, replayed\)$/m);
+      assert.match(out.stdout, /^\+ column public\.tenants\.plan$/m);
+      assert.doesNotMatch(
+        out.stdout,
+        /invoices|fluxbase|"app"/,
+        "the user track's table and both version tables are expected",
+      );
+      assert.match(out.stderr, /^ {2}strata -path system -database \S+ force N {3}\(track system; N: its version\)$/m);
+      const json = await strata("check", "-json", ...tracks);
+      assertExit(json, 1);
+      const report = JSON.parse(json.stdout) as { tracks: Array<{ name: string; version: number; applied: number }> };
+      assert.deepEqual(report.tracks.map((t) => [t.name, t.version, t.applied]), [["system", 1, 1], ["user", 1, 1]]);
+
+      // The user track's variable unset: that track is skipped (said), the system one checked alone.
+      out = await strata(
+        "check",
+        "-track",
+        'system:system:"migrations"."fluxbase"',
+        "-track",
+        'user:$NO_SUCH_STRATA_VAR:"migrations"."app"',
+      );
+      assertExit(out, 1);
+      assert.match(out.stderr, /^warning: track user skipped: \$NO_SUCH_STRATA_VAR is empty or not set$/m);
+      assert.match(out.stdout, /^\+ table public\.invoices$/m);
+
+      out = await strata("check", "-track", "system:system", "-track", "user:user");
+      assertExit(out, 2);
+      assert.match(out.stderr, /Tracks system and user both use the version table/);
+      assertExit(await strata("-path", "user", "check", ...tracks), 2);
     });
   });
 
