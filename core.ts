@@ -109,8 +109,11 @@ export {
   replayMigrations,
   type ReplayOptions,
   type TracksDriftReport,
+  type TracksVerifyReport,
   verifyMigrations,
   type VerifyOptions,
   type VerifyReport,
   type VerifyStep,
+  type VerifyTrack,
+  verifyTracks,
 } from "./lib/schema/verify_migrations.ts";

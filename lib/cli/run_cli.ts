@@ -120,7 +120,7 @@ export const COMMAND_FLAGS: Record<string, FlagSpec> = {
   snapshot: { out: "string", format: "string" },
   diff: { sql: "boolean" },
   check: { track: "strings" },
-  verify: { "require-down": "boolean" },
+  verify: { "require-down": "boolean", track: "strings" },
   erd: { out: "string", compact: "boolean" },
 };
 
@@ -161,7 +161,7 @@ Commands:
   diff A B [-sql]  What differs from A to B; each is a database URL, a snapshot file or a migrations folder
                    (replayed on a scratch database); -sql prints the statements that turn A into B. Exit 1 if they differ
   check [-track ...]  Exit 1 with the diff when -database drifted from the schema its applied migrations produce
-  verify [-require-down]
+  verify [-require-down] [-track ...]
                    For each migration in -path: up, down, compare, up again, on a scratch database (beside
                    -database when it is a server, else PGlite; the live database is never changed). Exit 1 on a bad down
   erd [A] [-out FILE] [-compact]
@@ -598,7 +598,7 @@ async function runTracks(
     return failed ? exitCodeOf(failed.run!.error) : 0;
   }
   if (command !== "status" && command !== "validate") {
-    throw new StrataError("USAGE", `-track applies to up, status, validate and check, not ${command}`);
+    throw new StrataError("USAGE", `-track applies to up, status, validate, check and verify, not ${command}`);
   }
   const [{ Migrator }, { assertSeparateTables }] = await Promise.all([
     import("../migrate/migrator.ts"),

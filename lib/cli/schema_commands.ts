@@ -25,7 +25,7 @@ import { snapshotToMermaid } from "../schema/erd.ts";
 import { snapshotToJson, snapshotToSql } from "../schema/format_snapshot.ts";
 import { snapshotSchema, type TableRef } from "../schema/snapshot_schema.ts";
 import type { SchemaSnapshot } from "../schema/snapshot_types.ts";
-import type { VerifyStep } from "../schema/verify_migrations.ts";
+import type { VerifyReport, VerifyStep } from "../schema/verify_migrations.ts";
 import { booleanFlag, type ParsedArgs, parseWholeNumber, stringFlag, stringsFlag } from "./flags.ts";
 import { parseTrackSpec, type TrackSpec } from "./track_spec.ts";
 import {
@@ -408,19 +408,9 @@ async function runCheck(ctx: Context): Promise<number> {
  * applied files replayed in order on one scratch database.
  */
 async function runCheckTracks(ctx: Context, specs: TrackSpec[]): Promise<number> {
-  if (stringFlag(ctx.args, "path") !== undefined || stringFlag(ctx.args, "source") !== undefined) {
-    throw new StrataError("USAGE", "Use -track or -path, not both: each track names its own folder");
-  }
-  const tracks = specs.flatMap((spec) => {
-    if (spec.dir !== undefined) {
-      return [{ name: spec.name, dir: spec.dir, source: directorySource(resolvePath(ctx.io.cwd, spec.dir)), spec }];
-    }
-    if (!ctx.mode.json) ctx.io.stderr(`warning: track ${spec.name} skipped: ${spec.skipReason}\n`);
-    return [];
-  });
-  if (tracks.length === 0) throw new StrataError("USAGE", "Every -track was skipped: there is nothing to check");
+  const tracks = trackSources(ctx, specs);
   const [{ withScratchDatabase }, { checkTracksDrift }] = await scratchModules();
-  const extensions = (await Promise.all(tracks.map((t) => extensionsIn(resolvePath(ctx.io.cwd, t.dir))))).flat();
+  const extensions = await trackExtensions(ctx, tracks);
   return await withLive(ctx, async (live, url) => {
     const near = url.kind === "postgres" ? url : undefined;
     const report = await withScratchDatabase(near, async ({ db: scratch, description }) => {
@@ -434,7 +424,7 @@ async function runCheckTracks(ctx: Context, specs: TrackSpec[]): Promise<number>
         scratch,
         tracks.map((t) => ({ name: t.name, source: t.source, versionTable: t.spec.table })),
       );
-    }, { extensions: [...new Set(extensions)] });
+    }, { extensions });
     const applied = await Promise.all(tracks.map(async (t, i) => {
       const { version } = report.tracks[i];
       const set = await loadMigrationSet(t.source);
@@ -490,6 +480,8 @@ async function runCheckTracks(ctx: Context, specs: TrackSpec[]): Promise<number>
 // ---------------------------------------------------------------- verify
 
 async function runVerify(ctx: Context): Promise<number> {
+  const specs = stringsFlag(ctx.args, "track").map((value) => parseTrackSpec(value, ctx.io.env));
+  if (specs.length > 0) return await runVerifyTracks(ctx, specs);
   const source = directorySource(resolvePath(ctx.io.cwd, ctx.path));
   const raw = databaseFlag(ctx.args, ctx.io.env);
   const url = raw === undefined ? undefined : parseDatabaseUrl(raw);
@@ -534,6 +526,98 @@ async function runVerify(ctx: Context): Promise<number> {
     ctx.io.stdout(text.startsWith(streamed) ? text.slice(streamed.length) : text);
   }
   return report.ok ? 0 : 1;
+}
+
+/**
+ * `verify -track NAME:DIR[:TABLE] ...`: each track verified in order on one scratch database,
+ * each ending applied for the next.
+ */
+async function runVerifyTracks(ctx: Context, specs: TrackSpec[]): Promise<number> {
+  const tracks = trackSources(ctx, specs);
+  const raw = databaseFlag(ctx.args, ctx.io.env);
+  const url = raw === undefined ? undefined : parseDatabaseUrl(raw);
+  const near = url?.kind === "postgres" ? url : undefined;
+  const [{ withScratchDatabase }, { verifyTracks, formatVerifyReport }] = await scratchModules();
+  // Each track's header once, before its first line; the lines each track streamed.
+  const streamed = new Map<string, string>();
+  const header = (name: string, label: string) => {
+    if (streamed.has(name)) return;
+    streamed.set(name, "");
+    ctx.io.stdout(`track ${name} (${label})\n`);
+  };
+  const report = await withScratchDatabase(near, async ({ db, description }) => {
+    if (!ctx.mode.json) {
+      ctx.io.stderr(
+        `verify: up, down, up again for each migration of each track in order (${
+          tracks.map((t) => t.name).join(", ")
+        }), on ${maskUrl(description)} (never on the live database)\n`,
+      );
+    }
+    return await verifyTracks(db, tracks.map((t) => ({ name: t.name, source: t.source, versionTable: t.spec.table })), {
+      requireDown: booleanFlag(ctx.args, "require-down"),
+      ...(ctx.mode.json ? {} : {
+        onStep: (track: string, step: VerifyStep) => {
+          header(track, tracks.find((t) => t.name === track)!.source.label);
+          const lines = formatVerifyReport({ ok: true, steps: [step], notChecked: [] }).split("\n").slice(0, -2);
+          const text = lines.map((line) => `  ${line}\n`).join("");
+          streamed.set(track, (streamed.get(track) ?? "") + text);
+          ctx.io.stdout(text);
+        },
+        // The rest of a track's report (its summary) before the next track's lines.
+        onTrack: (track: string, report: VerifyReport) => {
+          header(track, tracks.find((t) => t.name === track)!.source.label);
+          const text = formatVerifyReport(report).split("\n").filter((line) => line !== "")
+            .map((line) => `  ${line}\n`).join("");
+          const already = streamed.get(track) ?? "";
+          ctx.io.stdout(text.startsWith(already) ? text.slice(already.length) : text);
+        },
+      }),
+    });
+  }, { extensions: await trackExtensions(ctx, tracks) });
+  if (ctx.mode.json) {
+    ctx.io.stdout(
+      toJson({
+        command: "verify",
+        ok: report.ok,
+        tracks: report.tracks.map((t, i) => ({
+          name: t.name,
+          source: tracks[i].source.label,
+          ...(t.report
+            ? { ok: t.report.ok, steps: t.report.steps, notChecked: t.report.notChecked }
+            : { ok: false, checked: false }),
+        })),
+      }) + "\n",
+    );
+    return report.ok ? 0 : 1;
+  }
+  for (const [i, t] of report.tracks.entries()) {
+    if (t.report) continue;
+    header(t.name, tracks[i].source.label);
+    ctx.io.stdout("  Not checked: an earlier track failed\n");
+  }
+  return report.ok ? 0 : 1;
+}
+
+/** The tracks that run (a skipped one is said on stderr), each with its folder as a source. */
+function trackSources(ctx: Context, specs: TrackSpec[]) {
+  if (stringFlag(ctx.args, "path") !== undefined || stringFlag(ctx.args, "source") !== undefined) {
+    throw new StrataError("USAGE", "Use -track or -path, not both: each track names its own folder");
+  }
+  const tracks = specs.flatMap((spec) => {
+    if (spec.dir !== undefined) {
+      return [{ name: spec.name, dir: spec.dir, source: directorySource(resolvePath(ctx.io.cwd, spec.dir)), spec }];
+    }
+    if (!ctx.mode.json) ctx.io.stderr(`warning: track ${spec.name} skipped: ${spec.skipReason}\n`);
+    return [];
+  });
+  if (tracks.length === 0) throw new StrataError("USAGE", "Every -track was skipped: there is nothing to check");
+  return tracks;
+}
+
+/** The extensions the tracks' migrations create, for a PGlite scratch database. */
+async function trackExtensions(ctx: Context, tracks: ReadonlyArray<{ dir: string }>): Promise<string[]> {
+  const all = await Promise.all(tracks.map((t) => extensionsIn(resolvePath(ctx.io.cwd, t.dir))));
+  return [...new Set(all.flat())];
 }
 
 // ---------------------------------------------------------------- erd

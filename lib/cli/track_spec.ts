@@ -1,5 +1,6 @@
 /**
- * `-track NAME:DIR[:TABLE]`: one migration track for `up`, `status`, `validate` and `check`. DIR may
+ * `-track NAME:DIR[:TABLE]`: one migration track for `up`, `status`, `validate`, `check` and
+ * `verify`. DIR may
  * name an environment variable (`$DB_USER_MIGRATIONS_PATH` or `${...}`, quoted so the
  * shell leaves it to strata); when it is empty or unset the track is skipped, as Fluxbase
  * skips user migrations without a path. TABLE is golang-migrate's: `"schema"."table"`

@@ -231,6 +231,65 @@ export async function verifyMigrations(
   return { ok: !steps.some(failed), steps, notChecked: [] };
 }
 
+/** One migration track for {@linkcode verifyTracks}. */
+export interface VerifyTrack {
+  /** How reports name it (`system`, `user`). */
+  name: string;
+  source: MigrationSource;
+  /** Its version table; each track has its own (default `schema_migrations`). */
+  versionTable?: TableName;
+}
+
+/** What {@linkcode verifyTracks} found. */
+export interface TracksVerifyReport {
+  /** True when every track's migrations went up, down and up again with the same schema. */
+  ok: boolean;
+  /** Each track, in order: its report, or none when an earlier track failed outright. */
+  tracks: Array<{ name: string; report?: VerifyReport }>;
+}
+
+/**
+ * {@linkcode verifyMigrations} for migrations kept in several tracks (`up -track`,
+ * `migrateTracks`): the tracks are verified in order on one scratch database, each in its
+ * own version table, and each ends applied, so a later track's files find what an earlier
+ * track made, as they do when they run for real. A track whose file failed outright (up or
+ * down) stops there: the tracks after it are not checked (no `report`).
+ *
+ * @throws {StrataError} USAGE when two tracks name one version table; what
+ *   {@linkcode verifyMigrations} throws.
+ */
+export async function verifyTracks(
+  scratch: Database,
+  tracks: readonly VerifyTrack[],
+  options: Omit<VerifyOptions, "versionTable" | "onStep"> & {
+    /** Called after each migration is checked (progress). */
+    onStep?: (track: string, step: VerifyStep) => void;
+    /** Called when a track has been verified, before the next one starts. */
+    onTrack?: (track: string, report: VerifyReport) => void;
+  } = {},
+): Promise<TracksVerifyReport> {
+  const resolved = tracks.map((t) => ({ ...t, versionTable: t.versionTable ?? { table: DEFAULT_TABLE } }));
+  await assertSeparateTables(scratch, resolved.map((t) => ({ name: t.name, source: t.source, table: t.versionTable })));
+  const results: TracksVerifyReport["tracks"] = [];
+  let stopped = false;
+  for (const track of resolved) {
+    if (stopped) {
+      results.push({ name: track.name });
+      continue;
+    }
+    const report = await verifyMigrations(scratch, track.source, {
+      versionTable: track.versionTable,
+      ...(options.requireDown === undefined ? {} : { requireDown: options.requireDown }),
+      ...(options.onStep ? { onStep: (step: VerifyStep) => options.onStep!(track.name, step) } : {}),
+    });
+    results.push({ name: track.name, report });
+    options.onTrack?.(track.name, report);
+    // A step with an error stopped verify there: the track is not all applied.
+    stopped = report.steps.some((step) => step.error !== undefined);
+  }
+  return { ok: results.every((r) => r.report?.ok === true), tracks: results };
+}
+
 const DOWN_WORDS = { added: "left over", removed: "missing", changed: "changed" } as const;
 const AGAIN_WORDS = { added: "extra", removed: "missing", changed: "changed" } as const;
 

@@ -319,6 +319,51 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test(`[${backend}] verify -track verifies each track in order on one scratch database (the user track on the system track's tables); a track that fails outright leaves the next one not checked`, async (t) => {
+    await withProject(t, backend, async ({ dir, strata }) => {
+      const write = async (folder: string, files: Record<string, string>) => {
+        await mkdir(join(dir, folder), { recursive: true });
+        for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, folder, name), sql);
+      };
+      await write("system", {
+        "1_tenants.up.sql": "CREATE TABLE tenants (id int PRIMARY KEY);",
+        "1_tenants.down.sql": "DROP TABLE tenants;",
+      });
+      await write("user", {
+        "1_invoices.up.sql": "CREATE TABLE invoices (id int PRIMARY KEY, tenant_id int REFERENCES tenants (id));",
+        "1_invoices.down.sql": "DROP TABLE invoices;",
+        "2_audit.up.sql": "CREATE TABLE audit (id int); ALTER TABLE invoices ADD COLUMN total numeric;",
+        "2_audit.down.sql": "ALTER TABLE invoices DROP COLUMN total;",
+      });
+      const tracks = ["-track", 'system:system:"migrations"."fluxbase"', "-track", 'user:user:"migrations"."app"'];
+      let out = await strata("verify", ...tracks);
+      assertExit(out, 1);
+      assert.match(
+        out.stdout,
+        /^track system \(.*system\/\)\n {2}1_tenants\.up\.sql: ok\n {2}1 migration goes up, down and up again with the same schema\ntrack user \(.*user\/\)\n {2}1_invoices\.up\.sql: ok\n {2}2_audit\.up\.sql: down does not restore the schema\n {6}left over: table public\.audit\n/m,
+      );
+      assert.match(out.stdout, /^ {2}Verify failed: 1 migration of 2 failed$/m);
+
+      await write("user", { "2_audit.down.sql": "ALTER TABLE invoices DROP COLUMN total; DROP TABLE audit;" });
+      out = await strata("verify", ...tracks);
+      assertExit(out, 0);
+      assert.match(out.stdout, /^ {2}All 2 migrations go up, down and up again with the same schema$/m);
+
+      await write("system", { "1_tenants.down.sql": "SELECT 1/0;" });
+      out = await strata("verify", "-json", ...tracks);
+      assertExit(out, 1);
+      const report = JSON.parse(out.stdout) as {
+        ok: boolean;
+        tracks: Array<{ name: string; ok: boolean; checked?: boolean; steps?: Array<{ result: string }> }>;
+      };
+      assert.equal(report.ok, false);
+      assert.deepEqual(report.tracks.map((t) => [t.name, t.ok, t.checked, t.steps?.map((s) => s.result)]), [
+        ["system", false, undefined, ["down failed"]],
+        ["user", false, false, undefined],
+      ]);
+    });
+  });
+
   test(`[${backend}] verify passes the example migrations and names the table a broken down leaves over, never touching -database`, async (t) => {
     await withProject(t, backend, async ({ dir, url }) => {
       // On the server the scratch database sits beside -database; on PGlite it is in memory.
