@@ -8,8 +8,9 @@
  * from one queue, the costly ones first: the deparsing functions run on two backends at
  * once, and each session parses its results while the other's query runs. The first session
  * never waits for the second: when the second cannot be had (a pool of one, a pool the caller
- * holds, no connection slot, a server that cannot export a snapshot), the first runs every
- * query itself, and a second session that arrives after the queue ran dry does nothing.
+ * holds, no connection slot, a server that cannot export a snapshot, a connection that takes
+ * long to come), the first runs every query itself and the snapshot returns; a second session
+ * that arrives after the queue ran dry does nothing.
  */
 import type { Database, Queryable } from "../db/database.ts";
 import { StrataError } from "../db/strata_error.ts";
@@ -65,13 +66,14 @@ export async function readCatalog(db: Database): Promise<RawCatalog> {
     }
   }).finally(() => exported(undefined));
 
+  let joined = false;
+  let firstDone = false;
   const second = (async () => {
     const id = await snapshotId;
     if (id === undefined || queue.length === 0 || failed) return;
-    let joined = false;
     try {
       await db.withSession(async (session) => {
-        if (queue.length === 0 || failed) return;
+        if (queue.length === 0 || failed || firstDone) return;
         await session.exec(BEGIN);
         try {
           // Refused once the first session's transaction has ended: the queue ran dry.
@@ -92,7 +94,14 @@ export async function readCatalog(db: Database): Promise<RawCatalog> {
     }
   })();
 
-  const [one, two] = await Promise.allSettled([first, second]);
+  const [one] = await Promise.allSettled([first]);
+  firstDone = true;
+  // A second session that joined may be running a query: it stops after it, and is waited
+  // for. One that has not joined (its connection still being made: a pooler's queue, a
+  // server that does not answer) is not: it finds the queue empty when it comes, and hands
+  // its connection back.
+  const [two] = joined ? await Promise.allSettled([second]) : [{ status: "fulfilled" as const }];
+  if (!joined) second.catch(() => {});
   if (one.status === "rejected") throw one.reason;
   if (two.status === "rejected") throw two.reason;
   return result;

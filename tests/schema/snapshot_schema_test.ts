@@ -4,6 +4,7 @@
  * as it found it, and the same snapshot from PostgreSQL 15 and PGlite's PostgreSQL 18.
  */
 import assert from "node:assert/strict";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import type { Database } from "../../lib/db/database.ts";
 import { snapshotToJson } from "../../lib/schema/format_snapshot.ts";
@@ -269,6 +270,45 @@ test(
         } finally {
           await pool.close();
         }
+      }
+    });
+  },
+);
+
+test(
+  "[postgres] a snapshot whose second connection never comes (a pooler that drops it before the handshake) completes on the first session",
+  {
+    timeout: 60_000,
+  },
+  async (t) => {
+    await withDatabase(t, "postgres", async ({ db, url }) => {
+      await db.exec(await everyKindSql());
+      const expected = snapshotToJson(await snapshotSchema(db));
+      // A proxy in front of the server that lets the first connection through and drops every
+      // later one as it arrives (postgres.js then tries that connection again and again).
+      const target = new URL(url);
+      let accepted = 0;
+      const sockets: Socket[] = [];
+      const proxy = createServer((client) => {
+        sockets.push(client);
+        if (++accepted > 1) return void client.destroy();
+        const server = connect(Number(target.port || 5432), target.hostname);
+        sockets.push(server);
+        client.pipe(server).pipe(client);
+        client.on("error", () => server.destroy());
+        server.on("error", () => client.destroy());
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      const proxied = new URL(url);
+      proxied.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const { db: pool } = await openDatabase(proxied.toString(), { max: 2 });
+      try {
+        assert.equal(snapshotToJson(await snapshotSchema(pool)), expected);
+        assert.ok(accepted > 1, "the second session asked for its connection");
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await pool.close();
+        proxy.close();
       }
     });
   },
