@@ -436,12 +436,15 @@ async function runCheckTracks(ctx: Context, specs: TrackSpec[]): Promise<number>
         toJson({
           command: "check",
           database: url.label,
-          tracks: report.tracks.map((t, i) => ({
-            name: t.name,
-            source: tracks[i].source.label,
-            version: t.version,
-            applied: applied[i],
-          })),
+          tracks: [
+            ...report.tracks.map((t, i) => ({
+              name: t.name,
+              source: tracks[i].source.label,
+              version: t.version,
+              applied: applied[i],
+            })),
+            ...skippedTracks(specs),
+          ],
           drifted: report.drifted,
           changes: report.diff.changes,
           warnings,
@@ -471,6 +474,12 @@ async function runCheckTracks(ctx: Context, specs: TrackSpec[]): Promise<number>
           .join("") +
         "hint: drop the change: revert it by hand\n",
     );
+    for (const { name, skipped } of skippedTracks(specs)) {
+      ctx.io.stderr(
+        `hint: track ${name} was skipped (${skipped}): what its migrations made shows above as added; ` +
+          "give it its folder to check it too\n",
+      );
+    }
     const note = databaseNote(ctx.args, ctx.io.env);
     if (note) ctx.io.stderr(`hint: ${note}\n`);
     return 1;
@@ -579,13 +588,16 @@ async function runVerifyTracks(ctx: Context, specs: TrackSpec[]): Promise<number
       toJson({
         command: "verify",
         ok: report.ok,
-        tracks: report.tracks.map((t, i) => ({
-          name: t.name,
-          source: tracks[i].source.label,
-          ...(t.report
-            ? { ok: t.report.ok, steps: t.report.steps, notChecked: t.report.notChecked }
-            : { ok: false, checked: false }),
-        })),
+        tracks: [
+          ...report.tracks.map((t, i) => ({
+            name: t.name,
+            source: tracks[i].source.label,
+            ...(t.report
+              ? { ok: t.report.ok, steps: t.report.steps, notChecked: t.report.notChecked }
+              : { ok: false, checked: false }),
+          })),
+          ...skippedTracks(specs),
+        ],
       }) + "\n",
     );
     return report.ok ? 0 : 1;
@@ -612,6 +624,14 @@ function trackSources(ctx: Context, specs: TrackSpec[]) {
   });
   if (tracks.length === 0) throw new StrataError("USAGE", "Every -track was skipped: there is nothing to check");
   return tracks;
+}
+
+/** The tracks that were skipped (an empty variable), for -json. */
+function skippedTracks(specs: TrackSpec[]): Array<{ name: string; skipped: string }> {
+  return specs.filter((spec) => spec.dir === undefined).map((spec) => ({
+    name: spec.name,
+    skipped: spec.skipReason ?? "skipped",
+  }));
 }
 
 /** The extensions the tracks' migrations create, for a PGlite scratch database. */

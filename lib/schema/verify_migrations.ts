@@ -496,7 +496,19 @@ async function driftOf(
   const states: Array<Awaited<ReturnType<typeof appliedState>>> = [];
   for (const track of tracks) states.push(await appliedState(live, track));
   for (const [i, track] of tracks.entries()) {
-    await applyOnScratch(scratch, track.source, track.versionTable, states[i].version);
+    try {
+      await applyOnScratch(scratch, track.source, track.versionTable, states[i].version);
+    } catch (error) {
+      if (tracks.length < 2 || !(error instanceof StrataError) || error.code !== "MIGRATION_FAILED") throw error;
+      // Not an empty database: the tracks before this one made what it found there.
+      const named = new StrataError(error.code, `${error.message}${trackWords(track.name)}`, {
+        cause: error,
+        hint: `The tracks replay in the order given (${tracks.map((t) => t.name).join(", ")}), each on what ` +
+          "the ones before it made: a track this one needs may be missing or after it; if not, fix the file",
+      });
+      named.track = track.name;
+      throw named;
+    }
   }
   const excluded = async (db: Database) =>
     (await Promise.all(tracks.map((t) => versionTables(db, t.versionTable)))).flat();

@@ -311,6 +311,40 @@ for (const backend of BACKENDS) {
       assertExit(out, 1);
       assert.match(out.stderr, /^warning: track user skipped: \$NO_SUCH_STRATA_VAR is empty or not set$/m);
       assert.match(out.stdout, /^\+ table public\.invoices$/m);
+      assert.match(
+        out.stderr,
+        /^hint: track user was skipped \(\$NO_SUCH_STRATA_VAR is empty or not set\): what its migrations made shows above as added/m,
+      );
+      const skipped = await strata(
+        "check",
+        "-json",
+        "-track",
+        'system:system:"migrations"."fluxbase"',
+        "-track",
+        'user:$NO_SUCH_STRATA_VAR:"migrations"."app"',
+      );
+      assertExit(skipped, 1);
+      assert.deepEqual(
+        (JSON.parse(skipped.stdout) as { tracks: Array<{ name: string; skipped?: string }> }).tracks.map((
+          t,
+        ) => [t.name, t.skipped]),
+        [
+          ["system", undefined],
+          ["user", "$NO_SUCH_STRATA_VAR is empty or not set"],
+        ],
+      );
+
+      // In the wrong order the user track's files do not find the system track's table: said, with the order.
+      out = await strata(
+        "check",
+        "-track",
+        'user:user:"migrations"."app"',
+        "-track",
+        'system:system:"migrations"."fluxbase"',
+      );
+      assertExit(out, 1);
+      assert.match(out.stderr, /relation "tenants" does not exist \(track user\)$/m);
+      assert.match(out.stderr, /^hint: The tracks replay in the order given \(user, system\)/m);
 
       out = await strata("check", "-track", "system:system", "-track", "user:user");
       assertExit(out, 2);
