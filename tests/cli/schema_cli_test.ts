@@ -62,6 +62,12 @@ async function withProject(
  * Runs SQL on a database by URL, on one session (the SQL may hold its own BEGIN and COMMIT),
  * closing it again (a PGlite folder admits one process at a time).
  */
+/** Writes `files` (name to SQL) into `dir/folder`, making the folder. */
+async function writeFolder(dir: string, folder: string, files: Record<string, string>): Promise<void> {
+  await mkdir(join(dir, folder), { recursive: true });
+  for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, folder, name), sql);
+}
+
 async function exec(url: string, text: string): Promise<void> {
   const { db } = await openDatabase(url);
   try {
@@ -243,17 +249,11 @@ for (const backend of BACKENDS) {
 
   test(`[${backend}] check -track replays each track's applied files in order (the user track uses the system track's tables): no drift, then a hand-made column named, a skipped track and a shared table refused`, async (t) => {
     await withProject(t, backend, async ({ dir, url, strata }) => {
-      const write = async (folder: string, files: Record<string, string>) => {
-        for (const [name, sql] of Object.entries(files)) {
-          await mkdir(join(dir, folder), { recursive: true });
-          await writeFile(join(dir, folder, name), sql);
-        }
-      };
-      await write("system", {
+      await writeFolder(dir, "system", {
         "1_tenants.up.sql": "CREATE TABLE tenants (id int PRIMARY KEY, name text NOT NULL);",
         "1_tenants.down.sql": "DROP TABLE tenants;",
       });
-      await write("user", {
+      await writeFolder(dir, "user", {
         "1_invoices.up.sql": "CREATE TABLE invoices (id int PRIMARY KEY, tenant_id int REFERENCES tenants (id));",
         "1_invoices.down.sql": "DROP TABLE invoices;",
         "2_invoice_total.up.sql": "ALTER TABLE invoices ADD COLUMN total numeric;",
@@ -355,15 +355,11 @@ for (const backend of BACKENDS) {
 
   test(`[${backend}] verify -track verifies each track in order on one scratch database (the user track on the system track's tables); a track that fails outright leaves the next one not checked`, async (t) => {
     await withProject(t, backend, async ({ dir, strata }) => {
-      const write = async (folder: string, files: Record<string, string>) => {
-        await mkdir(join(dir, folder), { recursive: true });
-        for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, folder, name), sql);
-      };
-      await write("system", {
+      await writeFolder(dir, "system", {
         "1_tenants.up.sql": "CREATE TABLE tenants (id int PRIMARY KEY);",
         "1_tenants.down.sql": "DROP TABLE tenants;",
       });
-      await write("user", {
+      await writeFolder(dir, "user", {
         "1_invoices.up.sql": "CREATE TABLE invoices (id int PRIMARY KEY, tenant_id int REFERENCES tenants (id));",
         "1_invoices.down.sql": "DROP TABLE invoices;",
         "2_audit.up.sql": "CREATE TABLE audit (id int); ALTER TABLE invoices ADD COLUMN total numeric;",
@@ -378,12 +374,14 @@ for (const backend of BACKENDS) {
       );
       assert.match(out.stdout, /^ {2}Verify failed: 1 migration of 2 failed$/m);
 
-      await write("user", { "2_audit.down.sql": "ALTER TABLE invoices DROP COLUMN total; DROP TABLE audit;" });
+      await writeFolder(dir, "user", {
+        "2_audit.down.sql": "ALTER TABLE invoices DROP COLUMN total; DROP TABLE audit;",
+      });
       out = await strata("verify", ...tracks);
       assertExit(out, 0);
       assert.match(out.stdout, /^ {2}All 2 migrations go up, down and up again with the same schema$/m);
 
-      await write("system", { "1_tenants.down.sql": "SELECT 1/0;" });
+      await writeFolder(dir, "system", { "1_tenants.down.sql": "SELECT 1/0;" });
       out = await strata("verify", "-json", ...tracks);
       assertExit(out, 1);
       const report = JSON.parse(out.stdout) as {
