@@ -8,7 +8,7 @@
 // NODE_COMPILE_CACHE=DIR moves it), which must happen before cli.js is compiled, hence two
 // files. Node 20 has no such cache and runs cli.js as before. The library (dist/mod.js,
 // dist/core.js) stays tsc's output.
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 import { binBundleOptions } from "./bin_bundle_options.mjs";
 
@@ -25,3 +25,6 @@ module.enableCompileCache?.();
 await import("./cli.js");
 `,
 );
+// tsc wrote the file without the execute bit: npm sets it on an installed package's bin, but
+// `npx strata` in a clone of this repository runs the file as it is.
+chmodSync("dist/bin/strata.js", 0o755);
